@@ -1,0 +1,86 @@
+"""Correlations against scipy.stats; pairs-file reading and its errors."""
+
+from __future__ import annotations
+
+import gzip
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from textkit.errors import DataError
+from textkit.evaluate import LabelledPair, average_ranks, pearson, read_pairs, spearman
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_pearson_and_spearman_match_scipy(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=200)
+    y = 0.3 * x + rng.normal(size=200)
+    # labels with many ties, like 0/1 or 0-5 STS labels
+    labels = rng.integers(0, 6, size=200).astype(float)
+    assert pearson(x, y) == pytest.approx(stats.pearsonr(x, y)[0], abs=1e-12)
+    assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0], abs=1e-12)
+    assert spearman(x, labels) == pytest.approx(stats.spearmanr(x, labels)[0], abs=1e-12)
+    assert spearman(np.round(x, 1), labels) == pytest.approx(
+        stats.spearmanr(np.round(x, 1), labels)[0], abs=1e-12
+    )
+
+
+def test_average_ranks_match_scipy_rankdata_with_ties():
+    values = [3.0, 1.0, 3.0, 2.0, 3.0, 1.0, 7.0]
+    np.testing.assert_array_equal(average_ranks(values), stats.rankdata(values))
+    assert average_ranks([]).size == 0
+
+
+def test_correlation_of_constant_side_is_nan():
+    assert math.isnan(pearson([1, 1, 1], [1, 2, 3]))
+    assert math.isnan(spearman([1, 2, 3], [0, 0, 0]))
+    assert math.isnan(pearson([1], [2]))
+
+
+def test_perfect_and_inverse_correlation():
+    assert spearman([1, 2, 3, 4], [1, 4, 9, 16]) == pytest.approx(1.0)
+    assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+
+
+def test_length_mismatch_is_an_error():
+    with pytest.raises(DataError):
+        pearson([1, 2], [1, 2, 3])
+
+
+def test_read_pairs(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("\ufeff今天天气好\t天气不错\t1\n\n他走了\t她来了\t0.5\n", encoding="utf-8")
+    assert read_pairs(str(path)) == [
+        LabelledPair(1, "今天天气好", "天气不错", 1.0),
+        LabelledPair(3, "他走了", "她来了", 0.5),
+    ]
+
+
+def test_read_pairs_compressed(tmp_path):
+    path = tmp_path / "pairs.tsv.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write("a\tb\t3\n")
+    assert read_pairs(str(path)) == [LabelledPair(1, "a", "b", 3.0)]
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("a\tb\t1\nonly two\tfields\n", r"line 2: expected 3 tab-separated fields"),
+        ("a\tb\t1\nx\ty\t0\textra\n", r"line 2: expected 3"),
+        ("a\tb\t1\nc\td\thigh\n", r"line 2: label 'high' is not a number"),
+        ("s1\ts2\tlabel\na\tb\t1\n", r"line 1: label 'label' is not a number"),
+        ("a\tb\tnan\n", r"line 1: label 'nan' is not a finite number"),
+        ("\n\n", r"no labelled pairs"),
+    ],
+)
+def test_read_pairs_names_the_bad_line(tmp_path, bad, message):
+    path = tmp_path / "bad.tsv"
+    path.write_text(bad, encoding="utf-8")
+    with pytest.raises(DataError, match=message) as info:
+        read_pairs(str(path))
+    assert "bad.tsv" in str(info.value)
+    assert "\n" not in str(info.value)

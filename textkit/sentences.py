@@ -1,0 +1,167 @@
+"""Sentence vectors from tokens: pooled word vectors, optional SIF weighting.
+
+For a sentence with tokens t_1 … t_m, of which the known (in-vocabulary) ones
+are K ⊆ {1..m}, the sentence vector is
+
+    s = (1/|K|) Σ_{i∈K} w(t_i) · v(t_i)
+
+where v(t) is the word's unit-length vector (``pooling="unit"``, the default:
+every word counts equally whatever its norm) or its stored row
+(``pooling="raw"``), and w(t) = 1 without weighting, or with
+``weighting="sif"`` (Arora, Liang & Ma 2017, smooth inverse frequency)
+
+    w(t) = a / (a + p(t)) ,   a = ``sif_a`` (1e-3 by default)
+
+with p(t) the word's relative frequency (a fraction in [0, 1]).  p comes from,
+in order of preference: ``counts`` (a mapping word -> count, e.g. a file made
+by ``textkit count``; a store word missing from it gets p = 0, weight 1); the
+store's own ``counts`` (from training); or the store's frequency order under
+Zipf's law, p(rank r) = 1 / (r · H_V) with H_V the V-th harmonic number (an
+approximation: the store's rows must be sorted by decreasing frequency, as
+every common format is).  Only the weighting of SIF is done here, not the
+removal of the first principal component (whitening subsumes it).
+
+OOV tokens are skipped and counted.  A sentence with no known token gets the
+zero vector (never NaN); ``EncodedBatch.known == 0`` marks it so the caller
+can warn with its line number.  Sums run in float64; the result is float32.
+
+Example:
+    >>> import numpy as np
+    >>> class Tiny:                      # anything with the vector-store attributes
+    ...     words = ["a", "b"]; dim = 2; identity = "tiny"; counts = None
+    ...     matrix = np.array([[2.0, 0.0], [0.0, 1.0]], dtype=np.float32)
+    ...     def __len__(self): return 2
+    ...     def lookup(self, tokens):
+    ...         ids = np.array([self.words.index(t) if t in self.words else -1 for t in tokens], dtype=np.int64)
+    ...         return ids, ids >= 0
+    ...     def unit(self): return self.matrix / np.linalg.norm(self.matrix, axis=1, keepdims=True)
+    >>> batch = SentenceEncoder(Tiny()).encode([["a", "b", "zzz"], ["zzz"]])
+    >>> batch.matrix.tolist(), batch.known.tolist(), batch.total.tolist()
+    ([[0.5, 0.5], [0.0, 0.0]], [2, 0], [3, 1])
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from textkit.errors import UsageError
+
+log = logging.getLogger("textkit.sentences")
+
+POOLINGS = ("unit", "raw")
+WEIGHTINGS = (None, "sif")
+
+
+@dataclass
+class EncodedBatch:
+    """matrix: float32 (n, dim) sentence vectors; known / total: int64 (n,) known and all tokens."""
+
+    matrix: np.ndarray
+    known: np.ndarray
+    total: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.matrix.shape[0])
+
+
+def zipf_probabilities(size: int) -> np.ndarray:
+    """p(rank r) = 1 / (r · H_size) for r = 1..size (float64, sums to 1)."""
+    ranks = np.arange(1, size + 1, dtype=np.float64)
+    inverse = 1.0 / ranks
+    return inverse / inverse.sum()
+
+
+def sif_weights(probabilities: np.ndarray, a: float = 1e-3) -> np.ndarray:
+    """a / (a + p) elementwise, float64."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    return a / (a + p)
+
+
+class SentenceEncoder:
+    """Pool word vectors of a vector store into sentence vectors (maths in the module docstring)."""
+
+    def __init__(
+        self,
+        vectors: Any,
+        *,
+        pooling: str = "unit",
+        weighting: str | None = None,
+        counts: Mapping[str, int] | None = None,
+        sif_a: float = 1e-3,
+    ):
+        if pooling not in POOLINGS:
+            raise UsageError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        if weighting not in WEIGHTINGS:
+            raise UsageError(f"weighting must be 'sif' or none, got {weighting!r}")
+        if not sif_a > 0:
+            raise UsageError(f"the SIF constant a must be positive, got {sif_a}")
+        self.vectors = vectors
+        self.pooling = pooling
+        self.weighting = weighting
+        self.sif_a = float(sif_a)
+        self.dim = int(vectors.dim)
+        self._base = vectors.unit() if pooling == "unit" else vectors.matrix
+        self.frequency_source = None
+        self._row_weights: np.ndarray | None = None
+        if weighting == "sif":
+            probabilities = self._probabilities(counts)
+            self._row_weights = sif_weights(probabilities, self.sif_a)
+
+    def _probabilities(self, counts: Mapping[str, int] | None) -> np.ndarray:
+        """p(w) for every store row, float64 (V,)."""
+        size = len(self.vectors)
+        if counts is not None:
+            total = float(sum(counts.values()))
+            if total <= 0:
+                raise UsageError("the word counts for SIF weighting are empty")
+            p = np.zeros(size, dtype=np.float64)
+            words = list(counts)
+            ids, known = self.vectors.lookup(words)
+            freq = np.fromiter((counts[w] for w in words), dtype=np.float64, count=len(words))
+            p[ids[known]] = freq[known] / total
+            self.frequency_source = "counts"
+            return p
+        store_counts = getattr(self.vectors, "counts", None)
+        if store_counts is not None:
+            c = np.asarray(store_counts, dtype=np.float64)
+            self.frequency_source = "store counts"
+            return c / c.sum()
+        log.info(
+            "SIF weighting: no word counts given (--counts) and the store has none; "
+            "estimating p(w) from the store's frequency order (Zipf's law)"
+        )
+        self.frequency_source = "zipf rank"
+        return zipf_probabilities(size)
+
+    def describe(self) -> str:
+        """A short label of the encoder settings, recorded with whitening parameters."""
+        weighting = "none" if self.weighting is None else f"sif(a={self.sif_a:g})"
+        return f"pooling={self.pooling} weighting={weighting}"
+
+    def encode(self, token_lists: Sequence[Sequence[str]]) -> EncodedBatch:
+        """Sentence vectors for a batch of token lists (empty lists allowed)."""
+        n = len(token_lists)
+        total = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=n)
+        flat = [tok for toks in token_lists for tok in toks]
+        if not flat:
+            return EncodedBatch(np.zeros((n, self.dim), np.float32), np.zeros(n, np.int64), total)
+        ids, known_mask = self.vectors.lookup(flat)
+        ids = np.asarray(ids, dtype=np.int64)
+        known_mask = np.asarray(known_mask, dtype=bool)
+        sentence_of = np.repeat(np.arange(n), total)[known_mask]
+        ids = ids[known_mask]
+        known = np.bincount(sentence_of, minlength=n).astype(np.int64)
+        out = np.zeros((n, self.dim), dtype=np.float64)
+        if ids.size:
+            rows, local = np.unique(ids, return_inverse=True)
+            weights = np.ones(ids.size) if self._row_weights is None else self._row_weights[ids]
+            weights = weights / known[sentence_of]
+            pool = sparse.csr_matrix((weights, (sentence_of, local)), shape=(n, rows.size))
+            out = pool @ np.asarray(self._base[rows], dtype=np.float64)
+        return EncodedBatch(np.asarray(out, dtype=np.float32), known, total)
