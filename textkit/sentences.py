@@ -165,3 +165,154 @@ class SentenceEncoder:
             pool = sparse.csr_matrix((weights, (sentence_of, local)), shape=(n, rows.size))
             out = pool @ np.asarray(self._base[rows], dtype=np.float64)
         return EncodedBatch(np.asarray(out, dtype=np.float32), known, total)
+
+
+# ---------------------------------------------------------------------------
+# Streaming pipeline: corpus -> batches of lines -> pool workers (tokenize + encode)
+# ---------------------------------------------------------------------------
+
+MAX_BATCH_LINES = 4096
+MAX_BATCH_CHARS = 400_000
+SHOWN_EMPTY_WARNINGS = 10
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """Everything a worker needs to rebuild the encoder: picklable and hashable.
+
+    vectors: a store path or any convertible vectors file (None -> the default store);
+    counts: a count file made by ``textkit count`` for SIF's p(w) (None -> store counts / Zipf).
+    """
+
+    tokenizer: Any = None
+    vectors: str | None = None
+    pooling: str = "unit"
+    weighting: str | None = None
+    counts: str | None = None
+    sif_a: float = 1e-3
+
+
+_WORKER_STATE: dict[EncoderSpec, tuple[Any, SentenceEncoder]] = {}
+
+
+def read_counts(path: str) -> dict[str, int]:
+    """word -> count from a count file made by ``textkit count`` (via textkit.counting)."""
+    from textkit.counting import read_counts as read_count_file
+
+    return dict(read_count_file(path))
+
+
+def build_encoder(spec: EncoderSpec) -> tuple[Any, SentenceEncoder]:
+    """(tokenizer, encoder) for a spec, built once per process (forked workers inherit it)."""
+    if spec not in _WORKER_STATE:
+        from textkit.tokenize import TokenizerSpec, get_tokenizer
+        from textkit.vectors import open_vectors
+
+        tokenizer = get_tokenizer(spec.tokenizer if spec.tokenizer is not None else TokenizerSpec())
+        vectors = open_vectors(spec.vectors)
+        counts = read_counts(spec.counts) if spec.counts is not None else None
+        encoder = SentenceEncoder(
+            vectors, pooling=spec.pooling, weighting=spec.weighting, counts=counts, sif_a=spec.sif_a
+        )
+        _WORKER_STATE.clear()  # one encoder per process: a store can be large
+        _WORKER_STATE[spec] = (tokenizer, encoder)
+    return _WORKER_STATE[spec]
+
+
+def _init_worker(spec: EncoderSpec) -> None:
+    build_encoder(spec)
+
+
+def _current() -> tuple[Any, SentenceEncoder]:
+    if not _WORKER_STATE:
+        raise RuntimeError("sentence encoder worker used before its initializer ran")
+    return next(iter(_WORKER_STATE.values()))
+
+
+def encode_texts(texts: Sequence[str]) -> EncodedBatch:
+    """Worker function: tokenize and encode a batch of texts with the process's encoder."""
+    tokenizer, encoder = _current()
+    return encoder.encode([tokenizer.tokens(t) for t in texts])
+
+
+def stats_of_texts(texts: Sequence[str]) -> Any:
+    """Worker function: whitening statistics of a batch, sentences with no known token left out."""
+    from textkit.whitening import batch_stats
+
+    batch = encode_texts(texts)
+    return (batch_stats(batch.matrix[batch.known > 0]), int(np.count_nonzero(batch.known == 0)))
+
+
+def _record_batches(records: Any, max_lines: int, max_chars: int) -> Any:
+    batch: list[Any] = []
+    size = 0
+    for rec in records:
+        batch.append(rec)
+        size += len(rec.text) + 1
+        if len(batch) >= max_lines or size >= max_chars:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+class EmbeddingRun:
+    """Sentence vectors for every line of a corpus, streamed in batches, in input order.
+
+    Iterating yields ``(records, EncodedBatch)`` pairs; a line with no known token
+    gets a zero row and a warning naming its source and line (the first
+    ``SHOWN_EMPTY_WARNINGS``, then a count).  After the run, ``sentences``,
+    ``tokens``, ``known_tokens`` and ``empty`` hold the totals and
+    ``oov_rate`` = 1 - known_tokens / tokens.
+    """
+
+    def __init__(self, corpus: Any, spec: EncoderSpec, *, workers: int = 1,
+                 max_lines: int = MAX_BATCH_LINES, max_chars: int = MAX_BATCH_CHARS):
+        self.corpus = corpus
+        self.spec = spec
+        self.workers = workers
+        self.max_lines = max_lines
+        self.max_chars = max_chars
+        self.sentences = self.tokens = self.known_tokens = self.empty = 0
+
+    @property
+    def encoder(self) -> SentenceEncoder:
+        return build_encoder(self.spec)[1]
+
+    @property
+    def oov_rate(self) -> float:
+        return 1.0 - self.known_tokens / self.tokens if self.tokens else 0.0
+
+    def __iter__(self) -> Any:
+        from textkit.pool import imap
+
+        build_encoder(self.spec)  # in the parent, so forked workers share it
+        batches = _record_batches(self.corpus.records(), self.max_lines, self.max_chars)
+        held: list[Any] = []
+
+        def texts() -> Any:
+            for batch in batches:
+                held.append(batch)
+                yield [rec.text for rec in batch]
+
+        results = imap(encode_texts, texts(), workers=self.workers,
+                       initializer=_init_worker, initargs=(self.spec,))
+        for encoded in results:
+            records = held.pop(0)
+            self._account(records, encoded)
+            yield records, encoded
+        if self.empty > SHOWN_EMPTY_WARNINGS:
+            log.warning("%d more lines had no known word (zero vectors)", self.empty - SHOWN_EMPTY_WARNINGS)
+        if self.tokens:
+            log.info("%d sentences, %d tokens, %.1f%% out of vocabulary",
+                     self.sentences, self.tokens, 100.0 * self.oov_rate)
+
+    def _account(self, records: Sequence[Any], encoded: EncodedBatch) -> None:
+        self.sentences += len(records)
+        self.tokens += int(encoded.total.sum())
+        self.known_tokens += int(encoded.known.sum())
+        for row in np.flatnonzero(encoded.known == 0):
+            self.empty += 1
+            if self.empty <= SHOWN_EMPTY_WARNINGS:
+                rec = records[row]
+                log.warning("%s, line %d: no known word; its vector is zero", rec.source, rec.line)

@@ -151,29 +151,41 @@ class Whitening:
 
     Fitted attributes: ``mean_`` (d,), ``components_`` (d, k) = W, ``eigenvalues_`` (d,)
     covariance eigenvalues (before any floor), ``n_samples_``, ``n_features_`` (d),
-    ``n_components_`` (k), ``vectors_identity_`` (the vector store the sample came from).
+    ``n_components_`` (k), ``vectors_identity_`` (the vector store the sample came from),
+    ``encoder_`` (the sentence-vector settings, e.g. "pooling=unit weighting=none").
     """
 
     def __init__(self, n_components: int | None = None, *, eigenvalue_floor: float | None = None):
         if n_components is not None and n_components < 1:
             raise UsageError(f"--dim must be at least 1, got {n_components}")
         if eigenvalue_floor is not None and not (0.0 < eigenvalue_floor < 1.0):
-            raise UsageError(f"the eigenvalue floor is relative to the largest eigenvalue and must lie in (0, 1), got {eigenvalue_floor}")
+            raise UsageError(
+                "the eigenvalue floor is relative to the largest eigenvalue and must lie "
+                f"in (0, 1), got {eigenvalue_floor}"
+            )
         self.n_components = n_components
         self.eigenvalue_floor = eigenvalue_floor
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, data: np.ndarray | Iterable[np.ndarray], *, vectors_identity: str = "") -> Whitening:
-        """Fit on a (n, d) array or on an iterable of (m, d) batches (streamed, bounded memory)."""
+    def fit(
+        self, data: np.ndarray | Iterable[np.ndarray], *, vectors_identity: str = "", encoder: str = ""
+    ) -> Whitening:
+        """Fit on a (n, d) array or on an iterable of (m, d) batches (streamed, bounded memory).
+
+        ``vectors_identity`` and ``encoder`` (a label of the sentence-vector settings) are
+        recorded so that applying the parameters to other vectors can be refused.
+        """
         if isinstance(data, np.ndarray):
             stats = batch_stats(data)
         else:
             stats = stats_of_batches(data)
         if stats is None:
             raise DataError("whitening needs at least 2 vectors to estimate a covariance, got none")
-        return self.fit_stats(stats, vectors_identity=vectors_identity)
+        return self.fit_stats(stats, vectors_identity=vectors_identity, encoder=encoder)
 
-    def fit_stats(self, stats: WhiteningStats, *, vectors_identity: str = "") -> Whitening:
+    def fit_stats(
+        self, stats: WhiteningStats, *, vectors_identity: str = "", encoder: str = ""
+    ) -> Whitening:
         """Fit from merged statistics (the end of a streamed or distributed fit)."""
         dim = stats.dim
         if self.n_components is not None and self.n_components > dim:
@@ -210,6 +222,7 @@ class Whitening:
         self.n_features_ = int(dim)
         self.n_components_ = int(k)
         self.vectors_identity_ = str(vectors_identity)
+        self.encoder_ = str(encoder)
         return self
 
     # ------------------------------------------------------------------ applying
@@ -252,6 +265,7 @@ class Whitening:
                 n=np.int64(self.n_samples_),
                 dim=np.int64(self.n_features_),
                 vectors_identity=np.str_(self.vectors_identity_),
+                encoder=np.str_(self.encoder_),
                 eigenvalue_floor=np.float64(self.eigenvalue_floor or 0.0),
                 format_version=np.int64(FORMAT_VERSION),
             )
@@ -286,6 +300,7 @@ class Whitening:
         self.eigenvalues_ = eig.astype(np.float64)
         self.n_samples_, self.n_features_, self.n_components_ = n, dim, k
         self.vectors_identity_ = str(data["vectors_identity"])
+        self.encoder_ = str(data["encoder"]) if "encoder" in data else ""
         if vectors_identity is not None:
             self.check_vectors(vectors_identity, source=name)
         return self

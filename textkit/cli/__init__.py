@@ -1,0 +1,1 @@
+"""The click command-line layer: the only package that imports click."""

@@ -1,0 +1,57 @@
+"""``textkit count`` and ``textkit merge``."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from ..counting import WordCounts, count_words, merge_count_files
+from ..output import open_output, write_rows
+from .options import (OutputSpec, TextkitCommand, input_options, output_options,
+                      tokenizer_options, workers_option)
+
+_TOP = click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the N most frequent words.")
+_MIN_COUNT = click.option("--min-count", type=click.IntRange(min=1), default=1, show_default=True,
+                          metavar="N", help="Only words seen at least N times.")
+
+
+def _write(table: WordCounts, output: OutputSpec, top: Optional[int], min_count: int) -> None:
+    with open_output(output.path) as fh:
+        write_rows(fh, table.rows(top, min_count), table.columns(), output.fmt, output.header)
+
+
+@click.command(cls=TextkitCommand)
+@input_options
+@tokenizer_options
+@workers_option
+@_TOP
+@_MIN_COUNT
+@click.option("--df", is_flag=True, help="Add a column: number of documents (lines) holding the word.")
+@output_options
+def count(corpus, tokenizer_spec, workers, top, min_count, df, output):
+    """Word frequencies of INPUT... (files, directories, globs; - or nothing for stdin).
+
+    Writes word<TAB>count sorted by count, then word; identical for any -j.
+
+    \b
+    Example:
+      zcat logs.gz | textkit count - --top 20
+    """
+    table = count_words(corpus, tokenizer_spec, workers=workers, df=df)
+    _write(table, output, top, min_count)
+
+
+@click.command(cls=TextkitCommand)
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@_TOP
+@_MIN_COUNT
+@output_options
+def merge(files, top, min_count, output):
+    """Sum count files written by `textkit count` (TSV, CSV or JSON Lines).
+
+    \b
+    Example:
+      textkit merge day-*.tsv -o month.tsv
+    """
+    _write(merge_count_files(list(files)), output, top, min_count)

@@ -1,0 +1,82 @@
+"""The ``textkit`` command group, logging to stderr, and the exit-status contract.
+
+Exit statuses: 0 success (also when a downstream reader such as ``head`` closed
+the pipe early), 1 runtime error (bad file, bad data: one ``textkit: error:``
+line), 2 usage error (bad option or value), 130 interrupted (Ctrl-C).
+Set ``TEXTKIT_DEBUG=1`` to see the traceback behind an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+
+from ..errors import TextkitError
+from .options import TextkitGroup, configure_logging
+
+
+@click.group(cls=TextkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="textkit", prog_name="textkit")
+def cli() -> None:
+    """Streaming corpus analytics for Chinese text.
+
+    Every command reads files, directories, glob patterns or - (standard input),
+    gzip/bz2/xz transparently, and writes TSV (or CSV / JSON Lines) to standard
+    output or atomically to -o FILE.
+    """
+
+
+def _register() -> None:
+    from . import count
+
+    cli.add_command(count.count)
+    cli.add_command(count.merge)
+
+
+_register()
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the exit flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def main(argv=None) -> None:
+    """Entry point of the ``textkit`` console script."""
+    configure_logging()
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace" if stream is sys.stderr else "strict")
+    debug = bool(os.environ.get("TEXTKIT_DEBUG"))
+    try:
+        cli.main(args=argv, prog_name="textkit", standalone_mode=False)
+        code = 0
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        sys.stderr.write("textkit: interrupted\n")
+        code = 130
+    except BrokenPipeError:
+        _silence_stdout()
+        code = 0
+    except TextkitError as exc:
+        if debug:
+            sys.stderr.write(getattr(exc, "worker_traceback", "") or "")
+            raise
+        sys.stderr.write(f"textkit: error: {exc}\n")
+        code = exc.exit_code
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(code)

@@ -1,0 +1,233 @@
+"""Shared option groups: each decorator adds its options and hands the command one object.
+
+* ``@input_options``      INPUTS... plus --encoding/--field/--strict  -> ``corpus: Corpus``
+* ``@tokenizer_options``  --tokenizer/--no-hmm/--cut-all/--search/... -> ``tokenizer_spec``
+* ``@workers_option``     -j/--workers                                -> ``workers: int``
+* ``@output_options``     -o/--output, --format, --header             -> ``output: OutputSpec``
+* ``@vectors_option``     --vectors PATH                               -> ``vectors_path``
+
+Every command made through :class:`TextkitGroup` also takes ``-q/--quiet``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import click
+
+from ..corpus import Corpus
+from ..errors import TextkitError
+from ..output import FORMATS, Progress
+from ..pool import resolve_workers
+from ..tokenize import TokenizerSpec
+
+_LOGGER = "textkit"
+
+
+class _StderrHandler(logging.Handler):
+    """Writes ``textkit: [warning: ]message`` to the stderr of the moment."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            prefix = "textkit: warning: " if record.levelno >= logging.WARNING else "textkit: "
+            sys.stderr.write(prefix + record.getMessage() + "\n")
+            sys.stderr.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+def configure_logging() -> None:
+    """Route the library's notes and warnings to stderr (idempotent)."""
+    logger = logging.getLogger(_LOGGER)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _set_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    configure_logging()
+    logging.getLogger(_LOGGER).setLevel(logging.ERROR if value else logging.INFO)
+
+
+def is_quiet() -> bool:
+    return logging.getLogger(_LOGGER).level >= logging.ERROR
+
+
+class TextkitCommand(click.Command):
+    """A command with ``-q/--quiet`` (hide notes and warnings on stderr)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.append(
+            click.Option(
+                ["-q", "--quiet"],
+                is_flag=True,
+                expose_value=False,
+                is_eager=True,
+                callback=_set_quiet,
+                help="Hide notes and warnings (errors are still shown).",
+            )
+        )
+
+
+class TextkitGroup(click.Group):
+    """A group whose commands and subgroups are TextkitCommand / TextkitGroup."""
+
+    command_class = TextkitCommand
+
+
+TextkitGroup.group_class = TextkitGroup
+
+
+def _add(f: Callable, options) -> Callable:
+    for opt in reversed(options):
+        f = opt(f)
+    return f
+
+
+def progress_enabled() -> bool:
+    """Progress goes to stderr only when it is a terminal and the user did not ask for quiet."""
+    return sys.stderr.isatty() and not is_quiet()
+
+
+def input_options(f: Callable) -> Callable:
+    """INPUTS... (files, directories, globs, - for stdin; none means stdin) -> ``corpus``."""
+
+    @functools.wraps(f)
+    def wrapper(*args, inputs, encoding, field, strict, **kwargs):
+        progress = Progress(progress_enabled())
+        kwargs["corpus"] = Corpus(
+            list(inputs) or ["-"],
+            encoding=encoding,
+            field=field,
+            strict=strict,
+            on_progress=progress if progress.enabled else None,
+        )
+        try:
+            return f(*args, **kwargs)
+        finally:
+            progress.close()
+
+    return _add(
+        wrapper,
+        [
+            click.argument("inputs", nargs=-1, metavar="[INPUT]..."),
+            click.option("--encoding", default="utf-8", show_default=True,
+                         help="Text encoding of the input (e.g. gb18030)."),
+            click.option("--field", metavar="NAME",
+                         help="Read JSON Lines and take the document from this field."),
+            click.option("--strict", is_flag=True,
+                         help="Invalid bytes or records are errors instead of warnings."),
+        ],
+    )
+
+
+def tokenizer_options(f: Callable) -> Callable:
+    """jieba / char / whitespace tokenizer and token filters -> ``tokenizer_spec``."""
+
+    @functools.wraps(f)
+    def wrapper(*args, tokenizer, no_hmm, cut_all, search, user_dict, stopwords, keep_punct,
+                min_len, max_len, lower, **kwargs):
+        if cut_all and search:
+            raise click.UsageError("--cut-all and --search are exclusive")
+        try:
+            kwargs["tokenizer_spec"] = TokenizerSpec(
+                kind=tokenizer,
+                hmm=not no_hmm,
+                mode="all" if cut_all else "search" if search else "accurate",
+                user_dict=user_dict,
+                stopwords=stopwords,
+                keep_punct=keep_punct,
+                min_len=min_len,
+                max_len=max_len,
+                lower=lower,
+            )
+        except TextkitError as exc:
+            raise click.UsageError(str(exc)) from None
+        return f(*args, **kwargs)
+
+    return _add(
+        wrapper,
+        [
+            click.option("--tokenizer", type=click.Choice(["jieba", "char", "whitespace"]),
+                         default="jieba", show_default=True,
+                         help="jieba segmentation, single characters, or split on whitespace "
+                              "(pre-segmented or non-Chinese text)."),
+            click.option("--no-hmm", is_flag=True, help="jieba: no HMM for unknown words."),
+            click.option("--cut-all", is_flag=True, help="jieba: full mode (every dictionary word)."),
+            click.option("--search", is_flag=True, help="jieba: search-engine mode."),
+            click.option("--user-dict", type=click.Path(dir_okay=False), metavar="FILE",
+                         help="jieba user dictionary (word [freq] [tag] per line)."),
+            click.option("--stopwords", metavar="FILE|default",
+                         help="Drop the words of FILE (one per line); 'default' is the bundled "
+                              "Chinese list."),
+            click.option("--keep-punct", is_flag=True,
+                         help="Keep punctuation and symbol tokens (dropped by default)."),
+            click.option("--min-len", type=click.IntRange(min=1), default=1, show_default=True,
+                         help="Drop tokens shorter than this (characters)."),
+            click.option("--max-len", type=click.IntRange(min=1), default=None,
+                         help="Drop tokens longer than this (characters)."),
+            click.option("--lower", is_flag=True, help="Lower-case tokens (Latin text)."),
+        ],
+    )
+
+
+class _WorkersType(click.ParamType):
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        try:
+            return resolve_workers(value)
+        except TextkitError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def workers_option(f: Callable) -> Callable:
+    """-j/--workers N (0 or auto: all cores; 1: no pool) -> ``workers: int``."""
+    return click.option(
+        "-j", "--workers", type=_WorkersType(), default="auto", show_default=True,
+        help="Worker processes: 0 or auto for all cores, 1 to run in this process.",
+    )(f)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """Where and how to write rows."""
+
+    path: Optional[str] = None
+    fmt: str = "tsv"
+    header: bool = False
+
+
+def output_options(f: Callable) -> Callable:
+    """-o/--output FILE, --format tsv|csv|jsonl, --header -> ``output: OutputSpec``."""
+
+    @functools.wraps(f)
+    def wrapper(*args, output, fmt, header, **kwargs):
+        kwargs["output"] = OutputSpec(output, fmt, header)
+        return f(*args, **kwargs)
+
+    return _add(
+        wrapper,
+        [
+            click.option("-o", "--output", metavar="FILE",
+                         help="Write to FILE atomically (default: standard output)."),
+            click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="tsv",
+                         show_default=True, help="Output format."),
+            click.option("--header", is_flag=True, help="TSV: write a header line first."),
+        ],
+    )
+
+
+def vectors_option(f: Callable) -> Callable:
+    """--vectors PATH (a store, or any file `vectors convert` reads) -> ``vectors_path``."""
+    return click.option(
+        "--vectors", "vectors_path", metavar="PATH",
+        help="Vector store or vectors file (word2vec, fastText, GloVe, Tencent); "
+             "default: the bundled vectors.",
+    )(f)

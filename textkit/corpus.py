@@ -1,0 +1,346 @@
+"""The corpus reader: the one place that opens corpus files.
+
+A :class:`Corpus` is a re-iterable stream of documents from paths, directories
+(recursive, sorted, hidden entries skipped), glob patterns, or ``-`` for standard
+input. Compressed input (gzip, bzip2, xz) is recognised by its first bytes, not
+its name. One document is one line (newline, a trailing CR and a leading UTF-8
+BOM removed), or with ``field`` one JSON Lines record's string field.
+
+Bad bytes: a line that does not decode is decoded with U+FFFD replacement
+characters and reported as a warning naming file and line (the first few, then a
+summary count); with ``strict=True`` it is a :class:`CorpusError`. A file whose
+first 8 KiB hold a NUL byte is binary: an error when named, skipped with a
+warning inside a directory. Truncated or corrupt compressed data is an error that
+names the file and the last good line.
+
+Memory: one line at a time (a single line is held whole, whatever its length).
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import io
+import json
+import logging
+import lzma
+import os
+import sys
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator, List, Optional, Sequence, Union
+
+from .errors import CorpusError
+
+log = logging.getLogger("textkit")
+
+STDIN = "-"
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+_BINARY_PROBE = 8192
+_SHOWN_BAD_LINES = 5
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One document with where it came from (``line`` is 1-based, as in the file)."""
+
+    source: str
+    line: int
+    text: str
+
+
+@dataclass
+class ReadStats:
+    """What one pass over a corpus read."""
+
+    files: int = 0
+    lines: int = 0
+    bytes: int = 0
+    bad_lines: int = 0
+    skipped_records: int = 0
+
+
+def _display(path: str) -> str:
+    return "<stdin>" if path == STDIN else path
+
+
+def _compression(head: bytes) -> Optional[str]:
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def _decompressor(raw: BinaryIO, kind: Optional[str]) -> BinaryIO:
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if kind == "bzip2":
+        return bz2.BZ2File(raw, mode="rb")  # type: ignore[return-value]
+    if kind == "xz":
+        return lzma.LZMAFile(raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def _peek(raw: io.BufferedReader, size: int) -> bytes:
+    try:
+        return raw.peek(size)[:size]
+    except (OSError, ValueError):
+        return b""
+
+
+@contextmanager
+def open_binary(path: str) -> Iterator[BinaryIO]:
+    """``path`` (or ``-`` for stdin) opened for binary reading, decompressed by content.
+
+    Raises :class:`CorpusError` for a missing or unreadable file.
+    """
+    if path == STDIN:
+        if sys.stdin is None:
+            raise CorpusError("no standard input to read; give a file")
+        if sys.stdin.isatty():
+            log.info("reading standard input (end it with Ctrl-D)")
+        raw = sys.stdin.buffer
+        close_raw = False
+    else:
+        try:
+            raw = open(path, "rb")
+        except FileNotFoundError:
+            raise CorpusError(f"{path}: no such file or directory") from None
+        except IsADirectoryError:
+            raise CorpusError(f"{path}: is a directory") from None
+        except OSError as exc:
+            raise CorpusError(f"{path}: cannot open ({exc.strerror})") from None
+        close_raw = True
+    try:
+        kind = _compression(_peek(raw, 6))  # type: ignore[arg-type]
+        stream = _decompressor(raw, kind)
+        yield stream
+    finally:
+        if close_raw:
+            raw.close()
+
+
+@contextmanager
+def open_text(path: str, encoding: str = "utf-8") -> Iterator[io.TextIOBase]:
+    """``path`` as text (decompressed by content, BOM ignored, universal newlines).
+
+    For small side files (count files, pairs, word lists, vectors text); corpora go
+    through :class:`Corpus`. Undecodable bytes raise :class:`CorpusError`
+    naming the file.
+    """
+    with open_binary(path) as stream:
+        enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+        text = io.TextIOWrapper(stream, encoding=enc, newline=None)  # type: ignore[arg-type]
+        try:
+            yield text
+        except UnicodeDecodeError as exc:
+            raise CorpusError(f"{_display(path)}: not valid {encoding} ({exc.reason})") from None
+        finally:
+            text.detach()
+
+
+class Corpus:
+    """A re-iterable stream of documents; see the module docstring.
+
+    >>> corpus = Corpus(["data/samples/nahan.txt"])            # doctest: +SKIP
+    >>> next(corpus.documents())                                # doctest: +SKIP
+    '《呐喊》自序'
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[Union[str, Path]] = (STDIN,),
+        *,
+        encoding: str = "utf-8",
+        field: Optional[str] = None,
+        strict: bool = False,
+        on_progress: Optional[Callable[[int, int], None]] = None,
+    ):
+        self.sources = [str(s) for s in sources] or [STDIN]
+        try:
+            "".encode(encoding)
+        except LookupError:
+            raise CorpusError(f"unknown encoding {encoding!r}") from None
+        self.encoding = encoding
+        self.field = field
+        self.strict = strict
+        self.on_progress = on_progress
+        self.stats = ReadStats()
+        self._stdin_used = False
+
+    # -- sources -------------------------------------------------------------
+    def files(self) -> List[str]:
+        """The files a pass reads, in order (stdin as ``-``); errors for missing inputs."""
+        out: List[str] = []
+        for src in self.sources:
+            if src == STDIN:
+                out.append(STDIN)
+            elif os.path.isdir(src):
+                found = _walk(src)
+                if not found:
+                    raise CorpusError(f"{src}: directory holds no files")
+                out.extend(found)
+            elif os.path.exists(src):
+                out.append(src)
+            elif _GLOB_CHARS & set(src):
+                matches = sorted(p for p in glob.glob(src, recursive=True) if os.path.isfile(p))
+                if not matches:
+                    raise CorpusError(f"{src}: no file matches this pattern")
+                out.extend(matches)
+            else:
+                raise CorpusError(f"{src}: no such file or directory")
+        return out
+
+    # -- reading -------------------------------------------------------------
+    def records(self) -> Iterator[Record]:
+        """Every document with its source and 1-based line number."""
+        self.stats = ReadStats()
+        dir_members = set()
+        for src in self.sources:
+            if src != STDIN and os.path.isdir(src):
+                dir_members.update(_walk(src))
+        files = self.files()
+        text_files = 0
+        for path in files:
+            if path == STDIN:
+                if self._stdin_used:
+                    raise CorpusError("standard input can be read only once; give a file instead")
+                self._stdin_used = True
+            produced = yield from self._read_file(path, skip_binary=path in dir_members)
+            text_files += produced
+        if files and text_files == 0 and dir_members:
+            raise CorpusError(f"{', '.join(self.sources)}: no text files found")
+        if self.stats.bad_lines:
+            log.warning(
+                "%d line%s with invalid %s bytes were decoded with replacement characters",
+                self.stats.bad_lines,
+                "s" if self.stats.bad_lines != 1 else "",
+                self.encoding,
+            )
+        if self.stats.skipped_records:
+            log.warning("%d JSON Lines records skipped (see above)", self.stats.skipped_records)
+
+    def documents(self) -> Iterator[str]:
+        """The text of every document."""
+        for rec in self.records():
+            yield rec.text
+
+    def batches(self, max_chars: int = 1_000_000, max_docs: Optional[int] = None) -> Iterator[List[str]]:
+        """Documents grouped in lists of at most ``max_docs`` documents and about ``max_chars``
+        characters (a batch closes once it reaches ``max_chars``)."""
+        batch: List[str] = []
+        size = 0
+        for doc in self.documents():
+            batch.append(doc)
+            size += len(doc) + 1
+            if size >= max_chars or (max_docs is not None and len(batch) >= max_docs):
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    def _read_file(self, path: str, skip_binary: bool) -> Iterator[Record]:
+        """Records of one file; returns 1 when the file was read, 0 when skipped as binary."""
+        name = _display(path)
+        with open_binary(path) as stream:
+            try:
+                head = stream.peek(_BINARY_PROBE)[:_BINARY_PROBE] if hasattr(stream, "peek") else b""
+            except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+                raise CorpusError(f"{name}: corrupt or truncated compressed data ({exc})") from None
+            if b"\x00" in head:
+                if skip_binary:
+                    log.warning("%s: skipped, looks like a binary file", name)
+                    return 0
+                raise CorpusError(f"{name}: looks like a binary file (NUL bytes); expected text")
+            self.stats.files += 1
+            lineno = 0
+            decoder = self._decode
+            try:
+                for raw_line in stream:
+                    lineno += 1
+                    self.stats.lines += 1
+                    self.stats.bytes += len(raw_line)
+                    if raw_line.endswith(b"\n"):
+                        raw_line = raw_line[:-1]
+                    if raw_line.endswith(b"\r"):
+                        raw_line = raw_line[:-1]
+                    text = decoder(raw_line, name, lineno)
+                    if lineno == 1 and text.startswith("\ufeff"):
+                        text = text[1:]
+                    if self.field is not None:
+                        text = self._field_of(text, name, lineno)
+                        if text is None:
+                            continue
+                    if self.on_progress is not None:
+                        self.on_progress(self.stats.bytes, self.stats.lines)
+                    yield Record(name, lineno, text)
+            except (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as exc:
+                raise CorpusError(
+                    f"{name}: truncated or corrupt compressed data after line {lineno} ({exc})"
+                ) from None
+            except OSError as exc:
+                raise CorpusError(f"{name}: read failed after line {lineno} ({exc})") from None
+        return 1
+
+    def _decode(self, raw_line: bytes, name: str, lineno: int) -> str:
+        try:
+            return raw_line.decode(self.encoding)
+        except UnicodeDecodeError as exc:
+            if self.strict:
+                raise CorpusError(
+                    f"{name}:{lineno}: invalid {self.encoding} at byte {exc.start + 1} of the line"
+                    " (drop --strict to replace bad bytes)"
+                ) from None
+            self.stats.bad_lines += 1
+            if self.stats.bad_lines <= _SHOWN_BAD_LINES:
+                log.warning(
+                    "%s:%d: invalid %s bytes replaced%s",
+                    name,
+                    lineno,
+                    self.encoding,
+                    " (further such lines are counted, not shown)"
+                    if self.stats.bad_lines == _SHOWN_BAD_LINES
+                    else "",
+                )
+            return raw_line.decode(self.encoding, errors="replace")
+
+    def _field_of(self, line: str, name: str, lineno: int) -> Optional[str]:
+        if not line.strip():
+            return None
+        problem = None
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            problem = "not valid JSON"
+        else:
+            if not isinstance(obj, dict):
+                problem = "not a JSON object"
+            elif self.field not in obj:
+                problem = f"no field {self.field!r}"
+            elif not isinstance(obj[self.field], str):
+                problem = f"field {self.field!r} is not a string"
+            else:
+                return obj[self.field]
+        if self.strict:
+            raise CorpusError(f"{name}:{lineno}: {problem}")
+        self.stats.skipped_records += 1
+        if self.stats.skipped_records <= _SHOWN_BAD_LINES:
+            log.warning("%s:%d: %s, record skipped", name, lineno, problem)
+        return None
+
+
+def _walk(root: str) -> List[str]:
+    """Regular files below ``root``, recursively, in sorted order; hidden entries skipped."""
+    out: List[str] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for fn in sorted(filenames):
+            if not fn.startswith("."):
+                full = os.path.join(dirpath, fn)
+                if os.path.isfile(full):
+                    out.append(full)
+    return out

@@ -1,0 +1,186 @@
+"""Word counts: per-batch tables over the pool, exact merge, deterministic order, count files.
+
+Counting is a map-reduce: each batch of documents becomes a table
+``word -> occurrences`` (and, with ``df``, ``word -> documents containing it``);
+tables merge by addition, which is associative and commutative, so the result is
+the same for any number of workers and any batch size. Rows are ordered by count
+descending, then by word in code-point order; that order is total, so the
+output bytes never depend on scheduling.
+
+Count files are what ``textkit count`` writes: TSV ``word<TAB>count[<TAB>df]``
+(optionally with a header), CSV with a header, or JSON Lines objects with
+``word``/``count``/``df`` keys; :func:`read_counts` reads all three.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+from . import pool
+from .corpus import Corpus, open_text
+from .errors import DataError, UsageError
+from .tokenize import TokenizerSpec, get_tokenizer
+
+BATCH_CHARS = 200_000
+
+
+@dataclass
+class WordCounts:
+    """Occurrences per word, documents per word (when asked for) and documents seen."""
+
+    counts: Counter = field(default_factory=Counter)
+    df: Optional[Counter] = None
+    documents: int = 0
+
+    def merge(self, other: "WordCounts") -> "WordCounts":
+        """Add ``other`` into this table (in place) and return it."""
+        self.counts.update(other.counts)
+        if self.df is not None and other.df is not None:
+            self.df.update(other.df)
+        elif other.df is not None or self.df is not None:
+            self.df = None  # a table without df cannot give a df total
+        self.documents += other.documents
+        return self
+
+    def rows(self, top: Optional[int] = None, min_count: int = 1) -> List[Tuple]:
+        """``(word, count[, df])`` by count descending then word, filtered and cut to ``top``."""
+        items = [(w, c) for w, c in self.counts.items() if c >= min_count]
+        items.sort(key=lambda wc: (-wc[1], wc[0]))
+        if top is not None:
+            items = items[:top]
+        if self.df is None:
+            return items
+        return [(w, c, self.df[w]) for w, c in items]
+
+    def columns(self) -> Tuple[str, ...]:
+        return ("word", "count", "df") if self.df is not None else ("word", "count")
+
+
+def count_batch(task: Tuple[TokenizerSpec, bool, List[str]]) -> WordCounts:
+    """Counts of one batch: ``task`` is (tokenizer spec, with document frequency?, documents)."""
+    spec, with_df, docs = task
+    tok = get_tokenizer(spec)
+    if with_df:
+        counts, df, n = tok.count_with_df(docs)
+        return WordCounts(counts, df, n)
+    return WordCounts(tok.count(docs), None, len(docs))
+
+
+def merge_counts(a: WordCounts, b: WordCounts) -> WordCounts:
+    """Associative, commutative merge of two partial tables."""
+    return a.merge(b)
+
+
+def _prepare(spec: TokenizerSpec) -> None:
+    get_tokenizer(spec)
+
+
+def count_words(
+    corpus: Corpus,
+    spec: TokenizerSpec = TokenizerSpec(),
+    *,
+    workers: int = 1,
+    df: bool = False,
+    batch_chars: int = BATCH_CHARS,
+) -> WordCounts:
+    """Count the tokens of every document of ``corpus`` (see the module docstring).
+
+    The tokenizer is built here first, so forked workers share its dictionary.
+    """
+    _prepare(spec)
+    tasks = ((spec, df, batch) for batch in corpus.batches(max_chars=batch_chars))
+    result = pool.map_reduce(
+        count_batch, merge_counts, tasks, workers=workers, initializer=_prepare, initargs=(spec,)
+    )
+    if result is None:
+        return WordCounts(Counter(), Counter() if df else None, 0)
+    return result
+
+
+# -- count files -------------------------------------------------------------
+
+def _int_field(value: str, where: str, name: str) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {name} {value!r} is not a whole number") from None
+    if n < 0:
+        raise DataError(f"{where}: {name} {n} is negative")
+    return n
+
+
+def _parse_rows(path: str) -> Iterable[Tuple[str, Sequence[str]]]:
+    """(location, [word, count, df?]) for each data row of a count file."""
+    with open_text(path) as fh:
+        lines = iter(fh)
+        first = next(lines, "")
+        if first.lstrip().startswith("{"):
+            yield from _jsonl_rows(path, _chain(first, lines))
+            return
+        if path.lower().endswith(".csv"):
+            rows: Iterable[List[str]] = csv.reader(_chain(first, lines))
+        else:
+            rows = (line.rstrip("\n").split("\t") for line in _chain(first, lines))
+        for lineno, row in enumerate(rows, 1):
+            if lineno == 1 and row[:2] == ["word", "count"]:
+                continue  # header
+            if row and row != [""]:
+                yield f"{path}:{lineno}", row
+
+
+def _jsonl_rows(path: str, lines: Iterable[str]) -> Iterable[Tuple[str, Sequence[str]]]:
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+            row = [obj["word"], obj["count"]] + ([obj["df"]] if "df" in obj else [])
+        except (ValueError, KeyError, TypeError):
+            raise DataError(f"{where}: expected a JSON object with word and count") from None
+        yield where, [str(v) for v in row]
+
+
+def _chain(first: str, rest: Iterable[str]) -> Iterable[str]:
+    if first:
+        yield first
+    yield from rest
+
+
+def read_counts(path: str) -> WordCounts:
+    """A count file (TSV, CSV or JSON Lines as written by ``textkit count``) as a table.
+
+    Raises :class:`DataError` naming the line for a malformed row or a word listed twice.
+    """
+    counts: Counter = Counter()
+    df: Optional[Counter] = Counter()
+    seen_df_column: Optional[bool] = None
+    for where, row in _parse_rows(path):
+        if len(row) not in (2, 3):
+            raise DataError(f"{where}: expected word<TAB>count[<TAB>df], got {len(row)} fields")
+        word = row[0]
+        if word in counts:
+            raise DataError(f"{where}: word {word!r} listed twice")
+        counts[word] = _int_field(row[1], where, "count")
+        has_df = len(row) == 3
+        if seen_df_column is None:
+            seen_df_column = has_df
+        elif seen_df_column != has_df:
+            raise DataError(f"{where}: some rows have a df column and some do not")
+        if has_df and df is not None:
+            df[word] = _int_field(row[2], where, "df")
+    return WordCounts(counts, df if seen_df_column else None, 0)
+
+
+def merge_count_files(paths: Sequence[str]) -> WordCounts:
+    """The sum of several count files (df summed only when every file has it)."""
+    if not paths:
+        raise UsageError("give at least one count file")
+    total = WordCounts(Counter(), Counter(), 0)
+    for path in paths:
+        total.merge(read_counts(path))
+    return total

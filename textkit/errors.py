@@ -1,0 +1,35 @@
+"""Typed errors of the textkit library.
+
+Every error a user can cause is a :class:`TextkitError`; its message is one line
+that names the file (and line or record where there is one) and, where it helps,
+what to do. The CLI turns it into ``textkit: error: <message>`` and exit status
+``exit_code``; the library itself never prints or exits.
+"""
+
+
+class TextkitError(Exception):
+    """A failure caused by input or settings; exit status 1 at the CLI."""
+
+    exit_code = 1
+
+
+class UsageError(TextkitError):
+    """A parameter value that cannot work (exit status 2, like a bad option)."""
+
+    exit_code = 2
+
+
+class CorpusError(TextkitError):
+    """An input corpus that cannot be read (missing, truncated, binary, undecodable in strict mode)."""
+
+
+class VectorsError(TextkitError):
+    """A malformed word-vectors file or vector store."""
+
+
+class DataError(TextkitError):
+    """A bad row in a pairs, count or parameters file."""
+
+
+class WorkerError(TextkitError):
+    """An unexpected exception raised inside a pool worker (its type and message are kept)."""

@@ -1,0 +1,175 @@
+"""Writers: TSV / CSV / JSON Lines rows, atomic output files, progress on a terminal.
+
+Atomic files: output goes to a temporary file in the destination's folder and is
+renamed over the destination only when the writer finished without error, so a
+failed or interrupted run leaves the previous file untouched and no partial file
+behind. Standard output (``None`` or ``-``) is written as it comes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from typing import IO, Any, Iterable, Iterator, Optional, Sequence
+
+from .errors import TextkitError
+
+FORMATS = ("tsv", "csv", "jsonl")
+
+
+def _is_stdout(path: Optional[str]) -> bool:
+    return path is None or str(path) == "-"
+
+
+def _check_folder(path: str) -> str:
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise TextkitError(f"{path}: cannot write, folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise TextkitError(f"{path}: is a directory, expected a file name")
+    return folder
+
+
+def _default_mode(path: str) -> int:
+    """Permissions for a new output: those of the file it replaces, else 0666 less umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+@contextmanager
+def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
+    """A temporary path beside ``path``; renamed to ``path`` when the block succeeds.
+
+    For binary artefacts (``.npy``, ``.npz``) and whole directories: the caller
+    writes to the yielded path (a file, or a directory it creates), then the
+    rename makes it appear at once. On an error the temporary is removed.
+    ``suffix`` keeps extensions that writers insist on (``np.save`` adds ``.npy``).
+    """
+    folder = _check_folder(path)
+    base = os.path.basename(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{suffix}", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        yield tmp
+        if os.path.isdir(tmp):
+            if os.path.isdir(path):
+                old = tmp + ".old"
+                os.rename(path, old)
+                os.rename(tmp, path)
+                _remove(old)
+            else:
+                os.replace(tmp, path)
+        else:
+            os.chmod(tmp, _default_mode(path))
+            os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path: str) -> None:
+    import shutil
+
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.exists(path):
+        os.unlink(path)
+
+
+@contextmanager
+def open_output(path: Optional[str]) -> Iterator[IO[str]]:
+    """A text handle for the results: stdout for ``None``/``-``, else an atomic file."""
+    if _is_stdout(path):
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with atomic_path(str(path)) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def format_value(value: Any) -> str:
+    """Text of one field: floats with up to 6 significant digits, the rest with str()."""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def write_rows(
+    handle: IO[str],
+    rows: Iterable[Sequence[Any]],
+    columns: Sequence[str],
+    fmt: str = "tsv",
+    header: bool = False,
+) -> int:
+    """Write ``rows`` (sequences matching ``columns``) to ``handle``; returns the row count.
+
+    TSV and CSV fields pass through :func:`format_value`; JSON Lines keeps
+    numbers as numbers, one object per line keyed by ``columns``.
+    """
+    n = 0
+    if fmt == "tsv":
+        if header:
+            handle.write("\t".join(columns) + "\n")
+        for row in rows:
+            handle.write("\t".join(format_value(v) for v in row) + "\n")
+            n += 1
+    elif fmt == "csv":
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([format_value(v) for v in row])
+            n += 1
+    elif fmt == "jsonl":
+        for row in rows:
+            handle.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False) + "\n")
+            n += 1
+    else:
+        raise TextkitError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return n
+
+
+class Progress:
+    """Bytes and lines read with the rate, redrawn on stderr at most 5 times a second.
+
+    Silent unless ``enabled`` (the CLI enables it only when stderr is a terminal).
+    """
+
+    def __init__(self, enabled: bool, label: str = "read"):
+        self.enabled = enabled
+        self.label = label
+        self.start = time.monotonic()
+        self._last = 0.0
+        self._drawn = False
+
+    def __call__(self, nbytes: int, nlines: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.2:
+            return
+        self._last = now
+        rate = nbytes / max(now - self.start, 1e-9) / 1e6
+        sys.stderr.write(
+            f"\r{self.label} {nbytes / 1e6:,.1f} MB, {nlines:,} lines, {rate:,.1f} MB/s\x1b[K"
+        )
+        sys.stderr.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self._drawn = False

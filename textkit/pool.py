@@ -1,0 +1,289 @@
+"""The worker pool: the one place that starts processes (on ``multiprocess``).
+
+Two operations over an iterable of items (usually batches of documents):
+
+* :func:`imap` — ``func(item)`` for every item, results yielded in input order;
+* :func:`map_reduce` — ``func(item)`` per item, partial results combined with an
+  associative, commutative ``merge``. Each worker folds its own partials as it
+  goes (a map-side combiner) and hands back one partial at the end, so the
+  parent merges ``workers`` tables instead of one per batch. Use it for exact
+  (integer) statistics; for floating-point sums whose bits must not depend on
+  scheduling, use :func:`imap` and merge in input order.
+
+Properties a caller relies on:
+
+* Bounded memory: at most ``window`` items are in flight (read but not yet
+  answered); the input iterator is consumed lazily.
+* ``workers=1`` (or an input of a single item) runs in this process, no pool.
+* On Linux workers are forked, so whatever the parent loaded before the call
+  (jieba's dictionary, a user dictionary, vectors) is shared, not reloaded;
+  elsewhere they are spawned and ``initializer(*initargs)`` rebuilds it.
+* Items and results travel as C-pickled bytes (``multiprocess`` pickles with
+  the pure-Python dill otherwise, several times slower for large batches).
+* A worker that raises ends the run: the exception reaches the caller (a
+  :class:`TextkitError` as itself, anything else as :class:`WorkerError` with
+  its type and message); a worker that dies is reported likewise. Workers
+  ignore SIGINT; on Ctrl-C (or any exit) the parent terminates them, so no
+  stray processes remain and no traceback is printed by them.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import queue
+import signal
+import sys
+import traceback
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
+
+from . import errors
+from .errors import TextkitError, UsageError, WorkerError
+
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+_POLL_SECONDS = 0.5
+
+
+def available_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_workers(value: Any) -> int:
+    """Number of worker processes for ``-j VALUE``: 0, ``"auto"`` or None mean all cores."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return available_cores()
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"--workers takes a whole number or 'auto', not {value!r}") from None
+    if n < 0:
+        raise UsageError("--workers must be 0 (all cores) or more")
+    return n if n > 0 else available_cores()
+
+
+def _context():
+    import multiprocess
+
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    return multiprocess.get_context(method)
+
+
+def _describe_error(exc: BaseException) -> Tuple[str, str, str]:
+    """(error class name if it is a textkit error else "", message, traceback text)."""
+    name = type(exc).__name__ if isinstance(exc, TextkitError) else ""
+    message = str(exc) if name else f"{type(exc).__name__}: {exc}"
+    return name, message, traceback.format_exc()
+
+
+def _rebuild_error(name: str, message: str, trace: str) -> TextkitError:
+    cls = getattr(errors, name, None) if name else None
+    if isinstance(cls, type) and issubclass(cls, TextkitError):
+        err = cls(message)
+    else:
+        err = WorkerError(f"a worker failed: {message}")
+    err.worker_traceback = trace  # type: ignore[attr-defined]
+    return err
+
+
+def _worker_main(task_q, result_q, func, merge, initializer, initargs, parent_pid) -> None:
+    """Loop of one worker: take (index, payload) tasks until a None sentinel."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        if initializer is not None:
+            initializer(*initargs)
+        acc: Any = None
+        have = False
+        while True:
+            try:
+                task = task_q.get(timeout=_POLL_SECONDS * 4)
+            except queue.Empty:
+                if os.getppid() != parent_pid:  # the parent is gone: do not linger
+                    return
+                continue
+            if task is None:
+                break
+            index, payload = task
+            out = func(pickle.loads(payload))
+            if merge is None:
+                result_q.put(("ok", index, pickle.dumps(out, protocol=_PROTOCOL)))
+            else:
+                acc = merge(acc, out) if have else out
+                have = True
+                result_q.put(("ack", index, b""))
+        if merge is not None:
+            result_q.put(("final", int(have), pickle.dumps(acc, protocol=_PROTOCOL)))
+    except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
+        result_q.put(("error", -1, pickle.dumps(_describe_error(exc), protocol=_PROTOCOL)))
+
+
+class _Workers:
+    """A set of worker processes with a task queue and a result queue."""
+
+    def __init__(self, n, func, merge, initializer, initargs):
+        ctx = _context()
+        self.task_q = ctx.Queue()
+        self.result_q = ctx.Queue()
+        self.procs = [
+            ctx.Process(
+                target=_worker_main,
+                args=(self.task_q, self.result_q, func, merge, initializer, initargs, os.getpid()),
+                daemon=True,
+            )
+            for _ in range(n)
+        ]
+        for p in self.procs:
+            p.start()
+
+    def put(self, index: int, item: Any) -> None:
+        self.task_q.put((index, pickle.dumps(item, protocol=_PROTOCOL)))
+
+    def get(self) -> Tuple[str, int, bytes]:
+        """Next message from a worker; raises on a worker error or death."""
+        while True:
+            try:
+                kind, index, payload = self.result_q.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                dead = [p for p in self.procs if p.exitcode not in (None, 0)]
+                if dead:
+                    code = dead[0].exitcode
+                    how = f"signal {-code}" if code < 0 else f"exit status {code}"
+                    raise WorkerError(f"a worker process died ({how}); out of memory?")
+                continue
+            if kind == "error":
+                raise _rebuild_error(*pickle.loads(payload))
+            return kind, index, payload
+
+    def finish(self) -> None:
+        for _ in self.procs:
+            self.task_q.put(None)
+
+    def close(self) -> None:
+        for p in self.procs:
+            if p.is_alive():
+                p.join(timeout=0.05 if p.exitcode is None else 0)
+        for p in self.procs:
+            if p.is_alive():
+                p.terminate()
+        for p in self.procs:
+            p.join(timeout=5)
+        for q in (self.task_q, self.result_q):
+            q.cancel_join_thread()
+            q.close()
+
+
+def _prefetch(items: Iterable[Any]) -> Tuple[List[Any], Iterator[Any]]:
+    """The first two items (fewer if the input is shorter) and the rest."""
+    it = iter(items)
+    head = []
+    for _ in range(2):
+        try:
+            head.append(next(it))
+        except StopIteration:
+            break
+    return head, it
+
+
+def _chain(head: List[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    yield from head
+    yield from rest
+
+
+def imap(
+    func: Callable[[Any], Any],
+    items: Iterable[Any],
+    *,
+    workers: int = 1,
+    initializer: Optional[Callable[..., None]] = None,
+    initargs: tuple = (),
+    window: Optional[int] = None,
+) -> Iterator[Any]:
+    """``func(item)`` for each item, yielded in input order (see the module docstring)."""
+    head, rest = _prefetch(items)
+    if workers <= 1 or len(head) < 2:
+        if initializer is not None:
+            initializer(*initargs)
+        for item in _chain(head, rest):
+            yield func(item)
+        return
+    window = window or 3 * workers
+    pool = _Workers(workers, func, None, initializer, initargs)
+    try:
+        source = _chain(head, rest)
+        pending = {}
+        submitted = done = 0
+        exhausted = False
+        while True:
+            while not exhausted and submitted - done < window:
+                try:
+                    item = next(source)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pool.put(submitted, item)
+                submitted += 1
+            if exhausted and done == submitted:
+                break
+            while done not in pending:
+                _, index, payload = pool.get()
+                pending[index] = payload
+            yield pickle.loads(pending.pop(done))
+            done += 1
+        pool.finish()
+    finally:
+        pool.close()
+
+
+def map_reduce(
+    func: Callable[[Any], Any],
+    merge: Callable[[Any, Any], Any],
+    items: Iterable[Any],
+    *,
+    workers: int = 1,
+    initializer: Optional[Callable[..., None]] = None,
+    initargs: tuple = (),
+    window: Optional[int] = None,
+) -> Any:
+    """``merge`` of ``func(item)`` over all items; None for no items."""
+    head, rest = _prefetch(items)
+    if workers <= 1 or len(head) < 2:
+        if initializer is not None:
+            initializer(*initargs)
+        acc: Any = None
+        have = False
+        for item in _chain(head, rest):
+            out = func(item)
+            acc = merge(acc, out) if have else out
+            have = True
+        return acc
+    window = window or 3 * workers
+    pool = _Workers(workers, func, merge, initializer, initargs)
+    try:
+        submitted = done = 0
+        for item in _chain(head, rest):
+            while submitted - done >= window:
+                pool.get()  # an "ack"
+                done += 1
+            pool.put(submitted, item)
+            submitted += 1
+        pool.finish()
+        partials = []
+        while len(partials) < len(pool.procs):
+            kind, have, payload = pool.get()
+            if kind == "final" and have:
+                partials.append(pickle.loads(payload))
+            elif kind == "final":
+                partials.append(None)
+        acc = None
+        have_acc = False
+        for part in partials:
+            if part is None:
+                continue
+            acc = merge(acc, part) if have_acc else part
+            have_acc = True
+        return acc
+    finally:
+        pool.close()

@@ -1,0 +1,249 @@
+"""Tokenizers: jieba (accurate / full / search modes), single characters, whitespace.
+
+This is the one module that imports jieba. A :class:`TokenizerSpec` is a frozen,
+picklable description; :func:`get_tokenizer` turns it into a :class:`Tokenizer`,
+cached per process, so a pool worker forked after the parent built it inherits
+the loaded dictionary (and user dictionary) instead of loading it again.
+
+Why the tokenizer works clause by clause
+----------------------------------------
+``jieba.cut(text)`` splits ``text`` with the regular expression ``re_han_default``
+into alternating pieces (runs of Han/alphanumeric characters and the rest) and
+segments every piece on its own: the tokens of a piece never depend on its
+neighbours. So ``cut(text)`` equals the concatenation of ``cut(piece)`` over
+those pieces, and ``cut_for_search`` (which only expands each word of ``cut``)
+likewise. Corpora repeat clauses ("很好", "物流很快"), so :class:`Tokenizer`
+memoises the filtered tokens of each piece; :meth:`Tokenizer.count` counts the
+pieces of a whole batch first and segments each distinct piece once. The result
+is exactly the count of ``jieba.cut`` over every line; tests compare it with
+that naive loop.
+
+Filters (applied to every token, in this order)
+-----------------------------------------------
+1. ``lower``: ``str.lower()`` (for Latin text);
+2. a token with no letter, digit or mark (Unicode categories L*, N*, M*) is
+   dropped: whitespace always, punctuation and symbols unless ``keep_punct``
+   (then only whitespace-only tokens are dropped);
+3. ``min_len`` / ``max_len`` in characters;
+4. ``stopwords``: a file of one word per line, or ``"default"`` for the bundled
+   Chinese list (stopwords-iso, MIT).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from .errors import TextkitError, UsageError
+
+log = logging.getLogger("textkit")
+
+KINDS = ("jieba", "char", "whitespace")
+MODES = ("accurate", "all", "search")
+DEFAULT_STOPWORDS = Path(__file__).resolve().parent / "data" / "stopwords-zh.txt"
+
+# Bound on memoised pieces per tokenizer: beyond it the memo is cleared. Output
+# never depends on it; only speed and memory do (about 200 bytes per entry).
+_MEMO_LIMIT = 200_000
+
+# jieba's own clause pattern (jieba.re_han_default, version 0.42): copied as a
+# literal so that importing this module does not import jieba; checked equal to
+# jieba's in the tests.
+HAN_PIECE = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)", re.U)
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    """What tokenizer to build: picklable, hashable, cheap to send to workers."""
+
+    kind: str = "jieba"
+    hmm: bool = True
+    mode: str = "accurate"
+    user_dict: Optional[str] = None
+    stopwords: Optional[str] = None
+    keep_punct: bool = False
+    min_len: int = 1
+    max_len: Optional[int] = None
+    lower: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise UsageError(f"unknown tokenizer {self.kind!r}; choose one of {', '.join(KINDS)}")
+        if self.mode not in MODES:
+            raise UsageError(f"unknown jieba mode {self.mode!r}; choose one of {', '.join(MODES)}")
+        if self.min_len < 1:
+            raise UsageError("--min-len must be at least 1")
+        if self.max_len is not None and self.max_len < self.min_len:
+            raise UsageError("--max-len must be at least --min-len")
+
+
+def _has_content(token: str) -> bool:
+    """True when ``token`` holds a letter, a digit or a combining mark."""
+    return any(unicodedata.category(ch)[0] in "LNM" for ch in token)
+
+
+def read_word_list(path: str) -> List[str]:
+    """Words of a one-word-per-line UTF-8 file (blank lines and surrounding spaces ignored)."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            return [w.strip() for w in fh if w.strip()]
+    except FileNotFoundError:
+        raise TextkitError(f"{path}: no such file (word list)") from None
+    except UnicodeDecodeError as exc:
+        raise TextkitError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise TextkitError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _load_jieba(spec: TokenizerSpec):
+    """A fresh ``jieba.Tokenizer`` with the default dictionary and ``spec.user_dict`` loaded."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # keep "Building prefix dict ..." off the user's terminal
+    segmenter = jieba.Tokenizer()
+    segmenter.initialize()
+    if spec.user_dict:
+        path = Path(spec.user_dict)
+        if not path.is_file():
+            raise TextkitError(f"{spec.user_dict}: no such file (user dictionary)")
+        try:
+            segmenter.load_userdict(str(path))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TextkitError(f"{spec.user_dict}: not a jieba user dictionary ({exc})") from None
+    return segmenter
+
+
+class Tokenizer:
+    """Turns text into filtered tokens; see the module docstring for the rules."""
+
+    def __init__(self, spec: TokenizerSpec):
+        self.spec = spec
+        self._jieba = None
+        self._memo: Dict[str, Tuple[str, ...]] = {}
+        self._token_memo: Dict[str, Optional[str]] = {}
+        self._stopwords = frozenset()
+        if spec.stopwords:
+            source = str(DEFAULT_STOPWORDS) if spec.stopwords == "default" else spec.stopwords
+            self._stopwords = frozenset(
+                w.lower() if spec.lower else w for w in read_word_list(source)
+            )
+        if spec.kind == "jieba":
+            self._jieba = _load_jieba(spec)
+            self._split: Callable[[str], List[str]] = HAN_PIECE.split
+            if spec.mode == "all":
+                self._segment = lambda piece: self._jieba.cut(piece, cut_all=True)
+            elif spec.mode == "search":
+                self._segment = lambda piece: self._jieba.cut_for_search(piece, HMM=spec.hmm)
+            else:
+                self._segment = lambda piece: self._jieba.cut(piece, HMM=spec.hmm)
+        elif spec.kind == "char":
+            self._split = list
+            self._segment = lambda piece: (piece,)
+        else:
+            self._split = str.split
+            self._segment = lambda piece: (piece,)
+
+    # -- filters -----------------------------------------------------------
+    def _filter(self, token: str) -> Optional[str]:
+        """The token as counted, or None when a filter drops it (memoised per token)."""
+        try:
+            return self._token_memo[token]
+        except KeyError:
+            pass
+        spec = self.spec
+        out: Optional[str] = token.lower() if spec.lower else token
+        if not out.strip():
+            out = None
+        elif not spec.keep_punct and not _has_content(out):
+            out = None
+        elif len(out) < spec.min_len or (spec.max_len is not None and len(out) > spec.max_len):
+            out = None
+        elif out in self._stopwords:
+            out = None
+        if len(self._token_memo) >= _MEMO_LIMIT:
+            self._token_memo.clear()
+        self._token_memo[token] = out
+        return out
+
+    def _piece_tokens(self, piece: str) -> Tuple[str, ...]:
+        try:
+            return self._memo[piece]
+        except KeyError:
+            pass
+        kept = []
+        for raw in self._segment(piece):
+            tok = self._filter(raw)
+            if tok is not None:
+                kept.append(tok)
+        result = tuple(kept)
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[piece] = result
+        return result
+
+    # -- public ------------------------------------------------------------
+    def tokens(self, text: str) -> List[str]:
+        """Filtered tokens of ``text`` in order."""
+        out: List[str] = []
+        for piece in self._split(text):
+            if piece:
+                out.extend(self._piece_tokens(piece))
+        return out
+
+    def count(self, docs: Iterable[str]) -> Counter:
+        """Token frequencies over ``docs``: equal to counting :meth:`tokens` of each document."""
+        pieces: Counter = Counter()
+        split = self._split
+        for doc in docs:
+            pieces.update(split(doc))
+        totals: Counter = Counter()
+        for piece, times in pieces.items():
+            if not piece:
+                continue
+            toks = self._piece_tokens(piece)
+            if times == 1:
+                totals.update(toks)
+            else:
+                for tok in toks:
+                    totals[tok] += times
+        return totals
+
+    def count_with_df(self, docs: Iterable[str]) -> Tuple[Counter, Counter, int]:
+        """(token frequencies, document frequencies, number of documents) over ``docs``."""
+        totals: Counter = Counter()
+        df: Counter = Counter()
+        n = 0
+        for doc in docs:
+            n += 1
+            toks = self.tokens(doc)
+            totals.update(toks)
+            df.update(set(toks))
+        return totals, df, n
+
+    def in_dictionary(self, word: str) -> bool:
+        """True when jieba's dictionary (with the user dictionary) holds ``word``."""
+        if self._jieba is None:
+            self._jieba = _load_jieba(self.spec)
+        return self._jieba.FREQ.get(word, 0) > 0
+
+    def dictionary_words(self) -> Sequence[str]:
+        """Every word with a positive frequency in jieba's dictionary (and the user dictionary)."""
+        if self._jieba is None:
+            self._jieba = _load_jieba(self.spec)
+        return [w for w, f in self._jieba.FREQ.items() if f > 0]
+
+
+_TOKENIZERS: Dict[TokenizerSpec, Tokenizer] = {}
+
+
+def get_tokenizer(spec: TokenizerSpec) -> Tokenizer:
+    """The process-wide tokenizer for ``spec`` (built on first use, then cached)."""
+    tok = _TOKENIZERS.get(spec)
+    if tok is None:
+        tok = _TOKENIZERS[spec] = Tokenizer(spec)
+    return tok
