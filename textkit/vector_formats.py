@@ -1,0 +1,540 @@
+"""Readers and writers of the common word-vector file formats, streaming.
+
+Formats read (``.gz`` / ``.bz2`` / ``.xz`` recognised by content, via ``corpus.open_binary``):
+
+* ``word2vec`` — text: a ``count dim`` header line, then ``word v1 ... vdim`` per line.
+  fastText ``.vec`` files and the Tencent AI Lab embeddings are this same format.
+* ``word2vec-binary`` — the same header, then per record the word's UTF-8 bytes, one
+  space, ``dim`` little-endian float32 values, and (usually) a newline.
+* ``glove`` — text rows without a header; ``dim`` is taken from the first row.
+
+``auto`` looks at the first line: a ``count dim`` header means word2vec; the bytes after
+the first word of the next record tell text from binary. No header means GloVe.
+
+Words with spaces. Fields are split on ASCII spaces only, from the right: the last
+``dim`` fields are the values and everything before them is the word, so a word that
+holds spaces (the Tencent and GloVe-840B files have some, e.g. a lone space) is kept
+whole. When the surplus leading fields are all numbers the row is taken to have too
+many values instead, which is an error. Other whitespace (U+3000, no-break space) is
+part of the word, never a separator.
+
+Errors name the line (text) or record (binary): a row with the wrong number of
+values, a value that is not a finite number, a truncated binary record, a header that
+disagrees with the rows. A word seen twice keeps its first row; the repeats are
+counted in one warning. ``limit`` keeps the first N distinct words (the files are
+frequency-ordered) and stops reading there.
+
+Memory: one block of rows at a time (:data:`BLOCK_ROWS`); a store is written block by
+block, so converting needs about the memory of one block plus the vocabulary.
+
+Exact round trip: text output writes each float32 value with the shortest decimal
+that reads back to the same float32, binary output writes the float32 bytes, so
+convert -> export -> convert gives back identical values.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .errors import UsageError, VectorsError
+
+log = logging.getLogger("textkit")
+
+FORMATS = ("auto", "word2vec", "word2vec-binary", "fasttext", "glove", "tencent")
+EXPORT_FORMATS = ("word2vec", "word2vec-binary", "glove")
+_KIND = {
+    "word2vec": "text",
+    "fasttext": "text",
+    "tencent": "text",
+    "word2vec-binary": "binary",
+    "glove": "glove",
+}
+BLOCK_ROWS = 4096
+_READ_CHUNK = 1 << 20
+_MAX_WORD_BYTES = 1 << 16
+_HEADER = re.compile(rb"^\s*(\d+)[ \t]+(\d+)\s*$")
+_TEXT_BYTES = frozenset(b"0123456789+-.eEinfaINFA \t\r\n")
+_STRIP = " \t\r\n"
+
+
+@dataclass
+class ReadReport:
+    """What a read found (filled in while the blocks are read)."""
+
+    path: str
+    format: str = ""  # "word2vec", "word2vec-binary" or "glove"
+    dim: int = 0
+    header_count: Optional[int] = None
+    rows: int = 0  # rows read, duplicates included
+    kept: int = 0
+    duplicates: int = 0
+    first_duplicate: Optional[Tuple[str, str]] = None  # (word, "line N" / "record N")
+    spaced_words: int = 0
+    bad_utf8: int = 0
+    limited: bool = False
+    notes: List[str] = field(default_factory=list)
+
+    def source_meta(self) -> dict:
+        return {
+            "converted_from": self.path,
+            "format": self.format,
+            "header_count": self.header_count,
+            "rows_read": self.rows,
+            "duplicates_skipped": self.duplicates,
+            "limit_reached": self.limited,
+        }
+
+
+class _Prefixed(io.RawIOBase):
+    """A raw stream that first replays ``prefix`` bytes, then reads from ``stream``."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO):
+        self._prefix = memoryview(bytes(prefix))
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        if len(self._prefix):
+            n = min(len(b), len(self._prefix))
+            b[:n] = self._prefix[:n]
+            self._prefix = self._prefix[n:]
+            return n
+        data = self._stream.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+
+def _display(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+class VectorFileReader:
+    """Streams (words, float32 rows) blocks out of one vectors file.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "v.txt")
+    >>> _ = open(p, "w").write("2 3\\n猫 1 2 3\\n狗 4 5 6\\n")
+    >>> r = VectorFileReader(p)
+    >>> [(w, b.tolist()) for w, b in r.blocks()]
+    [(['猫', '狗'], [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])]
+    >>> r.report.format, r.report.dim
+    ('word2vec', 3)
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        format: str = "auto",
+        limit: Optional[int] = None,
+        encoding: str = "utf-8",
+        block_rows: int = BLOCK_ROWS,
+    ):
+        if format not in FORMATS:
+            raise UsageError(f"unknown vectors format {format!r}; choose one of {', '.join(FORMATS)}")
+        if limit is not None and limit < 1:
+            raise UsageError("--limit must be at least 1")
+        self.path = str(path)
+        self.name = _display(self.path)
+        self.format = format
+        self.limit = limit
+        self.encoding = encoding
+        self.block_rows = block_rows
+        self.report = ReadReport(self.name)
+        self._seen: dict = {}
+
+    # -- entry -----------------------------------------------------------------------
+    def blocks(self) -> Iterator[Tuple[List[str], np.ndarray]]:
+        """Blocks of (words, rows float32 (len(words), dim)); see the module docstring."""
+        from .corpus import open_binary
+
+        import gzip
+        import lzma
+        import zlib
+
+        try:
+            with open_binary(self.path) as stream:
+                yield from self._read(stream)
+        except (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as exc:
+            raise VectorsError(f"{self.name}: truncated or corrupt compressed data ({exc})") from None
+        except OSError as exc:
+            raise VectorsError(f"{self.name}: read failed ({exc})") from None
+        self._finish()
+
+    def _read(self, stream: BinaryIO) -> Iterator[Tuple[List[str], np.ndarray]]:
+        first = stream.readline(_MAX_WORD_BYTES)
+        if first.startswith(b"\xef\xbb\xbf"):
+            first = first[3:]
+        if not first:
+            raise VectorsError(f"{self.name}: empty file, no vectors")
+        kind = _KIND.get(self.format)
+        header = _HEADER.match(first) if kind != "glove" else None
+        if header is None:
+            if kind in ("text", "binary"):
+                raise VectorsError(
+                    f"{self.name}:1: expected a 'count dim' header line for {self.format}"
+                    " (a file without a header is GloVe: use --format glove)"
+                )
+            self.report.format = "glove"
+            lines = io.BufferedReader(_Prefixed(first, stream), buffer_size=_READ_CHUNK)  # type: ignore[arg-type]
+            yield from self._text(lines, first_lineno=1, dim=None)
+            return
+        count, dim = int(header.group(1)), int(header.group(2))
+        if dim < 1:
+            raise VectorsError(f"{self.name}:1: the header announces {dim} dimensions")
+        self.report.header_count = count
+        self.report.dim = dim
+        probe = stream.read(_READ_CHUNK)
+        if kind is None:
+            kind = "binary" if _looks_binary(probe, dim) else "text"
+        self.report.format = "word2vec-binary" if kind == "binary" else "word2vec"
+        if kind == "binary":
+            yield from self._binary(probe, stream, count, dim)
+        else:
+            lines = io.BufferedReader(_Prefixed(probe, stream), buffer_size=_READ_CHUNK)  # type: ignore[arg-type]
+            yield from self._text(lines, first_lineno=2, dim=dim, count=count)
+
+    def _finish(self) -> None:
+        rep = self.report
+        if rep.duplicates:
+            word, where = rep.first_duplicate  # type: ignore[misc]
+            log.warning(
+                "%s: %d duplicate word%s skipped, the first row of each kept (first: %r at %s)",
+                self.name, rep.duplicates, "s" if rep.duplicates != 1 else "", word, where,
+            )
+        if rep.bad_utf8:
+            log.warning("%s: %d word(s) were not valid %s; bad bytes replaced",
+                        self.name, rep.bad_utf8, self.encoding)
+        if rep.spaced_words:
+            log.info("%s: %d word(s) contain spaces (kept whole)", self.name, rep.spaced_words)
+
+    # -- shared bookkeeping ------------------------------------------------------------
+    def _keep(self, word: str, where: str) -> bool:
+        """Record ``word``; False for a repeat (counted) — its row is dropped."""
+        self.report.rows += 1
+        if word in self._seen:
+            self.report.duplicates += 1
+            if self.report.first_duplicate is None:
+                self.report.first_duplicate = (word, where)
+            return False
+        self._seen[word] = None
+        self.report.kept += 1
+        return True
+
+    def _full(self) -> bool:
+        if self.limit is not None and self.report.kept >= self.limit:
+            self.report.limited = True
+            return True
+        return False
+
+    def _decode(self, raw: bytes) -> str:
+        try:
+            return raw.decode(self.encoding)
+        except UnicodeDecodeError:
+            self.report.bad_utf8 += 1
+            return raw.decode(self.encoding, errors="replace")
+
+    # -- text ------------------------------------------------------------------------------
+    def _text(
+        self, lines: BinaryIO, first_lineno: int, dim: Optional[int], count: Optional[int] = None
+    ) -> Iterator[Tuple[List[str], np.ndarray]]:
+        pending: List[Tuple[int, str]] = []
+        lineno = first_lineno - 1
+        data_rows = 0
+        for raw in lines:
+            lineno += 1
+            text = self._decode(raw).rstrip(_STRIP)
+            if lineno == 1:
+                text = text.lstrip("\ufeff")
+            if not text.strip(" "):
+                continue
+            if dim is None:
+                dim = len(text.split(" ")) - 1
+                if dim < 1:
+                    raise VectorsError(f"{self.name}:{lineno}: a word without values; not a vectors file?")
+                self.report.dim = dim
+            data_rows += 1
+            if count is not None and data_rows > count:
+                raise VectorsError(
+                    f"{self.name}:{lineno}: more rows than the {count} the header announces"
+                )
+            pending.append((lineno, text))
+            if len(pending) >= self.block_rows:
+                out = self._text_block(pending, dim)
+                pending = []
+                if out is not None:
+                    yield out
+                if self._full():
+                    return
+        if pending:
+            out = self._text_block(pending, dim)
+            if out is not None:
+                yield out
+            if self._full():
+                return
+        if count is not None and data_rows < count:
+            raise VectorsError(
+                f"{self.name}: the header announces {count} rows but the file holds {data_rows}"
+            )
+        if data_rows == 0 and count is None:
+            raise VectorsError(f"{self.name}: no vectors in the file")
+
+    def _text_block(self, pending: List[Tuple[int, str]], dim: int):
+        """Parse one block of (line number, text) rows; fast path first, careful path on trouble."""
+        rows = None
+        if all(" " in t for _, t in pending):
+            words, rests = [], []
+            for _, t in pending:
+                w, _, rest = t.partition(" ")
+                words.append(w)
+                rests.append(rest)
+            try:
+                arr = np.loadtxt(rests, dtype=np.float32, delimiter=" ", comments=None, ndmin=2)
+            except ValueError:
+                arr = None
+            if arr is not None and arr.shape == (len(pending), dim) and np.isfinite(arr).all():
+                rows = arr
+        if rows is None:
+            words = []
+            rows = np.empty((len(pending), dim), dtype=np.float32)
+            for i, (lineno, t) in enumerate(pending):
+                words.append(self._careful_row(lineno, t, dim, rows[i]))
+        keep_words: List[str] = []
+        keep_idx: List[int] = []
+        for i, (lineno, _) in enumerate(pending):
+            if self._full():
+                break
+            if self._keep(words[i], f"line {lineno}"):
+                keep_words.append(words[i])
+                keep_idx.append(i)
+        if not keep_words:
+            return None
+        if len(keep_idx) != len(pending):
+            rows = rows[keep_idx]
+        return keep_words, rows
+
+    def _careful_row(self, lineno: int, text: str, dim: int, out: np.ndarray) -> str:
+        """Word of one row, its values parsed into ``out``; a one-line error on trouble."""
+        where = f"{self.name}:{lineno}"
+        parts = text.rsplit(" ", dim)
+        if len(parts) < dim + 1:
+            raise VectorsError(f"{where}: expected {dim} values after the word, found {len(parts) - 1}")
+        word = parts[0]
+        if " " in word:
+            surplus = word.split(" ")[1:]
+            if surplus and all(_is_number(t) for t in surplus):
+                raise VectorsError(
+                    f"{where}: expected {dim} values after the word, found {dim + len(surplus)}"
+                )
+            self.report.spaced_words += 1
+        for j, token in enumerate(parts[1:]):
+            try:
+                value = float(token)
+            except ValueError:
+                hint = " (two spaces in a row?)" if token == "" else ""
+                raise VectorsError(f"{where}: value {j + 1} ({token!r}) is not a number{hint}") from None
+            if value != value or value in (float("inf"), float("-inf")):
+                raise VectorsError(f"{where}: value {j + 1} ({token!r}) is not a finite number")
+            out[j] = value
+            if not np.isfinite(out[j]):
+                raise VectorsError(f"{where}: value {j + 1} ({token!r}) is beyond the float32 range")
+        return word
+
+    # -- binary ---------------------------------------------------------------------------
+    def _binary(
+        self, probe: bytes, stream: BinaryIO, count: int, dim: int
+    ) -> Iterator[Tuple[List[str], np.ndarray]]:
+        need = 4 * dim
+        buf = bytearray(probe)
+        pos = 0
+        eof = False
+
+        def fill(n: int) -> bool:
+            """Make n bytes from ``pos`` on available (may move them to the front)."""
+            nonlocal buf, pos, eof
+            while len(buf) - pos < n and not eof:
+                more = stream.read(max(_READ_CHUNK, n))
+                if not more:
+                    eof = True
+                    break
+                if pos:
+                    del buf[:pos]
+                    pos = 0
+                buf += more
+            return len(buf) - pos >= n
+
+        words: List[str] = []
+        rows = np.empty((self.block_rows, dim), dtype=np.float32)
+        record = 0
+        while record < count:
+            if self._full():
+                break
+            record += 1
+            where = f"{self.name}: record {record}"
+            while True:
+                sp = buf.find(b" ", pos)
+                if sp >= 0:
+                    break
+                have = len(buf) - pos
+                if have > _MAX_WORD_BYTES:
+                    raise VectorsError(f"{where}: no word end within 64 KiB; not a word2vec binary file?")
+                if not fill(have + 1):
+                    truncated = bytes(buf[pos:]).strip()
+                    raise VectorsError(
+                        f"{where}: the file ends here but the header announces {count} records"
+                        + (" (truncated record)" if truncated else "")
+                    )
+            word_len = sp - pos
+            if not fill(word_len + 1 + need):
+                got = len(buf) - pos - word_len - 1
+                word = self._decode(bytes(buf[pos : pos + word_len]).lstrip(b"\r\n"))
+                raise VectorsError(f"{where} ({word!r}): truncated, {got} of {need} value bytes present")
+            word = self._decode(bytes(buf[pos : pos + word_len]).lstrip(b"\r\n"))
+            start = pos + word_len + 1
+            values = np.frombuffer(bytes(buf[start : start + need]), dtype="<f4")
+            pos = start + need
+            if not np.isfinite(values).all():
+                raise VectorsError(f"{where} ({word!r}): a value is not a finite number")
+            if self._keep(word, f"record {record}"):
+                rows[len(words)] = values
+                words.append(word)
+                if len(words) == self.block_rows:
+                    yield words, rows.copy()
+                    words = []
+        if words:
+            yield words, rows[: len(words)].copy()
+        if record == count and not self.report.limited:
+            fill(64)
+            if bytes(buf[pos:]).strip():
+                raise VectorsError(
+                    f"{self.name}: more data after the {count} records the header announces"
+                )
+
+
+def _looks_binary(probe: bytes, dim: int) -> bool:
+    """True when the bytes after the first word are not the digits of a text row."""
+    sp = probe.find(b" ")
+    if sp < 0:
+        return False
+    sample = probe[sp + 1 : sp + 1 + 4 * dim]
+    return not sample or any(b not in _TEXT_BYTES for b in sample)
+
+
+# --------------------------------------------------------------------------- conveniences
+def read_vectors(path: str, *, format: str = "auto", limit: Optional[int] = None):
+    """The whole file as in-memory :class:`~textkit.vectors.Vectors` (float32)."""
+    from .vectors import Vectors
+
+    reader = VectorFileReader(path, format=format, limit=limit)
+    words: List[str] = []
+    blocks: List[np.ndarray] = []
+    for w, rows in reader.blocks():
+        words.extend(w)
+        blocks.append(rows)
+    dim = reader.report.dim
+    matrix = np.concatenate(blocks) if blocks else np.empty((0, max(dim, 1)), dtype=np.float32)
+    return Vectors(words, matrix, path=path, meta={"source": reader.report.source_meta()})
+
+
+def convert(
+    src: str,
+    dest: str,
+    *,
+    format: str = "auto",
+    limit: Optional[int] = None,
+    dtype: str = "float32",
+):
+    """Stream the vectors file ``src`` into a store at ``dest``; returns (Vectors, ReadReport)."""
+    from .vectors import StoreWriter
+
+    reader = VectorFileReader(src, format=format, limit=limit)
+    writer = None
+    try:
+        for words, rows in reader.blocks():
+            if writer is None:
+                writer = StoreWriter(dest, rows.shape[1], dtype=dtype)
+            writer.add(words, rows)
+        if writer is None:
+            writer = StoreWriter(dest, max(reader.report.dim, 1), dtype=dtype)
+        writer.source = reader.report.source_meta()
+    except BaseException as exc:
+        if writer is not None:
+            writer.abort(exc)
+        raise
+    return writer.close(), reader.report
+
+
+# --------------------------------------------------------------------------- writing
+def format_rows(rows: np.ndarray) -> List[str]:
+    """Each row as space-separated shortest float32 decimals (exact round trip)."""
+    text = np.asarray(rows, dtype=np.float32).astype(str)
+    return [" ".join(r) for r in text.tolist()]
+
+
+def export_vectors(vectors, dest: Optional[str], *, format: str = "word2vec") -> int:
+    """Write ``vectors`` to ``dest`` (``-`` or None: stdout, text formats only); rows written.
+
+    ``word2vec``: ``count dim`` header, then ``word v1 ... vdim`` lines; ``glove``: the
+    same lines without a header; ``word2vec-binary``: header, then word, a space,
+    float32 little-endian bytes and a newline per record.
+    """
+    from .output import atomic_path, open_output
+
+    if format not in EXPORT_FORMATS:
+        raise UsageError(f"unknown export format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+    n, dim = len(vectors), vectors.dim
+    spaced = sum(1 for w in vectors.words if " " in w or w == "")
+    if format == "word2vec-binary":
+        if spaced:
+            example = next(w for w in vectors.words if " " in w or w == "")
+            raise VectorsError(
+                f"{spaced} word(s) are empty or hold spaces (e.g. {example!r}); word2vec binary cannot "
+                "keep them: export --format word2vec instead"
+            )
+        if dest is None or dest == "-":
+            raise UsageError("word2vec-binary needs an output file (-o FILE)")
+        with atomic_path(dest) as tmp:
+            with open(tmp, "wb") as fh:
+                fh.write(f"{n} {dim}\n".encode())
+                for start in range(0, n, BLOCK_ROWS):
+                    rows = np.asarray(vectors.matrix[start : start + BLOCK_ROWS], dtype="<f4")
+                    parts = []
+                    for word, row in zip(vectors.words[start : start + BLOCK_ROWS], rows):
+                        parts.append(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
+                    fh.write(b"".join(parts))
+        return n
+    if spaced:
+        log.warning("%d word(s) are empty or hold spaces; readers other than textkit may split them", spaced)
+    with open_output(dest) as out:
+        if format == "word2vec":
+            out.write(f"{n} {dim}\n")
+        for start in range(0, n, BLOCK_ROWS):
+            lines = format_rows(vectors.matrix[start : start + BLOCK_ROWS])
+            words = vectors.words[start : start + BLOCK_ROWS]
+            out.write("".join(f"{w} {line}\n" for w, line in zip(words, lines)))
+    return n
+
+
+def write_vectors_file(path: str, words: Sequence[str], matrix: np.ndarray, *, format: str = "word2vec") -> None:
+    """Write a small vectors file (tests, benchmarks): :func:`export_vectors` on in-memory rows."""
+    from .vectors import Vectors
+
+    export_vectors(Vectors(list(words), np.asarray(matrix, dtype=np.float32)), path, format=format)

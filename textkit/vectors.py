@@ -1,0 +1,605 @@
+"""Word vectors: a vocabulary and a matrix of rows, kept as a memory-mapped store.
+
+A store is a directory of four small files::
+
+    vectors.npy   (n, dim) float32 or float16, little-endian; row i belongs to words[i]
+    vocab.txt     n lines of UTF-8, one word per line (words may hold spaces, never "\\n")
+    counts.npy    (n,) int64 corpus frequencies; only in stores made by ``vectors train``
+    meta.json     {"format": "textkit-vectors", "version": 1, "count": n, "dim": dim,
+                   "dtype": "float32", "identity": "...", "counts": bool, "source": {...}}
+
+Opening a store maps ``vectors.npy`` (``np.load(mmap_mode="r")``): no copy, and only the
+rows a command touches are read from disk. The rows are kept raw, as trained or
+converted: their lengths carry word importance (WRD uses them); :meth:`Vectors.unit`
+gives the unit-length view.
+
+``identity`` is a fingerprint of the content, recorded in ``meta.json`` when the store
+is written: SHA-256 over the dtype, the shape, the words, the matrix bytes and the
+counts (first 16 hex digits). The same content always gets the same identity, so a
+cache keyed by it (e.g. fitted whitening) knows which vectors it belongs to.
+
+Nearest neighbours are exact: cosine similarity ``cos(q, x) = q·x / (|q| |x|)`` against
+every row, computed as blocked matrix products over the (memory-mapped) matrix; a row
+of zeros has cosine 0 with everything. Ties are broken by row order (in a trained or
+frequency-ordered store: the more frequent word first).
+
+>>> import numpy as np
+>>> v = Vectors(["猫", "狗", "车"], np.array([[1, 0], [0.9, 0.1], [0, 1]], dtype=np.float32))
+>>> [w for w, _ in v.nearest("猫", k=2)]
+['狗', '车']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import struct
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .errors import UsageError, VectorsError
+
+log = logging.getLogger("textkit")
+
+STORE_FORMAT = "textkit-vectors"
+STORE_VERSION = 1
+MATRIX_FILE = "vectors.npy"
+VOCAB_FILE = "vocab.txt"
+COUNTS_FILE = "counts.npy"
+META_FILE = "meta.json"
+DTYPES = ("float32", "float16")
+
+# Rows per block when a pass goes over the whole matrix (norms, neighbours, hashing):
+# 32768 rows x 300 dims x 4 bytes = 39 MB of float32 at most in flight.
+_BLOCK_ROWS = 32768
+_NPY_HEADER_BYTES = 128
+_FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+# --------------------------------------------------------------------------- identity
+class _Fingerprint:
+    """Incremental content hash; see the module docstring for what it covers."""
+
+    def __init__(self, dtype: str, dim: int):
+        self.dtype = dtype
+        self.dim = dim
+        self.rows = 0
+        self._words = hashlib.sha256()
+        self._matrix = hashlib.sha256()
+        self._counts: Optional[Any] = None
+
+    def add_words(self, words: Sequence[str]) -> None:
+        if words:
+            self._words.update(("\n".join(words) + "\n").encode("utf-8"))
+
+    def add_rows(self, rows: np.ndarray) -> None:
+        self.rows += len(rows)
+        self._matrix.update(np.ascontiguousarray(rows).tobytes())
+
+    def add_counts(self, counts: np.ndarray) -> None:
+        if self._counts is None:
+            self._counts = hashlib.sha256()
+        self._counts.update(np.ascontiguousarray(counts, dtype="<i8").tobytes())
+
+    def hexdigest(self) -> str:
+        top = hashlib.sha256()
+        top.update(f"{STORE_FORMAT}/{STORE_VERSION}\0{self.dtype}\0{self.rows}x{self.dim}\0".encode())
+        top.update(self._words.digest())
+        top.update(self._matrix.digest())
+        top.update(self._counts.digest() if self._counts is not None else b"no-counts")
+        return top.hexdigest()[:16]
+
+
+def content_identity(
+    words: Sequence[str], matrix: np.ndarray, counts: Optional[np.ndarray] = None
+) -> str:
+    """The identity a store of this content gets (see the module docstring)."""
+    fp = _Fingerprint(np.dtype(matrix.dtype).name, int(matrix.shape[1]))
+    fp.add_words(list(words))
+    for start in range(0, len(matrix), _BLOCK_ROWS):
+        fp.add_rows(np.asarray(matrix[start : start + _BLOCK_ROWS]).astype(matrix.dtype.newbyteorder("<")))
+    if counts is not None:
+        fp.add_counts(np.asarray(counts))
+    return fp.hexdigest()
+
+
+# --------------------------------------------------------------------------- Vectors
+class Vectors:
+    """Words and their rows; see the module docstring.
+
+    ``matrix`` keeps the rows as stored (float32 or float16; a read-only memmap when
+    opened from a store). ``counts`` are the corpus frequencies when known.
+    """
+
+    def __init__(
+        self,
+        words: Sequence[str],
+        matrix: np.ndarray,
+        *,
+        counts: Optional[np.ndarray] = None,
+        identity: Optional[str] = None,
+        path: Optional[str] = None,
+        meta: Optional[Dict[str, Any]] = None,
+    ):
+        if matrix.ndim != 2:
+            raise VectorsError(f"a vectors matrix must have 2 dimensions, not {matrix.ndim}")
+        if matrix.dtype.name not in DTYPES:
+            raise VectorsError(f"vectors must be float32 or float16, not {matrix.dtype.name}")
+        if len(words) != matrix.shape[0]:
+            raise VectorsError(f"{len(words)} words but {matrix.shape[0]} rows")
+        if counts is not None and len(counts) != len(words):
+            raise VectorsError(f"{len(words)} words but {len(counts)} counts")
+        self.words: List[str] = list(words)
+        self.matrix = matrix
+        self.counts = counts
+        self.path = path
+        self.meta: Dict[str, Any] = dict(meta or {})
+        self._identity = identity
+        self._index: Dict[str, int] = {}
+        for i, w in enumerate(self.words):
+            self._index.setdefault(w, i)
+        if len(self._index) != len(self.words):
+            where = f"{path}: " if path else ""
+            raise VectorsError(f"{where}the vocabulary lists {len(self.words) - len(self._index)} word(s) twice")
+        self._norms: Optional[np.ndarray] = None
+        self._unit: Optional[np.ndarray] = None
+
+    # -- basic facts ------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+    @property
+    def identity(self) -> str:
+        if self._identity is None:
+            self._identity = content_identity(self.words, self.matrix, self.counts)
+        return self._identity
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._index
+
+    def __repr__(self) -> str:
+        where = f" from {self.path}" if self.path else ""
+        return f"<Vectors {len(self):,} words x {self.dim} {self.matrix.dtype.name}{where}>"
+
+    def index_of(self, word: str) -> Optional[int]:
+        """Row of ``word``, or None when it is not in the vocabulary."""
+        return self._index.get(word)
+
+    def __getitem__(self, word: str) -> np.ndarray:
+        """The stored row of ``word`` as float32 (a copy); :class:`VectorsError` if unknown."""
+        return np.array(self.matrix[self._require(word)], dtype=np.float32)
+
+    def lookup(self, tokens: Iterable[str]) -> Tuple[np.ndarray, np.ndarray]:
+        """(row ids as int64 with -1 for unknown tokens, boolean mask of known tokens)."""
+        get = self._index.get
+        tokens = list(tokens)
+        ids = np.fromiter((get(t, -1) for t in tokens), dtype=np.int64, count=len(tokens))
+        return ids, ids >= 0
+
+    # -- lengths and the unit view -----------------------------------------------
+    def norms(self) -> np.ndarray:
+        """Euclidean length of every stored row, float32 (cached)."""
+        if self._norms is None:
+            out = np.empty(len(self), dtype=np.float32)
+            for start, block in self._blocks():
+                out[start : start + len(block)] = np.sqrt(np.einsum("ij,ij->i", block, block))
+            self._norms = out
+        return self._norms
+
+    def unit(self) -> np.ndarray:
+        """Rows scaled to unit length as a float32 array (zero rows stay zero); cached."""
+        if self._unit is None:
+            norms = self.norms()
+            out = np.empty((len(self), self.dim), dtype=np.float32)
+            for start, block in self._blocks():
+                n = norms[start : start + len(block)]
+                scale = np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)
+                out[start : start + len(block)] = block * scale[:, None]
+            self._unit = out
+        return self._unit
+
+    def _blocks(self) -> Iterable[Tuple[int, np.ndarray]]:
+        """(first row, float32 block) over the whole matrix."""
+        for start in range(0, len(self), _BLOCK_ROWS):
+            yield start, np.asarray(self.matrix[start : start + _BLOCK_ROWS], dtype=np.float32)
+
+    def _require(self, word: str) -> int:
+        i = self._index.get(word)
+        if i is None:
+            where = f" of {self.path}" if self.path else ""
+            raise VectorsError(f"{word!r} is not in the vocabulary{where} ({len(self):,} words)")
+        return i
+
+    # -- neighbours -----------------------------------------------------------------
+    def nearest(
+        self, word_or_vector: Union[str, np.ndarray, Sequence[float]], k: int = 10
+    ) -> List[Tuple[str, float]]:
+        """The ``k`` rows of highest cosine with a word (itself excluded) or a vector."""
+        if isinstance(word_or_vector, str):
+            i = self._require(word_or_vector)
+            ids, scores = self.nearest_ids(self.matrix[i : i + 1], k, exclude=[i])
+        else:
+            ids, scores = self.nearest_ids(np.asarray(word_or_vector)[None, :], k)
+        return [(self.words[j], float(s)) for j, s in zip(ids[0], scores[0]) if j >= 0]
+
+    def nearest_ids(
+        self, queries: np.ndarray, k: int = 10, exclude: Optional[Sequence[int]] = None
+    ) -> Tuple[np.ndarray, np.ndarray]:
+        """Exact cosine top-``k`` for each row of ``queries`` (m, dim).
+
+        Returns (ids int64 (m, k), scores float32 (m, k)), best first, ties by row id;
+        ``exclude[q]`` (a row id or -1) is left out of query q's answer. When fewer than
+        ``k`` rows are available the tail holds id -1 and score NaN.
+        """
+        queries = np.asarray(queries, dtype=np.float32)
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise UsageError(f"query vectors must have {self.dim} values, not {queries.shape[-1]}")
+        if k < 1:
+            raise UsageError("k must be at least 1")
+        qn = np.linalg.norm(queries, axis=1)
+        if np.any(qn == 0) or not np.all(np.isfinite(qn)):
+            raise UsageError("a query vector is zero or not finite; cosine is undefined")
+        qu = queries / qn[:, None]
+        m = len(queries)
+        excl = np.full(m, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, np.int64)
+        norms = self.norms()
+        best_ids = [np.empty(0, np.int64) for _ in range(m)]
+        best_sc = [np.empty(0, np.float32) for _ in range(m)]
+        for start, block in self._blocks():
+            n = norms[start : start + len(block)]
+            inv = np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)
+            sims = (block @ qu.T) * inv[:, None]  # (rows, m)
+            for q in range(m):
+                col = sims[:, q]
+                if start <= excl[q] < start + len(block):
+                    col = col.copy()
+                    col[excl[q] - start] = -np.inf
+                cand_ids, cand_sc = _top_k(col, k, start)
+                ids = np.concatenate([best_ids[q], cand_ids])
+                sc = np.concatenate([best_sc[q], cand_sc])
+                order = np.lexsort((ids, -sc))[:k]
+                best_ids[q], best_sc[q] = ids[order], sc[order]
+        out_ids = np.full((m, k), -1, dtype=np.int64)
+        out_sc = np.full((m, k), np.nan, dtype=np.float32)
+        for q in range(m):
+            keep = np.isfinite(best_sc[q])
+            ids, sc = best_ids[q][keep], best_sc[q][keep]
+            out_ids[q, : len(ids)] = ids
+            out_sc[q, : len(ids)] = sc
+        return out_ids, out_sc
+
+    # -- saving -----------------------------------------------------------------------
+    def save(self, path: PathLike, *, dtype: Optional[str] = None, source: Optional[dict] = None) -> "Vectors":
+        """Write this as a store at ``path`` (see :func:`save_store`)."""
+        return save_store(path, self.words, self.matrix, counts=self.counts, dtype=dtype,
+                          source=source if source is not None else self.meta.get("source"))
+
+
+def _top_k(col: np.ndarray, k: int, offset: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Ids (``offset`` added) and scores of the k best entries of ``col``, ties by id.
+
+    Every entry tied with the k-th best score is kept, so the caller's final
+    (score, id) ordering is exact whatever the block boundaries.
+    """
+    if len(col) > k:
+        kth = np.partition(col, len(col) - k)[len(col) - k]
+        idx = np.flatnonzero(col >= kth)
+    else:
+        idx = np.arange(len(col))
+    return idx.astype(np.int64) + offset, col[idx].astype(np.float32)
+
+
+# --------------------------------------------------------------------------- writing
+def _npy_header(rows: int, dim: int, dtype: np.dtype) -> bytes:
+    """A version-1.0 .npy header of exactly ``_NPY_HEADER_BYTES`` bytes for a C-order matrix."""
+    text = "{'descr': '%s', 'fortran_order': False, 'shape': (%d, %d), }" % (dtype.str, rows, dim)
+    pad = _NPY_HEADER_BYTES - 10 - len(text) - 1
+    if pad < 0:
+        raise VectorsError("matrix too large for the store header")
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", _NPY_HEADER_BYTES - 10) + text.encode("latin1") + b" " * pad + b"\n"
+
+
+class StoreWriter:
+    """Writes a store row block by row block, so memory stays at one block.
+
+    The matrix goes straight to ``vectors.npy`` behind a fixed-size header that is
+    filled in on :meth:`close` (the row count is known only then). The whole
+    directory appears at ``path`` only when :meth:`close` succeeds (atomic rename);
+    :meth:`abort` removes the temporary directory.
+
+    >>> import tempfile, numpy as np
+    >>> d = tempfile.mkdtemp()
+    >>> w = StoreWriter(d + "/s", dim=2)
+    >>> w.add(["a", "b"], np.ones((2, 2), dtype=np.float32))
+    >>> len(w.close())
+    2
+    """
+
+    def __init__(self, path: PathLike, dim: int, *, dtype: str = "float32", source: Optional[dict] = None):
+        from .output import atomic_path
+
+        if dtype not in DTYPES:
+            raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+        if dim < 1:
+            raise VectorsError("vectors need at least one dimension")
+        self.path = str(path)
+        self.dim = int(dim)
+        self.dtype = np.dtype(dtype).newbyteorder("<")
+        self.source = dict(source or {})
+        self._atomic = atomic_path(self.path)
+        self._tmp = self._atomic.__enter__()
+        try:
+            os.mkdir(self._tmp)
+            self._matrix_fh = open(os.path.join(self._tmp, MATRIX_FILE), "wb")
+            self._matrix_fh.write(b"\0" * _NPY_HEADER_BYTES)
+            self._vocab_fh = open(os.path.join(self._tmp, VOCAB_FILE), "w", encoding="utf-8", newline="\n")
+        except OSError as exc:
+            self.abort()
+            raise VectorsError(f"{self.path}: cannot write the store ({exc.strerror})") from None
+        self._fp = _Fingerprint(self.dtype.name, self.dim)
+        self._counts: List[np.ndarray] = []
+        self.rows = 0
+        self._closed = False
+
+    def add(self, words: Sequence[str], rows: np.ndarray, counts: Optional[np.ndarray] = None) -> None:
+        """Append rows (any float array (len(words), dim)) and their words."""
+        rows = np.asarray(rows)
+        if rows.shape != (len(words), self.dim):
+            raise VectorsError(f"expected a ({len(words)}, {self.dim}) block, got {rows.shape}")
+        if rows.dtype != self.dtype:
+            if self.dtype.name == "float16":
+                big = np.abs(rows) > _FLOAT16_MAX
+                if np.any(big):
+                    row = int(np.flatnonzero(big.any(axis=1))[0])
+                    raise VectorsError(
+                        f"word {words[row]!r}: a value exceeds the float16 range (±65504); use float32"
+                    )
+            rows = rows.astype(self.dtype)
+        if not np.all(np.isfinite(rows)):
+            row = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
+            raise VectorsError(f"word {words[row]!r}: the row holds a value that is not finite")
+        for w in words:
+            if "\n" in w:
+                raise VectorsError(f"word {w!r} holds a newline; a store cannot keep it")
+        if counts is not None:
+            if len(counts) != len(words):
+                raise VectorsError("one count per word is needed")
+            if self.rows and not self._counts:
+                raise VectorsError("counts given for some blocks but not for others")
+            self._counts.append(np.asarray(counts, dtype="<i8"))
+        elif self._counts:
+            raise VectorsError("counts given for some blocks but not for others")
+        rows = np.ascontiguousarray(rows)
+        self._matrix_fh.write(rows.tobytes())
+        if words:
+            self._vocab_fh.write("\n".join(words) + "\n")
+        self._fp.add_words(list(words))
+        self._fp.add_rows(rows)
+        self.rows += len(words)
+
+    def close(self, extra_meta: Optional[dict] = None) -> "Vectors":
+        """Finish the files, move the store into place, and open it."""
+        if self._closed:
+            raise VectorsError("store already closed")
+        try:
+            self._matrix_fh.seek(0)
+            self._matrix_fh.write(_npy_header(self.rows, self.dim, self.dtype))
+            self._matrix_fh.close()
+            self._vocab_fh.close()
+            has_counts = bool(self._counts)
+            if has_counts:
+                counts = np.concatenate(self._counts)
+                self._fp.add_counts(counts)
+                np.save(os.path.join(self._tmp, COUNTS_FILE), counts, allow_pickle=False)
+            meta = {
+                "format": STORE_FORMAT,
+                "version": STORE_VERSION,
+                "count": self.rows,
+                "dim": self.dim,
+                "dtype": self.dtype.name,
+                "identity": self._fp.hexdigest(),
+                "counts": has_counts,
+                "source": self.source,
+            }
+            meta.update(extra_meta or {})
+            with open(os.path.join(self._tmp, META_FILE), "w", encoding="utf-8", newline="\n") as fh:
+                json.dump(meta, fh, ensure_ascii=False, indent=1, sort_keys=True)
+                fh.write("\n")
+            self._atomic.__exit__(None, None, None)
+        except BaseException as exc:
+            self.abort(exc)
+            if isinstance(exc, OSError):
+                raise VectorsError(f"{self.path}: cannot write the store ({exc})") from None
+            raise
+        self._closed = True
+        return open_store(self.path)
+
+    def abort(self, exc: Optional[BaseException] = None) -> None:
+        """Drop everything written so far (the destination stays as it was)."""
+        self._closed = True
+        for name in ("_matrix_fh", "_vocab_fh"):
+            fh = getattr(self, name, None)
+            if fh is not None and not fh.closed:
+                fh.close()
+        err = exc if exc is not None else VectorsError("store writing aborted")
+        try:
+            self._atomic.__exit__(type(err), err, None)
+        except BaseException:
+            pass
+
+
+def save_store(
+    path: PathLike,
+    words: Sequence[str],
+    matrix: np.ndarray,
+    *,
+    counts: Optional[np.ndarray] = None,
+    dtype: Optional[str] = None,
+    source: Optional[dict] = None,
+    extra_meta: Optional[dict] = None,
+) -> Vectors:
+    """Write ``words`` / ``matrix`` (/ ``counts``) as a store at ``path``; returns it opened.
+
+    ``dtype`` defaults to the matrix's own (float32 unless it is float16); an existing
+    store at ``path`` is replaced only when the new one is complete.
+    """
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2:
+        raise VectorsError(f"a vectors matrix must have 2 dimensions, not {matrix.ndim}")
+    if len(words) != len(matrix):
+        raise VectorsError(f"{len(words)} words but {len(matrix)} rows")
+    if dtype is None:
+        dtype = "float16" if matrix.dtype == np.float16 else "float32"
+    if len(set(words)) != len(words):
+        raise VectorsError("the vocabulary lists a word twice")
+    writer = StoreWriter(path, int(matrix.shape[1]), dtype=dtype, source=source)
+    try:
+        for start in range(0, len(words), _BLOCK_ROWS):
+            stop = start + _BLOCK_ROWS
+            writer.add(
+                list(words[start:stop]),
+                np.asarray(matrix[start:stop]),
+                None if counts is None else np.asarray(counts[start:stop]),
+            )
+    except BaseException as exc:
+        writer.abort(exc)
+        raise
+    return writer.close(extra_meta)
+
+
+# --------------------------------------------------------------------------- opening
+def is_store(path: PathLike) -> bool:
+    """True when ``path`` is a directory holding a store's ``meta.json``."""
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, META_FILE))
+
+
+def open_store(path: PathLike) -> Vectors:
+    """Open the store directory ``path`` memory-mapped; checks that its files agree."""
+    path = str(path)
+    if not os.path.exists(path):
+        raise VectorsError(f"{path}: no such vectors store")
+    if not os.path.isdir(path):
+        raise VectorsError(f"{path}: not a vectors store (a store is a directory)")
+    meta_path = os.path.join(path, META_FILE)
+    try:
+        with open(meta_path, encoding="utf-8") as fh:
+            meta = json.load(fh)
+    except FileNotFoundError:
+        raise VectorsError(f"{path}: not a vectors store (no {META_FILE})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise VectorsError(f"{meta_path}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != STORE_FORMAT:
+        raise VectorsError(f"{meta_path}: not a textkit vectors store")
+    if meta.get("version") != STORE_VERSION:
+        raise VectorsError(f"{meta_path}: store version {meta.get('version')!r} is not supported")
+    try:
+        count, dim, dtype = int(meta["count"]), int(meta["dim"]), str(meta["dtype"])
+        identity = str(meta["identity"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VectorsError(f"{meta_path}: missing or bad field {exc}") from None
+    matrix_path = os.path.join(path, MATRIX_FILE)
+    try:
+        matrix = np.load(matrix_path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise VectorsError(f"{path}: the store has no {MATRIX_FILE}") from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise VectorsError(f"{matrix_path}: not a readable .npy matrix ({exc})") from None
+    if matrix.ndim != 2 or matrix.shape != (count, dim) or matrix.dtype.name != dtype:
+        raise VectorsError(
+            f"{path}: the store's files disagree: {META_FILE} says {count} x {dim} {dtype}, "
+            f"{MATRIX_FILE} holds {' x '.join(map(str, matrix.shape))} {matrix.dtype.name}"
+        )
+    if matrix.dtype.byteorder == ">":
+        raise VectorsError(f"{matrix_path}: big-endian matrices are not supported")
+    vocab_path = os.path.join(path, VOCAB_FILE)
+    try:
+        with open(vocab_path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise VectorsError(f"{path}: the store has no {VOCAB_FILE}") from None
+    except UnicodeDecodeError as exc:
+        raise VectorsError(f"{vocab_path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    words = text.split("\n")
+    if words and words[-1] == "":
+        words.pop()
+    else:
+        words = words if text else []
+    if len(words) != count:
+        raise VectorsError(
+            f"{path}: the store's files disagree: {META_FILE} says {count} words, {VOCAB_FILE} has {len(words)}"
+        )
+    counts = None
+    if meta.get("counts"):
+        counts_path = os.path.join(path, COUNTS_FILE)
+        try:
+            counts = np.load(counts_path, mmap_mode="r", allow_pickle=False)
+        except FileNotFoundError:
+            raise VectorsError(f"{path}: {META_FILE} lists counts but {COUNTS_FILE} is missing") from None
+        except (ValueError, OSError, EOFError) as exc:
+            raise VectorsError(f"{counts_path}: not a readable .npy array ({exc})") from None
+        if counts.shape != (count,):
+            raise VectorsError(
+                f"{path}: the store's files disagree: {count} words but {COUNTS_FILE} holds {counts.shape}"
+            )
+    return Vectors(words, matrix, counts=counts, identity=identity, path=path, meta=meta)
+
+
+_announced_default = False
+
+
+def default_store_path() -> Path:
+    """Where the store shipped inside the package lives (works installed or editable)."""
+    try:
+        from importlib.resources import files
+
+        return Path(str(files("textkit") / "data" / "vectors"))
+    except (ImportError, TypeError, ModuleNotFoundError):
+        return Path(__file__).resolve().parent / "data" / "vectors"
+
+
+def open_vectors(path: Optional[PathLike] = None, *, format: str = "auto", limit: Optional[int] = None) -> Vectors:
+    """Vectors for a command: ``None`` -> the default store; a store -> memory-mapped;
+    any other file -> read with the format readers (word2vec text/binary, fastText,
+    GloVe, Tencent; compressed or not) into memory, with a hint that converting it
+    once makes later runs fast.
+    """
+    global _announced_default
+    if path is None:
+        store = default_store_path()
+        if not is_store(store):
+            raise VectorsError(
+                f"the default vectors are missing from this installation ({store}); give --vectors"
+            )
+        vectors = open_store(store)
+        if not _announced_default:
+            log.info(
+                "using the default vectors (%s words x %d, trained on a 25 MB Chinese corpus); "
+                "give --vectors to use others",
+                f"{len(vectors):,}",
+                vectors.dim,
+            )
+            _announced_default = True
+        return vectors
+    path = str(path)
+    if os.path.isdir(path):
+        return open_store(path)
+    if not os.path.exists(path) and path != "-":
+        raise VectorsError(f"{path}: no such vectors store or file")
+    from .vector_formats import read_vectors
+
+    log.info(
+        "reading %s as a vectors file; `textkit vectors convert %s -o STORE` once makes later runs fast",
+        path,
+        path,
+    )
+    return read_vectors(path, format=format, limit=limit)
