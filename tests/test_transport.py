@@ -1,0 +1,268 @@
+"""WMD / WRD against an independent linear programme (scipy linprog) and their invariants."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from textkit import transport as tr
+from textkit.errors import DataError, UsageError
+
+
+class FakeVectors:
+    """A minimal in-memory store: words, float32 matrix, lookup()."""
+
+    def __init__(self, words, matrix):
+        self.words = list(words)
+        self.matrix = np.asarray(matrix, dtype=np.float32)
+        self._index = {w: i for i, w in enumerate(self.words)}
+
+    def lookup(self, tokens):
+        ids = np.array([self._index.get(t, -1) for t in tokens], dtype=np.int64)
+        return ids, ids >= 0
+
+
+def random_store(seed, n_words=15, dim=6):
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(size=(n_words, dim)) * rng.uniform(0.2, 3.0, size=(n_words, 1))
+    return FakeVectors([f"w{i}" for i in range(n_words)], matrix)
+
+
+def random_tokens(rng, store, low=1, high=9):
+    n = int(rng.integers(low, high + 1))
+    return [store.words[i] for i in rng.integers(0, len(store.words), size=n)]
+
+
+# ---------------------------------------------------------------------- the reference
+def lp_reference(tokens1, tokens2, store, metric, normalize=False):
+    """The same transport problem, built per token occurrence and solved by linprog (HiGHS).
+
+    Independent of textkit: masses from plain loops, costs from np.linalg.norm of
+    differences / explicit cosines, one LP variable per pair of occurrences.
+    """
+    def vec(t):
+        return np.asarray(store.matrix[store.words.index(t)], dtype=np.float64)
+
+    xs = [vec(t) for t in tokens1]
+    ys = [vec(t) for t in tokens2]
+    if metric == "wmd":
+        if normalize:
+            xs = [x / np.linalg.norm(x) for x in xs]
+            ys = [y / np.linalg.norm(y) for y in ys]
+        a = np.full(len(xs), 1.0 / len(xs))
+        b = np.full(len(ys), 1.0 / len(ys))
+        cost = np.array([[np.linalg.norm(x - y) for y in ys] for x in xs])
+    else:
+        na = np.array([np.linalg.norm(x) for x in xs])
+        nb = np.array([np.linalg.norm(y) for y in ys])
+        a, b = na / na.sum(), nb / nb.sum()
+        cost = np.array([[1.0 - float(x @ y) / (np.linalg.norm(x) * np.linalg.norm(y)) for y in ys]
+                         for x in xs])
+    n, m = cost.shape
+    a_eq = np.zeros((n + m, n * m))
+    for i in range(n):
+        a_eq[i, i * m:(i + 1) * m] = 1.0
+    for j in range(m):
+        a_eq[n + j, j::m] = 1.0
+    res = linprog(cost.ravel(), A_eq=a_eq, b_eq=np.concatenate([a, b]), bounds=(0, None),
+                  method="highs", options={"primal_feasibility_tolerance": 1e-10,
+                                           "dual_feasibility_tolerance": 1e-10})
+    assert res.status == 0, res.message
+    return float(res.fun)
+
+
+CASES = [(seed, metric, normalize) for seed in range(12)
+         for metric, normalize in (("wmd", False), ("wmd", True), ("wrd", False))]
+
+
+@pytest.mark.parametrize("seed,metric,normalize", CASES)
+def test_matches_linprog(seed, metric, normalize):
+    store = random_store(seed)
+    rng = np.random.default_rng(1000 + seed)
+    for _ in range(4):
+        t1, t2 = random_tokens(rng, store), random_tokens(rng, store)
+        if metric == "wmd":
+            got = tr.wmd(t1, t2, store, normalize=normalize)
+        else:
+            got = tr.wrd(t1, t2, store)
+        want = lp_reference(t1, t2, store, metric, normalize)
+        assert got == pytest.approx(want, abs=1e-8, rel=0), (t1, t2)
+
+
+@pytest.mark.parametrize("metric", ["wmd", "wrd"])
+def test_fast_solver_equals_ot_emd2(metric):
+    """The direct call of POT's network simplex returns what ot.emd2 returns."""
+    store = random_store(3, n_words=30, dim=8)
+    t = tr.Transport(store, metric=metric)
+    rng = np.random.default_rng(5)
+    checked = 0
+    for _ in range(60):
+        b1 = t.bag(random_tokens(rng, store, 2, 12))
+        b2 = t.bag(random_tokens(rng, store, 2, 12))
+        if len(b1) < 2 or len(b2) < 2:
+            continue
+        cost = t.cost(b1, b2)
+        assert cost.flags.c_contiguous and cost.dtype == np.float64
+        assert t.distance(b1, b2) == tr.emd2_reference(b1.mass, b2.mass, cost)
+        checked += 1
+    assert checked > 30
+
+
+@pytest.mark.parametrize("metric", ["wmd", "wrd"])
+def test_closed_forms_agree_with_lp(metric):
+    store = random_store(4)
+    t = tr.Transport(store, metric=metric)
+    rng = np.random.default_rng(9)
+    for _ in range(40):
+        one = t.bag([store.words[int(rng.integers(len(store.words)))]] * int(rng.integers(1, 4)))
+        tokens = random_tokens(rng, store, 2, 8)
+        many = t.bag(tokens)
+        for b1, b2 in ((one, many), (many, one)):
+            lp = tr.emd2_reference(b1.mass, b2.mass, t.cost(b1, b2))
+            assert t.distance(b1, b2) == pytest.approx(lp, rel=1e-13, abs=1e-15)
+        same = t.bag(list(reversed(tokens)))
+        assert t.distance(many, same) == 0.0
+        assert tr.emd2_reference(many.mass, same.mass, t.cost(many, same)) == 0.0
+
+
+def test_identical_texts_zero_and_similarity_one():
+    store = random_store(1)
+    text = ["w1", "w2", "w2", "w7"]
+    shuffled = ["w2", "w7", "w1", "w2"]
+    assert tr.wmd(text, shuffled, store) == 0.0
+    assert tr.wmd(text, shuffled, store, normalize=True) == 0.0
+    assert tr.wrd(text, shuffled, store) == 0.0
+    assert tr.score_pairs([(text, shuffled)], store, metric="wrd")[0] == 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 10_000), metric=st.sampled_from(["wmd", "wmd-norm", "wrd"]),
+       t1=st.lists(st.integers(0, 11), min_size=1, max_size=10),
+       t2=st.lists(st.integers(0, 11), min_size=1, max_size=10))
+def test_bounds_symmetry_and_range(seed, metric, t1, t2):
+    store = random_store(seed, n_words=12, dim=5)
+    t = tr.Transport(store, metric=metric[:3], normalize=metric == "wmd-norm")
+    b1 = t.bag([f"w{i}" for i in t1])
+    b2 = t.bag([f"w{i}" for i in t2])
+    exact = t.distance(b1, b2)
+    assert exact >= 0.0
+    assert t.distance(b2, b1) == pytest.approx(exact, abs=1e-12)
+    assert t.centroid_bound(b1, b2) <= exact + 1e-12
+    assert t.relaxed_bound(b1, b2) <= exact + 1e-12
+    if metric == "wrd":
+        assert exact <= 2.0
+    if metric == "wmd-norm":
+        assert exact <= 2.0 + 1e-12
+
+
+def test_relaxed_bound_is_tighter_than_nothing():
+    """RWMD is positive for disjoint texts and equals the exact value for one-word sides."""
+    store = random_store(2)
+    t = tr.Transport(store, metric="wmd")
+    b1, b2 = t.bag(["w1"]), t.bag(["w2", "w3"])
+    assert t.relaxed_bound(b1, b2) == pytest.approx(t.distance(b1, b2), rel=1e-12)
+    assert t.relaxed_bound(t.bag(["w1", "w4"]), b2) > 0
+
+
+def test_wrd_masses_proportional_to_norm_and_zero_vector_dropped():
+    matrix = np.array([[3.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    store = FakeVectors(["a", "b", "z"], matrix)
+    t = tr.Transport(store, metric="wrd")
+    bag = t.bag(["a", "b", "b", "z", "q"])
+    assert bag.ids.tolist() == [0, 1]
+    assert bag.mass.tolist() == pytest.approx([3 / 5, 2 / 5])
+    assert bag.n_tokens == 5 and bag.n_oov == 2
+    # moving 2/5 of the mass from b to a at cost 1 - cos = 1
+    assert tr.wrd(["a", "b", "b"], ["a"], store) == pytest.approx(0.4)
+
+
+def test_oov_drop_counts_and_error_policy():
+    store = random_store(0)
+    t = tr.Transport(store, metric="wmd")
+    bag = t.bag(["w1", "nope", "w2", "nope"])
+    assert (bag.n_tokens, bag.n_oov) == (4, 2)
+    assert tr.wmd(["w1", "nope"], ["w2"], store) == tr.wmd(["w1"], ["w2"], store)
+    with pytest.raises(DataError, match="nope"):
+        tr.wmd(["w1", "nope"], ["w2"], store, oov="error")
+
+
+@pytest.mark.parametrize("side", [[], ["unknown", "words"]])
+def test_empty_side_raises_in_single_pair_api(side):
+    store = random_store(0)
+    with pytest.raises(tr.EmptyBagError, match="text 1 has no word"):
+        tr.wrd(side, ["w1"], store)
+    with pytest.raises(tr.EmptyBagError, match="text 2 has no word"):
+        tr.wmd(["w1"], side, store)
+
+
+def test_score_pairs_error_value_mask_and_warning(caplog):
+    store = random_store(0)
+    pairs = [(["w1", "w2"], ["w3"]), ([], ["w1"]), (["zzz"], ["w2"]), (["w4"], ["w4", "w5"])]
+    with caplog.at_level(logging.INFO, logger="textkit"):
+        scores, valid = tr.score_pairs(pairs, store, metric="wrd", with_mask=True)
+    assert valid.tolist() == [True, False, False, True]
+    assert np.isfinite(scores).all()
+    assert scores[1] == scores[2] == -1.0
+    assert scores[0] == pytest.approx(1 - tr.wrd(*pairs[0], store), abs=0)
+    assert "2 pair(s) with a side that has no word" in caplog.text
+    assert "dropped 1 of 9 tokens" in caplog.text
+    wmd = tr.score_pairs(pairs, store, metric="wmd")
+    norms = np.linalg.norm(store.matrix.astype(np.float64), axis=1)
+    assert wmd[1] == pytest.approx(2 * norms.max())
+    assert wmd[3] == tr.wmd(*pairs[3], store)
+    # the error value is the worst the metric can give: above every real distance
+    assert wmd[1] >= wmd[0] and wmd[1] >= wmd[3]
+    assert tr.score_pairs(pairs[1:2], store, metric="wmd", normalize=True)[0] == 2.0
+
+
+def test_explain_flows_add_up_to_the_distance():
+    store = random_store(6)
+    t = tr.Transport(store, metric="wrd")
+    b1, b2 = t.bag(["w1", "w2", "w3", "w3"]), t.bag(["w4", "w5", "w1"])
+    flows = t.explain(b1, b2, top=0)
+    assert sum(f.mass for f in flows) == pytest.approx(1.0)
+    assert sum(f.contribution for f in flows) == pytest.approx(t.distance(b1, b2), abs=1e-12)
+    top = t.explain(b1, b2, top=2)
+    assert len(top) == 2 and top[0].contribution >= top[1].contribution
+    assert {f.source for f in flows} == {"w1", "w2", "w3"}
+
+
+def test_sinkhorn_is_an_approximation_near_the_exact_value():
+    store = random_store(8)
+    exact = tr.Transport(store, metric="wmd", normalize=True)
+    approx = tr.Transport(store, metric="wmd", normalize=True, sinkhorn=0.005)
+    b1, b2 = exact.bag(["w1", "w2", "w3"]), exact.bag(["w4", "w5", "w6", "w1"])
+    d, s = exact.distance(b1, b2), approx.distance(b1, b2)
+    assert s == pytest.approx(d, abs=0.05)
+    assert s >= d - 1e-6  # the entropic plan is feasible, so it cannot cost less
+
+
+def test_bad_parameters():
+    store = random_store(0)
+    with pytest.raises(UsageError):
+        tr.Transport(store, metric="cosine")
+    with pytest.raises(UsageError):
+        tr.Transport(store, oov="keep")
+    with pytest.raises(UsageError):
+        tr.Transport(store, sinkhorn=0.0)
+
+
+def test_agrees_with_gensim_wmdistance():
+    kv_mod = pytest.importorskip("gensim.models.keyedvectors")
+    store = random_store(11, n_words=40, dim=10)
+    kv = kv_mod.KeyedVectors(vector_size=10)
+    kv.add_vectors(store.words, store.matrix)
+    rng = np.random.default_rng(2)
+    for _ in range(25):
+        t1, t2 = random_tokens(rng, store, 2, 10), random_tokens(rng, store, 2, 10)
+        ours = tr.wmd(t1, t2, store, normalize=True)
+        assert ours == pytest.approx(kv.wmdistance(t1, t2, norm=True), abs=1e-6)
+        raw = tr.wmd(t1, t2, store)
+        assert raw == pytest.approx(kv.wmdistance(t1, t2, norm=False), abs=1e-5 * max(1.0, raw))
+    assert math.isinf(kv.wmdistance(["zzz"], ["w1"]))  # what textkit avoids

@@ -1,0 +1,456 @@
+"""Word Mover's Distance and Word Rotator's Distance through optimal transport.
+
+This is the one module of textkit that imports POT (``ot``).
+
+A document becomes a *bag*: its distinct known words ``i`` with a mass
+``a_i`` (the masses sum to 1) and a vector ``x_i``.  The distance between two
+bags ``(a, X)`` and ``(b, Y)`` is the optimal transport cost
+
+    T(a, b; C) = min_P  sum_ij P_ij C_ij
+                 subject to  P >= 0,  sum_j P_ij = a_i,  sum_i P_ij = b_j
+
+solved exactly by the network simplex (``ot.emd2``'s solver, in float64, on
+C-contiguous arrays, distinct words only).
+
+WMD (Kusner et al. 2015)
+    masses: normalised bag of words, ``a_i = count_i / sum_k count_k``;
+    cost:   Euclidean distance ``C_ij = ||x_i - y_j||`` between the vectors as
+            stored (``normalize=True``: between unit-length vectors, as gensim 4's
+            ``wmdistance`` does by default).  Units: those of the vectors.
+WRD (Yokoi et al. 2020)
+    masses: every occurrence weighs its vector's norm,
+            ``a_i = count_i ||x_i|| / sum_k count_k ||x_k||``;
+    cost:   ``C_ij = 1 - cos(x_i, y_j)``, in [0, 2];
+    WRD is in [0, 2]; the *similarity* is ``1 - WRD`` in [-1, 1] (identical
+    texts give 1).  Words whose vector is all zeros carry no mass and are
+    dropped (counted with the out-of-vocabulary tokens).
+
+Lower bounds (each <= the exact value; used to prune top-k search)
+    WCD, word centroid distance, for WMD:  ``||sum_i a_i x_i - sum_j b_j y_j||``
+        (triangle inequality: ||sum_ij P_ij (x_i - y_j)|| <= sum_ij P_ij ||x_i - y_j||).
+    RWMD, relaxed WMD, for any cost:
+        ``max( sum_i a_i min_j C_ij , sum_j b_j min_i C_ij )``
+        (drop one of the two marginal constraints: each word goes to its
+        nearest counterpart; the larger of the two relaxations).
+    WRD's centroid bound: with unit vectors u, v, ``1 - u.v = ||u - v||^2 / 2``, so by
+        Jensen ``WRD >= ||sum_i a_i u_i - sum_j b_j v_j||^2 / 2``.  Note that
+        ``sum_i a_i u_i = sum_k count_k x_k / sum_k count_k ||x_k||``.
+    WRD's relaxed bound: the RWMD formula above with ``C = 1 - cos``.
+
+Fast path (why not ``ot.emd2`` itself)
+    ``ot.emd2`` spends ~90 microseconds per call on backend detection and
+    checks around a ~5 microsecond solve for sentence-sized problems.  We call
+    the same compiled solver (``ot.lp.emd_wrap.emd_c``) directly with the same
+    inputs ``ot.emd2`` would pass it (float64, C order, ``b`` rescaled to the
+    mass of ``a`` exactly as ``ot.emd2`` does), so the result is the value
+    ``ot.emd2`` returns (the tests check this).  If that private entry point is
+    missing in some POT version we fall back to ``ot.emd2``.
+    Closed forms: identical bags give exactly 0 (the diagonal plan costs 0 and
+    no plan costs less); a side with one word admits a single plan, so the
+    value is ``sum_j b_j C_0j`` (equal to the LP up to summation rounding,
+    ~1e-16).  Costs use the Gram form ``||x||^2 + ||y||^2 - 2 x.y`` (clamped at
+    0, exact 0 for the same word).
+Sinkhorn (``sinkhorn=eps``) solves the entropically regularised problem and
+    returns ``sum_ij P^eps_ij C_ij``: an *approximate* value (an upper bound of
+    the exact one up to convergence), never exact.
+
+Out-of-vocabulary policy: ``oov="drop"`` (default) drops unknown tokens and
+counts them; ``oov="error"`` raises :class:`DataError` naming the token.
+A side with no known word (empty text, only unknown tokens) has no
+distribution: :func:`wmd`/:func:`wrd` raise :class:`EmptyBagError`;
+:func:`score_pairs` gives that pair the *error value* -- the worst value the
+metric can take, so a ranking puts it last -- flags it in a mask, and logs one
+warning:
+
+    WRD similarity: -1.0   (WRD distance 2.0, the top of its range)
+    WMD distance:   2.0 with ``normalize=True``; otherwise ``2 * max_k ||x_k||``
+                    over the store (no two words can be farther apart).
+
+Example:
+    >>> import numpy as np
+    >>> class Store:                      # anything with words, matrix, lookup
+    ...     words = ["cat", "dog", "car"]
+    ...     matrix = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 2.0]], dtype=np.float32)
+    ...     def lookup(self, tokens):
+    ...         ids = np.array([self.words.index(t) if t in self.words else -1 for t in tokens])
+    ...         return ids, ids >= 0
+    >>> round(wmd(["cat"], ["dog"], Store()), 6)
+    0.632456
+    >>> round(1 - wrd(["cat", "car"], ["cat", "car"], Store()), 6)
+    1.0
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import ot
+
+from textkit.errors import DataError, UsageError
+
+try:  # the compiled network simplex behind ot.emd2 (see "Fast path" above)
+    from ot.lp.emd_wrap import check_result as _check_result
+    from ot.lp.emd_wrap import emd_c as _emd_c
+except ImportError:  # pragma: no cover - depends on the POT version
+    _emd_c = None
+    _check_result = None
+
+log = logging.getLogger("textkit.transport")
+
+METRICS = ("wmd", "wrd")
+OOV_POLICIES = ("drop", "error")
+MAX_ITER = 100_000
+_OPTIMAL = 1  # result code of emd_c for an optimal solution
+
+
+class EmptyBagError(DataError):
+    """A text has no word with a vector, so it has no transport distribution."""
+
+
+class Bag:
+    """A document as distinct known words with transport masses.
+
+    Attributes:
+        ids:      int64 (n,), distinct row ids in the vector store, ascending.
+        mass:     float64 (n,), masses summing to 1 (see the module docstring).
+        rows:     float64 (n, dim), C order: the vectors the cost is computed on
+                  (stored rows for WMD, unit rows for normalised WMD and WRD).
+        sq:       float64 (n,), squared norms of ``rows``.
+        n_tokens: tokens in the text; n_oov: tokens dropped (unknown or zero vector).
+    """
+
+    __slots__ = ("ids", "mass", "rows", "sq", "n_tokens", "n_oov", "_centroid")
+
+    def __init__(self, ids, mass, rows, sq, n_tokens, n_oov):
+        self.ids = ids
+        self.mass = mass
+        self.rows = rows
+        self.sq = sq
+        self.n_tokens = n_tokens
+        self.n_oov = n_oov
+        self._centroid = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def empty(self) -> bool:
+        return len(self.ids) == 0
+
+    @property
+    def centroid(self) -> np.ndarray:
+        """Mass-weighted mean of ``rows``, float64 (dim,)."""
+        if self._centroid is None:
+            self._centroid = self.mass @ self.rows
+        return self._centroid
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One entry of a transport plan: ``mass`` moved from ``source`` to ``target``.
+
+    ``cost`` is the unit cost C_ij; ``contribution = mass * cost`` is its share
+    of the total distance.
+    """
+
+    source: str
+    target: str
+    mass: float
+    cost: float
+
+    @property
+    def contribution(self) -> float:
+        return self.mass * self.cost
+
+
+def _solve_lp(a: np.ndarray, b: np.ndarray, cost: np.ndarray, max_iter: int = MAX_ITER):
+    """Exact transport: (value, plan) with the network simplex, as ``ot.emd2`` computes it."""
+    b = b * a.sum() / b.sum()  # the same rescaling ot.emd2 applies
+    if _emd_c is None:  # pragma: no cover
+        plan = ot.emd(a, b, cost, numItermax=max_iter)
+        return float(np.sum(plan * cost)), plan
+    plan, value, _u, _v, code = _emd_c(a, b, cost, max_iter, 1)
+    if code != _OPTIMAL:
+        _check_result(code)  # warns (iteration limit) or raises (infeasible)
+    return float(value), plan
+
+
+def emd2_reference(a, b, cost) -> float:
+    """``ot.emd2`` itself, the public POT entry point (for tests and benchmarks)."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    b = np.ascontiguousarray(b, dtype=np.float64)
+    cost = np.ascontiguousarray(cost, dtype=np.float64)
+    return float(ot.emd2(a, b, cost, numItermax=MAX_ITER))
+
+
+class Transport:
+    """WMD or WRD between token lists over one vector store.
+
+    Args:
+        vectors:   anything with ``matrix`` (n, dim) and ``lookup(tokens) ->
+                   (ids, known)`` (ids -1 where unknown); ``words`` for explain().
+        metric:    "wmd" or "wrd".
+        normalize: WMD on unit-length vectors (ignored by WRD, which is
+                   always on directions).
+        oov:       "drop" or "error".
+        sinkhorn:  None for the exact solver, or the entropic regularisation
+                   eps > 0 (approximate values).
+    """
+
+    def __init__(self, vectors, *, metric: str = "wrd", normalize: bool = False,
+                 oov: str = "drop", sinkhorn: float | None = None):
+        if metric not in METRICS:
+            raise UsageError(f"unknown transport metric {metric!r}; choose one of {', '.join(METRICS)}")
+        if oov not in OOV_POLICIES:
+            raise UsageError(f"unknown OOV policy {oov!r}; choose drop or error")
+        if sinkhorn is not None and not (sinkhorn > 0 and math.isfinite(sinkhorn)):
+            raise UsageError(f"--sinkhorn must be a positive number, got {sinkhorn}")
+        self.vectors = vectors
+        self.metric = metric
+        self.normalize = bool(normalize) and metric == "wmd"
+        self.unit = metric == "wrd" or self.normalize
+        self.oov = oov
+        self.sinkhorn = sinkhorn
+        self._matrix = vectors.matrix
+        self._error_value: float | None = None
+
+    # ------------------------------------------------------------------ bags
+    def bag(self, tokens: Sequence[str], *, what: str = "text") -> Bag:
+        """The bag of ``tokens``; ``what`` names the text in an OOV error."""
+        tokens = list(tokens)
+        if not tokens:
+            return self.bag_from_ids(np.empty(0, dtype=np.int64), n_tokens=0)
+        ids, known = self.vectors.lookup(tokens)
+        ids = np.asarray(ids, dtype=np.int64)
+        known = np.asarray(known, dtype=bool)
+        if self.oov == "error" and not known.all():
+            missing = [t for t, k in zip(tokens, known) if not k]
+            raise DataError(f"{what}: {len(missing)} token(s) not in the vectors, first {missing[0]!r} "
+                            "(use --oov drop to skip unknown words)")
+        return self.bag_from_ids(ids[known], n_tokens=len(tokens))
+
+    def bag_from_ids(self, ids: np.ndarray, *, n_tokens: int | None = None) -> Bag:
+        """The bag of a sequence of known row ids (one per token occurrence)."""
+        uniq, counts = np.unique(ids, return_counts=True)
+        n_tokens = len(ids) if n_tokens is None else n_tokens
+        return self.bag_from_counts(uniq, counts.astype(np.float64),
+                                    n_tokens=n_tokens, n_oov=n_tokens - len(ids))
+
+    def bag_from_counts(self, ids: np.ndarray, counts: np.ndarray, *, n_tokens: int, n_oov: int) -> Bag:
+        """The bag of distinct ascending row ``ids`` occurring ``counts`` times."""
+        rows = np.asarray(self._matrix[ids], dtype=np.float64)
+        if self.unit:
+            norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+            nonzero = norms > 0
+            if not nonzero.all():
+                n_oov += int(counts[~nonzero].sum())
+                ids, counts, rows, norms = ids[nonzero], counts[nonzero], rows[nonzero], norms[nonzero]
+            rows = rows / norms[:, None]
+            weight = counts * norms if self.metric == "wrd" else counts
+        else:
+            weight = counts
+        total = weight.sum()
+        mass = weight / total if len(ids) else weight
+        sq = np.einsum("ij,ij->i", rows, rows)
+        return Bag(ids, mass, np.ascontiguousarray(rows), sq, n_tokens, n_oov)
+
+    # ------------------------------------------------------------------ costs
+    def cost(self, bag1: Bag, bag2: Bag) -> np.ndarray:
+        """Cost matrix C (len(bag1), len(bag2)), float64, C order."""
+        gram = bag1.rows @ bag2.rows.T
+        if self.metric == "wrd":
+            cost = 1.0 - gram
+            np.clip(cost, 0.0, 2.0, out=cost)
+        else:
+            cost = bag1.sq[:, None] + bag2.sq[None, :] - 2.0 * gram
+            np.maximum(cost, 0.0, out=cost)
+            np.sqrt(cost, out=cost)
+        same = bag1.ids[:, None] == bag2.ids[None, :]
+        if same.any():
+            cost[same] = 0.0
+        return cost
+
+    # ------------------------------------------------------------------ exact values
+    def distance(self, bag1: Bag, bag2: Bag) -> float:
+        """WMD, or WRD (distance in [0, 2]) between two non-empty bags."""
+        if bag1.empty or bag2.empty:
+            side = 1 if bag1.empty else 2
+            raise EmptyBagError(f"text {side} has no word in the vectors")
+        ids1, ids2 = bag1.ids, bag2.ids
+        if (self.sinkhorn is None and len(ids1) == len(ids2)
+                and np.array_equal(ids1, ids2) and np.array_equal(bag1.mass, bag2.mass)):
+            return 0.0
+        cost = self.cost(bag1, bag2)
+        if len(ids1) == 1:
+            return float(cost[0] @ bag2.mass)
+        if len(ids2) == 1:
+            return float(cost[:, 0] @ bag1.mass)
+        if self.sinkhorn is not None:
+            return self._sinkhorn(bag1.mass, bag2.mass, cost)
+        return _solve_lp(bag1.mass, bag2.mass, cost)[0]
+
+    def _sinkhorn(self, a, b, cost) -> float:
+        value = ot.sinkhorn2(a, b, cost, self.sinkhorn, method="sinkhorn_log", numItermax=1000)
+        return float(value)
+
+    def score(self, distance: float) -> float:
+        """The printed score: WMD distance, or WRD similarity 1 - WRD."""
+        return 1.0 - distance if self.metric == "wrd" else distance
+
+    @property
+    def error_value(self) -> float:
+        """The score given to a pair with an empty side (see the module docstring)."""
+        if self._error_value is None:
+            if self.metric == "wrd":
+                self._error_value = -1.0
+            elif self.normalize:
+                self._error_value = 2.0
+            else:
+                self._error_value = 2.0 * _max_row_norm(self._matrix)
+        return self._error_value
+
+    def plan(self, bag1: Bag, bag2: Bag) -> tuple[float, np.ndarray, np.ndarray]:
+        """(distance, plan P, cost C) of the exact transport (LP, never closed form)."""
+        if bag1.empty or bag2.empty:
+            side = 1 if bag1.empty else 2
+            raise EmptyBagError(f"text {side} has no word in the vectors")
+        cost = self.cost(bag1, bag2)
+        value, plan = _solve_lp(bag1.mass, bag2.mass, cost)
+        return value, plan, cost
+
+    def explain(self, bag1: Bag, bag2: Bag, top: int = 10) -> list[Flow]:
+        """The ``top`` flows of the optimal plan by contribution mass * cost (then mass, then words)."""
+        _value, plan, cost = self.plan(bag1, bag2)
+        rows, cols = np.nonzero(plan > 0)
+        words = self.vectors.words
+        flows = [Flow(words[bag1.ids[i]], words[bag2.ids[j]], float(plan[i, j]), float(cost[i, j]))
+                 for i, j in zip(rows, cols)]
+        flows.sort(key=lambda f: (-f.contribution, -f.mass, f.source, f.target))
+        return flows[:top] if top else flows
+
+    # ------------------------------------------------------------------ lower bounds
+    def centroid_bound(self, bag1: Bag, bag2: Bag) -> float:
+        """WCD for WMD: ||c1 - c2||; for WRD: ||c1 - c2||^2 / 2 (c = mass-weighted mean of rows)."""
+        diff = bag1.centroid - bag2.centroid
+        sq = float(diff @ diff)
+        return 0.5 * sq if self.metric == "wrd" else math.sqrt(sq)
+
+    def relaxed_bound(self, bag1: Bag, bag2: Bag) -> float:
+        """RWMD (or its WRD analogue): max(sum_i a_i min_j C_ij, sum_j b_j min_i C_ij)."""
+        cost = self.cost(bag1, bag2)
+        return max(float(bag1.mass @ cost.min(axis=1)), float(bag2.mass @ cost.min(axis=0)))
+
+
+def _max_row_norm(matrix) -> float:
+    """max_k ||x_k|| over a (possibly memory-mapped) matrix, in chunks."""
+    best = 0.0
+    for start in range(0, len(matrix), 65536):
+        block = np.asarray(matrix[start:start + 65536], dtype=np.float64)
+        if len(block):
+            best = max(best, float(np.sqrt(np.einsum("ij,ij->i", block, block).max())))
+    return best
+
+
+# ---------------------------------------------------------------------- contract functions
+def wmd(tokens1: Sequence[str], tokens2: Sequence[str], vectors, *, normalize: bool = False,
+        oov: str = "drop") -> float:
+    """Word Mover's Distance between two token lists (units of the vectors)."""
+    transport = Transport(vectors, metric="wmd", normalize=normalize, oov=oov)
+    return transport.distance(transport.bag(tokens1, what="text 1"), transport.bag(tokens2, what="text 2"))
+
+
+def wrd(tokens1: Sequence[str], tokens2: Sequence[str], vectors, *, oov: str = "drop") -> float:
+    """Word Rotator's Distance in [0, 2] between two token lists; similarity = 1 - wrd."""
+    transport = Transport(vectors, metric="wrd", oov=oov)
+    return transport.distance(transport.bag(tokens1, what="text 1"), transport.bag(tokens2, what="text 2"))
+
+
+@dataclass
+class PairTally:
+    """Counts gathered while scoring pairs (merged across batches)."""
+
+    pairs: int = 0
+    tokens: int = 0
+    oov: int = 0
+    empty: list = None  # indices (or line numbers) of pairs with an empty side
+
+    def __post_init__(self):
+        if self.empty is None:
+            self.empty = []
+
+    def merge(self, other: "PairTally") -> "PairTally":
+        return PairTally(self.pairs + other.pairs, self.tokens + other.tokens,
+                         self.oov + other.oov, self.empty + other.empty)
+
+    def report(self, what: str = "pair", error_value: float | None = None) -> None:
+        """Log the OOV note and, if any, the empty-side warning."""
+        if self.tokens:
+            log.info("dropped %d of %d tokens (%.1f%%) without a vector", self.oov, self.tokens,
+                     100.0 * self.oov / self.tokens)
+        if self.empty:
+            shown = ", ".join(str(x) for x in self.empty[:5]) + (", ..." if len(self.empty) > 5 else "")
+            value = "" if error_value is None else f" (scored {error_value:g})"
+            log.warning("%d %s(s) with a side that has no word in the vectors%s: %s %s",
+                        len(self.empty), what, value, what, shown)
+
+
+class PairScorer:
+    """Scores token pairs with a per-text bag cache (texts repeat in pair files).
+
+    ``score(tokens1, tokens2)`` returns (score, valid); an invalid pair (a side
+    with no known word) scores :attr:`Transport.error_value`.
+    """
+
+    def __init__(self, transport: Transport, cache_size: int = 200_000):
+        self.transport = transport
+        self.cache: dict = {}
+        self.cache_size = cache_size
+
+    def bag(self, key, tokens, what="text") -> Bag:
+        bag = self.cache.get(key)
+        if bag is None:
+            bag = self.transport.bag(tokens, what=what)
+            if len(self.cache) >= self.cache_size:
+                self.cache.clear()
+            self.cache[key] = bag
+        return bag
+
+    def score_bags(self, bag1: Bag, bag2: Bag) -> tuple[float, bool]:
+        t = self.transport
+        if bag1.empty or bag2.empty:
+            return t.error_value, False
+        return t.score(t.distance(bag1, bag2)), True
+
+
+def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vectors, *,
+                metric: str = "wrd", normalize: bool = False, oov: str = "drop",
+                sinkhorn: float | None = None, with_mask: bool = False):
+    """Scores of token pairs, float64: WRD similarity 1 - WRD, or WMD distance.
+
+    A pair with a side that has no known word gets the metric's error value
+    (see the module docstring), never inf or NaN, and one warning is logged
+    for all of them.  With ``with_mask=True`` returns ``(scores, valid)``
+    where ``valid`` is False for those pairs.
+    """
+    scorer = PairScorer(Transport(vectors, metric=metric, normalize=normalize, oov=oov, sinkhorn=sinkhorn))
+    scores, valid = [], []
+    tally = PairTally()
+    for index, (tokens1, tokens2) in enumerate(token_pairs):
+        bag1 = scorer.bag(tuple(tokens1), tokens1, what=f"pair {index + 1}, text 1")
+        bag2 = scorer.bag(tuple(tokens2), tokens2, what=f"pair {index + 1}, text 2")
+        value, ok = scorer.score_bags(bag1, bag2)
+        scores.append(value)
+        valid.append(ok)
+        tally.pairs += 1
+        tally.tokens += bag1.n_tokens + bag2.n_tokens
+        tally.oov += bag1.n_oov + bag2.n_oov
+        if not ok:
+            tally.empty.append(index + 1)
+    tally.report("pair", scorer.transport.error_value if tally.empty else None)
+    out = np.asarray(scores, dtype=np.float64)
+    mask = np.asarray(valid, dtype=bool)
+    return (out, mask) if with_mask else out
