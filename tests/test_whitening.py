@@ -17,6 +17,16 @@ from textkit.whitening import (
 )
 
 
+@pytest.fixture
+def textkit_log(caplog):
+    """caplog that also sees "textkit" records when the CLI has turned off propagation."""
+    logger = logging.getLogger("textkit")
+    logger.addHandler(caplog.handler)
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        yield caplog
+    logger.removeHandler(caplog.handler)
+
+
 def correlated(n: int, dim: int, seed: int = 0, offset: float = 5.0) -> np.ndarray:
     """Random vectors with a strong mean and a correlated, anisotropic covariance."""
     rng = np.random.default_rng(seed)
@@ -66,7 +76,9 @@ def test_streaming_fit_equals_one_shot_numpy_fit():
     mu, ref_w = reference_whitening(x)
     np.testing.assert_allclose(w.mean_, mu, rtol=0, atol=1e-10)
     np.testing.assert_allclose(w.components_, align_signs(w.components_, ref_w), rtol=0, atol=1e-10)
-    np.testing.assert_allclose(w.transform(x), (x - mu) @ align_signs(w.components_, ref_w), atol=1e-10)
+    np.testing.assert_allclose(
+        w.transform(x), (x - mu) @ align_signs(w.components_, ref_w), atol=1e-10
+    )
 
 
 def test_stats_hold_the_textbook_sums():
@@ -156,10 +168,10 @@ def test_dim_larger_than_vector_dim_is_a_usage_error():
         Whitening(0)
 
 
-def test_fewer_vectors_than_dimensions_fits_with_a_warning(caplog):
+def test_fewer_vectors_than_dimensions_fits_with_a_warning(textkit_log):
+    caplog = textkit_log
     x = correlated(6, 10, seed=7)
-    with caplog.at_level(logging.WARNING, logger="textkit"):
-        w = Whitening().fit(x)
+    w = Whitening().fit(x)
     assert w.n_components_ == 5  # rank of a centred sample of 6 vectors
     assert any("only 6 vectors for dimension 10" in r.getMessage() for r in caplog.records)
     z = w.transform(x)
@@ -167,10 +179,10 @@ def test_fewer_vectors_than_dimensions_fits_with_a_warning(caplog):
     np.testing.assert_allclose(np.cov(z.T), np.eye(5), atol=1e-8)
 
 
-def test_eigenvalue_floor_keeps_all_directions_with_bounded_gain(caplog):
+def test_eigenvalue_floor_keeps_all_directions_with_bounded_gain(textkit_log):
+    caplog = textkit_log
     x = correlated(6, 10, seed=7)
-    with caplog.at_level(logging.WARNING, logger="textkit"):
-        w = Whitening(eigenvalue_floor=1e-3).fit(x)
+    w = Whitening(eigenvalue_floor=1e-3).fit(x)
     assert not caplog.records
     assert w.n_components_ == 10
     gains = np.linalg.norm(w.components_, axis=0)

@@ -71,8 +71,8 @@ def average_ranks(values: Sequence[float]) -> np.ndarray:
         new_run[0] = True
         new_run[1:] = sorted_v[1:] != sorted_v[:-1]
     starts = np.flatnonzero(new_run)
-    ends = np.append(starts[1:], v.size)          # exclusive
-    run_rank = (starts + ends + 1) / 2.0          # mean of ranks starts+1 .. ends
+    ends = np.append(starts[1:], v.size)  # exclusive
+    run_rank = (starts + ends + 1) / 2.0  # mean of ranks starts+1 .. ends
     run_of = np.cumsum(new_run) - 1
     ranks = np.empty(v.size, dtype=np.float64)
     ranks[order] = run_rank[run_of]
@@ -107,10 +107,221 @@ def read_pairs(path: str) -> list[LabelledPair]:
             try:
                 label = float(text.strip())
             except ValueError:
-                raise DataError(f"{path}, line {number}: label {text.strip()!r} is not a number") from None
+                raise DataError(
+                    f"{path}, line {number}: label {text.strip()!r} is not a number"
+                ) from None
             if not math.isfinite(label):
-                raise DataError(f"{path}, line {number}: label {text.strip()!r} is not a finite number")
+                raise DataError(
+                    f"{path}, line {number}: label {text.strip()!r} is not a finite number"
+                )
             pairs.append(LabelledPair(number, s1, s2, label))
     if not pairs:
-        raise DataError(f"{path}: no labelled pairs found (expected sentence1<TAB>sentence2<TAB>label lines)")
+        raise DataError(
+            f"{path}: no labelled pairs found (expected sentence1<TAB>sentence2<TAB>label lines)"
+        )
     return pairs
+
+
+# ---------------------------------------------------------------------------
+# Scoring labelled pairs: cosine of (optionally whitened) sentence vectors, WMD, WRD
+# ---------------------------------------------------------------------------
+
+METHODS = ("cosine", "whiten", "wmd", "wrd")
+TOKENIZE_BATCH = 2000
+
+
+@dataclass
+class EvalResult:
+    """Correlations (not ×100) of per-pair similarity with the labels.
+
+    scores: float64 (pairs,) similarity (higher = more alike; for wmd the negated distance);
+    oov_rate: fraction of all tokens of both sides not in the vector store.
+    """
+
+    method: str
+    spearman: float
+    pearson: float
+    pairs: int
+    oov_rate: float
+    scores: np.ndarray
+    labels: np.ndarray
+    lines: list[int]
+
+    def summary(self) -> dict:
+        """The JSON object of ``textkit eval --format json`` (correlations ×100, None if undefined)."""
+
+        def x100(value: float):
+            return None if math.isnan(value) else round(100.0 * value, 4)
+
+        return {
+            "method": self.method,
+            "spearman": x100(self.spearman),
+            "pearson": x100(self.pearson),
+            "pairs": self.pairs,
+            "oov_rate": round(self.oov_rate, 6),
+        }
+
+
+def _tokenize_task(task: tuple) -> list[list[str]]:
+    """Pool worker: (TokenizerSpec, texts) -> token lists."""
+    from textkit.tokenize import get_tokenizer
+
+    spec, texts = task
+    tokenizer = get_tokenizer(spec)
+    return [tokenizer.tokens(t) for t in texts]
+
+
+def tokenize_texts(texts: Sequence[str], tokenizer_spec, *, workers: int = 1) -> list[list[str]]:
+    """Token lists of ``texts`` in order, tokenized over the pool in batches."""
+    from textkit.pool import imap
+
+    chunks = (
+        (tokenizer_spec, list(texts[i : i + TOKENIZE_BATCH]))
+        for i in range(0, len(texts), TOKENIZE_BATCH)
+    )
+    out: list[list[str]] = []
+    for part in imap(_tokenize_task, chunks, workers=workers):
+        out.extend(part)
+    return out
+
+
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity, float64; 0 where either row is the zero vector."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    dots = np.einsum("ij,ij->i", a, b)
+    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+
+
+def _whitening_for(
+    fit_on: str, left, right, encoder, spec, *, n_components, eigenvalue_floor, workers
+):
+    from textkit.whitening import Whitening
+
+    identity = str(encoder.vectors.identity)
+    if fit_on == "pairs":
+        both = np.vstack([left.matrix[left.known > 0], right.matrix[right.known > 0]])
+        return Whitening(n_components, eigenvalue_floor=eigenvalue_floor).fit(
+            both, vectors_identity=identity, encoder=encoder.describe()
+        )
+    if fit_on.lower().endswith(".npz"):
+        whitening = Whitening.load(fit_on, vectors_identity=identity)
+        if n_components is not None and n_components != whitening.n_components_:
+            from textkit.errors import UsageError
+
+            raise UsageError(
+                f"--dim {n_components} differs from the {whitening.n_components_} dimensions "
+                f"saved in {fit_on}; leave out --dim or refit"
+            )
+        warn_if_encoder_differs(whitening, encoder, fit_on)
+        return whitening
+    from textkit.corpus import Corpus
+    from textkit.sentences import fit_whitening
+
+    return fit_whitening(
+        Corpus([fit_on]),
+        spec,
+        n_components=n_components,
+        eigenvalue_floor=eigenvalue_floor,
+        workers=workers,
+    )
+
+
+def warn_if_encoder_differs(whitening, encoder, source: str) -> None:
+    """Log a warning when saved parameters were fitted with other sentence-vector settings."""
+    import logging
+
+    if whitening.encoder_ and whitening.encoder_ != encoder.describe():
+        logging.getLogger("textkit.evaluate").warning(
+            "%s was fitted on sentence vectors made with %s, now %s",
+            source,
+            whitening.encoder_,
+            encoder.describe(),
+        )
+
+
+def evaluate_pairs(
+    pairs: Sequence[LabelledPair],
+    spec,
+    *,
+    method: str = "cosine",
+    fit_on: str = "pairs",
+    n_components: int | None = None,
+    eigenvalue_floor: float | None = None,
+    workers: int = 1,
+) -> EvalResult:
+    """Score every pair with ``method`` and correlate the scores with the labels.
+
+    spec: a ``textkit.sentences.EncoderSpec`` (tokenizer, vectors, pooling, weighting).
+    cosine: cos(s1, s2) of sentence vectors; whiten: the same after whitening fitted on
+    ``fit_on`` ("pairs" = both sides of every pair, labels unused; a corpus file; or a
+    saved .npz); wrd: 1 - WRD; wmd: -WMD (so that for every method higher = more alike).
+    """
+    if method not in METHODS:
+        from textkit.errors import UsageError
+
+        raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    from textkit.sentences import build_encoder
+
+    tokenizer_spec = spec.tokenizer
+    if tokenizer_spec is None:
+        from textkit.tokenize import TokenizerSpec
+
+        tokenizer_spec = TokenizerSpec()
+    _, encoder = build_encoder(spec)
+    tokens = tokenize_texts(
+        [p.s1 for p in pairs] + [p.s2 for p in pairs], tokenizer_spec, workers=workers
+    )
+    n = len(pairs)
+    left_tokens, right_tokens = tokens[:n], tokens[n:]
+    labels = np.array([p.label for p in pairs], dtype=np.float64)
+
+    if method in ("cosine", "whiten"):
+        left, right = encoder.encode(left_tokens), encoder.encode(right_tokens)
+        known = int(left.known.sum() + right.known.sum())
+        total = int(left.total.sum() + right.total.sum())
+        a, b = left.matrix, right.matrix
+        if method == "whiten":
+            whitening = _whitening_for(
+                fit_on,
+                left,
+                right,
+                encoder,
+                spec,
+                n_components=n_components,
+                eigenvalue_floor=eigenvalue_floor,
+                workers=workers,
+            )
+            a = np.where(left.known[:, None] > 0, whitening.transform(a), 0.0)
+            b = np.where(right.known[:, None] > 0, whitening.transform(b), 0.0)
+        scores = cosine_rows(a, b)
+    else:
+        from textkit.transport import score_pairs
+
+        flat = [t for toks in tokens for t in toks]
+        _, known_mask = encoder.vectors.lookup(flat) if flat else (None, np.zeros(0, bool))
+        known, total = int(np.count_nonzero(known_mask)), len(flat)
+        scores = _transport_scores(
+            score_pairs, list(zip(left_tokens, right_tokens)), encoder.vectors, method, workers
+        )
+    return EvalResult(
+        method=method,
+        spearman=spearman(scores, labels),
+        pearson=pearson(scores, labels),
+        pairs=n,
+        oov_rate=1.0 - known / total if total else 0.0,
+        scores=scores,
+        labels=labels,
+        lines=[p.line for p in pairs],
+    )
+
+
+def _transport_scores(score_pairs, token_pairs, vectors, method: str, workers: int) -> np.ndarray:
+    """WRD similarity (1 - WRD) or negated WMD distance per pair, via textkit.transport.
+
+    A pair with a side of no known word gets transport's error value (the worst score),
+    so it ranks last rather than being dropped; transport logs one warning for them.
+    """
+    scores = np.asarray(score_pairs(token_pairs, vectors, metric=method), dtype=np.float64)
+    return -scores if method == "wmd" else scores

@@ -196,10 +196,14 @@ _WORKER_STATE: dict[EncoderSpec, tuple[Any, SentenceEncoder]] = {}
 
 
 def read_counts(path: str) -> dict[str, int]:
-    """word -> count from a count file made by ``textkit count`` (via textkit.counting)."""
+    """word -> count from a count file made by ``textkit count`` (via textkit.counting).
+
+    p(w) = count / (sum of the file's counts); a file cut with --top/--min-count
+    lacks the rare words' mass, which slightly raises every p(w).
+    """
     from textkit.counting import read_counts as read_count_file
 
-    return dict(read_count_file(path))
+    return dict(read_count_file(path).counts)
 
 
 def build_encoder(spec: EncoderSpec) -> tuple[Any, SentenceEncoder]:
@@ -266,8 +270,15 @@ class EmbeddingRun:
     ``oov_rate`` = 1 - known_tokens / tokens.
     """
 
-    def __init__(self, corpus: Any, spec: EncoderSpec, *, workers: int = 1,
-                 max_lines: int = MAX_BATCH_LINES, max_chars: int = MAX_BATCH_CHARS):
+    def __init__(
+        self,
+        corpus: Any,
+        spec: EncoderSpec,
+        *,
+        workers: int = 1,
+        max_lines: int = MAX_BATCH_LINES,
+        max_chars: int = MAX_BATCH_CHARS,
+    ):
         self.corpus = corpus
         self.spec = spec
         self.workers = workers
@@ -295,17 +306,28 @@ class EmbeddingRun:
                 held.append(batch)
                 yield [rec.text for rec in batch]
 
-        results = imap(encode_texts, texts(), workers=self.workers,
-                       initializer=_init_worker, initargs=(self.spec,))
+        results = imap(
+            encode_texts,
+            texts(),
+            workers=self.workers,
+            initializer=_init_worker,
+            initargs=(self.spec,),
+        )
         for encoded in results:
             records = held.pop(0)
             self._account(records, encoded)
             yield records, encoded
         if self.empty > SHOWN_EMPTY_WARNINGS:
-            log.warning("%d more lines had no known word (zero vectors)", self.empty - SHOWN_EMPTY_WARNINGS)
+            log.warning(
+                "%d more lines had no known word (zero vectors)", self.empty - SHOWN_EMPTY_WARNINGS
+            )
         if self.tokens:
-            log.info("%d sentences, %d tokens, %.1f%% out of vocabulary",
-                     self.sentences, self.tokens, 100.0 * self.oov_rate)
+            log.info(
+                "%d sentences, %d tokens, %.1f%% out of vocabulary",
+                self.sentences,
+                self.tokens,
+                100.0 * self.oov_rate,
+            )
 
     def _account(self, records: Sequence[Any], encoded: EncodedBatch) -> None:
         self.sentences += len(records)
@@ -316,3 +338,87 @@ class EmbeddingRun:
             if self.empty <= SHOWN_EMPTY_WARNINGS:
                 rec = records[row]
                 log.warning("%s, line %d: no known word; its vector is zero", rec.source, rec.line)
+
+
+def fit_whitening(
+    corpus: Any,
+    spec: EncoderSpec,
+    *,
+    n_components: int | None = None,
+    eigenvalue_floor: float | None = None,
+    workers: int = 1,
+    max_lines: int = MAX_BATCH_LINES,
+    max_chars: int = MAX_BATCH_CHARS,
+) -> Any:
+    """Fit a ``Whitening`` on the sentence vectors of every line of ``corpus``, streamed.
+
+    Workers return per-batch statistics (textkit.whitening.batch_stats); the parent
+    merges them in input order, so the result is bit-identical for any ``workers``.
+    Lines with no known word are left out of the fit (a zero vector is "no data").
+    """
+    from textkit.pool import imap
+    from textkit.whitening import Whitening, merge_stats
+
+    whitening = Whitening(n_components, eigenvalue_floor=eigenvalue_floor)
+    _, encoder = build_encoder(spec)
+    if n_components is not None and n_components > encoder.dim:
+        raise UsageError(f"--dim {n_components} is larger than the vector dimension {encoder.dim}")
+    batches = (
+        [rec.text for rec in batch]
+        for batch in _record_batches(corpus.records(), max_lines, max_chars)
+    )
+    total = None
+    empty = 0
+    for stats, n_empty in imap(
+        stats_of_texts, batches, workers=workers, initializer=_init_worker, initargs=(spec,)
+    ):
+        total = merge_stats(total, stats)
+        empty += n_empty
+    if empty:
+        log.info("whitening fit: left out %d lines with no known word", empty)
+    if total is None or total.n < 2:
+        from textkit.errors import DataError
+
+        got = 0 if total is None else total.n
+        raise DataError(f"whitening needs at least 2 sentences with known words, got {got}")
+    return whitening.fit_stats(
+        total, vectors_identity=str(encoder.vectors.identity), encoder=encoder.describe()
+    )
+
+
+class NpyRowWriter:
+    """Write float32 rows of a known width to a binary ``.npy`` file without knowing the count.
+
+    The header is written with room for any row count and rewritten with the real
+    shape on ``close`` (npy format 1.0: magic, header length, a padded dict literal).
+    """
+
+    HEADER_BYTES = 128
+
+    def __init__(self, handle: Any, dim: int):
+        self.handle = handle
+        self.dim = int(dim)
+        self.rows = 0
+        handle.write(self._header(0))
+
+    def _header(self, rows: int) -> bytes:
+        text = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {self.dim}), }}"
+        body_len = self.HEADER_BYTES - 10
+        return (
+            b"\x93NUMPY\x01\x00"
+            + body_len.to_bytes(2, "little")
+            + text.ljust(body_len - 1).encode("latin1")
+            + b"\n"
+        )
+
+    def add(self, matrix: np.ndarray) -> None:
+        rows = np.ascontiguousarray(matrix, dtype="<f4")
+        if rows.ndim != 2 or rows.shape[1] != self.dim:
+            raise ValueError(f"expected rows of width {self.dim}, got shape {rows.shape}")
+        self.handle.write(rows.tobytes())
+        self.rows += rows.shape[0]
+
+    def close(self) -> None:
+        self.handle.seek(0)
+        self.handle.write(self._header(self.rows))
+        self.handle.seek(0, 2)

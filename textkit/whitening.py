@@ -90,7 +90,9 @@ class WhiteningStats:
     def covariance(self) -> np.ndarray:
         """Unbiased covariance scatter / (n - 1), float64 (d, d)."""
         if self.n < 2:
-            raise DataError(f"whitening needs at least 2 vectors to estimate a covariance, got {self.n}")
+            raise DataError(
+                f"whitening needs at least 2 vectors to estimate a covariance, got {self.n}"
+            )
         return self.scatter / (self.n - 1)
 
 
@@ -168,7 +170,11 @@ class Whitening:
 
     # ------------------------------------------------------------------ fitting
     def fit(
-        self, data: np.ndarray | Iterable[np.ndarray], *, vectors_identity: str = "", encoder: str = ""
+        self,
+        data: np.ndarray | Iterable[np.ndarray],
+        *,
+        vectors_identity: str = "",
+        encoder: str = "",
     ) -> Whitening:
         """Fit on a (n, d) array or on an iterable of (m, d) batches (streamed, bounded memory).
 
@@ -211,7 +217,10 @@ class Whitening:
                 )
                 log.warning(
                     "whitening: %s; keeping %d of the %d requested dimensions "
-                    "(set an eigenvalue floor to keep them all)", why, rank, k,
+                    "(set an eigenvalue floor to keep them all)",
+                    why,
+                    rank,
+                    k,
                 )
                 k = rank
             used = s
@@ -240,12 +249,12 @@ class Whitening:
             )
         return (x - self.mean_) @ self.components_
 
-    def check_vectors(self, identity: str, *, source: str = "the whitening parameters") -> None:
+    def check_vectors(self, identity: str, *, source: str = "whitening parameters") -> None:
         """Raise DataError unless the parameters were fitted on vectors with this identity."""
         self._check_fitted()
         if self.vectors_identity_ and identity and self.vectors_identity_ != identity:
             raise DataError(
-                f"{source} were fitted on other vectors (store {self.vectors_identity_}, "
+                f"{source}: fitted on other vectors (store {self.vectors_identity_}, "
                 f"not {identity}); refit with `textkit whiten fit` on these vectors"
             )
 
@@ -292,7 +301,9 @@ class Whitening:
         k, dim, n = int(data["k"]), int(data["dim"]), int(data["n"])
         mu, w, eig = data["mu"], data["W"], data["eigenvalues"]
         if mu.shape != (dim,) or w.shape != (dim, k) or eig.shape != (dim,):
-            raise DataError(f"{name}: inconsistent shapes (mu {mu.shape}, W {w.shape}, dim {dim}, k {k})")
+            raise DataError(
+                f"{name}: inconsistent shapes (mu {mu.shape}, W {w.shape}, dim {dim}, k {k})"
+            )
         floor = float(data.get("eigenvalue_floor", 0.0))
         self = cls(k, eigenvalue_floor=floor or None)
         self.mean_ = mu.astype(np.float64)

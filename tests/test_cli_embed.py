@@ -1,0 +1,387 @@
+"""`textkit embed`, `textkit whiten fit|apply` and `textkit eval` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from textkit.cli.main import main
+from textkit.evaluate import cosine_rows, pearson, spearman
+from textkit.vectors import save_store
+from textkit.whitening import Whitening
+
+WORDS = [f"w{i}" for i in range(40)]
+TOK = ["--tokenizer", "whitespace"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    """A small store (offset vectors, so whitening matters), a corpus and a pairs file."""
+    root = tmp_path_factory.mktemp("embed")
+    rng = np.random.default_rng(0)
+    matrix = (rng.normal(size=(len(WORDS), 6)) + 1.5).astype(np.float32)
+    save_store(root / "store", WORDS, matrix, counts=np.arange(len(WORDS), 0, -1) * 10)
+    save_store(root / "other", WORDS, matrix * 2)
+    lines = [" ".join(rng.choice(WORDS, size=rng.integers(1, 6))) for _ in range(120)]
+    lines[4] = "unknown words only"
+    lines[7] = ""
+    (root / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with open(root / "pairs.tsv", "w", encoding="utf-8") as fh:
+        fh.writelines(f"{lines[i]}\t{lines[i + 1]}\t{rng.integers(0, 6)}\n" for i in range(60))
+    return root
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run(args, workdir):
+    """Run the real entry point (error mapping and exit codes included) with captured streams."""
+    runner = CliRunner()
+    with runner.isolation() as streams:
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        stdout, stderr = streams[0].getvalue(), streams[1].getvalue()
+    return Result(code, stdout.decode("utf-8"), stderr.decode("utf-8"))
+
+
+def reference_vectors(workdir, lines):
+    """Naive mean of unit word vectors, zero for a line with no known word."""
+    from textkit.vectors import open_vectors
+
+    store = open_vectors(str(workdir / "store"))
+    out = []
+    for line in lines:
+        rows = [store[w] / np.linalg.norm(store[w]) for w in line.split() if w in store]
+        out.append(np.mean(rows, axis=0) if rows else np.zeros(store.dim))
+    return np.array(out)
+
+
+def test_embed_npy_matches_naive_reference_and_warns_with_line(workdir, tmp_path):
+    out = tmp_path / "vecs.npy"
+    res = run(
+        ["embed", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK, "-j", 1, "-o", out],
+        workdir,
+    )
+    assert res.exit_code == 0, res.output
+    got = np.load(out)
+    lines = (workdir / "corpus.txt").read_text(encoding="utf-8").splitlines()
+    assert got.dtype == np.float32 and got.shape == (len(lines), 6)
+    np.testing.assert_allclose(got, reference_vectors(workdir, lines), rtol=1e-5, atol=1e-6)
+    assert "corpus.txt, line 5: no known word" in res.stderr
+    assert "line 8: no known word" in res.stderr
+
+
+def test_embed_is_identical_for_any_workers(workdir, tmp_path):
+    outs = []
+    for j in (1, 2):
+        out = tmp_path / f"j{j}.npy"
+        res = run(
+            [
+                "embed",
+                workdir / "corpus.txt",
+                "--vectors",
+                workdir / "store",
+                *TOK,
+                "--weighting",
+                "sif",
+                "-j",
+                j,
+                "-o",
+                out,
+            ],
+            workdir,
+        )
+        assert res.exit_code == 0, res.output
+        outs.append(np.load(out))
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_embed_jsonl_to_stdout(workdir, tmp_path):
+    two = tmp_path / "two.txt"
+    two.write_text("w1 w2\nnothing\n", encoding="utf-8")
+    res = run(["embed", two, "--vectors", workdir / "store", *TOK], workdir)
+    assert res.exit_code == 0
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["line"] for r in rows] == [1, 2]
+    np.testing.assert_allclose(
+        rows[0]["vector"], reference_vectors(workdir, ["w1 w2"])[0], rtol=1e-6
+    )
+    assert rows[1]["vector"] == [0.0] * 6
+    assert "two.txt, line 2: no known word" in res.stderr
+
+
+def test_whiten_fit_then_apply_gives_white_vectors(workdir, tmp_path):
+    params = tmp_path / "p.npz"
+    res = run(
+        [
+            "whiten",
+            "fit",
+            workdir / "corpus.txt",
+            "--vectors",
+            workdir / "store",
+            *TOK,
+            "--dim",
+            4,
+            "-o",
+            params,
+        ],
+        workdir,
+    )
+    assert res.exit_code == 0, res.output
+    assert res.stdout == ""
+    out = tmp_path / "w.npy"
+    res = run(
+        [
+            "whiten",
+            "apply",
+            "-w",
+            params,
+            workdir / "corpus.txt",
+            "--vectors",
+            workdir / "store",
+            *TOK,
+            "-o",
+            out,
+        ],
+        workdir,
+    )
+    assert res.exit_code == 0, res.output
+    white = np.load(out)
+    known = white.any(axis=1)
+    assert (
+        white.shape == (120, 4) and known.sum() == 118
+    )  # two lines without a known word stay zero
+    np.testing.assert_allclose(white[known].mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(np.cov(white[known].T), np.eye(4), atol=1e-4)
+    # embed --whitening is the same command
+    out2 = tmp_path / "w2.npy"
+    run(
+        [
+            "embed",
+            workdir / "corpus.txt",
+            "--vectors",
+            workdir / "store",
+            *TOK,
+            "--whitening",
+            params,
+            "-o",
+            out2,
+        ],
+        workdir,
+    )
+    np.testing.assert_array_equal(np.load(out2), white)
+
+
+def test_params_from_other_vectors_exit_1_with_one_line(workdir, tmp_path):
+    params = tmp_path / "p.npz"
+    run(
+        [
+            "whiten",
+            "fit",
+            workdir / "corpus.txt",
+            "--vectors",
+            workdir / "store",
+            *TOK,
+            "-o",
+            params,
+        ],
+        workdir,
+    )
+    out = tmp_path / "x.npy"
+    res = run(
+        [
+            "embed",
+            workdir / "corpus.txt",
+            "--vectors",
+            workdir / "other",
+            *TOK,
+            "--whitening",
+            params,
+            "-o",
+            out,
+        ],
+        workdir,
+    )
+    assert res.exit_code == 1
+    assert res.stderr.count("\n") == 1 and "fitted on other vectors" in res.stderr
+    assert not out.exists()
+
+
+def test_dim_larger_than_vector_dim_exits_2(workdir, tmp_path):
+    params = tmp_path / "p.npz"
+    res = run(
+        [
+            "whiten",
+            "fit",
+            workdir / "corpus.txt",
+            "--vectors",
+            workdir / "store",
+            *TOK,
+            "--dim",
+            7,
+            "-o",
+            params,
+        ],
+        workdir,
+    )
+    assert res.exit_code == 2
+    assert "--dim 7 is larger than the vector dimension 6" in res.stderr
+    assert not params.exists()
+    res = run(
+        [
+            "eval",
+            workdir / "pairs.tsv",
+            "--vectors",
+            workdir / "store",
+            *TOK,
+            "--method",
+            "whiten",
+            "--dim",
+            7,
+        ],
+        workdir,
+    )
+    assert res.exit_code == 2
+
+
+def test_fit_on_fewer_sentences_than_dimensions_warns(workdir, tmp_path):
+    few = tmp_path / "few.txt"
+    few.write_text("w1 w2\nw3\nw4 w5 w6\n", encoding="utf-8")
+    params = tmp_path / "p.npz"
+    res = run(["whiten", "fit", few, "--vectors", workdir / "store", *TOK, "-o", params], workdir)
+    assert res.exit_code == 0
+    assert "only 3 vectors for dimension 6" in res.stderr
+    assert Whitening.load(params).n_components_ == 2
+    one = tmp_path / "one.txt"
+    one.write_text("w1 w2\n", encoding="utf-8")
+    res = run(["whiten", "fit", one, "--vectors", workdir / "store", *TOK, "-o", params], workdir)
+    assert res.exit_code == 1 and "at least 2 sentences" in res.stderr
+
+
+def test_eval_cosine_json_matches_library_reference(workdir):
+    res = run(
+        ["eval", workdir / "pairs.tsv", "--vectors", workdir / "store", *TOK, "--format", "json"],
+        workdir,
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert set(summary) == {"method", "spearman", "pearson", "pairs", "oov_rate"}
+    rows = [
+        line.split("\t")
+        for line in (workdir / "pairs.tsv").read_text(encoding="utf-8").splitlines()
+    ]
+    a = reference_vectors(workdir, [r[0] for r in rows])
+    b = reference_vectors(workdir, [r[1] for r in rows])
+    labels = [float(r[2]) for r in rows]
+    scores = cosine_rows(a, b)
+    assert summary["pairs"] == 60 and summary["method"] == "cosine"
+    assert summary["spearman"] == pytest.approx(100 * spearman(scores, labels), abs=1e-3)
+    assert summary["pearson"] == pytest.approx(100 * pearson(scores, labels), abs=1e-3)
+    tokens = [w for r in rows for w in (r[0] + " " + r[1]).split()]
+    assert summary["oov_rate"] == pytest.approx(
+        sum(w not in WORDS for w in tokens) / len(tokens), abs=1e-6
+    )
+
+
+def test_eval_whiten_fit_on_pairs_file_and_params(workdir, tmp_path):
+    base = [
+        "eval",
+        workdir / "pairs.tsv",
+        "--vectors",
+        workdir / "store",
+        *TOK,
+        "--method",
+        "whiten",
+        "--format",
+        "json",
+    ]
+    on_pairs = json.loads(run(base, workdir).stdout)
+    params = tmp_path / "p.npz"
+    run(
+        [
+            "whiten",
+            "fit",
+            workdir / "corpus.txt",
+            "--vectors",
+            workdir / "store",
+            *TOK,
+            "-o",
+            params,
+        ],
+        workdir,
+    )
+    on_corpus = json.loads(run(base + ["--fit-on", workdir / "corpus.txt"], workdir).stdout)
+    on_params = json.loads(run(base + ["--fit-on", params], workdir).stdout)
+    assert on_corpus == on_params
+    assert on_pairs["method"] == "whiten" and on_pairs != on_corpus
+
+
+def test_eval_scores_rows(workdir):
+    res = run(
+        ["eval", workdir / "pairs.tsv", "--vectors", workdir / "store", *TOK, "--scores"], workdir
+    )
+    assert res.exit_code == 0
+    rows = [line.split("\t") for line in res.stdout.splitlines()]
+    assert len(rows) == 60 and rows[0][0] == "1"
+    assert "spearman x100" in res.stderr
+
+
+@pytest.mark.parametrize("method", ["wmd", "wrd"])
+def test_eval_transport_methods(workdir, method):
+    res = run(
+        [
+            "eval",
+            workdir / "pairs.tsv",
+            "--vectors",
+            workdir / "store",
+            *TOK,
+            "--method",
+            method,
+            "--format",
+            "json",
+        ],
+        workdir,
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["method"] == method and summary["pairs"] == 60
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("w1\tw2\t1\nw1 w2\tw3\n", "line 2: expected 3 tab-separated fields"),
+        ("w1\tw2\tsimilar\n", "line 1: label 'similar' is not a number"),
+    ],
+)
+def test_eval_bad_pairs_file_names_the_line(workdir, tmp_path, content, message):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text(content, encoding="utf-8")
+    res = run(["eval", bad, "--vectors", workdir / "store", *TOK], workdir)
+    assert res.exit_code == 1
+    assert message in res.stderr and res.stderr.count("\n") == 1
+
+
+def test_whiten_options_need_whiten_method(workdir):
+    res = run(
+        ["eval", workdir / "pairs.tsv", "--vectors", workdir / "store", *TOK, "--dim", 3], workdir
+    )
+    assert res.exit_code == 2

@@ -1,0 +1,341 @@
+"""``textkit embed``, ``textkit whiten fit|apply`` and ``textkit eval``: a thin layer over
+textkit.sentences, textkit.whitening and textkit.evaluate."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Callable
+
+import click
+
+from ..errors import DataError
+from ..output import atomic_path, open_output, write_rows
+from .options import (
+    TextkitCommand,
+    TextkitGroup,
+    input_options,
+    tokenizer_options,
+    vectors_option,
+    workers_option,
+)
+
+
+def encoder_options(f: Callable) -> Callable:
+    """Tokenizer options, --vectors, --pooling, --weighting, --counts, --sif-a -> ``spec: EncoderSpec``."""
+
+    @functools.wraps(f)
+    def wrapper(*args, tokenizer_spec, vectors_path, pooling, weighting, counts, sif_a, **kwargs):
+        from ..sentences import EncoderSpec
+
+        if counts is not None and weighting != "sif":
+            raise click.UsageError("--counts is used only with --weighting sif")
+        kwargs["spec"] = EncoderSpec(
+            tokenizer=tokenizer_spec,
+            vectors=vectors_path,
+            pooling=pooling,
+            weighting=None if weighting == "none" else weighting,
+            counts=counts,
+            sif_a=sif_a,
+        )
+        return f(*args, **kwargs)
+
+    for opt in reversed(
+        [
+            vectors_option,
+            click.option(
+                "--pooling",
+                type=click.Choice(["unit", "raw"]),
+                default="unit",
+                show_default=True,
+                help="Average unit-length word vectors, or the vectors as stored.",
+            ),
+            click.option(
+                "--weighting",
+                type=click.Choice(["none", "sif"]),
+                default="none",
+                show_default=True,
+                help="sif: weight words by a/(a + p(w)) (smooth inverse frequency).",
+            ),
+            click.option(
+                "--counts",
+                type=click.Path(dir_okay=False),
+                metavar="FILE",
+                help="Word counts (from `textkit count`) giving p(w) for SIF; default: the "
+                "store's counts, else its frequency order.",
+            ),
+            click.option(
+                "--sif-a",
+                type=click.FloatRange(min=0, min_open=True),
+                default=1e-3,
+                show_default=True,
+                help="The SIF constant a.",
+            ),
+        ]
+    ):
+        wrapper = opt(wrapper)
+    return tokenizer_options(wrapper)
+
+
+_DIM = click.option(
+    "--dim",
+    "n_components",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Keep the K directions of largest variance (default: all).",
+)
+_FLOOR = click.option(
+    "--eigen-floor",
+    "eigenvalue_floor",
+    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    metavar="F",
+    help="Clamp eigenvalues to at least F x the largest (keeps tiny-variance "
+    "directions with a bounded gain).",
+)
+
+
+def _format_row(vector) -> str:
+    return "[" + ", ".join(f"{v:.7g}" for v in vector.tolist()) + "]"
+
+
+def _embed(
+    corpus, spec, workers: int, whitening_path: str | None, output: str | None
+) -> None:
+    import numpy as np
+
+    from ..evaluate import warn_if_encoder_differs
+    from ..sentences import EmbeddingRun, NpyRowWriter, build_encoder
+    from ..whitening import Whitening
+
+    _, encoder = build_encoder(spec)
+    whitening = None
+    if whitening_path is not None:
+        whitening = Whitening.load(whitening_path, vectors_identity=str(encoder.vectors.identity))
+        if whitening.n_features_ != encoder.dim:
+            raise DataError(
+                f"{whitening_path} was fitted on {whitening.n_features_}-dimensional vectors, "
+                f"these have {encoder.dim}"
+            )
+        warn_if_encoder_differs(whitening, encoder, whitening_path)
+    dim = whitening.n_components_ if whitening is not None else encoder.dim
+    run = EmbeddingRun(corpus, spec, workers=workers)
+
+    def vectors():
+        for records, batch in run:
+            matrix = batch.matrix
+            if whitening is not None:
+                matrix = np.where(batch.known[:, None] > 0, whitening.transform(matrix), 0.0)
+            yield records, np.asarray(matrix, dtype=np.float32)
+
+    if output is not None and not output.lower().endswith((".jsonl", ".json")):
+        with atomic_path(output) as tmp, open(tmp, "wb") as fh:
+            writer = NpyRowWriter(fh, dim)
+            for _, matrix in vectors():
+                writer.add(matrix)
+            writer.close()
+        return
+    with_source = len(corpus.files()) > 1
+    with open_output(output) as fh:
+        for records, matrix in vectors():
+            for rec, row in zip(records, matrix):
+                source = (
+                    f'"source": {json.dumps(rec.source, ensure_ascii=False)}, '
+                    if with_source
+                    else ""
+                )
+                fh.write(f'{{{source}"line": {rec.line}, "vector": {_format_row(row)}}}\n')
+
+
+@click.command(cls=TextkitCommand)
+@input_options
+@encoder_options
+@workers_option
+@click.option(
+    "--whitening",
+    "whitening_path",
+    type=click.Path(dir_okay=False),
+    metavar="PARAMS.npz",
+    help="Whiten the vectors with parameters from `textkit whiten fit`.",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="OUT",
+    help="OUT.npy: float32 matrix, one row per line (OUT.jsonl: JSON Lines). "
+    "Default: JSON Lines on standard output.",
+)
+def embed(corpus, spec, workers, whitening_path, output):
+    """One sentence vector per line of INPUT... (files, directories, globs; - for stdin).
+
+    The vector is the mean of the line's unit-length word vectors (--pooling raw:
+    the stored vectors; --weighting sif: weighted by a/(a + p(w))). Unknown words
+    are skipped; a line with no known word gets a zero vector and a warning.
+
+    \b
+    Example:
+      textkit embed sentences.txt -o sentences.npy
+      echo 今天天气很好 | textkit embed --whitening params.npz
+    """
+    _embed(corpus, spec, workers, whitening_path, output)
+
+
+@click.group(cls=TextkitGroup)
+def whiten():
+    """Fit a whitening on sentence vectors, and apply it (x -> (x - mu) W)."""
+
+
+@whiten.command("fit")
+@input_options
+@encoder_options
+@workers_option
+@_DIM
+@_FLOOR
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="PARAMS.npz",
+    help="Where to save the parameters (.npz: mu, W, eigenvalues, k, n, dim, store identity).",
+)
+def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
+    """Fit whitening parameters on the sentence vectors of INPUT... (one sentence per line).
+
+    Streams: statistics (n, mean, scatter) are accumulated per batch, so any
+    corpus size fits in memory. The saved file records the vector store; applying
+    it with other vectors is an error.
+
+    \b
+    Example:
+      textkit whiten fit corpus.txt --dim 64 -o params.npz
+    """
+    from ..sentences import fit_whitening
+
+    whitening = fit_whitening(
+        corpus, spec, n_components=n_components, eigenvalue_floor=eigenvalue_floor, workers=workers
+    )
+    whitening.save(output)
+    logging.getLogger("textkit").info(
+        "whitening fitted on %s sentences: %d -> %d dimensions, saved to %s",
+        f"{whitening.n_samples_:,}",
+        whitening.n_features_,
+        whitening.n_components_,
+        output,
+    )
+
+
+@whiten.command("apply")
+@input_options
+@encoder_options
+@workers_option
+@click.option(
+    "-w",
+    "--whitening",
+    "whitening_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    metavar="PARAMS.npz",
+    help="Parameters from `textkit whiten fit`.",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="OUT",
+    help="OUT.npy: float32 matrix (OUT.jsonl: JSON Lines). Default: JSON Lines on stdout.",
+)
+def whiten_apply(corpus, spec, workers, whitening_path, output):
+    """Whitened sentence vectors of INPUT... (the same as `textkit embed --whitening`).
+
+    \b
+    Example:
+      textkit whiten apply -w params.npz new.txt -o new.npy
+    """
+    _embed(corpus, spec, workers, whitening_path, output)
+
+
+@click.command("eval", cls=TextkitCommand)
+@click.argument("pairs_path", metavar="PAIRS.tsv")
+@encoder_options
+@workers_option
+@click.option(
+    "--method",
+    type=click.Choice(["cosine", "whiten", "wmd", "wrd"]),
+    default="cosine",
+    show_default=True,
+    help="Similarity: cosine of sentence vectors (whitened or not), "
+    "or word mover's / word rotator's distance.",
+)
+@click.option(
+    "--fit-on",
+    default="pairs",
+    show_default=True,
+    metavar="pairs|FILE|PARAMS.npz",
+    help="whiten: fit on the pairs' own sentences (labels unused), on a corpus FILE, "
+    "or load saved parameters.",
+)
+@_DIM
+@_FLOOR
+@click.option(
+    "--scores",
+    is_flag=True,
+    help="Also give the per-pair scores (text: line<TAB>score<TAB>label rows on stdout, "
+    'the summary on stderr; json: a "scores" list).',
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically (default: stdout).")
+def eval_pairs(
+    pairs_path, spec, workers, method, fit_on, n_components, eigenvalue_floor, scores, fmt, output
+):
+    """Spearman and Pearson (x100) of a similarity against the labels of PAIRS.tsv.
+
+    PAIRS.tsv holds sentence1<TAB>sentence2<TAB>label lines (label: any number).
+
+    \b
+    Example:
+      textkit eval STS-B.test.tsv --method whiten --dim 64
+      textkit eval pairs.tsv --method wrd --format json
+    """
+    from ..evaluate import evaluate_pairs, read_pairs
+
+    if method != "whiten" and (fit_on != "pairs" or n_components or eigenvalue_floor):
+        raise click.UsageError("--fit-on, --dim and --eigen-floor apply only to --method whiten")
+    pairs = read_pairs(pairs_path)
+    result = evaluate_pairs(
+        pairs,
+        spec,
+        method=method,
+        fit_on=fit_on,
+        n_components=n_components,
+        eigenvalue_floor=eigenvalue_floor,
+        workers=workers,
+    )
+    summary = result.summary()
+    with open_output(output) as fh:
+        if fmt == "json":
+            if scores:
+                summary["scores"] = [
+                    {"line": line, "score": float(s), "label": float(lab)}
+                    for line, s, lab in zip(result.lines, result.scores, result.labels)
+                ]
+            fh.write(json.dumps(summary, ensure_ascii=False) + "\n")
+            return
+        text = _summary_text(summary)
+        if scores:
+            rows = zip(result.lines, result.scores.tolist(), result.labels.tolist())
+            write_rows(fh, rows, ("line", "score", "label"), "tsv")
+            click.echo(f"textkit: {text}", err=True)
+        else:
+            fh.write(text + "\n")
+
+
+def _summary_text(summary: dict) -> str:
+    def num(value):
+        return "undefined" if value is None else f"{value:.2f}"
+
+    return (
+        f"{summary['method']}: spearman x100 {num(summary['spearman'])}, "
+        f"pearson x100 {num(summary['pearson'])}, {summary['pairs']} pairs, "
+        f"oov rate {100 * summary['oov_rate']:.1f}%"
+    )
