@@ -26,11 +26,11 @@ def _is_stdout(path: Optional[str]) -> bool:
     return path is None or str(path) == "-"
 
 
-def _check_folder(path: str) -> str:
+def _check_folder(path: str, allow_dir: bool = False) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise TextkitError(f"{path}: cannot write, folder {folder} does not exist")
-    if os.path.isdir(path):
+    if os.path.isdir(path) and not allow_dir:
         raise TextkitError(f"{path}: is a directory, expected a file name")
     return folder
 
@@ -54,7 +54,7 @@ def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
     rename makes it appear at once. On an error the temporary is removed.
     ``suffix`` keeps extensions that writers insist on (``np.save`` adds ``.npy``).
     """
-    folder = _check_folder(path)
+    folder = _check_folder(path, allow_dir=True)  # a directory artefact may replace one
     base = os.path.basename(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{suffix}", dir=folder)
     os.close(fd)
@@ -93,6 +93,7 @@ def open_output(path: Optional[str]) -> Iterator[IO[str]]:
         yield sys.stdout
         sys.stdout.flush()
         return
+    _check_folder(str(path))
     with atomic_path(str(path)) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             yield fh

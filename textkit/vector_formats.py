@@ -277,7 +277,8 @@ class VectorFileReader:
                     f"{self.name}:{lineno}: more rows than the {count} the header announces"
                 )
             pending.append((lineno, text))
-            if len(pending) >= self.block_rows:
+            room = self.block_rows if self.limit is None else min(self.block_rows, self.limit - self.report.kept)
+            if len(pending) >= room:
                 out = self._text_block(pending, dim)
                 pending = []
                 if out is not None:
@@ -338,13 +339,6 @@ class VectorFileReader:
         if len(parts) < dim + 1:
             raise VectorsError(f"{where}: expected {dim} values after the word, found {len(parts) - 1}")
         word = parts[0]
-        if " " in word:
-            surplus = word.split(" ")[1:]
-            if surplus and all(_is_number(t) for t in surplus):
-                raise VectorsError(
-                    f"{where}: expected {dim} values after the word, found {dim + len(surplus)}"
-                )
-            self.report.spaced_words += 1
         for j, token in enumerate(parts[1:]):
             try:
                 value = float(token)
@@ -356,6 +350,13 @@ class VectorFileReader:
             out[j] = value
             if not np.isfinite(out[j]):
                 raise VectorsError(f"{where}: value {j + 1} ({token!r}) is beyond the float32 range")
+        if " " in word:
+            surplus = word.split(" ")[1:]
+            if surplus and all(_is_number(t) for t in surplus):
+                raise VectorsError(
+                    f"{where}: expected {dim} values after the word, found {dim + len(surplus)}"
+                )
+            self.report.spaced_words += 1
         return word
 
     # -- binary ---------------------------------------------------------------------------
@@ -430,12 +431,28 @@ class VectorFileReader:
 
 
 def _looks_binary(probe: bytes, dim: int) -> bool:
-    """True when the bytes after the first word are not the digits of a text row."""
+    """True when the first record after the header is binary, not a text row.
+
+    In a text file the rest of the first row after the word holds only the
+    characters of numbers and spaces. In a binary file the ``4 * dim`` value bytes
+    after the word hold other bytes, unless the very first one is a newline byte; then
+    the record's own newline, ``4 * dim`` bytes on, tells.
+    """
     sp = probe.find(b" ")
     if sp < 0:
         return False
-    sample = probe[sp + 1 : sp + 1 + 4 * dim]
-    return not sample or any(b not in _TEXT_BYTES for b in sample)
+    first = probe.split(b"\n", 1)[0].rstrip(b" \t\r")
+    try:
+        fields = first.decode("utf-8").rsplit(" ", dim)
+    except UnicodeDecodeError:
+        fields = []
+    if len(fields) == dim + 1 and all(_is_number(f) for f in fields[1:]):
+        return False
+    nl = probe.find(b"\n", sp + 1)
+    rest = probe[sp + 1 : nl if nl >= 0 else len(probe)]
+    if rest:
+        return any(b not in _TEXT_BYTES for b in rest[: 4 * dim + 64])
+    return probe[sp + 1 + 4 * dim : sp + 2 + 4 * dim] == b"\n"
 
 
 # --------------------------------------------------------------------------- conveniences

@@ -558,13 +558,13 @@ _announced_default = False
 
 
 def default_store_path() -> Path:
-    """Where the store shipped inside the package lives (works installed or editable)."""
-    try:
-        from importlib.resources import files
+    """Where the store shipped inside the package lives (installed or editable).
 
-        return Path(str(files("textkit") / "data" / "vectors"))
-    except (ImportError, TypeError, ModuleNotFoundError):
-        return Path(__file__).resolve().parent / "data" / "vectors"
+    The store sits beside this module (``textkit/data/vectors``, declared as package
+    data). A path next to ``__file__`` is used rather than ``importlib.resources``
+    because the matrix is memory-mapped, which needs a real file on disk.
+    """
+    return Path(__file__).resolve().parent / "data" / "vectors"
 
 
 def open_vectors(path: Optional[PathLike] = None, *, format: str = "auto", limit: Optional[int] = None) -> Vectors:

@@ -1,0 +1,243 @@
+"""Readers and writers of word2vec text/binary, fastText, GloVe and Tencent files.
+
+The reference readers/writers here are deliberately naive (struct + str.split, one
+row at a time) and independent of textkit's block parser.
+"""
+
+import bz2
+import gzip
+import logging
+import lzma
+import struct
+
+import numpy as np
+import pytest
+
+from textkit.errors import UsageError, VectorsError
+from textkit.vector_formats import VectorFileReader, convert, export_vectors, read_vectors
+from textkit.vectors import open_store, open_vectors
+
+WORDS = ["的", "猫", "狗", "North Star", "é", "x" * 40, "数字1", "。"]
+
+
+def _values(n, dim, seed=0):
+    rng = np.random.default_rng(seed)
+    m = (rng.standard_normal((n, dim)) * rng.choice([1e-6, 1e-2, 1.0, 1e3], size=(n, 1))).astype(np.float32)
+    m[0, 0] = np.float32(1e-45)  # smallest subnormal
+    m[1, 1] = np.float32(-0.0)
+    m[2, 2] = np.float32(3.4028235e38)
+    if n > 3:
+        m[3, 0] = np.float32(0.1)
+    return m
+
+
+def _naive_text(path, words, m, header=True):
+    with open(path, "w", encoding="utf-8") as fh:
+        if header:
+            fh.write(f"{len(words)} {m.shape[1]}\n")
+        for w, row in zip(words, m):
+            fh.write(w + " " + " ".join(repr(float(x)) for x in row) + " \n")
+
+
+def _naive_binary(path, words, m, newline=True):
+    with open(path, "wb") as fh:
+        fh.write(f"{len(words)} {m.shape[1]}\n".encode())
+        for w, row in zip(words, m):
+            fh.write(w.encode() + b" " + struct.pack(f"<{len(row)}f", *row.tolist()))
+            if newline:
+                fh.write(b"\n")
+
+
+def _naive_read_text(path, header=True):
+    words, rows = [], []
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    for line in lines[1 if header else 0 :]:
+        if not line.strip():
+            continue
+        parts = line.rstrip(" ").split(" ")
+        dim = len(parts) - 1 if not words and not header else int(lines[0].split()[1]) if header else len(rows[0])
+        words.append(" ".join(parts[: len(parts) - dim]))
+        rows.append([np.float32(float(x)) for x in parts[len(parts) - dim :]])
+    return words, np.array(rows, dtype=np.float32)
+
+
+@pytest.mark.parametrize("fmt,header", [("word2vec", True), ("fasttext", True), ("tencent", True), ("glove", False)])
+def test_text_round_trip_exact(tmp_path, fmt, header):
+    m = _values(len(WORDS), 5)
+    src = tmp_path / "in.txt"
+    _naive_text(src, WORDS, m, header=header)
+    for given in (fmt, "auto"):
+        store, report = convert(str(src), str(tmp_path / f"store-{given}"), format=given)
+        assert store.words == WORDS
+        assert np.array_equal(np.asarray(store.matrix).view(np.uint32), m.view(np.uint32))
+        assert report.format == ("glove" if not header else "word2vec")
+    out = tmp_path / "out.txt"
+    export_vectors(store, str(out), format="word2vec" if header else "glove")
+    words2, m2 = _naive_read_text(out, header=header)
+    assert words2 == WORDS
+    assert np.array_equal(m2.view(np.uint32), m.view(np.uint32))
+    again, _ = convert(str(out), str(tmp_path / "again"))
+    assert again.identity == store.identity
+
+
+def test_binary_round_trip_byte_exact(tmp_path):
+    words = [w for w in WORDS if " " not in w]
+    m = _values(len(words), 6, seed=1)
+    src = tmp_path / "in.bin"
+    _naive_binary(src, words, m)
+    store, report = convert(str(src), str(tmp_path / "store"))
+    assert report.format == "word2vec-binary"
+    assert store.words == words
+    assert np.array_equal(np.asarray(store.matrix).view(np.uint32), m.view(np.uint32))
+    out = tmp_path / "out.bin"
+    export_vectors(store, str(out), format="word2vec-binary")
+    assert out.read_bytes() == src.read_bytes()
+
+
+def test_binary_without_record_newlines(tmp_path):
+    words = ["a", "bb", "猫"]
+    m = _values(3, 4, seed=2)
+    _naive_binary(tmp_path / "v.bin", words, m, newline=False)
+    v = read_vectors(str(tmp_path / "v.bin"))
+    assert v.words == words and np.array_equal(np.asarray(v.matrix), m)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_compressed_inputs(tmp_path, compress):
+    m = _values(len(WORDS), 3)
+    _naive_text(tmp_path / "v.txt", WORDS, m)
+    (tmp_path / "v.txt.z").write_bytes(compress((tmp_path / "v.txt").read_bytes()))
+    words = [w for w in WORDS if " " not in w]
+    mb = m[[WORDS.index(w) for w in words]]
+    _naive_binary(tmp_path / "v.bin", words, mb)
+    (tmp_path / "v.bin.z").write_bytes(compress((tmp_path / "v.bin").read_bytes()))
+    t = read_vectors(str(tmp_path / "v.txt.z"))
+    b = read_vectors(str(tmp_path / "v.bin.z"))
+    assert t.words == WORDS and np.array_equal(np.asarray(t.matrix), m)
+    assert b.words == words and np.array_equal(np.asarray(b.matrix), mb)
+
+
+@pytest.mark.parametrize("block_rows", [1, 2, 3, 100])
+def test_blocks_duplicates_and_limit(tmp_path, caplog, block_rows):
+    words = ["a", "b", "a", "c", "b", "d", "e"]
+    m = np.arange(len(words) * 2, dtype=np.float32).reshape(-1, 2)
+    _naive_text(tmp_path / "v.txt", words, m)
+    _naive_binary(tmp_path / "v.bin", words, m)
+    for name in ("v.txt", "v.bin"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="textkit"):
+            r = VectorFileReader(str(tmp_path / name), block_rows=block_rows)
+            got = [(w, row.tolist()) for ws, rows in r.blocks() for w, row in zip(ws, rows)]
+        assert [w for w, _ in got] == ["a", "b", "c", "d", "e"]
+        assert got[0][1] == [0.0, 1.0] and got[2][1] == [6.0, 7.0]  # the first row of a duplicate wins
+        assert r.report.duplicates == 2
+        assert "2 duplicate words skipped" in caplog.text
+        r = VectorFileReader(str(tmp_path / name), limit=3, block_rows=block_rows)
+        kept = [w for ws, _ in r.blocks() for w in ws]
+        assert kept == ["a", "b", "c"] and r.report.limited
+
+
+def test_limit_stops_reading_before_bad_rows(tmp_path):
+    (tmp_path / "v.txt").write_text("3 2\na 1 2\nb 3 4\nc oops 5\n", encoding="utf-8")
+    v = read_vectors(str(tmp_path / "v.txt"), limit=2)
+    assert v.words == ["a", "b"]
+
+
+def test_tencent_style_words_with_spaces(tmp_path):
+    # A lone space and a phrase with a space, as in the Tencent / GloVe-840B files;
+    # U+3000 is part of a word, never a separator.
+    text = "4 2\n  0.5 1.5\nNew York 1 2\n\u3000 3 4\n中国 5 6 \n"
+    (tmp_path / "t.txt").write_text(text, encoding="utf-8")
+    v = read_vectors(str(tmp_path / "t.txt"), format="tencent")
+    assert v.words == [" ", "New York", "\u3000", "中国"]
+    assert np.asarray(v.matrix).tolist() == [[0.5, 1.5], [1, 2], [3, 4], [5, 6]]
+
+
+def test_bom_and_crlf(tmp_path):
+    (tmp_path / "v.txt").write_bytes("\ufeff2 2\r\na 1 2\r\nb 3 4\r\n".encode("utf-8"))
+    v = read_vectors(str(tmp_path / "v.txt"))
+    assert v.words == ["a", "b"] and v.dim == 2
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("2 3\na 1 2 3\nb 1 2\n", "3: expected 3 values after the word, found 2"),
+        ("2 3\na 1 2 3\nb 1 2 3 4\n", "3: expected 3 values after the word, found 4"),
+        ("2 3\na 1 2 3\nb 1 x 3\n", "3: value 2 ('x') is not a number"),
+        ("2 3\na 1 2 3\nb 1 nan 3\n", "3: value 2 ('nan') is not a finite number"),
+        ("3 3\na 1 2 3\nb 1 2 3\n", "header announces 3 rows but the file holds 2"),
+        ("1 3\na 1 2 3\nb 1 2 3\n", "3: more rows than the 1 the header announces"),
+        ("a 1 2 3\nb 1 2\n", "2: expected 3 values after the word, found 2"),
+        ("2 3\n", "header announces 2 rows but the file holds 0"),
+        ("", "empty file"),
+        ("1 3\na 1  2 3\n", "value 1 ('') is not a number (two spaces in a row?)"),
+    ],
+)
+def test_malformed_text_names_the_line(tmp_path, content, message):
+    p = tmp_path / "bad.txt"
+    p.write_text(content, encoding="utf-8")
+    with pytest.raises(VectorsError) as err:
+        read_vectors(str(p), format="auto")
+    assert message in str(err.value)
+    assert str(p) in str(err.value)
+
+
+def test_malformed_binary_names_the_record(tmp_path):
+    m = _values(3, 4, seed=3)
+    _naive_binary(tmp_path / "v.bin", ["a", "b", "c"], m)
+    data = (tmp_path / "v.bin").read_bytes()
+    (tmp_path / "cut.bin").write_bytes(data[:-7])
+    with pytest.raises(VectorsError, match=r"record 3 \('c'\): truncated, 10 of 16 value bytes"):
+        read_vectors(str(tmp_path / "cut.bin"))
+    (tmp_path / "short.bin").write_bytes(data.replace(b"3 4\n", b"4 4\n", 1))
+    with pytest.raises(VectorsError, match="record 4: the file ends here but the header announces 4"):
+        read_vectors(str(tmp_path / "short.bin"))
+    (tmp_path / "long.bin").write_bytes(data.replace(b"3 4\n", b"2 4\n", 1))
+    with pytest.raises(VectorsError, match="more data after the 2 records"):
+        read_vectors(str(tmp_path / "long.bin"))
+    with pytest.raises(VectorsError, match="truncated or corrupt compressed data"):
+        (tmp_path / "v.gz").write_bytes(gzip.compress(data)[:-20])
+        read_vectors(str(tmp_path / "v.gz"))
+
+
+def test_explicit_header_format_without_header(tmp_path):
+    (tmp_path / "g.txt").write_text("a 1 2\n", encoding="utf-8")
+    with pytest.raises(VectorsError, match="use --format glove"):
+        read_vectors(str(tmp_path / "g.txt"), format="word2vec")
+    with pytest.raises(UsageError):
+        read_vectors(str(tmp_path / "g.txt"), format="xml")
+
+
+def test_export_binary_refuses_spaced_words(tmp_path):
+    v = read_vectors(_write(tmp_path / "v.txt", "2 1\nNew York 1\nb 2\n"))
+    with pytest.raises(VectorsError, match="export --format word2vec instead"):
+        export_vectors(v, str(tmp_path / "o.bin"), format="word2vec-binary")
+    assert not (tmp_path / "o.bin").exists()
+
+
+def test_convert_float16_and_failed_convert_leaves_nothing(tmp_path):
+    m = np.array([[1.5, -2.0], [70000.0, 0.0]], dtype=np.float32)
+    _naive_text(tmp_path / "v.txt", ["a", "b"], m)
+    with pytest.raises(VectorsError, match="float16 range"):
+        convert(str(tmp_path / "v.txt"), str(tmp_path / "s"), dtype="float16")
+    assert list(tmp_path.iterdir()) == [tmp_path / "v.txt"]
+    _naive_text(tmp_path / "w.txt", ["a", "b"], m / 1e5)
+    s, _ = convert(str(tmp_path / "w.txt"), str(tmp_path / "s"), dtype="float16")
+    assert s.matrix.dtype == np.float16
+    assert np.array_equal(np.asarray(s.matrix), (m / 1e5).astype(np.float16))
+    assert open_store(tmp_path / "s").identity == s.identity
+
+
+def test_open_vectors_reads_files_with_a_hint(tmp_path, caplog):
+    path = _write(tmp_path / "v.txt", "2 2\na 1 0\nb 0 1\n")
+    with caplog.at_level(logging.INFO, logger="textkit"):
+        v = open_vectors(path)
+    assert v.words == ["a", "b"]
+    assert "textkit vectors convert" in caplog.text
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return str(path)

@@ -1,0 +1,195 @@
+"""The vector store: saving, memory-mapped opening, lookups, unit view, exact neighbours."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from textkit import vectors as vmod
+from textkit.errors import UsageError, VectorsError
+from textkit.vectors import Vectors, content_identity, open_store, open_vectors, save_store
+
+
+def _random(n=50, dim=8, seed=0):
+    rng = np.random.default_rng(seed)
+    words = [f"词{i}" for i in range(n)]
+    return words, rng.standard_normal((n, dim)).astype(np.float32)
+
+
+def _naive_nearest(words, m, q, k, exclude=None):
+    """Brute force: cosine with every row (zero rows score 0), sorted by (-score, row)."""
+    qn = q / np.linalg.norm(q)
+    scored = []
+    for i, row in enumerate(m.astype(np.float64)):
+        if i == exclude:
+            continue
+        n = np.linalg.norm(row)
+        scored.append((-(row @ qn / n) if n > 0 else -0.0, i))
+    scored.sort()
+    return [(words[i], -s) for s, i in scored[:k]]
+
+
+def test_save_open_round_trip(tmp_path):
+    words, m = _random()
+    counts = np.arange(len(words), 0, -1)
+    v = save_store(tmp_path / "s", words, m, counts=counts, source={"what": "test"})
+    assert isinstance(v.matrix, np.memmap) and not v.matrix.flags.writeable
+    again = open_store(tmp_path / "s")
+    assert again.words == words
+    assert np.array_equal(np.asarray(again.matrix), m)
+    assert again.counts.tolist() == counts.tolist()
+    assert again.meta["source"] == {"what": "test"}
+    assert sorted(os.listdir(tmp_path / "s")) == ["counts.npy", "meta.json", "vectors.npy", "vocab.txt"]
+    # identity: recorded, equal to the content hash, stable, sensitive to any change
+    assert again.identity == content_identity(words, m, counts)
+    assert Vectors(words, m, counts=counts).identity == again.identity
+    assert save_store(tmp_path / "t", words, m, counts=counts).identity == again.identity
+    m2 = m.copy()
+    m2[3, 4] = np.nextafter(m2[3, 4], np.float32(np.inf))
+    assert content_identity(words, m2, counts) != again.identity
+    assert content_identity(words[::-1], m, counts) != again.identity
+    assert content_identity(words, m) != again.identity
+    assert content_identity(words, m.astype(np.float16)) != content_identity(words, m)
+
+
+def test_lookup_index_contains(tmp_path):
+    words, m = _random(5, 3)
+    v = save_store(tmp_path / "s", words, m)
+    ids, known = v.lookup(["词3", "无", "词0", "词3"])
+    assert ids.tolist() == [3, -1, 0, 3] and known.tolist() == [True, False, True, True]
+    assert ids.dtype == np.int64
+    assert "词4" in v and "词5" not in v and len(v) == 5 and v.dim == 3
+    assert v.index_of("词2") == 2 and v.index_of("x") is None
+    assert np.array_equal(v["词1"], m[1])
+    with pytest.raises(VectorsError, match="not in the vocabulary"):
+        v["x"]
+
+
+def test_unit_view(tmp_path):
+    words, m = _random(20, 4)
+    m[7] = 0
+    v = save_store(tmp_path / "s", words, m)
+    u = v.unit()
+    assert u.dtype == np.float32 and u is v.unit()
+    assert np.all(u[7] == 0)
+    lengths = np.linalg.norm(u, axis=1)
+    assert np.allclose(np.delete(lengths, 7), 1, atol=1e-6)
+    assert np.allclose(u[3], m[3] / np.linalg.norm(m[3]), atol=1e-7)
+
+
+@pytest.mark.parametrize("block", [3, 7, 1000])
+def test_nearest_matches_brute_force(tmp_path, monkeypatch, block):
+    monkeypatch.setattr(vmod, "_BLOCK_ROWS", block)
+    words, m = _random(40, 6, seed=1)
+    m[5] = 0  # a zero row scores 0
+    m[9] = m[2]  # equal rows tie: broken by row order
+    m[11] = m[2]
+    v = save_store(tmp_path / "s", words, m)
+    for w in ("词0", "词2", "词9", "词39"):
+        got = v.nearest(w, k=8)
+        want = _naive_nearest(words, m, m[words.index(w)], 8, exclude=words.index(w))
+        assert [g[0] for g in got] == [x[0] for x in want]
+        assert np.allclose([g[1] for g in got], [x[1] for x in want], atol=1e-5)
+    q = np.random.default_rng(5).standard_normal(6)
+    got = v.nearest(q, k=40)
+    want = _naive_nearest(words, m, q, 40)
+    assert [g[0] for g in got] == [x[0] for x in want]
+    assert len(v.nearest("词0", k=100)) == 39  # everything but itself
+
+
+def test_nearest_ids_batch_and_float16(tmp_path):
+    words, m = _random(30, 5, seed=2)
+    v = save_store(tmp_path / "s", words, m, dtype="float16")
+    assert v.matrix.dtype == np.float16
+    m16 = m.astype(np.float16).astype(np.float32)
+    ids, scores = v.nearest_ids(m16[[0, 4]], k=3, exclude=[0, 4])
+    for r, q in enumerate([0, 4]):
+        want = _naive_nearest(words, m16, m16[q], 3, exclude=q)
+        assert [words[i] for i in ids[r]] == [w for w, _ in want]
+    with pytest.raises(UsageError):
+        v.nearest(np.zeros(5))
+    with pytest.raises(UsageError):
+        v.nearest(np.ones(4))
+
+
+def test_overwrite_is_atomic(tmp_path):
+    words, m = _random(4, 2)
+    save_store(tmp_path / "s", words, m)
+    bad = m.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(VectorsError, match="not finite"):
+        save_store(tmp_path / "s", words, bad)
+    assert np.array_equal(np.asarray(open_store(tmp_path / "s").matrix), m)
+    assert sorted(os.listdir(tmp_path)) == ["s"]
+    save_store(tmp_path / "s", words[:3], m[:3] * 2)
+    assert len(open_store(tmp_path / "s")) == 3
+
+
+def test_bad_vocabularies(tmp_path):
+    words, m = _random(3, 2)
+    with pytest.raises(VectorsError, match="twice"):
+        save_store(tmp_path / "s", ["a", "b", "a"], m)
+    with pytest.raises(VectorsError, match="newline"):
+        save_store(tmp_path / "s", ["a", "b\nc", "d"], m)
+    v = save_store(tmp_path / "s", ["", " ", "a b"], m)  # odd but legal words survive
+    assert open_store(tmp_path / "s").words == ["", " ", "a b"] == v.words
+
+
+def _store(tmp_path):
+    words, m = _random(6, 3)
+    save_store(tmp_path / "s", words, m, counts=np.arange(6))
+    return tmp_path / "s"
+
+
+def test_missing_and_disagreeing_stores(tmp_path):
+    with pytest.raises(VectorsError, match="no such vectors store"):
+        open_vectors(str(tmp_path / "nope"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VectorsError, match="not a vectors store"):
+        open_vectors(str(tmp_path / "empty"))
+    s = _store(tmp_path)
+    vocab = (s / "vocab.txt").read_text(encoding="utf-8")
+    (s / "vocab.txt").write_text(vocab + "多余\n", encoding="utf-8")
+    with pytest.raises(VectorsError, match="files disagree: meta.json says 6 words, vocab.txt has 7"):
+        open_vectors(str(s))
+    (s / "vocab.txt").write_text(vocab, encoding="utf-8")
+    np.save(s / "vectors.npy", np.zeros((6, 4), dtype=np.float32))
+    with pytest.raises(VectorsError, match=r"says 6 x 3 float32, vectors.npy holds 6 x 4 float32"):
+        open_vectors(str(s))
+    np.save(s / "vectors.npy", np.zeros((6, 3), dtype=np.float32))
+    np.save(s / "counts.npy", np.zeros(5, dtype=np.int64))
+    with pytest.raises(VectorsError, match="6 words but counts.npy"):
+        open_vectors(str(s))
+    os.remove(s / "counts.npy")
+    with pytest.raises(VectorsError, match="counts.npy is missing"):
+        open_vectors(str(s))
+    (s / "vectors.npy").write_bytes(b"garbage")
+    with pytest.raises(VectorsError, match="not a readable .npy"):
+        open_vectors(str(s))
+    os.remove(s / "vectors.npy")
+    with pytest.raises(VectorsError, match="has no vectors.npy"):
+        open_vectors(str(s))
+    (s / "meta.json").write_text("{", encoding="utf-8")
+    with pytest.raises(VectorsError, match="not valid JSON"):
+        open_vectors(str(s))
+    (s / "meta.json").write_text(json.dumps({"format": "other"}), encoding="utf-8")
+    with pytest.raises(VectorsError, match="not a textkit vectors store"):
+        open_vectors(str(s))
+
+
+def test_default_store_ships_with_the_package(caplog):
+    import logging
+
+    path = vmod.default_store_path()
+    assert vmod.is_store(path), f"the default store is missing at {path}"
+    vmod._announced_default = False
+    with caplog.at_level(logging.INFO, logger="textkit"):
+        v = open_vectors(None)
+        open_vectors(None)
+    assert caplog.text.count("using the default vectors") == 1
+    assert v.counts is not None and len(v) >= 10000
+    total = sum(os.path.getsize(os.path.join(path, f)) for f in os.listdir(path))
+    assert total <= 10 * 1024 * 1024
+    assert v.meta["identity"] == v.identity == content_identity(v.words, v.matrix, v.counts)
+    assert v.nearest(v.words[50], k=5)
