@@ -89,29 +89,84 @@ def test_embed_npy_matches_naive_reference_and_warns_with_line(workdir, tmp_path
     assert "line 8: no known word" in res.stderr
 
 
-def test_embed_is_identical_for_any_workers(workdir, tmp_path):
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Batches of 7 lines, so the 120-line corpus really goes through the pool."""
+    import textkit.sentences
+
+    monkeypatch.setattr(textkit.sentences, "MAX_BATCH_LINES", 7)
+
+
+def test_embed_is_identical_for_any_workers(workdir, tmp_path, small_batches):
     outs = []
     for j in (1, 2):
         out = tmp_path / f"j{j}.npy"
-        res = run(
-            [
-                "embed",
-                workdir / "corpus.txt",
-                "--vectors",
-                workdir / "store",
-                *TOK,
-                "--weighting",
-                "sif",
-                "-j",
-                j,
-                "-o",
-                out,
-            ],
-            workdir,
-        )
+        args = ["embed", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK]
+        res = run([*args, "--weighting", "sif", "-j", j, "-o", out], workdir)
         assert res.exit_code == 0, res.output
         outs.append(np.load(out))
+        assert "corpus.txt, line 8: no known word" in res.stderr
+    assert outs[0].shape == (120, 6)
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_whiten_fit_is_identical_for_any_workers(workdir, tmp_path, small_batches):
+    fitted = []
+    for j in (1, 2):
+        params = tmp_path / f"p{j}.npz"
+        args = ["whiten", "fit", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK]
+        assert run([*args, "-j", j, "-o", params], workdir).exit_code == 0
+        fitted.append(Whitening.load(params))
+    np.testing.assert_array_equal(fitted[0].components_, fitted[1].components_)
+    np.testing.assert_array_equal(fitted[0].mean_, fitted[1].mean_)
+
+
+def test_whiten_fit_equals_library_fit_on_known_lines(workdir, tmp_path, small_batches):
+    params = tmp_path / "p.npz"
+    args = ["whiten", "fit", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK]
+    res = run([*args, "-j", 1, "-o", params], workdir)
+    assert "left out 2 lines with no known word" in res.stderr
+    lines = (workdir / "corpus.txt").read_text(encoding="utf-8").splitlines()
+    ref = reference_vectors(workdir, lines)
+    ref = ref[np.any(ref != 0, axis=1)]
+    got = Whitening.load(params)
+    assert got.n_samples_ == len(ref) == 118
+    direct = Whitening().fit(ref)
+    # the command works from float32 sentence vectors: agreement to float32 rounding, amplified
+    np.testing.assert_allclose(got.transform(ref), direct.transform(ref), atol=1e-4)
+
+
+def test_embed_sif_with_count_file(workdir, tmp_path):
+    counts = tmp_path / "counts.tsv"
+    res = run(["count", workdir / "corpus.txt", *TOK, "-o", counts], workdir)
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "sif.npy"
+    args = ["embed", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK]
+    res = run(
+        [*args, "--weighting", "sif", "--counts", counts, "--sif-a", 0.01, "-o", out], workdir
+    )
+    assert res.exit_code == 0, res.output
+    got = np.load(out)
+    from textkit.vectors import open_vectors
+
+    store = open_vectors(str(workdir / "store"))
+    lines = (workdir / "corpus.txt").read_text(encoding="utf-8").splitlines()
+    freq = {}
+    for line in lines:
+        for w in line.split():
+            freq[w] = freq.get(w, 0) + 1
+    total = sum(freq.values())
+    for line, row in zip(lines, got):
+        words = [w for w in line.split() if w in store]
+        if not words:
+            assert not row.any()
+            continue
+        weights = [0.01 / (0.01 + freq[w] / total) for w in words]
+        units = [store[w] / np.linalg.norm(store[w]) for w in words]
+        expected = np.sum([wt * u for wt, u in zip(weights, units)], axis=0) / len(words)
+        np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-6)
+    res = run([*args, "--counts", counts, "-o", out], workdir)
+    assert res.exit_code == 2  # --counts without --weighting sif
 
 
 def test_embed_jsonl_to_stdout(workdir, tmp_path):

@@ -276,14 +276,14 @@ class EmbeddingRun:
         spec: EncoderSpec,
         *,
         workers: int = 1,
-        max_lines: int = MAX_BATCH_LINES,
-        max_chars: int = MAX_BATCH_CHARS,
+        max_lines: int | None = None,
+        max_chars: int | None = None,
     ):
         self.corpus = corpus
         self.spec = spec
         self.workers = workers
-        self.max_lines = max_lines
-        self.max_chars = max_chars
+        self.max_lines = max_lines or MAX_BATCH_LINES
+        self.max_chars = max_chars or MAX_BATCH_CHARS
         self.sentences = self.tokens = self.known_tokens = self.empty = 0
 
     @property
@@ -347,8 +347,8 @@ def fit_whitening(
     n_components: int | None = None,
     eigenvalue_floor: float | None = None,
     workers: int = 1,
-    max_lines: int = MAX_BATCH_LINES,
-    max_chars: int = MAX_BATCH_CHARS,
+    max_lines: int | None = None,
+    max_chars: int | None = None,
 ) -> Any:
     """Fit a ``Whitening`` on the sentence vectors of every line of ``corpus``, streamed.
 
@@ -365,7 +365,9 @@ def fit_whitening(
         raise UsageError(f"--dim {n_components} is larger than the vector dimension {encoder.dim}")
     batches = (
         [rec.text for rec in batch]
-        for batch in _record_batches(corpus.records(), max_lines, max_chars)
+        for batch in _record_batches(
+            corpus.records(), max_lines or MAX_BATCH_LINES, max_chars or MAX_BATCH_CHARS
+        )
     )
     total = None
     empty = 0
