@@ -36,8 +36,8 @@ Default ``min_count`` (:func:`default_min_count`): one per 1.2 million clause ch
 at least 2. On the 9 M-character benchmark corpus it gives 8, where min-count 32 (the
 published setting, tuned for an 80x larger corpus) cuts too many real words.
 
-Passes and memory: the input is read three times (count; cut and recount; entropy), each
-pass a map/reduce over batches on :mod:`textkit.pool` with associative merges of exact
+Passes and memory: the input is read twice (count; cut, recount and gather neighbours),
+each pass a map/reduce over batches on :mod:`textkit.pool` with associative merges of exact
 integer tables, so the result is identical for any number of workers. Memory is bounded
 by one batch's transient arrays per worker, the n-gram tables (16 bytes per distinct
 n-gram up to the spill budget, then spilled to sorted ``.npy`` runs in a temporary folder;
@@ -177,7 +177,7 @@ def _counts_of(tables, unigrams, n: int, keys: np.ndarray) -> np.ndarray:
     return counts
 
 
-# -- pass 2: cut and recount --------------------------------------------------------
+# -- pass 2: cut and recount, with the neighbours for entropy -------------------------
 
 _STATE: dict = {}
 
@@ -189,35 +189,65 @@ def _set_state(state: dict) -> None:
 
 
 @dataclass
-class PieceCounts:
-    """Counts of pieces that passed the back-check: ``tables[L]`` for L = 1..max_n (keys over
-    the global vocabulary) and ``long`` for longer pieces, by string."""
+class CutCounts:
+    """What pass 2 gathers from some batches.
 
-    tables: Dict[int, ng.Table]
+    ``pieces[L]`` (L = 1..max_n): counts of pieces that pass the back-check, keyed like
+    n-grams; ``long``: the same for longer pieces, by string. ``left`` / ``right``:
+    neighbour tables of every occurrence of every kept n-gram (and of every character when
+    single characters are wanted), key = ``slot << 17 | neighbour id`` (id 2^16 for a
+    clause boundary), ``slot`` the n-gram's place in the state's ``slots`` order.
+    ``contexts``: (piece, left neighbour, right neighbour) of every piece longer than max_n
+    (neighbour "" at a clause boundary): each occurrence of an output word longer than
+    max_n lies inside such a piece, so its neighbours are found there.
+    """
+
+    pieces: Dict[int, ng.Table]
     long: Counter
+    left: ng.Table
+    right: ng.Table
+    contexts: Counter
 
 
-def _cut_task(docs: Sequence[str]) -> PieceCounts:
-    max_n, kept, lut = _STATE["max_n"], _STATE["kept"], _STATE["lut"]
+def _cut_task(docs: Sequence[str]) -> CutCounts:
+    max_n, kept, vocab = _STATE["max_n"], _STATE["kept"], _STATE["vocab"]
+    offsets, with_chars = _STATE["offsets"], _STATE["with_chars"]
     clauses = ng.encode(docs)
     m = len(clauses)
-    tables = {L: ng.empty_table() for L in range(1, max_n + 1)}
-    long: Counter = Counter()
+    pieces = {L: ng.empty_table() for L in range(1, max_n + 1)}
     if m == 0:
-        return PieceCounts(tables, long)
-    ids = ng.ids_of(clauses, lut)
-    windows = ng.window_keys(ids, clauses.remaining, max_n)
+        return CutCounts(pieces, Counter(), ng.empty_table(), ng.empty_table(), Counter())
+    ids = vocab.ids(clauses.codes)
+    remaining = clauses.remaining
+    windows = ng.window_keys(ids, remaining, max_n)
     reach = np.full(m, -1, dtype=np.int64)  # last position covered by a kept n-gram starting here
     is_kept: Dict[int, np.ndarray] = {}
+    occ_pos, occ_len, occ_slot = [], [], []
+    if with_chars:
+        occ_pos.append(np.arange(m))
+        occ_len.append(np.ones(m, dtype=np.int64))
+        occ_slot.append(ids + offsets[1])
     for n in range(2, max_n + 1):
         keys, inside = windows[n - 1]
-        hit = inside & ng.contains(kept[n], keys)
+        index = kept[n].index(keys)
+        hit = inside & (index >= 0)
         is_kept[n] = hit
         pos = np.flatnonzero(hit)
         reach[pos] = pos + n - 1
-    reach = np.maximum.accumulate(reach)
+        occ_pos.append(pos)
+        occ_len.append(np.full(pos.size, n, dtype=np.int64))
+        occ_slot.append(index[pos] + offsets[n])
+    # neighbours of every kept n-gram occurrence
+    pos = np.concatenate(occ_pos)
+    length = np.concatenate(occ_len)
+    slot = np.concatenate(occ_slot).astype(np.uint64) << np.uint64(_NB_BITS)
+    left_nb = np.where(clauses.starts[pos], _BOUNDARY, ids[np.maximum(pos - 1, 0)])
+    right_nb = np.where(remaining[pos] == length, _BOUNDARY, ids[np.minimum(pos + length, m - 1)])
+    left = ng.sort_count(slot | left_nb.astype(np.uint64))
+    right = ng.sort_count(slot | right_nb.astype(np.uint64))
     # cut after k when k ends its clause or no kept n-gram spans the gap k | k+1
-    cut_after = (clauses.remaining == 1) | (reach < np.arange(1, m + 1))
+    reach = np.maximum.accumulate(reach)
+    cut_after = (remaining == 1) | (reach < np.arange(1, m + 1))
     piece_start = np.empty(m, dtype=bool)
     piece_start[0] = True
     piece_start[1:] = cut_after[:-1]
@@ -227,89 +257,91 @@ def _cut_task(docs: Sequence[str]) -> PieceCounts:
         at = begins[lengths == L]
         if L >= 3:
             at = at[is_kept[L][at]]
-        tables[L] = ng.sort_count(windows[L - 1][0][at])
+        pieces[L] = ng.sort_count(windows[L - 1][0][at])
+    long: Counter = Counter()
+    contexts: Counter = Counter()
     longer = lengths > max_n
     if longer.any():
         kept_windows = np.concatenate([[0], np.cumsum(is_kept[max_n])])
+        starts = clauses.starts
         for b, L in zip(begins[longer].tolist(), lengths[longer].tolist()):
+            word = clauses.text(b, L)
+            lc = "" if starts[b] else chr(clauses.codes[b - 1])
+            rc = "" if remaining[b] == L else chr(clauses.codes[b + L])
+            contexts[(word, lc, rc)] += 1
             if kept_windows[b + L - max_n + 1] - kept_windows[b] == L - max_n + 1:
-                long[clauses.text(b, L)] += 1
-    return PieceCounts(tables, long)
+                long[word] += 1
+    return CutCounts(pieces, long, left, right, contexts)
 
 
-def merge_pieces(a: PieceCounts, b: PieceCounts) -> PieceCounts:
-    """Sum of two piece counts (associative, commutative)."""
-    tables = {L: ng.merge_tables(a.tables[L], b.tables[L]) for L in a.tables}
+def merge_cuts(a: CutCounts, b: CutCounts) -> CutCounts:
+    """Sum of two pass-2 results (associative, commutative)."""
+    pieces = {L: ng.merge_tables(a.pieces[L], b.pieces[L]) for L in a.pieces}
     long = Counter(a.long)
     long.update(b.long)
-    return PieceCounts(tables, long)
-
-
-# -- pass 3: neighbour entropy ------------------------------------------------------
-
-
-def _entropy_task(docs: Sequence[str]) -> Tuple[ng.Table, ng.Table]:
-    """(left, right) neighbour tables: key = word index << 17 | neighbour id (or boundary)."""
-    lut, short, long_groups, max_n = _STATE["lut"], _STATE["short"], _STATE["long"], _STATE["max_n"]
-    clauses = ng.encode(docs)
-    m = len(clauses)
-    if m == 0:
-        return ng.empty_table(), ng.empty_table()
-    ids = ng.ids_of(clauses, lut)
-    remaining = clauses.remaining
-    found_pos, found_len, found_word = [], [], []
-    for L, (wkeys, widx) in short.items():
-        keys = ng.ngram_keys(ids, L)
-        pos = np.flatnonzero((remaining[: keys.size] >= L) & ng.contains(wkeys, keys))
-        found_pos.append(pos)
-        found_len.append(np.full(pos.size, L, dtype=np.int64))
-        found_word.append(widx[np.searchsorted(wkeys, keys[pos])])
-    if long_groups:
-        prefixes, groups = long_groups
-        keys = ng.ngram_keys(ids, max_n)
-        cand = np.flatnonzero((remaining[: keys.size] > max_n) & ng.contains(prefixes, keys))
-        which = np.searchsorted(prefixes, keys[cand])
-        lp, ll, lw = [], [], []
-        for p, g in zip(cand.tolist(), which.tolist()):
-            room = int(remaining[p])
-            for index, word_ids in groups[g]:
-                L = word_ids.size
-                if L <= room and np.array_equal(ids[p : p + L], word_ids):
-                    lp.append(p)
-                    ll.append(L)
-                    lw.append(index)
-        found_pos.append(np.array(lp, dtype=np.int64))
-        found_len.append(np.array(ll, dtype=np.int64))
-        found_word.append(np.array(lw, dtype=np.int64))
-    pos = np.concatenate(found_pos).astype(np.int64)
-    length = np.concatenate(found_len)
-    word = np.concatenate(found_word).astype(np.uint64)
-    left = np.where(clauses.starts[pos], _BOUNDARY, ids[np.maximum(pos - 1, 0)])
-    after = np.minimum(pos + length, m - 1)
-    right = np.where(remaining[pos] == length, _BOUNDARY, ids[after])
-    shift = np.uint64(_NB_BITS)
-    return (
-        ng.sort_count((word << shift) | left.astype(np.uint64)),
-        ng.sort_count((word << shift) | right.astype(np.uint64)),
+    contexts = Counter(a.contexts)
+    contexts.update(b.contexts)
+    return CutCounts(
+        pieces, long, ng.merge_tables(a.left, b.left), ng.merge_tables(a.right, b.right), contexts
     )
 
 
-def merge_neighbours(a, b):
-    return ng.merge_tables(a[0], b[0]), ng.merge_tables(a[1], b[1])
-
-
-def entropies(table: ng.Table, n_words: int) -> np.ndarray:
-    """Entropy per word index from a neighbour table (see the module docstring)."""
-    keys, counts = table
-    word = (keys >> np.uint64(_NB_BITS)).astype(np.intp)
-    boundary = (keys & np.uint64((1 << _NB_BITS) - 1)) == _BOUNDARY
+def entropy_of(counts: np.ndarray, boundary: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Entropy per group from neighbour counts (``boundary`` marks clause-boundary rows,
+    each of whose occurrences is a distinct neighbour): ``log T − Σ c log c / T``."""
     c = counts.astype(np.float64)
-    total = np.bincount(word, weights=c, minlength=n_words)
-    clogc = np.where(boundary, 0.0, c * np.log(c))
-    s = np.bincount(word, weights=clogc, minlength=n_words)
+    total = np.bincount(groups, weights=c, minlength=n_groups)
+    clogc = np.where(boundary, 0.0, c * np.log(np.maximum(c, 1.0)))
+    s = np.bincount(groups, weights=clogc, minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = np.log(total) - s / total
     return np.where(total > 0, h, 0.0)
+
+
+def _table_entropy(table: ng.Table, n_slots: int) -> np.ndarray:
+    keys, counts = table
+    slot = (keys >> np.uint64(_NB_BITS)).astype(np.intp)
+    boundary = (keys & np.uint64((1 << _NB_BITS) - 1)) == _BOUNDARY
+    return entropy_of(counts, boundary, slot, n_slots)
+
+
+def _long_entropies(words: List[str], contexts: Counter, max_n: int) -> Tuple[List[float], List[float]]:
+    """Left/right entropy of words longer than max_n from the contexts of long pieces."""
+    index = {w: i for i, w in enumerate(words)}
+    lengths = sorted({len(w) for w in words})
+    left = [Counter() for _ in words]
+    right = [Counter() for _ in words]
+    boundary_left = [0] * len(words)
+    boundary_right = [0] * len(words)
+    for (piece, lc, rc), c in contexts.items():
+        for L in lengths:
+            if L > len(piece):
+                break
+            for o in range(len(piece) - L + 1):
+                i = index.get(piece[o : o + L])
+                if i is None:
+                    continue
+                nb = piece[o - 1] if o > 0 else lc
+                if nb:
+                    left[i][nb] += c
+                else:
+                    boundary_left[i] += c
+                nb = piece[o + L] if o + L < len(piece) else rc
+                if nb:
+                    right[i][nb] += c
+                else:
+                    boundary_right[i] += c
+
+    def one(counter: Counter, boundary: int) -> float:
+        c = np.array(sorted(counter.values()) + [1] * boundary, dtype=np.int64)
+        flags = np.zeros(c.size, dtype=bool)
+        flags[len(counter):] = True
+        return float(entropy_of(c, flags, np.zeros(c.size, dtype=np.intp), 1)[0])
+
+    return (
+        [one(left[i], boundary_left[i]) for i in range(len(words))],
+        [one(right[i], boundary_right[i]) for i in range(len(words))],
+    )
 
 
 # -- the driver ---------------------------------------------------------------------
@@ -324,7 +356,7 @@ def discover(
     max_table_bytes: int = 1 << 30,
     spill_dir: Optional[str] = None,
 ) -> DiscoveryResult:
-    """Discover words in a corpus read as batches of documents (three passes).
+    """Discover words in a corpus read as batches of documents (two passes).
 
     ``batches()`` must give the same batches each time it is called (e.g.
     ``corpus.batches``). ``known(word)`` True drops the word (``--new-only``). Partial
@@ -365,10 +397,12 @@ def _discover(batches, options: DiscoverOptions, workers: int, known, spill: ng.
         log.warning("the input holds no Han, Latin or digit characters; no words to discover")
         return DiscoveryResult([], 0, options.min_count or default_min_count(0))
     min_count = options.min_count if options.min_count is not None else default_min_count(total)
-    log.info("%s clause characters, %s distinct; min_count %d", f"{total:,}", f"{counts.chars.size:,}", min_count)
+    log.info(
+        "%s clause characters, %s distinct; min_count %d",
+        f"{total:,}", f"{int(np.count_nonzero(counts.unigrams)):,}", min_count,
+    )
     tables = ng.finish_counts(counts, min_count)
-    unigrams = counts.unigrams
-    chars = counts.chars
+    unigrams, vocab = counts.unigrams, counts.vocab
     del counts
     cohesion = cohesion_tables(tables, unigrams, total)
     kept_keys, kept_coh = {}, {}
@@ -377,86 +411,69 @@ def _discover(batches, options: DiscoverOptions, workers: int, known, spill: ng.
         kept_keys[n] = tables[n][0][ok]
         kept_coh[n] = cohesion[n][ok]
     del tables, cohesion
-    lut = ng.vocabulary_lut(chars)
-    state = {"max_n": max_n, "kept": kept_keys, "lut": lut}
-    pieces = pool.map_reduce(
-        _cut_task, merge_pieces, batches(), workers=workers, initializer=_set_state, initargs=(state,)
+    with_chars = options.min_len <= 1
+    offsets, n_slots = {}, 0
+    if with_chars:
+        offsets[1], n_slots = 0, vocab.size
+    for n in range(2, max_n + 1):
+        offsets[n] = n_slots
+        n_slots += kept_keys[n].size
+    state = {
+        "max_n": max_n,
+        "vocab": vocab,
+        "kept": {n: ng.KeySet(k) for n, k in kept_keys.items()},
+        "offsets": offsets,
+        "with_chars": with_chars,
+    }
+    cut = pool.map_reduce(
+        _cut_task, merge_cuts, batches(), workers=workers, initializer=_set_state, initargs=(state,)
     )
-    candidates = _candidates(pieces, min_count, chars, unigrams, kept_keys, kept_coh, lut, max_n, options, known)
-    if not candidates:
-        log.warning("no word reaches min_count %d with the given thresholds; the output is empty", min_count)
-        return DiscoveryResult([], total, min_count)
-    candidates.sort(key=lambda w: (-w[1], w[0]))
-    if options.min_entropy is None and options.top is not None:
-        candidates = candidates[: options.top]
-    left, right = _neighbour_entropies([w for w, _, _ in candidates], batches, workers, lut, max_n)
-    words = [Word(w, c, coh, float(hl), float(hr)) for (w, c, coh), hl, hr in zip(candidates, left, right)]
+    words = _words(cut, min_count, vocab, kept_keys, kept_coh, offsets, n_slots, max_n, options, known)
+    words.sort(key=lambda w: (-w.count, w.word))
     if options.min_entropy is not None:
         words = [w for w in words if min(w.left_entropy, w.right_entropy) >= options.min_entropy]
-        if options.top is not None:
-            words = words[: options.top]
-        if not words:
-            log.warning("no word passes min_entropy %g; the output is empty", options.min_entropy)
+    if options.top is not None:
+        words = words[: options.top]
+    if not words:
+        log.warning("no word reaches min_count %d and the thresholds; the output is empty", min_count)
     return DiscoveryResult(words, total, min_count)
 
 
-def _candidates(pieces, min_count, chars, unigrams, kept_keys, kept_coh, lut, max_n, options, known):
-    """(word, count, cohesion) of the pieces with count ≥ min_count, after min_len / known."""
-    out = []
-    if pieces is None:
-        return out
-    for L, (keys, counts) in pieces.tables.items():
+def _words(cut, min_count, vocab, kept_keys, kept_coh, offsets, n_slots, max_n, options, known) -> List[Word]:
+    """The output words (count ≥ min_count, min_len, not known) with their statistics."""
+    if cut is None:
+        return []
+    h_left = _table_entropy(cut.left, n_slots)
+    h_right = _table_entropy(cut.right, n_slots)
+    out: List[Word] = []
+    for L, (keys, counts) in cut.pieces.items():
         if L < options.min_len:
             continue
         sel = counts >= min_count
         keys, counts = keys[sel], counts[sel]
         if L == 1:
             coh = np.full(keys.size, np.inf)
+            slot = keys.astype(np.intp) + offsets[1]
         else:
             pos = np.searchsorted(kept_keys[L], keys)
             coh = kept_coh[L][pos]
-        for k, c, h in zip(keys.tolist(), counts.tolist(), coh.tolist()):
-            out.append((ng.decode_key(k, L, chars), c, h))
-    for word, c in pieces.long.items():
-        if c >= min_count and len(word) >= options.min_len:
-            windows = [ng.encode_word(word[i : i + max_n], lut) for i in range(len(word) - max_n + 1)]
-            pos = np.searchsorted(kept_keys[max_n], np.array(windows, dtype=np.uint64))
-            out.append((word, c, float(kept_coh[max_n][pos].min())))
-    if known is not None:
-        out = [t for t in out if not known(t[0])]
+            slot = pos + offsets[L]
+        for k, c, h, hl, hr in zip(keys.tolist(), counts.tolist(), coh.tolist(),
+                                   h_left[slot].tolist(), h_right[slot].tolist()):
+            word = vocab.word(k, L)
+            if known is None or not known(word):
+                out.append(Word(word, c, h, hl, hr))
+    long_words = []
+    for word, c in cut.long.items():
+        if c >= min_count and len(word) >= options.min_len and (known is None or not known(word)):
+            keys = np.array([vocab.key(word[i : i + max_n]) for i in range(len(word) - max_n + 1)],
+                            dtype=np.uint64)
+            coh = float(kept_coh[max_n][np.searchsorted(kept_keys[max_n], keys)].min())
+            long_words.append((word, c, coh))
+    if long_words:
+        hl, hr = _long_entropies([w for w, _, _ in long_words], cut.contexts, max_n)
+        out.extend(Word(w, c, coh, l, r) for (w, c, coh), l, r in zip(long_words, hl, hr))
     return out
-
-
-def _neighbour_entropies(words: List[str], batches, workers, lut, max_n):
-    short: Dict[int, Tuple[np.ndarray, np.ndarray]] = {}
-    by_len: Dict[int, List[Tuple[int, int]]] = {}
-    long_items = []
-    for index, w in enumerate(words):
-        if len(w) <= max_n:
-            by_len.setdefault(len(w), []).append((ng.encode_word(w, lut), index))
-        else:
-            ids = np.array([lut[ord(ch)] - 1 for ch in w], dtype=np.int64)
-            long_items.append((ng.encode_word(w[:max_n], lut), index, ids))
-    for L, pairs in by_len.items():
-        pairs.sort()
-        short[L] = (
-            np.array([k for k, _ in pairs], dtype=np.uint64),
-            np.array([i for _, i in pairs], dtype=np.int64),
-        )
-    long_groups = None
-    if long_items:
-        groups: Dict[int, list] = {}
-        for prefix, index, ids in long_items:
-            groups.setdefault(prefix, []).append((index, ids))
-        prefixes = sorted(groups)
-        long_groups = (np.array(prefixes, dtype=np.uint64), [groups[p] for p in prefixes])
-    state = {"lut": lut, "short": short, "long": long_groups, "max_n": max_n}
-    tables = pool.map_reduce(
-        _entropy_task, merge_neighbours, batches(), workers=workers, initializer=_set_state, initargs=(state,)
-    )
-    if tables is None:
-        tables = (ng.empty_table(), ng.empty_table())
-    return entropies(tables[0], len(words)), entropies(tables[1], len(words))
 
 
 def write_user_dict(handle, words: Iterable[Word]) -> int:

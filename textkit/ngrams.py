@@ -17,16 +17,23 @@ substrings of the text).
 
 Keys
 ----
-Every distinct clause character gets an *id*: its rank among the code points of a sorted
-vocabulary (``uint32`` array). An n-gram is packed into one ``uint64`` key, 16 bits per
-character, the first character most significant::
+Every clause character has an *id* below 2^16. The 28,221 clause characters of the Basic
+Multilingual Plane have fixed ids (their rank by code point among those characters), so
+partial results of different batches share one id space and merge without rewriting.
+Supplementary-plane characters (CJK Extension B and later) get the ids after those, in
+code point order among the ones seen (a :class:`Vocabulary`); merging two partials that
+saw different ones rewrites their keys through a monotone map. An n-gram is packed into
+one ``uint64`` key, 16 bits per character, the first character most significant::
 
     key(c_1 … c_n) = Σ_j id(c_j) · 2^(16·(n−j))
 
-Keys of one length compare like their id tuples, and a monotone change of vocabulary
-(the union of two vocabularies) keeps their order, so merged tables stay sorted. Limits:
-``max_n ≤ 4`` (4 × 16 bits) and at most 65,536 distinct clause characters (a
-:class:`~textkit.errors.TextkitError` beyond that).
+Keys of one length compare like their id tuples, so a monotone change of ids keeps a
+table sorted. Limits: ``max_n ≤ 4`` (4 × 16 bits) and at most 65,536 − 28,221 distinct
+supplementary-plane characters (a :class:`~textkit.errors.TextkitError` beyond that).
+
+Membership of many keys in a fixed set (the kept n-grams, the output words) goes through
+:class:`KeySet`, an open-addressing hash table in numpy arrays (exact: a hit compares the
+stored key).
 
 Tables and memory
 -----------------
@@ -196,15 +203,6 @@ def lookup(table: Table, keys: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return found, np.where(found, tc[pos], 0)
 
 
-def contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Bool mask: which ``keys`` are in the sorted array ``sorted_keys``."""
-    if sorted_keys.size == 0:
-        return np.zeros(keys.size, dtype=bool)
-    pos = np.searchsorted(sorted_keys, keys)
-    np.minimum(pos, sorted_keys.size - 1, out=pos)
-    return sorted_keys[pos] == keys
-
-
 def remap_keys(keys: np.ndarray, n: int, id_map: np.ndarray) -> np.ndarray:
     """Keys of length-n grams rewritten through ``id_map`` (old id -> new id), a monotone map."""
     out = np.zeros(keys.size, dtype=np.uint64)
@@ -215,42 +213,161 @@ def remap_keys(keys: np.ndarray, n: int, id_map: np.ndarray) -> np.ndarray:
     return out
 
 
-def decode_key(key: int, n: int, chars: np.ndarray) -> str:
-    """The string of one packed key of length n over vocabulary ``chars``."""
-    ids = [(key >> (BITS * (n - 1 - j))) & MASK for j in range(n)]
-    return "".join(chr(int(chars[i])) for i in ids)
+_STATIC: Optional[Tuple[np.ndarray, np.ndarray]] = None
 
 
-def encode_word(word: str, char_lut: np.ndarray) -> Optional[int]:
-    """Packed key of ``word`` (≤ 4 characters) under a code point -> id+1 lookup; None if a
-    character is outside the vocabulary."""
-    key = 0
-    for ch in word:
-        cp = ord(ch)
-        if cp >= char_lut.size or char_lut[cp] == 0:
+def _static_ids() -> Tuple[np.ndarray, np.ndarray]:
+    """(code points of the BMP clause characters in id order, lookup code point -> id + 1)."""
+    global _STATIC
+    if _STATIC is None:
+        bmp = np.flatnonzero(_clause_lut()[:0x10000]).astype(np.uint32)
+        lut = np.zeros(0x10000, dtype=np.int64)
+        lut[bmp] = np.arange(1, bmp.size + 1)
+        _STATIC = (bmp, lut)
+    return _STATIC
+
+
+# number of BMP clause characters (28,221 with the ranges above)
+BMP_IDS = sum(hi - lo + 1 for lo, hi in CLAUSE_RANGES if hi < 0x10000)
+
+
+class Vocabulary:
+    """Ids of clause characters: fixed for the BMP, then ``extra`` (sorted supplementary code
+    points) from :data:`BMP_IDS` on."""
+
+    def __init__(self, extra: Optional[np.ndarray] = None):
+        self.extra = np.asarray(extra if extra is not None else (), dtype=np.uint32)
+        if BMP_IDS + self.extra.size > MAX_VOCAB:
+            raise TextkitError(
+                f"the corpus holds {self.extra.size:,} distinct supplementary-plane characters; "
+                f"n-gram keys allow at most {MAX_VOCAB - BMP_IDS:,}"
+            )
+
+    @property
+    def size(self) -> int:
+        return BMP_IDS + int(self.extra.size)
+
+    def chars(self) -> np.ndarray:
+        """Code point of every id."""
+        return np.concatenate([_static_ids()[0], self.extra])
+
+    def ids(self, codes: np.ndarray) -> np.ndarray:
+        """Ids (int64) of clause-character code points; TextkitError for one not in the vocabulary."""
+        lut = _static_ids()[1]
+        ids = np.empty(codes.size, dtype=np.int64)
+        bmp = codes < 0x10000
+        if bmp.all():
+            return lut[codes.astype(np.intp)] - 1
+        ids[bmp] = lut[codes[bmp].astype(np.intp)] - 1
+        sup = codes[~bmp]
+        pos = np.searchsorted(self.extra, sup)
+        if self.extra.size == 0 or not np.array_equal(self.extra[np.minimum(pos, self.extra.size - 1)], sup):
+            raise TextkitError(
+                "the input changed between two passes (a character is new); discover reads its "
+                "input several times, so give files, not a pipe that changes"
+            )
+        ids[~bmp] = BMP_IDS + pos
+        return ids
+
+    def id_map_from(self, other: "Vocabulary") -> Optional[np.ndarray]:
+        """Monotone map of ``other``'s ids into this vocabulary (a superset); None if identical."""
+        if np.array_equal(other.extra, self.extra):
             return None
-        key = (key << BITS) | (int(char_lut[cp]) - 1)
-    return key
+        return np.concatenate(
+            [np.arange(BMP_IDS, dtype=np.uint64),
+             (BMP_IDS + np.searchsorted(self.extra, other.extra)).astype(np.uint64)]
+        )
+
+    def union(self, other: "Vocabulary") -> "Vocabulary":
+        if np.array_equal(other.extra, self.extra):
+            return self
+        return Vocabulary(np.union1d(self.extra, other.extra))
+
+    def key(self, word: str) -> Optional[int]:
+        """Packed key of ``word`` (≤ 4 characters); None if a character is not a clause
+        character in this vocabulary."""
+        codes = np.array([ord(ch) for ch in word], dtype=np.uint32)
+        if not _clause_lut()[codes].all():
+            return None
+        try:
+            ids = self.ids(codes)
+        except TextkitError:
+            return None
+        key = 0
+        for i in ids.tolist():
+            key = (key << BITS) | i
+        return key
+
+    def word(self, key: int, n: int) -> str:
+        """The string of one packed key of length n."""
+        chars = self._chars_cache()
+        return "".join(chr(int(chars[(key >> (BITS * (n - 1 - j))) & MASK])) for j in range(n))
+
+    def _chars_cache(self) -> np.ndarray:
+        cached = getattr(self, "_chars", None)
+        if cached is None:
+            cached = self._chars = self.chars()
+        return cached
+
+    def __getstate__(self):
+        return {"extra": self.extra}
+
+    def __setstate__(self, state):
+        self.extra = state["extra"]
 
 
-def vocabulary_lut(chars: np.ndarray) -> np.ndarray:
-    """Lookup array code point -> id + 1 (0 for characters outside ``chars``)."""
-    size = int(chars[-1]) + 1 if chars.size else 1
-    lut = np.zeros(size, dtype=np.int64)
-    lut[chars.astype(np.intp)] = np.arange(1, chars.size + 1)
-    return lut
+class KeySet:
+    """A fixed set of uint64 keys with fast exact lookup of many keys at once.
 
+    Open addressing with linear probing in a numpy table of 4–8 slots per key (hash:
+    Fibonacci multiplication, top bits); a slot holds the index + 1 of a key in
+    ``self.keys`` (the keys as given, usually sorted), 0 when empty.
+    """
 
-def ids_of(clauses: Clauses, lut: np.ndarray) -> np.ndarray:
-    """Ids (int64) of the clause characters under a lookup from :func:`vocabulary_lut`."""
-    codes = clauses.codes.astype(np.intp)
-    inside = codes < lut.size
-    ids = np.zeros(codes.size, dtype=np.int64)
-    ids[inside] = lut[codes[inside]]
-    if not ids.all():
-        raise TextkitError("the corpus changed between two passes (a character is new); "
-                           "discover reads its input several times, so give a file, not a pipe")
-    return ids - 1
+    _MULT = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, keys: np.ndarray):
+        self.keys = np.asarray(keys, dtype=np.uint64)
+        bits = max(8, int(self.keys.size * 4).bit_length())
+        self._shift = np.uint64(64 - bits)
+        self._mask = (1 << bits) - 1
+        slots = np.zeros(1 << bits, dtype=np.int64)
+        pending = np.arange(self.keys.size)
+        home = self._hash(self.keys)
+        while pending.size:
+            h = home[pending]
+            free = slots[h] == 0
+            slots[h[free]] = pending[free] + 1  # among equal slots one write wins
+            placed = slots[h] == pending + 1
+            pending = pending[~placed]
+            home[pending] = (home[pending] + 1) & self._mask
+        self._slots = slots
+
+    def _hash(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * self._MULT) >> self._shift).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self.keys.size)
+
+    def index(self, keys: np.ndarray) -> np.ndarray:
+        """Position of each key in ``self.keys``, -1 when absent."""
+        out = np.full(keys.size, -1, dtype=np.int64)
+        if self.keys.size == 0 or keys.size == 0:
+            return out
+        todo = np.arange(keys.size)
+        h = self._hash(keys)
+        while todo.size:
+            slot = self._slots[h]
+            occupied = slot > 0
+            match = occupied & (self.keys[slot - 1] == keys[todo])
+            out[todo[match]] = slot[match] - 1
+            more = occupied & ~match
+            todo = todo[more]
+            h = (h[more] + 1) & self._mask
+        return out
+
+    def contains(self, keys: np.ndarray) -> np.ndarray:
+        return self.index(keys) >= 0
 
 
 # -- partial n-gram counts ------------------------------------------------------------
@@ -268,7 +385,7 @@ class SpillPolicy:
 class Run:
     """A spilled partial table set: its vocabulary and one (keys, counts) .npy pair per n."""
 
-    chars: np.ndarray
+    vocab: Vocabulary
     files: Dict[int, Tuple[str, str]]
 
 
@@ -276,13 +393,13 @@ class Run:
 class NgramCounts:
     """Partial n-gram counts of some batches (the result of :func:`count_batch`, merged).
 
-    ``chars``: sorted code points seen (the vocabulary); ``unigrams``: their counts;
-    ``tables[n]`` for n = 2..max_n: counts of length-n grams keyed over ``chars``;
-    ``runs``: spilled tables (each over its own vocabulary).
+    ``vocab``: the id space; ``unigrams[id]``: count of each character (length
+    ``vocab.size``); ``tables[n]`` for n = 2..max_n: counts of length-n grams; ``runs``:
+    spilled tables (each over its own vocabulary).
     """
 
     max_n: int
-    chars: np.ndarray
+    vocab: Vocabulary
     unigrams: np.ndarray
     tables: Dict[int, Table]
     runs: List[Run] = field(default_factory=list)
@@ -302,50 +419,36 @@ def count_batch(docs: Sequence[str], max_n: int, spill: SpillPolicy = SpillPolic
     if not 1 <= max_n <= MAX_N:
         raise ValueError(f"max_n must be 1..{MAX_N}")
     clauses = encode(docs)
-    freq = np.bincount(clauses.codes) if len(clauses) else np.zeros(0, dtype=np.int64)
-    chars = np.flatnonzero(freq).astype(np.uint32)
-    _check_vocab(chars)
-    unigrams = freq[chars].astype(np.int64)
+    sup = clauses.codes[clauses.codes >= 0x10000]
+    vocab = Vocabulary(np.unique(sup) if sup.size else np.empty(0, dtype=np.uint32))
+    ids = vocab.ids(clauses.codes)
+    unigrams = np.bincount(ids, minlength=vocab.size).astype(np.int64)
     tables: Dict[int, Table] = {}
-    if chars.size:
-        lut = vocabulary_lut(chars)
-        ids = lut[clauses.codes.astype(np.intp)] - 1
-        for n in range(2, max_n + 1):
-            keys = ngram_keys(ids, n)
-            tables[n] = sort_count(keys[clauses.remaining[: keys.size] >= n])
     for n in range(2, max_n + 1):
-        tables.setdefault(n, empty_table())
-    return NgramCounts(max_n=max_n, chars=chars, unigrams=unigrams, tables=tables, spill=spill)
+        keys = ngram_keys(ids, n)
+        tables[n] = sort_count(keys[clauses.remaining[: keys.size] >= n])
+    return NgramCounts(max_n=max_n, vocab=vocab, unigrams=unigrams, tables=tables, spill=spill)
 
 
-def _check_vocab(chars: np.ndarray) -> None:
-    if chars.size > MAX_VOCAB:
-        raise TextkitError(
-            f"the corpus holds {chars.size:,} distinct clause characters; "
-            f"n-gram keys allow at most {MAX_VOCAB:,}"
-        )
-
-
-def _to_union(part: NgramCounts, chars: np.ndarray) -> Dict[int, Table]:
-    """Tables of ``part`` rewritten over the (super-)vocabulary ``chars``."""
-    if part.chars.size == chars.size:
-        return part.tables
-    id_map = np.searchsorted(chars, part.chars).astype(np.uint64)
-    return {n: (remap_keys(k, n, id_map), c) for n, (k, c) in part.tables.items()}
+def _rewrite(part: NgramCounts, vocab: Vocabulary) -> Tuple[np.ndarray, Dict[int, Table]]:
+    """Unigrams and tables of ``part`` over the (super-)vocabulary ``vocab``."""
+    id_map = vocab.id_map_from(part.vocab)
+    if id_map is None:
+        return part.unigrams, part.tables
+    uni = np.zeros(vocab.size, dtype=np.int64)
+    uni[id_map.astype(np.intp)] = part.unigrams
+    return uni, {n: (remap_keys(k, n, id_map), c) for n, (k, c) in part.tables.items()}
 
 
 def merge_counts(a: NgramCounts, b: NgramCounts) -> NgramCounts:
     """Sum of two partial counts (associative and commutative; spills past the budget)."""
     if a.max_n != b.max_n:
         raise ValueError("cannot merge counts with different max_n")
-    chars = np.union1d(a.chars, b.chars).astype(np.uint32)
-    _check_vocab(chars)
-    uni = np.zeros(chars.size, dtype=np.int64)
-    uni[np.searchsorted(chars, a.chars)] += a.unigrams
-    uni[np.searchsorted(chars, b.chars)] += b.unigrams
-    ta, tb = _to_union(a, chars), _to_union(b, chars)
+    vocab = a.vocab.union(b.vocab)
+    ua, ta = _rewrite(a, vocab)
+    ub, tb = _rewrite(b, vocab)
     tables = {n: merge_tables(ta[n], tb[n]) for n in ta}
-    out = NgramCounts(a.max_n, chars, uni, tables, a.runs + b.runs, a.spill)
+    out = NgramCounts(a.max_n, vocab, ua + ub, tables, a.runs + b.runs, a.spill)
     if out.spill.directory is not None and out.nbytes() > out.spill.max_bytes:
         out.runs.append(_write_run(out))
         out.tables = {n: empty_table() for n in out.tables}
@@ -360,11 +463,11 @@ def _write_run(part: NgramCounts) -> Run:
         np.save(kp, keys)
         np.save(cp, counts)
         files[n] = (kp, cp)
-    return Run(chars=part.chars.copy(), files=files)
+    return Run(vocab=part.vocab, files=files)
 
 
 def finish_counts(part: NgramCounts, min_count: int, chunk: int = 1 << 20) -> Dict[int, Table]:
-    """Final tables over ``part.chars``, n = 2..max_n, keeping only counts ≥ ``min_count``.
+    """Final tables over ``part.vocab``, n = 2..max_n, keeping only counts ≥ ``min_count``.
 
     In-memory tables and spilled runs are merged in key order, ``chunk`` keys per run at a
     time: each round takes, from every source, the keys up to the smallest of the sources'
@@ -380,8 +483,9 @@ def finish_counts(part: NgramCounts, min_count: int, chunk: int = 1 << 20) -> Di
         sources = [_Source(keys, counts, None)]
         for run in part.runs:
             kp, cp = run.files[n]
-            id_map = np.searchsorted(part.chars, run.chars).astype(np.uint64)
-            sources.append(_Source(np.load(kp, mmap_mode="r"), np.load(cp, mmap_mode="r"), (n, id_map)))
+            id_map = part.vocab.id_map_from(run.vocab)
+            remap = None if id_map is None else (n, id_map)
+            sources.append(_Source(np.load(kp, mmap_mode="r"), np.load(cp, mmap_mode="r"), remap))
         result[n] = _merge_sources(sources, min_count, chunk)
     return result
 
