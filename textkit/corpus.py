@@ -334,13 +334,13 @@ class Corpus:
 
 
 def _walk(root: str) -> List[str]:
-    """Regular files below ``root``, recursively, in sorted order; hidden entries skipped."""
+    """Regular files below ``root``, recursively, sorted by path; hidden entries skipped."""
     out: List[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for fn in sorted(filenames):
-            if not fn.startswith("."):
-                full = os.path.join(dirpath, fn)
-                if os.path.isfile(full):
-                    out.append(full)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for fn in filenames:
+            full = os.path.join(dirpath, fn)
+            if not fn.startswith(".") and os.path.isfile(full):
+                out.append(full)
+    out.sort(key=lambda p: os.path.relpath(p, root).split(os.sep))
     return out

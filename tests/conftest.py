@@ -1,0 +1,54 @@
+"""Shared fixtures: the bundled sample, the optional ../shared/data, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "samples" / "nahan.txt"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def sample_path() -> Path:
+    """The bundled public-domain sample (Lu Xun, 呐喊), one paragraph per line."""
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def sample_lines() -> list:
+    return SAMPLE.read_text(encoding="utf-8").split("\n")[:-1]
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data when present; tests that need it skip cleanly otherwise."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not available")
+    return SHARED_DATA
+
+
+def run_textkit(*args, input=None, env=None, timeout=120, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``python -m textkit ARGS`` in a real process (exit codes, signals, pipes)."""
+    full_env = dict(os.environ)
+    full_env.pop("TEXTKIT_DEBUG", None)
+    if env:
+        full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "textkit", *map(str, args)],
+        input=input,
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def textkit_proc():
+    return run_textkit

@@ -1,0 +1,169 @@
+"""The corpus reader: sources, compression by content, encodings, bad bytes, JSON Lines."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import logging
+import lzma
+import sys
+
+import pytest
+
+from textkit.corpus import Corpus, open_text
+from textkit.errors import CorpusError
+
+LINES = ["第一行 text", "", "第三行，结束。"]
+RAW = ("\n".join(LINES) + "\n").encode("utf-8")
+
+
+def docs(*sources, **kw):
+    return list(Corpus([str(s) for s in sources], **kw).documents())
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress, lambda b: b])
+def test_compression_detected_by_content_not_name(tmp_path, compress):
+    path = tmp_path / "corpus.txt"  # no telling extension
+    path.write_bytes(compress(RAW))
+    assert docs(path) == LINES
+
+
+def test_directories_recursive_sorted_hidden_skipped(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "2.txt").write_text("b2\n", encoding="utf-8")
+    (tmp_path / "a.txt").write_text("a\n", encoding="utf-8")
+    (tmp_path / "c.txt.gz").write_bytes(gzip.compress("c\n".encode()))
+    (tmp_path / ".hidden").write_text("secret\n", encoding="utf-8")
+    assert docs(tmp_path) == ["a", "b2", "c"]
+
+
+def test_glob_patterns(tmp_path):
+    for name in ("x1.txt", "x2.txt", "y.txt"):
+        (tmp_path / name).write_text(name + "\n", encoding="utf-8")
+    assert docs(tmp_path / "x*.txt") == ["x1.txt", "x2.txt"]
+    with pytest.raises(CorpusError, match="no file matches"):
+        docs(tmp_path / "z*.txt")
+
+
+def test_stdin(monkeypatch):
+    fake = io.TextIOWrapper(io.BufferedReader(io.BytesIO(gzip.compress(RAW))), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", fake)
+    corpus = Corpus(["-"])
+    assert list(corpus.documents()) == LINES
+    with pytest.raises(CorpusError, match="only once"):
+        list(corpus.documents())
+
+
+def test_bom_crlf_and_missing_final_newline(tmp_path):
+    path = tmp_path / "win.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + "甲\r\n乙\r\n丙".encode("utf-8"))
+    assert docs(path) == ["甲", "乙", "丙"]
+
+
+def test_gb18030(tmp_path):
+    path = tmp_path / "gb.txt"
+    path.write_bytes("中文编码测试\n第二行€\n".encode("gb18030"))
+    assert docs(path, encoding="gb18030") == ["中文编码测试", "第二行€"]
+    with pytest.raises(CorpusError, match="unknown encoding"):
+        Corpus([str(path)], encoding="klingon")
+
+
+def test_invalid_utf8_warns_with_file_and_line(tmp_path, caplog):
+    path = tmp_path / "bad.txt"
+    path.write_bytes("好\n".encode() + b"\xff\xfe bad\n" + "好\n".encode())
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        out = docs(path)
+    assert out == ["好", "\ufffd\ufffd bad", "好"]
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(f"{path}:2: invalid utf-8" in m for m in messages)
+    assert any(m.startswith("1 line with invalid utf-8") for m in messages)
+
+
+def test_invalid_utf8_strict_is_error(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"ok\n\xff\n")
+    with pytest.raises(CorpusError, match=r"bad.txt:2: invalid utf-8"):
+        docs(path, strict=True)
+
+
+def test_truncated_gzip_names_file(tmp_path):
+    path = tmp_path / "cut.gz"
+    blob = gzip.compress(RAW * 2000)
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CorpusError, match=r"cut.gz: truncated or corrupt"):
+        docs(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CorpusError, match="nope.txt: no such file"):
+        docs(tmp_path / "nope.txt")
+
+
+def test_binary_file_named_is_error_in_directory_skipped(tmp_path, caplog):
+    binary = tmp_path / "img.bin"
+    binary.write_bytes(b"\x89PNG\x00\x00\x01\x02" * 100)
+    with pytest.raises(CorpusError, match="binary"):
+        docs(binary)
+    (tmp_path / "t.txt").write_text("文本\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        assert docs(tmp_path) == ["文本"]
+    assert any("img.bin: skipped" in r.getMessage() for r in caplog.records)
+
+
+def test_directory_without_text_files(tmp_path):
+    (tmp_path / "only.bin").write_bytes(b"\x00\x01" * 10)
+    with pytest.raises(CorpusError, match="no text files"):
+        docs(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CorpusError, match="holds no files"):
+        docs(empty)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_bytes(b"")
+    assert docs(path) == []
+
+
+def test_jsonl_field(tmp_path, caplog):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "甲", "id": 1}\n\n{"id": 2}\nnot json\n{"text": "乙"}\n', encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        recs = list(Corpus([str(path)], field="text").records())
+    assert [(r.line, r.text) for r in recs] == [(1, "甲"), (5, "乙")]
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "d.jsonl:3: no field 'text'" in messages and "d.jsonl:4: not valid JSON" in messages
+    with pytest.raises(CorpusError, match="d.jsonl:3"):
+        list(Corpus([str(path)], field="text", strict=True).documents())
+
+
+def test_records_carry_line_numbers(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("x\ny\n", encoding="utf-8")
+    assert [(r.source, r.line, r.text) for r in Corpus([str(path)]).records()] == [
+        (str(path), 1, "x"), (str(path), 2, "y")]
+
+
+def test_batches_cover_every_document_once(sample_path):
+    corpus = Corpus([str(sample_path)])
+    all_docs = list(corpus.documents())
+    for max_chars in (1, 1000, 10**9):
+        batches = list(corpus.batches(max_chars=max_chars))
+        assert [d for b in batches for d in b] == all_docs
+    assert all(len(b) <= 7 for b in corpus.batches(max_docs=7))
+
+
+def test_very_long_line(tmp_path):
+    path = tmp_path / "long.txt"
+    line = "字" * 3_000_000
+    path.write_text(line + "\nend\n", encoding="utf-8")
+    assert [len(d) for d in docs(path)] == [3_000_000, 3]
+
+
+def test_open_text_decompresses(tmp_path):
+    path = tmp_path / "side.tsv"
+    path.write_bytes(bz2.compress("a\t1\n".encode()))
+    with open_text(str(path)) as fh:
+        assert fh.read() == "a\t1\n"

@@ -1,0 +1,107 @@
+"""The worker pool: order, exact reduce, bounded read-ahead, errors, in-process mode."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+
+from textkit import pool
+from textkit.errors import CorpusError, UsageError, WorkerError
+
+
+def square(x):
+    return x * x
+
+
+def pid_of(_):
+    return os.getpid()
+
+
+def letters(word):
+    return Counter(word)
+
+
+def add(a, b):
+    a.update(b)
+    return a
+
+
+def fail_on_seven(x):
+    if x == 7:
+        raise ValueError("seven is not allowed")
+    return x
+
+
+def textkit_fail(x):
+    raise CorpusError(f"bad record {x}")
+
+
+def die(x):
+    os._exit(3)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_imap_keeps_input_order(workers):
+    assert list(pool.imap(square, range(50), workers=workers)) == [x * x for x in range(50)]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_map_reduce_equals_serial(workers):
+    words = ["中文分词", "abc", "统计", "aaa"] * 30
+    assert pool.map_reduce(letters, add, words, workers=workers) == Counter("".join(words))
+
+
+def test_map_reduce_of_nothing_is_none():
+    assert pool.map_reduce(letters, add, [], workers=2) is None
+
+
+def test_workers_one_runs_in_process():
+    assert set(pool.imap(pid_of, range(5), workers=1)) == {os.getpid()}
+    assert os.getpid() not in set(pool.imap(pid_of, range(10), workers=2))
+
+
+def test_read_ahead_is_bounded():
+    pulled = []
+
+    def source():
+        for i in range(1000):
+            pulled.append(i)
+            yield i
+
+    results = pool.imap(square, source(), workers=2, window=4)
+    for i, value in enumerate(results):
+        assert value == i * i
+        # never more than the window (plus the two items peeked to decide on a pool) ahead
+        assert len(pulled) - (i + 1) <= 4 + 2
+        if i == 20:
+            break
+    results.close()
+
+
+def test_worker_exception_reaches_the_caller():
+    with pytest.raises(WorkerError, match="ValueError: seven is not allowed"):
+        list(pool.imap(fail_on_seven, range(20), workers=2))
+    with pytest.raises(WorkerError, match="seven"):
+        pool.map_reduce(fail_on_seven, max, range(20), workers=2)
+
+
+def test_textkit_errors_keep_their_type():
+    with pytest.raises(CorpusError, match="bad record"):
+        list(pool.imap(textkit_fail, range(4), workers=2))
+
+
+def test_dead_worker_is_reported():
+    with pytest.raises(WorkerError, match="died"):
+        list(pool.imap(die, range(4), workers=2))
+
+
+def test_resolve_workers():
+    assert pool.resolve_workers("auto") == pool.available_cores()
+    assert pool.resolve_workers(0) == pool.available_cores()
+    assert pool.resolve_workers("3") == 3
+    with pytest.raises(UsageError):
+        pool.resolve_workers(-1)
+    with pytest.raises(UsageError):
+        pool.resolve_workers("many")

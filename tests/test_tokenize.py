@@ -1,0 +1,155 @@
+"""Tokenizers against the naive reference: jieba.cut per line, the same filters."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+
+import jieba
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from textkit.errors import TextkitError, UsageError
+from textkit.tokenize import HAN_PIECE, _SKIP, Tokenizer, TokenizerSpec, get_tokenizer
+
+jieba.setLogLevel(60)
+
+
+def naive_tokens(text, spec: TokenizerSpec, segmenter=jieba.dt):
+    """The reference: jieba's public API, then the documented filters, one token at a time."""
+    if spec.kind == "jieba":
+        if spec.mode == "search":
+            raw = segmenter.cut_for_search(text, HMM=spec.hmm)
+        else:
+            raw = segmenter.cut(text, cut_all=spec.mode == "all", HMM=spec.hmm)
+    elif spec.kind == "char":
+        raw = list(text)
+    else:
+        raw = text.split()
+    out = []
+    for tok in raw:
+        if spec.lower:
+            tok = tok.lower()
+        if not tok.strip():
+            continue
+        if not spec.keep_punct and not any(unicodedata.category(c)[0] in "LNM" for c in tok):
+            continue
+        if len(tok) < spec.min_len or (spec.max_len and len(tok) > spec.max_len):
+            continue
+        out.append(tok)
+    return out
+
+
+def test_patterns_are_jiebas():
+    assert HAN_PIECE.pattern == jieba.re_han_default.pattern
+    assert _SKIP.pattern == jieba.re_skip_default.pattern
+
+
+SPECS = [
+    TokenizerSpec(),
+    TokenizerSpec(hmm=False),
+    TokenizerSpec(mode="all"),
+    TokenizerSpec(mode="search"),
+    TokenizerSpec(keep_punct=True),
+    TokenizerSpec(min_len=2, max_len=3),
+    TokenizerSpec(kind="char"),
+    TokenizerSpec(kind="whitespace", lower=True),
+]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=repr)
+def test_tokens_equal_naive_on_sample(spec, sample_lines):
+    tok = get_tokenizer(spec)
+    lines = sample_lines[:400]
+    for line in lines:
+        assert tok.tokens(line) == naive_tokens(line, spec), line
+    expected = Counter()
+    for line in lines:
+        expected.update(naive_tokens(line, spec))
+    assert tok.count(lines) == expected
+
+
+# Text made of dictionary words, unknown Han characters, Latin, digits, punctuation
+# and whitespace, so that routes, HMM runs and the glueing of ASCII are all exercised.
+_ALPHABET = list("中华人民共和国北京大学生活动研究所的了是在我有他这") + list("囧嘤嘚䶮") + \
+    list("abcXYZ019") + list("，。！？、 \t　.-%#&+_") + ["\u3000", "\r"]
+_TEXT = st.lists(st.sampled_from(_ALPHABET + ["中华人民共和国", "研究生命", "北京大学", "iPhone12"]),
+                 max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT)
+def test_tokens_equal_naive_on_generated_text(text):
+    for spec in (TokenizerSpec(), TokenizerSpec(hmm=False), TokenizerSpec(keep_punct=True)):
+        assert get_tokenizer(spec).tokens(text) == naive_tokens(text, spec)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_TEXT, max_size=12))
+def test_count_equals_counting_tokens(docs):
+    tok = get_tokenizer(TokenizerSpec())
+    expected = Counter()
+    for d in docs:
+        expected.update(naive_tokens(d, tok.spec))
+    assert tok.count(docs) == expected
+    counts, df, n = tok.count_with_df(docs)
+    assert counts == expected and n == len(docs)
+    assert df == Counter(w for d in docs for w in set(naive_tokens(d, tok.spec)))
+
+
+def test_memo_bound_does_not_change_results(monkeypatch, sample_lines):
+    import textkit.tokenize as tk
+
+    spec = TokenizerSpec(min_len=1, max_len=50)  # a spec of its own: a fresh memo
+    full = Tokenizer(spec).count(sample_lines[:200])
+    monkeypatch.setattr(tk, "_MEMO_LIMIT", 5)
+    assert Tokenizer(spec).count(sample_lines[:200]) == full
+
+
+def test_punctuation_dropped_unless_kept():
+    text = "你好，世界！ ＠＠ 2024年"
+    assert get_tokenizer(TokenizerSpec()).tokens(text) == ["你好", "世界", "2024", "年"]
+    kept = get_tokenizer(TokenizerSpec(keep_punct=True)).tokens(text)
+    assert "，" in kept and "！" in kept and " " not in kept
+
+
+def test_stopwords_default_and_file(tmp_path):
+    text = "我们的生活是美好的"
+    default = get_tokenizer(TokenizerSpec(stopwords="default")).tokens(text)
+    assert "的" not in default and "我们" not in default and "生活" in default
+    stop = tmp_path / "stop.txt"
+    stop.write_text("生活\n\n 美好 \n", encoding="utf-8")
+    assert get_tokenizer(TokenizerSpec(stopwords=str(stop))).tokens(text) == ["我们", "的", "是", "的"]
+
+
+def test_lower_for_latin():
+    tok = get_tokenizer(TokenizerSpec(kind="whitespace", lower=True))
+    assert tok.tokens("Hello HELLO world") == ["hello", "hello", "world"]
+
+
+def test_user_dict_is_honoured(tmp_path):
+    text = "蓝莓芝士蛋糕真好吃"
+    base = get_tokenizer(TokenizerSpec()).tokens(text)
+    assert "蓝莓芝士蛋糕" not in base
+    user = tmp_path / "user.txt"
+    user.write_text("蓝莓芝士蛋糕 10\n", encoding="utf-8")
+    spec = TokenizerSpec(user_dict=str(user))
+    tok = get_tokenizer(spec)
+    assert "蓝莓芝士蛋糕" in tok.tokens(text)
+    assert tok.in_dictionary("蓝莓芝士蛋糕") and tok.in_dictionary("蛋糕")
+    assert not get_tokenizer(TokenizerSpec()).in_dictionary("蓝莓芝士蛋糕")
+
+
+def test_missing_user_dict_and_stopwords_are_errors(tmp_path):
+    with pytest.raises(TextkitError, match="no such file"):
+        Tokenizer(TokenizerSpec(user_dict=str(tmp_path / "nope.txt")))
+    with pytest.raises(TextkitError, match="no such file"):
+        Tokenizer(TokenizerSpec(stopwords=str(tmp_path / "nope.txt")))
+
+
+def test_invalid_spec_values():
+    with pytest.raises(UsageError):
+        TokenizerSpec(kind="bpe")
+    with pytest.raises(UsageError):
+        TokenizerSpec(min_len=3, max_len=2)
