@@ -84,6 +84,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -105,6 +106,8 @@ METRICS = ("wmd", "wrd")
 OOV_POLICIES = ("drop", "error")
 MAX_ITER = 100_000
 _OPTIMAL = 1  # result code of emd_c for an optimal solution
+_NO_IDS = np.empty(0, dtype=np.int64)
+_NO_COUNTS = np.empty(0, dtype=np.float64)
 
 
 class EmptyBagError(DataError):
@@ -119,7 +122,7 @@ class Bag:
         mass:     float64 (n,), masses summing to 1 (see the module docstring).
         rows:     float64 (n, dim), C order: the vectors the cost is computed on
                   (stored rows for WMD, unit rows for normalised WMD and WRD).
-        sq:       float64 (n,), squared norms of ``rows``.
+        sq:       float64 (n,), squared norms of ``rows`` (WMD only; None for WRD).
         n_tokens: tokens in the text; n_oov: tokens dropped (unknown or zero vector).
     """
 
@@ -169,7 +172,9 @@ class Flow:
 
 def _solve_lp(a: np.ndarray, b: np.ndarray, cost: np.ndarray, max_iter: int = MAX_ITER):
     """Exact transport: (value, plan) with the network simplex, as ``ot.emd2`` computes it."""
-    b = b * a.sum() / b.sum()  # the same rescaling ot.emd2 applies
+    a_sum, b_sum = a.sum(), b.sum()
+    if not (a_sum == 1.0 and b_sum == 1.0):  # otherwise the rescaling below is the identity
+        b = b * a_sum / b_sum  # the same rescaling ot.emd2 applies
     if _emd_c is None:  # pragma: no cover
         plan = ot.emd(a, b, cost, numItermax=max_iter)
         return float(np.sum(plan * cost)), plan
@@ -215,23 +220,30 @@ class Transport:
         self.unit = metric == "wrd" or self.normalize
         self.oov = oov
         self.sinkhorn = sinkhorn
-        self._matrix = vectors.matrix
+        self._matrix = np.asarray(vectors.matrix)  # a plain view of a memmap: cheaper indexing
         self._error_value: float | None = None
 
     # ------------------------------------------------------------------ bags
     def bag(self, tokens: Sequence[str], *, what: str = "text") -> Bag:
         """The bag of ``tokens``; ``what`` names the text in an OOV error."""
-        tokens = list(tokens)
-        if not tokens:
-            return self.bag_from_ids(np.empty(0, dtype=np.int64), n_tokens=0)
-        ids, known = self.vectors.lookup(tokens)
+        n_tokens = len(tokens)
+        if not n_tokens:
+            return self.bag_from_counts(_NO_IDS, _NO_COUNTS, n_tokens=0, n_oov=0)
+        counter = Counter(tokens)
+        distinct = list(counter)
+        ids, known = self.vectors.lookup(distinct)
         ids = np.asarray(ids, dtype=np.int64)
-        known = np.asarray(known, dtype=bool)
-        if self.oov == "error" and not known.all():
-            missing = [t for t, k in zip(tokens, known) if not k]
-            raise DataError(f"{what}: {len(missing)} token(s) not in the vectors, first {missing[0]!r} "
-                            "(use --oov drop to skip unknown words)")
-        return self.bag_from_ids(ids[known], n_tokens=len(tokens))
+        counts = np.fromiter(counter.values(), dtype=np.float64, count=len(distinct))
+        if not known.all():
+            if self.oov == "error":
+                missing = [t for t, k in zip(distinct, known) if not k]
+                raise DataError(f"{what}: {len(missing)} distinct token(s) not in the vectors, first "
+                                f"{missing[0]!r} (use --oov drop to skip unknown words)")
+            ids, counts = ids[known], counts[known]
+        order = np.argsort(ids)
+        counts = counts[order]
+        return self.bag_from_counts(ids[order], counts, n_tokens=n_tokens,
+                                    n_oov=n_tokens - int(counts.sum()))
 
     def bag_from_ids(self, ids: np.ndarray, *, n_tokens: int | None = None) -> Bag:
         """The bag of a sequence of known row ids (one per token occurrence)."""
@@ -242,7 +254,7 @@ class Transport:
 
     def bag_from_counts(self, ids: np.ndarray, counts: np.ndarray, *, n_tokens: int, n_oov: int) -> Bag:
         """The bag of distinct ascending row ``ids`` occurring ``counts`` times."""
-        rows = np.asarray(self._matrix[ids], dtype=np.float64)
+        rows = self._matrix[ids].astype(np.float64)
         if self.unit:
             norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
             nonzero = norms > 0
@@ -255,7 +267,7 @@ class Transport:
             weight = counts
         total = weight.sum()
         mass = weight / total if len(ids) else weight
-        sq = np.einsum("ij,ij->i", rows, rows)
+        sq = None if self.metric == "wrd" else np.einsum("ij,ij->i", rows, rows)
         return Bag(ids, mass, np.ascontiguousarray(rows), sq, n_tokens, n_oov)
 
     # ------------------------------------------------------------------ costs
@@ -264,7 +276,7 @@ class Transport:
         gram = bag1.rows @ bag2.rows.T
         if self.metric == "wrd":
             cost = 1.0 - gram
-            np.clip(cost, 0.0, 2.0, out=cost)
+            np.maximum(cost, 0.0, out=cost)
         else:
             cost = bag1.sq[:, None] + bag2.sq[None, :] - 2.0 * gram
             np.maximum(cost, 0.0, out=cost)
@@ -454,3 +466,214 @@ def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vect
     out = np.asarray(scores, dtype=np.float64)
     mask = np.asarray(valid, dtype=bool)
     return (out, mask) if with_mask else out
+
+
+# ---------------------------------------------------------------------- sentence pairs over the pool
+PAIR_METRICS = ("wrd", "wmd", "cosine", "whiten")
+PAIR_BATCH = 512
+
+
+@dataclass(frozen=True)
+class PairJob:
+    """Picklable settings for scoring raw sentence pairs in pool workers.
+
+    ``vectors_path`` None means the default store; ``tokenizer_spec`` a
+    :class:`textkit.tokenize.TokenizerSpec`.  ``metric`` "cosine" and "whiten"
+    use :class:`textkit.sentences.SentenceEncoder` (mean of unit word vectors;
+    "whiten" applies the saved whitening ``whitening_path`` first) and score
+    the cosine of the two sentence vectors.  ``distance`` turns a similarity
+    into a distance (1 - WRD -> WRD, cosine -> 1 - cosine; WMD is one already).
+    """
+
+    vectors_path: str | None
+    tokenizer_spec: object
+    metric: str = "wrd"
+    normalize: bool = False
+    oov: str = "drop"
+    sinkhorn: float | None = None
+    distance: bool = False
+    whitening_path: str | None = None
+
+
+_VECTORS_CACHE: dict = {}
+_WORKER: dict = {}
+
+
+def open_vectors_cached(path):
+    """``open_vectors`` once per process and path (a forked worker inherits the parent's)."""
+    key = None if path is None else str(path)
+    vectors = _VECTORS_CACHE.get(key)
+    if vectors is None:
+        from textkit.vectors import open_vectors
+
+        _VECTORS_CACHE.clear()  # one store per process: a store can be large
+        vectors = _VECTORS_CACHE[key] = open_vectors(path)
+    return vectors
+
+
+class SentenceCosine:
+    """Cosine (optionally after whitening) of pooled sentence vectors, with the pair API of PairScorer."""
+
+    def __init__(self, vectors, whitening_path: str | None):
+        from textkit.sentences import SentenceEncoder
+
+        self.whitening = None
+        pooling, weighting = "unit", None
+        if whitening_path is not None:
+            from textkit.whitening import Whitening
+
+            self.whitening = Whitening.load(whitening_path, vectors_identity=vectors.identity)
+            settings = dict(part.split("=", 1) for part in str(getattr(self.whitening, "encoder_", "")).split()
+                            if "=" in part)
+            pooling = settings.get("pooling", "unit")
+            weighting = "sif" if settings.get("weighting", "none").startswith("sif") else None
+        self.encoder = SentenceEncoder(vectors, pooling=pooling, weighting=weighting)
+        self.error_value = -1.0
+
+    def scores(self, token_pairs: Sequence[tuple[Sequence[str], Sequence[str]]]):
+        """(cosines float64, valid mask, known tokens, total tokens) of a batch of pairs."""
+        n = len(token_pairs)
+        batch = self.encoder.encode([t for pair in token_pairs for t in pair])
+        matrix = np.asarray(batch.matrix, dtype=np.float64)
+        if self.whitening is not None:
+            matrix = self.whitening.transform(matrix)
+        left, right = matrix[0::2], matrix[1::2]
+        known = np.asarray(batch.known).reshape(n, 2)
+        norms = np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1)
+        valid = (known > 0).all(axis=1) & (norms > 0)
+        cos = np.full(n, self.error_value)
+        cos[valid] = np.einsum("ij,ij->i", left[valid], right[valid]) / norms[valid]
+        return cos, valid, int(np.sum(batch.known)), int(np.sum(batch.total))
+
+
+def init_pair_worker(job: PairJob) -> None:
+    """Pool initializer: vectors, tokenizer and a scorer with its text cache."""
+    from textkit.tokenize import get_tokenizer
+
+    vectors = open_vectors_cached(job.vectors_path)
+    if job.metric in ("cosine", "whiten"):
+        scorer = SentenceCosine(vectors, job.whitening_path if job.metric == "whiten" else None)
+    else:
+        scorer = PairScorer(Transport(vectors, metric=job.metric, normalize=job.normalize, oov=job.oov,
+                                      sinkhorn=job.sinkhorn))
+    _WORKER["job"] = job
+    _WORKER["scorer"] = scorer
+    _WORKER["tokens"] = get_tokenizer(job.tokenizer_spec).tokens
+
+
+def _as_distance(job: PairJob, scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Similarity -> distance (1 - s) for WRD and cosine when asked; error values stay the worst."""
+    if not job.distance or job.metric == "wmd":
+        return scores
+    out = 1.0 - scores
+    out[~valid] = 2.0  # the largest distance of both 1 - cos and WRD
+    return out
+
+
+def score_text_batch(batch: Sequence[tuple[int, str, str]]) -> tuple[np.ndarray, np.ndarray, PairTally]:
+    """Scores of ``(line, text1, text2)`` rows: (float64 scores, valid mask, tally).
+
+    Runs in a pool worker set up by :func:`init_pair_worker`.  Texts are
+    tokenized once per worker (cached by text); an OOV error names the line.
+    """
+    job: PairJob = _WORKER["job"]
+    scorer = _WORKER["scorer"]
+    tokenize = _WORKER["tokens"]
+    tally = PairTally(pairs=len(batch))
+    if isinstance(scorer, SentenceCosine):
+        scores, valid, known, total = scorer.scores([(tokenize(t1), tokenize(t2)) for _, t1, t2 in batch])
+        tally.tokens, tally.oov = total, total - known
+        tally.empty = [line for (line, _, _), ok in zip(batch, valid) if not ok]
+        return _as_distance(job, scores, valid), valid, tally
+    cache = scorer.cache
+    transport = scorer.transport
+    scores = np.empty(len(batch), dtype=np.float64)
+    valid = np.ones(len(batch), dtype=bool)
+    for k, (line, text1, text2) in enumerate(batch):
+        bag1 = cache.get(text1)
+        if bag1 is None:
+            bag1 = scorer.bag(text1, tokenize(text1), what=f"line {line}, text 1")
+        bag2 = cache.get(text2)
+        if bag2 is None:
+            bag2 = scorer.bag(text2, tokenize(text2), what=f"line {line}, text 2")
+        tally.tokens += bag1.n_tokens + bag2.n_tokens
+        tally.oov += bag1.n_oov + bag2.n_oov
+        if bag1.empty or bag2.empty:
+            scores[k] = transport.error_value
+            valid[k] = False
+            tally.empty.append(line)
+        else:
+            scores[k] = transport.score(transport.distance(bag1, bag2))
+    return _as_distance(job, scores, valid), valid, tally
+
+
+def _pair_rows(path: str) -> Iterable[tuple[int, str, str, str]]:
+    """(line number, line, text1, text2) of a ``text1<TAB>text2[<TAB>...]`` file; DataError on 1 field."""
+    from textkit.corpus import open_text
+
+    with open_text(path) as fh:
+        for number, line in enumerate(fh, 1):
+            line = line.rstrip("\r\n")
+            if number == 1 and line.startswith("\ufeff"):
+                line = line[1:]
+            fields = line.split("\t")
+            if len(fields) < 2:
+                raise DataError(f"{path}, line {number}: expected text1<TAB>text2, found one field "
+                                f"{_preview(line)}")
+            yield number, line, fields[0], fields[1]
+
+
+def _preview(text: str, width: int = 30) -> str:
+    return repr(text if len(text) <= width else text[:width] + "...")
+
+
+def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: int = PAIR_BATCH):
+    """Yield ``(line, line_text, score, valid)`` for every line of a pairs file, in input order.
+
+    The whole file is checked first (a line with one field raises
+    :class:`DataError` naming it before any score is produced; standard input
+    is held in memory for that), then scored in batches over the pool.
+    Notes on OOV tokens and a warning for pairs with an empty side are logged
+    at the end.  Scores are identical for any number of workers.
+    """
+    from textkit import pool
+
+    if path == "-":
+        rows = list(_pair_rows(path))
+        source = rows
+    else:
+        for _ in _pair_rows(path):
+            pass
+        source = _pair_rows(path)
+    init_pair_worker(job)  # in this process first: errors surface here, forked workers inherit
+    if job.metric not in ("cosine", "whiten"):
+        _WORKER["tokens"]("预热")  # load the segmenter's dictionary before forking
+
+    def batches():
+        batch = []
+        for number, line, text1, text2 in source:
+            batch.append((number, line, text1, text2))
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    pending = []
+
+    def jobs():
+        for batch in batches():
+            pending.append(batch)
+            yield [(number, t1, t2) for number, _, t1, t2 in batch]
+
+    tally = PairTally()
+    error_value = None
+    for scores, valid, part in pool.imap(score_text_batch, jobs(), workers=workers,
+                                         initializer=init_pair_worker, initargs=(job,)):
+        batch = pending.pop(0)
+        tally = tally.merge(part)
+        if not valid.all():
+            error_value = float(scores[~valid][0])
+        for (number, line, _, _), score, ok in zip(batch, scores.tolist(), valid.tolist()):
+            yield number, line, score, ok
+    tally.report("line", error_value)

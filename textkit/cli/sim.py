@@ -1,0 +1,191 @@
+"""``textkit sim`` (similarity of two texts or of a pairs file) and ``textkit search`` (top-k by WMD/WRD)."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from ..errors import UsageError
+from ..output import format_value, open_output, write_rows
+from .options import (TextkitCommand, output_options, tokenizer_options, vectors_option,
+                      workers_option)
+
+_OOV = click.option("--oov", type=click.Choice(["drop", "error"]), default="drop", show_default=True,
+                    help="Tokens without a vector: drop them (counted on stderr) or stop with an error.")
+_NORMALIZE = click.option("--normalize", is_flag=True,
+                          help="WMD between unit-length vectors (gensim's default) instead of the stored ones.")
+
+
+def _tokens(tokenizer_spec, text: str):
+    from ..tokenize import get_tokenizer
+
+    return get_tokenizer(tokenizer_spec).tokens(text)
+
+
+@click.command(cls=TextkitCommand)
+@click.argument("texts", nargs=-1, metavar="[TEXT1 TEXT2]")
+@click.option("--pairs", "pairs_path", metavar="FILE.tsv",
+              help="Score every line text1<TAB>text2[<TAB>...] of FILE (- for stdin); "
+                   "each line is written back with its score appended, in input order.")
+@click.option("--metric", type=click.Choice(["wrd", "wmd", "cosine", "whiten"]), default="wrd",
+              show_default=True,
+              help="wrd: Word Rotator's similarity 1 - WRD; wmd: Word Mover's Distance; cosine: "
+                   "cosine of mean unit word vectors; whiten: the same after --whitening.")
+@click.option("--distance", is_flag=True,
+              help="Print a distance instead of a similarity (WRD itself; 1 - cosine).")
+@_NORMALIZE
+@_OOV
+@click.option("--sinkhorn", type=click.FloatRange(min=0, min_open=True), metavar="EPS",
+              help="APPROXIMATE transport with entropic regularisation EPS instead of the exact solver.")
+@click.option("--whitening", "whitening_path", type=click.Path(dir_okay=False), metavar="PARAMS.npz",
+              help="Whitening parameters from `textkit whiten fit` (for --metric whiten).")
+@click.option("--explain", is_flag=True,
+              help="WMD/WRD of one pair: also print the top word pairs of the transport plan "
+                   "(word1, word2, mass moved, unit cost).")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Word pairs shown by --explain.")
+@tokenizer_options
+@vectors_option
+@workers_option
+@output_options
+def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening_path, explain, top,
+        tokenizer_spec, vectors_path, workers, output):
+    """Similarity of TEXT1 and TEXT2, or of every pair in --pairs FILE.
+
+    Prints one number: WRD similarity (1 - WRD; identical texts give 1) by default,
+    the WMD distance with --metric wmd, the cosine with --metric cosine|whiten.
+    A side with no word in the vectors is an error for one pair; in a pairs file it
+    is scored as the worst value (WRD -1, cosine -1, WMD the largest possible
+    distance) with a warning naming the lines.
+
+    \b
+    Examples:
+      textkit sim "今天天气很好" "今天天气不错"
+      textkit sim "猫坐在垫子上" "狗躺在地毯上" --metric wmd --explain
+      textkit sim --pairs pairs.tsv -j 2 -o scored.tsv
+    """
+    from .. import transport
+
+    if metric == "whiten" and not whitening_path:
+        raise click.UsageError("--metric whiten needs --whitening PARAMS.npz (from `textkit whiten fit`)")
+    if explain and metric not in ("wrd", "wmd"):
+        raise click.UsageError("--explain shows a transport plan: use it with --metric wrd or wmd")
+    job = transport.PairJob(vectors_path, tokenizer_spec, metric=metric, normalize=normalize, oov=oov,
+                            sinkhorn=sinkhorn, distance=distance, whitening_path=whitening_path)
+    if pairs_path is not None:
+        if texts:
+            raise click.UsageError("give either TEXT1 TEXT2 or --pairs FILE, not both")
+        if explain:
+            raise click.UsageError("--explain works on one pair (TEXT1 TEXT2), not on --pairs")
+        _score_file(pairs_path, job, workers, output)
+        return
+    if len(texts) != 2:
+        raise click.UsageError(f"expected TEXT1 TEXT2 (or --pairs FILE), got {len(texts)} text(s)")
+    tokens1, tokens2 = _tokens(tokenizer_spec, texts[0]), _tokens(tokenizer_spec, texts[1])
+    vectors = transport.open_vectors_cached(vectors_path)
+    if metric in ("cosine", "whiten"):
+        scorer = transport.SentenceCosine(vectors, whitening_path if metric == "whiten" else None)
+        scores, valid, _, _ = scorer.scores([(tokens1, tokens2)])
+        if not valid[0]:
+            known = scorer.encoder.encode([tokens1, tokens2]).known
+            side = 1 if known[0] == 0 else 2
+            raise transport.EmptyBagError(f"text {side} has no word in the vectors")
+        value = 1.0 - float(scores[0]) if distance else float(scores[0])
+        with open_output(output.path) as fh:
+            fh.write(format_value(value) + "\n")
+        return
+    engine = transport.Transport(vectors, metric=metric, normalize=normalize, oov=oov, sinkhorn=sinkhorn)
+    bag1, bag2 = engine.bag(tokens1, what="text 1"), engine.bag(tokens2, what="text 2")
+    for number, bag, tokens in ((1, bag1, tokens1), (2, bag2, tokens2)):
+        if bag.empty:
+            what = "is empty" if not tokens else "has no word in the vectors"
+            raise transport.EmptyBagError(f"text {number} {what} ({len(tokens)} tokens)")
+    value = engine.distance(bag1, bag2)
+    if not distance:
+        value = engine.score(value)
+    flows = engine.explain(bag1, bag2, top=top) if explain else None
+    if bag1.n_oov or bag2.n_oov:
+        import logging
+
+        logging.getLogger("textkit").info("dropped %d + %d tokens without a vector", bag1.n_oov, bag2.n_oov)
+    with open_output(output.path) as fh:
+        fh.write(format_value(value) + "\n")
+        if flows is not None:
+            write_rows(fh, ([f.source, f.target, f.mass, f.cost] for f in flows),
+                       ["word1", "word2", "mass", "cost"], "tsv", header=True)
+
+
+def _score_file(path: str, job, workers: int, output) -> None:
+    from ..transport import score_pairs_file
+
+    rows = score_pairs_file(path, job, workers=workers)
+    with open_output(output.path) as fh:
+        if output.fmt == "tsv":
+            if output.header:
+                fh.write("line\tscore\n")
+            for _number, line, score, _ok in rows:
+                fh.write(f"{line}\t{format_value(score)}\n")
+        else:
+            write_rows(fh, ((number, line, score, ok) for number, line, score, ok in rows),
+                       ["line_number", "line", "score", "valid"], output.fmt, output.header)
+
+
+@click.command(cls=TextkitCommand)
+@click.argument("query", required=False)
+@click.option("--corpus", "corpus_path", metavar="FILE",
+              help="Documents, one per line (gz/bz2/xz read transparently).")
+@click.option("--index", "index_path", metavar="INDEX.npz",
+              help="A prepared index from --build-index (instead of --corpus).")
+@click.option("--build-index", "build_path", metavar="INDEX.npz",
+              help="Tokenize --corpus once and save tokens and centroids to INDEX.npz for later queries.")
+@click.option("-k", "--top", "k", type=int, default=10, show_default=True, help="Number of documents to return.")
+@click.option("--metric", type=click.Choice(["wmd", "wrd"]), default="wrd", show_default=True,
+              help="wmd: distance (smaller first); wrd: similarity 1 - WRD (larger first).")
+@_NORMALIZE
+@click.option("--brute-force", is_flag=True, help="Solve every document exactly (no pruning; for checking).")
+@tokenizer_options
+@vectors_option
+@workers_option
+@output_options
+def search(query, corpus_path, index_path, build_path, k, metric, normalize, brute_force,
+           tokenizer_spec, vectors_path, workers, output):
+    """The k documents of a corpus nearest to QUERY by WMD or WRD.
+
+    Prints score<TAB>line_number<TAB>text, best first (line numbers 1-based as in
+    the corpus; ties by line number). Documents are pruned with the centroid
+    bound, then the relaxed bound, before exact solves: the result equals brute
+    force exactly.
+
+    \b
+    Examples:
+      textkit search "物流很快" --corpus reviews.txt -k 5
+      textkit search --corpus reviews.txt --build-index reviews.npz
+      textkit search "物流很快" --index reviews.npz --metric wmd
+    """
+    from .. import search as searching
+    from ..transport import open_vectors_cached
+
+    if k < 1:
+        raise UsageError(f"-k must be at least 1, got {k}")
+    if (corpus_path is None) == (index_path is None):
+        raise click.UsageError("give exactly one of --corpus FILE and --index INDEX.npz")
+    if build_path is not None and corpus_path is None:
+        raise click.UsageError("--build-index needs --corpus FILE")
+    if query is None and build_path is None:
+        raise click.UsageError("missing QUERY (or --build-index INDEX.npz to only prepare an index)")
+    vectors = open_vectors_cached(vectors_path)
+    if index_path is not None:
+        index = searching.SearchIndex.load(index_path, vectors, tokenizer_spec)
+    else:
+        index = searching.SearchIndex.build(corpus_path, vectors, tokenizer_spec, workers=workers,
+                                            vectors_path=vectors_path)
+        if build_path is not None:
+            index.save(build_path)
+    if query is None:
+        return
+    hits = searching.search(index, _tokens(tokenizer_spec, query), k=k, metric=metric,
+                            normalize=normalize, prune=not brute_force)
+    with open_output(output.path) as fh:
+        write_rows(fh, ([h.score, h.line, h.text] for h in hits), ["score", "line_number", "text"],
+                   output.fmt, output.header)

@@ -1,0 +1,421 @@
+"""Top-k nearest documents by WMD or WRD, with exact lower-bound pruning.
+
+Given a query bag q and documents d_1..d_N (see :mod:`textkit.transport` for
+bags, costs and the bounds), return the k documents with the smallest
+transport distance D(q, d), ordered by (distance, line number) -- the line
+number is the explicit tie-break -- with the score of each (WMD: the
+distance; WRD: the similarity 1 - WRD).
+
+Pruning (after Kusner et al. 2015, "prefetch and prune"), exact by construction:
+
+1. The centroid bound L1(d) <= D(q, d) (WCD, or ||c_q - c_d||^2 / 2 for WRD) for
+   every document at once from cached centroids (one matrix product).
+2. The k documents with the smallest (L1, line) are solved exactly; the worst of
+   them is the threshold t (and it only falls from then on).
+3. Documents with L1 > t + tol cannot enter; for the others the relaxed bound
+   L2 (RWMD or its WRD analogue) is computed, vectorised over documents from one
+   cost matrix between the query words and the words those documents use.
+4. In (L2, line) order, a document is solved exactly unless L2 > t + tol; the first
+   such document ends the scan (all later ones have a larger bound).
+
+``tol = 1e-9 (1 + |t|)`` absorbs rounding in the bounds (computed in a different
+order than the exact value), so a document whose true distance ties with or
+beats the threshold is always solved.  Every exact value comes from the same
+function as in brute force (:meth:`Transport.distance` on the same bag data),
+so scores are bit-identical and so is the order: pruning never changes the
+answer, only how many exact solves it takes (tests compare with brute force).
+
+A prepared index (:meth:`SearchIndex.save`) keeps the corpus's token ids (distinct
+known words and counts per line), the texts and the centroids for every metric
+in one ``.npz`` (no pickle), tied to the vector store's identity and the
+tokenizer settings; it holds the corpus in memory (about its size again in
+token ids and N x dim float64 centroids per metric).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import List, Optional, Sequence
+
+import numpy as np
+from scipy import sparse
+
+from .errors import DataError, UsageError
+from .transport import EmptyBagError, Transport
+
+log = logging.getLogger("textkit.search")
+
+INDEX_FORMAT = "textkit-search-index"
+INDEX_VERSION = 1
+_BATCH_DOCS = 2000
+_RWMD_CELLS = 4_000_000  # query words x document words per vectorised RWMD chunk
+_METRIC_KEYS = {("wmd", False): "wmd", ("wmd", True): "wmd_unit", ("wrd", False): "wrd"}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: the printed ``score``, the exact ``distance``, the corpus ``line`` (1-based), the text."""
+
+    score: float
+    distance: float
+    line: int
+    text: str
+
+
+@dataclass
+class SearchResult:
+    """Hits best first and what the pruning did."""
+
+    hits: List[Hit]
+    documents: int = 0          # documents with at least one known word
+    exact: int = 0              # exact transport solves
+    pruned_centroid: int = 0    # documents ruled out by the centroid bound
+    pruned_relaxed: int = 0     # documents ruled out by the relaxed bound
+
+    def __iter__(self):
+        return iter(self.hits)
+
+    def __len__(self):
+        return len(self.hits)
+
+
+def _spec_json(spec) -> str:
+    return json.dumps(asdict(spec), sort_keys=True, ensure_ascii=False)
+
+
+def doc_counts(tokens: Sequence[str], vectors) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct known row ids ascending, their counts) of a token list."""
+    if not tokens:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    counter = Counter(tokens)
+    ids, known = vectors.lookup(list(counter))
+    ids = np.asarray(ids, dtype=np.int64)
+    counts = np.fromiter(counter.values(), dtype=np.int64, count=len(counter))
+    ids, counts = ids[known], counts[known]
+    order = np.argsort(ids)
+    return ids[order], counts[order]
+
+
+# ---------------------------------------------------------------------- building (pool workers)
+_STATE: dict = {}
+
+
+def _init_index_worker(vectors_path, tokenizer_spec) -> None:
+    from .tokenize import get_tokenizer
+    from .transport import open_vectors_cached
+
+    _STATE["vectors"] = open_vectors_cached(vectors_path)
+    _STATE["tokens"] = get_tokenizer(tokenizer_spec).tokens
+
+
+def _index_batch(batch: Sequence[tuple[int, str]]):
+    """(lines, n_tokens, lengths, ids, counts) of a batch of (line, text)."""
+    tokenize, vectors = _STATE["tokens"], _STATE["vectors"]
+    lines = np.fromiter((line for line, _ in batch), dtype=np.int64, count=len(batch))
+    n_tokens = np.empty(len(batch), dtype=np.int64)
+    lengths = np.empty(len(batch), dtype=np.int64)
+    all_ids, all_counts = [], []
+    for i, (_, text) in enumerate(batch):
+        tokens = tokenize(text)
+        ids, counts = doc_counts(tokens, vectors)
+        n_tokens[i] = len(tokens)
+        lengths[i] = len(ids)
+        all_ids.append(ids)
+        all_counts.append(counts)
+    cat = np.concatenate if batch else (lambda parts: np.empty(0, np.int64))
+    return lines, n_tokens, lengths, cat(all_ids), cat(all_counts)
+
+
+class SearchIndex:
+    """A corpus prepared for search: per line its distinct known word ids and counts, and texts.
+
+    Attributes: ``lines`` int64 (N,) 1-based line numbers; ``indptr`` int64 (N+1,),
+    ``ids`` / ``counts`` int64 (nnz,) in CSR layout (ids ascending within a line);
+    ``n_tokens`` int64 (N,); ``texts`` list of str; ``identity`` of the vector store;
+    ``tokenizer`` the tokenizer settings as JSON.
+    """
+
+    def __init__(self, lines, indptr, ids, counts, n_tokens, texts, *, identity: str, tokenizer: str,
+                 vectors=None, centroids: Optional[dict] = None, source: str = ""):
+        self.lines = np.asarray(lines, dtype=np.int64)
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.counts = np.asarray(counts, dtype=np.int64)
+        self.n_tokens = np.asarray(n_tokens, dtype=np.int64)
+        self.texts = list(texts)
+        self.identity = identity
+        self.tokenizer = tokenizer
+        self.vectors = vectors
+        self.source = source
+        self._centroids: dict = dict(centroids or {})
+        self._masses: dict = {}
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_texts(cls, texts: Sequence[str], vectors, tokenize, *, lines=None, tokenizer: str = "{}"):
+        """An index of in-memory texts with a tokenize(text) -> tokens function (tests, small corpora)."""
+        lines = list(range(1, len(texts) + 1)) if lines is None else list(lines)
+        parts = [doc_counts(tokenize(t), vectors) for t in texts]
+        lengths = np.array([len(ids) for ids, _ in parts], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+        counts = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
+        n_tokens = [len(tokenize(t)) for t in texts]
+        return cls(lines, indptr, ids, counts, n_tokens, texts, identity=getattr(vectors, "identity", ""),
+                   tokenizer=tokenizer, vectors=vectors)
+
+    @classmethod
+    def build(cls, corpus_path: str, vectors, tokenizer_spec, *, workers: int = 1, vectors_path=None,
+              encoding: str = "utf-8"):
+        """Tokenize every line of ``corpus_path`` (over the pool) into an index."""
+        from . import pool
+        from .corpus import Corpus
+        from .tokenize import get_tokenizer
+        from .transport import _VECTORS_CACHE
+
+        _VECTORS_CACHE.setdefault(None if vectors_path is None else str(vectors_path), vectors)
+        get_tokenizer(tokenizer_spec).tokens("预热")  # load the dictionary before forking
+        texts: List[str] = []
+
+        def batches():
+            batch = []
+            for record in Corpus([corpus_path], encoding=encoding).records():
+                texts.append(record.text)
+                batch.append((record.line, record.text))
+                if len(batch) >= _BATCH_DOCS:
+                    yield batch
+                    batch = []
+            if batch:
+                yield batch
+
+        lines, n_tokens, lengths, ids, counts = [], [], [], [], []
+        for part in pool.imap(_index_batch, batches(), workers=workers, initializer=_init_index_worker,
+                              initargs=(vectors_path, tokenizer_spec)):
+            for store, value in zip((lines, n_tokens, lengths, ids, counts), part):
+                store.append(value)
+        if not lines:
+            raise DataError(f"{corpus_path}: the corpus has no lines")
+        lengths_all = np.concatenate(lengths)
+        indptr = np.concatenate([[0], np.cumsum(lengths_all)])
+        index = cls(np.concatenate(lines), indptr, np.concatenate(ids), np.concatenate(counts),
+                    np.concatenate(n_tokens), texts, identity=vectors.identity,
+                    tokenizer=_spec_json(tokenizer_spec), vectors=vectors, source=str(corpus_path))
+        total = int(index.n_tokens.sum())
+        known = int(index.counts.sum())
+        if total:
+            log.info("indexed %d lines: %d of %d tokens (%.1f%%) have no vector", len(index), total - known,
+                     total, 100.0 * (total - known) / total)
+        return index
+
+    # ------------------------------------------------------------------ storage
+    def save(self, path: str) -> None:
+        """Write the index as one .npz (atomic; centroids of every metric included)."""
+        from .output import atomic_path
+
+        for metric, normalize in _METRIC_KEYS:
+            self.centroids(metric, normalize)
+        meta = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "identity": self.identity,
+                "tokenizer": json.loads(self.tokenizer), "source": self.source, "documents": len(self)}
+        blob = np.frombuffer("\n".join(self.texts).encode("utf-8"), dtype=np.uint8)
+        arrays = {f"centroid_{name}": self._centroids[key] for key, name in _METRIC_KEYS.items()}
+        with atomic_path(str(path)) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, meta=np.str_(json.dumps(meta, ensure_ascii=False)), lines=self.lines,
+                     indptr=self.indptr, ids=self.ids, counts=self.counts, n_tokens=self.n_tokens,
+                     texts=blob, **arrays)
+
+    @classmethod
+    def load(cls, path: str, vectors, tokenizer_spec=None) -> "SearchIndex":
+        """Read an index; DataError if it belongs to other vectors or other tokenizer settings."""
+        import os
+
+        if not os.path.isfile(path):
+            raise DataError(f"{path}: no such search index")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                data = {key: npz[key] for key in npz.files}
+            meta = json.loads(str(data["meta"]))
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{path}: not a textkit search index ({exc})") from None
+        if meta.get("format") != INDEX_FORMAT or meta.get("version") != INDEX_VERSION:
+            raise DataError(f"{path}: not a textkit search index (version {INDEX_VERSION})")
+        if meta["identity"] != vectors.identity:
+            raise DataError(f"{path}: built with other vectors ({meta['identity']}, not {vectors.identity}); "
+                            "rebuild it with --build-index")
+        if tokenizer_spec is not None and meta["tokenizer"] != json.loads(_spec_json(tokenizer_spec)):
+            raise DataError(f"{path}: built with other tokenizer options ({meta['tokenizer']}); "
+                            "use the same options or rebuild it with --build-index")
+        texts = bytes(data["texts"]).decode("utf-8").split("\n")
+        if len(texts) != len(data["lines"]):
+            raise DataError(f"{path}: damaged index ({len(texts)} texts for {len(data['lines'])} lines)")
+        centroids = {key: data[f"centroid_{name}"] for key, name in _METRIC_KEYS.items()
+                     if f"centroid_{name}" in data}
+        return cls(data["lines"], data["indptr"], data["ids"], data["counts"], data["n_tokens"], texts,
+                   identity=meta["identity"], tokenizer=json.dumps(meta["tokenizer"], sort_keys=True),
+                   vectors=vectors, centroids=centroids, source=meta.get("source", ""))
+
+    # ------------------------------------------------------------------ per-metric caches
+    def _vocabulary_rows(self, metric: str, normalize: bool):
+        """(distinct ids used, float64 rows for the metric's cost, per-id weight factor)."""
+        vocab, inverse = np.unique(self.ids, return_inverse=True)
+        rows = np.asarray(self.vectors.matrix[vocab], dtype=np.float64)
+        factor = np.ones(len(vocab))
+        if metric == "wrd" or normalize:
+            norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+            nonzero = norms > 0
+            rows[nonzero] /= norms[nonzero, None]
+            factor = nonzero.astype(np.float64)  # zero vectors carry no mass
+            if metric == "wrd":
+                factor = factor * norms
+        return vocab, inverse, rows, factor
+
+    def masses(self, metric: str, normalize: bool = False) -> np.ndarray:
+        """Per (line, word) transport mass in CSR layout, float64 (rows sum to 1 or 0)."""
+        key = (metric, bool(normalize) and metric == "wmd")
+        if key not in self._masses:
+            _, inverse, _, factor = self._vocabulary_rows(*key)
+            weight = self.counts * factor[inverse]
+            totals = np.add.reduceat(weight, self.indptr[:-1]) if len(weight) else np.zeros(len(self))
+            totals[np.diff(self.indptr) == 0] = 0.0
+            per = np.repeat(totals, np.diff(self.indptr))
+            self._masses[key] = np.divide(weight, per, out=np.zeros_like(weight), where=per > 0)
+        return self._masses[key]
+
+    def centroids(self, metric: str, normalize: bool = False) -> np.ndarray:
+        """Mass-weighted mean rows per line, float64 (N, dim); zero rows for lines without mass."""
+        key = (metric, bool(normalize) and metric == "wmd")
+        if key not in self._centroids:
+            vocab, inverse, rows, _ = self._vocabulary_rows(*key)
+            mass = self.masses(*key)
+            weights = sparse.csr_matrix((mass, inverse, self.indptr), shape=(len(self), len(vocab)))
+            self._centroids[key] = np.asarray(weights @ rows, dtype=np.float64)
+        return self._centroids[key]
+
+    def has_mass(self, metric: str, normalize: bool = False) -> np.ndarray:
+        m = self.masses(metric, normalize)
+        if not len(m):
+            return np.zeros(len(self), dtype=bool)
+        sums = np.add.reduceat(m, self.indptr[:-1])
+        return (np.diff(self.indptr) > 0) & (sums > 0)
+
+
+# ---------------------------------------------------------------------- search
+def _tolerance(threshold: float) -> float:
+    return 1e-9 * (1.0 + abs(threshold))
+
+
+def _relaxed_bounds(index: SearchIndex, transport: Transport, query, docs: np.ndarray,
+                    masses: np.ndarray) -> np.ndarray:
+    """RWMD (or WRD's relaxed bound) of ``query`` against each document in ``docs``, vectorised."""
+    out = np.empty(len(docs), dtype=np.float64)
+    lengths = index.indptr[docs + 1] - index.indptr[docs]
+    nq = len(query)
+    start = 0
+    while start < len(docs):
+        # a chunk of documents whose words times the query words stay under _RWMD_CELLS
+        cum = np.cumsum(lengths[start:]) * nq
+        stop = start + max(1, int(np.searchsorted(cum, _RWMD_CELLS, side="right")))
+        chunk, chunk_len = docs[start:stop], lengths[start:stop]
+        seg = np.concatenate([[0], np.cumsum(chunk_len)[:-1]])
+        pos = np.repeat(index.indptr[chunk] - seg, chunk_len) + np.arange(int(chunk_len.sum()))
+        flat_ids, flat_mass = index.ids[pos], masses[pos]
+        vocab, inverse = np.unique(flat_ids, return_inverse=True)
+        rows = np.asarray(index.vectors.matrix[vocab], dtype=np.float64)
+        if transport.unit:
+            norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+            rows[norms > 0] /= norms[norms > 0, None]
+        gram = query.rows @ rows.T
+        if transport.metric == "wrd":
+            cost = np.maximum(1.0 - gram, 0.0)
+        else:
+            sq = np.einsum("ij,ij->i", rows, rows)
+            cost = np.sqrt(np.maximum(query.sq[:, None] + sq[None, :] - 2.0 * gram, 0.0))
+        cost[query.ids[:, None] == vocab[None, :]] = 0.0
+        to_doc = query.mass @ np.minimum.reduceat(cost[:, inverse], seg, axis=1)
+        from_doc = np.add.reduceat(flat_mass * cost.min(axis=0)[inverse], seg)
+        out[start:stop] = np.maximum(to_doc, from_doc)
+        start = stop
+    return out
+
+
+def search(index: SearchIndex, query_tokens: Sequence[str], *, k: int = 10, metric: str = "wrd",
+           normalize: bool = False, prune: bool = True) -> SearchResult:
+    """The ``k`` documents nearest to the query tokens (see the module docstring).
+
+    ``prune=False`` is brute force: every document solved exactly; the result is
+    the same.  Raises UsageError for k < 1 and EmptyBagError for a query without
+    a known word; documents without a known word are skipped (one note).
+    """
+    if k < 1:
+        raise UsageError(f"-k must be at least 1, got {k}")
+    transport = Transport(index.vectors, metric=metric, normalize=normalize)
+    query = transport.bag(list(query_tokens), what="query")
+    if query.empty:
+        raise EmptyBagError("the query has no word in the vectors")
+    valid = index.has_mass(metric, normalize)
+    docs = np.flatnonzero(valid)
+    skipped = len(index) - len(docs)
+    if skipped:
+        log.info("%d of %d lines have no word in the vectors and are skipped", skipped, len(index))
+    indptr, ids, counts, n_tokens = index.indptr, index.ids, index.counts, index.n_tokens
+
+    def exact(doc: int) -> float:
+        s, e = indptr[doc], indptr[doc + 1]
+        c = counts[s:e].astype(np.float64)
+        bag = transport.bag_from_counts(ids[s:e], c, n_tokens=int(n_tokens[doc]),
+                                        n_oov=int(n_tokens[doc] - c.sum()))
+        return transport.distance(query, bag)
+
+    result = SearchResult([], documents=len(docs))
+    lines = index.lines
+    if not prune or len(docs) <= k:
+        dist = np.array([exact(d) for d in docs])
+        result.exact = len(docs)
+        order = np.lexsort((lines[docs], dist))[:k]
+        chosen = [(float(dist[i]), int(docs[i])) for i in order]
+    else:
+        chosen = _pruned(index, transport, query, docs, k, exact, result, metric, normalize)
+    result.hits = [Hit(transport.score(d), d, int(lines[doc]), index.texts[doc]) for d, doc in chosen]
+    return result
+
+
+def _pruned(index, transport, query, docs, k, exact, result, metric, normalize):
+    lines = index.lines
+    cent = index.centroids(metric, normalize)[docs]
+    diff = cent - query.centroid
+    sq = np.einsum("ij,ij->i", diff, diff)
+    wcd = 0.5 * sq if metric == "wrd" else np.sqrt(sq)
+    order = np.lexsort((lines[docs], wcd))
+    # max-heap of the best k as (-distance, -line, doc): heap[0] is the worst kept
+    heap = []
+    for i in order[:k]:
+        heap.append((-exact(docs[i]), -int(lines[docs[i]]), int(docs[i])))
+    result.exact = k
+    heapq.heapify(heap)
+    threshold = -heap[0][0]
+    rest = order[k:]
+    keep = wcd[rest] <= threshold + _tolerance(threshold)
+    result.pruned_centroid = int(len(rest) - keep.sum())
+    candidates = docs[rest[keep]]
+    if len(candidates):
+        relaxed = _relaxed_bounds(index, transport, query, candidates, index.masses(metric, normalize))
+        for i in np.lexsort((lines[candidates], relaxed)):
+            bound = relaxed[i]
+            if bound > threshold + _tolerance(threshold):
+                break  # every later candidate has a bound at least as large
+            doc = int(candidates[i])
+            d = exact(doc)
+            result.exact += 1
+            key = (-d, -int(lines[doc]), doc)
+            if key > heap[0]:
+                heapq.heapreplace(heap, key)
+                threshold = -heap[0][0]
+        result.pruned_relaxed = int(len(candidates) - (result.exact - k))
+    best = sorted(((-nd, -nl, doc) for nd, nl, doc in heap), key=lambda t: (t[0], t[1]))
+    return [(d, doc) for d, _, doc in best]
