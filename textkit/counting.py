@@ -15,6 +15,7 @@ Count files are what ``textkit count`` writes: TSV ``word<TAB>count[<TAB>df]``
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -119,12 +120,12 @@ def _parse_rows(path: str) -> Iterable[Tuple[str, Sequence[str]]]:
         lines = iter(fh)
         first = next(lines, "")
         if first.lstrip().startswith("{"):
-            yield from _jsonl_rows(path, _chain(first, lines))
+            yield from _jsonl_rows(path, itertools.chain([first], lines))
             return
         if path.lower().endswith(".csv"):
-            rows: Iterable[List[str]] = csv.reader(_chain(first, lines))
+            rows: Iterable[List[str]] = csv.reader(itertools.chain([first], lines))
         else:
-            rows = (line.rstrip("\n").split("\t") for line in _chain(first, lines))
+            rows = (line.rstrip("\n").split("\t") for line in itertools.chain([first], lines))
         for lineno, row in enumerate(rows, 1):
             if lineno == 1 and row[:2] == ["word", "count"]:
                 continue  # header
@@ -143,12 +144,6 @@ def _jsonl_rows(path: str, lines: Iterable[str]) -> Iterable[Tuple[str, Sequence
         except (ValueError, KeyError, TypeError):
             raise DataError(f"{where}: expected a JSON object with word and count") from None
         yield where, [str(v) for v in row]
-
-
-def _chain(first: str, rest: Iterable[str]) -> Iterable[str]:
-    if first:
-        yield first
-    yield from rest
 
 
 def read_counts(path: str) -> WordCounts:

@@ -1,0 +1,198 @@
+"""`textkit count` / `textkit merge` as a user runs them: formats, exit codes, pipes, signals."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .conftest import run_textkit
+
+
+def rows(stdout: bytes):
+    return [line.split("\t") for line in stdout.decode("utf-8").splitlines()]
+
+
+def test_count_sample_tsv_and_identical_for_any_workers(sample_path):
+    one = run_textkit("count", sample_path, "-j1")
+    two = run_textkit("count", sample_path, "-j2")
+    assert one.returncode == 0 and two.returncode == 0, one.stderr
+    assert one.stdout == two.stdout
+    table = rows(one.stdout)
+    assert table[0] == ["的", str(int(table[0][1]))]
+    counts = [int(c) for _, c in table]
+    assert counts == sorted(counts, reverse=True)
+    assert one.stderr == b""  # no jieba chatter, no warnings
+
+
+def test_stdin_dash_and_compressed(sample_path):
+    raw = sample_path.read_bytes()
+    plain = run_textkit("count", "-", "--top", "5", input=raw)
+    packed = run_textkit("count", "--top", "5", input=gzip.compress(raw))
+    assert plain.returncode == 0 and plain.stdout == packed.stdout
+    assert len(rows(plain.stdout)) == 5
+
+
+def test_formats_header_df_and_filters():
+    text = "今天天气不错。\n今天不错，不错！\n".encode("utf-8")
+    tsv = run_textkit("count", "--header", "--df", input=text)
+    # jieba keeps 今天天气 as one dictionary word
+    assert rows(tsv.stdout) == [["word", "count", "df"], ["不错", "3", "2"], ["今天", "1", "1"],
+                                ["今天天气", "1", "1"]]
+    jsonl = run_textkit("count", "--format", "jsonl", "--min-count", "1", "--top", "2", input=text)
+    assert [json.loads(x) for x in jsonl.stdout.decode().splitlines()] == [
+        {"word": "不错", "count": 3}, {"word": "今天", "count": 1}]
+    assert run_textkit("count", "--min-count", "2", input=text).stdout.decode() == "不错\t3\n"
+    csv_out = run_textkit("count", "--format", "csv", "--top", "1", input=text)
+    assert csv_out.stdout.decode().splitlines() == ["word,count", "不错,3"]
+    chars = run_textkit("count", "--tokenizer", "char", "--top", "1", input=text)
+    assert rows(chars.stdout) == [["不", "3"]]
+
+
+def test_empty_input_gives_empty_output():
+    result = run_textkit("count", input=b"")
+    assert result.returncode == 0 and result.stdout == b"" and result.stderr == b""
+
+
+def test_missing_file_one_line_exit_1(tmp_path):
+    result = run_textkit("count", tmp_path / "missing.txt")
+    assert result.returncode == 1 and result.stdout == b""
+    err = result.stderr.decode().strip().splitlines()
+    assert len(err) == 1 and "missing.txt: no such file" in err[0]
+
+
+def test_usage_errors_exit_2():
+    assert run_textkit("count", "--top", "0", input=b"").returncode == 2
+    assert run_textkit("count", "-j", "-3", input=b"").returncode == 2
+    assert run_textkit("count", "--format", "xml", input=b"").returncode == 2
+    assert run_textkit("count", "--cut-all", "--search", input=b"").returncode == 2
+
+
+def test_invalid_utf8_warns_and_counts(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_bytes("你好\n".encode() + b"\xff\xfe\n" + "你好\n".encode())
+    result = run_textkit("count", path)
+    assert result.returncode == 0
+    assert rows(result.stdout) == [["你好", "2"]]
+    err = result.stderr.decode()
+    assert f"{path}:2: invalid utf-8" in err and "1 line with invalid utf-8" in err
+    assert run_textkit("count", "--quiet", path).stderr == b""
+    strict = run_textkit("count", "--strict", path)
+    assert strict.returncode == 1 and "bad.txt:2" in strict.stderr.decode()
+
+
+def test_truncated_gzip_keeps_old_output(tmp_path, sample_path):
+    out = tmp_path / "counts.tsv"
+    out.write_text("old\t1\n", encoding="utf-8")
+    blob = gzip.compress(sample_path.read_bytes())
+    cut = tmp_path / "cut.txt.gz"
+    cut.write_bytes(blob[: len(blob) * 2 // 3])
+    result = run_textkit("count", cut, "-o", out)
+    assert result.returncode == 1
+    assert "cut.txt.gz: truncated or corrupt" in result.stderr.decode()
+    assert len(result.stderr.decode().strip().splitlines()) == 1
+    assert out.read_text(encoding="utf-8") == "old\t1\n"
+    assert sorted(os.listdir(tmp_path)) == ["counts.tsv", "cut.txt.gz"]  # no temp left
+
+
+def test_output_file_written_atomically(tmp_path, sample_path):
+    out = tmp_path / "c.tsv"
+    result = run_textkit("count", sample_path, "-o", out, "--top", "3")
+    assert result.returncode == 0 and result.stdout == b""
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+    missing_dir = run_textkit("count", sample_path, "-o", tmp_path / "no" / "c.tsv")
+    assert missing_dir.returncode == 1 and b"does not exist" in missing_dir.stderr
+
+
+def test_binary_file_and_empty_directory(tmp_path):
+    binary = tmp_path / "blob.bin"
+    binary.write_bytes(bytes(range(256)) * 40)
+    result = run_textkit("count", binary)
+    assert result.returncode == 1 and b"binary" in result.stderr
+    only_binary = tmp_path / "d"
+    only_binary.mkdir()
+    (only_binary / "x.bin").write_bytes(b"\x00" * 100)
+    result = run_textkit("count", only_binary)
+    assert result.returncode == 1 and b"no text files" in result.stderr
+
+
+def test_fifty_megabyte_single_line(tmp_path):
+    path = tmp_path / "one-line.txt"
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("苹果 香蕉 " * 4_500_000)  # 54 MB, no newline at all
+    result = run_textkit("count", path, "--tokenizer", "whitespace", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert rows(result.stdout) == [["苹果", "4500000"], ["香蕉", "4500000"]]
+
+
+def test_worker_exception_is_one_line(tmp_path):
+    stop = tmp_path / "stop.txt"
+    stop.write_bytes(b"\xff\xfe not utf-8\n")  # fails inside every worker while building the tokenizer
+    text = ("今天天气不错\n" * 50_000).encode()
+    result = run_textkit("count", "-j2", "--stopwords", stop, input=text)
+    assert result.returncode == 1
+    err = result.stderr.decode().strip().splitlines()
+    assert len(err) == 1 and "stop.txt: not UTF-8" in err[0]
+
+
+def test_sigpipe_is_quiet(sample_path):
+    proc = subprocess.run(
+        f"{sys.executable} -m textkit count {sample_path} -j2 --tokenizer char | head -2",
+        shell=True, capture_output=True, timeout=120,
+    )
+    assert len(proc.stdout.splitlines()) == 2
+    assert proc.stderr == b""
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return fh.read().split()
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and signals")
+def test_ctrl_c_exits_130_without_traceback_or_strays(tmp_path, sample_lines):
+    data = tmp_path / "big.txt"
+    with open(data, "w", encoding="utf-8") as fh:  # numbered lines: no clause repeats, slow to cut
+        for i in range(30):
+            fh.writelines(f"{i}{n}{line}\n" for n, line in enumerate(sample_lines))
+    proc = subprocess.Popen([sys.executable, "-m", "textkit", "count", "-j2", str(data)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while len(_children(proc.pid)) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert len(workers) >= 2
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert b"Traceback" not in err and err.decode().strip() == "textkit: interrupted"
+    time.sleep(0.2)
+    assert not [w for w in workers if os.path.exists(f"/proc/{w}") and
+                open(f"/proc/{w}/stat").read().split()[2] != "Z"]
+
+
+def test_merge_sums_count_files(tmp_path):
+    day1, day2 = tmp_path / "d1.tsv", tmp_path / "d2.tsv"
+    day1.write_text("的\t3\n好\t1\n", encoding="utf-8")
+    day2.write_text("好\t4\n", encoding="utf-8")
+    result = run_textkit("merge", day1, day2)
+    assert rows(result.stdout) == [["好", "5"], ["的", "3"]]
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("的\tx\n", encoding="utf-8")
+    result = run_textkit("merge", day1, bad)
+    assert result.returncode == 1 and b"bad.tsv:1" in result.stderr
+    assert run_textkit("merge").returncode == 2
+
+
+def test_count_help_and_startup_are_quick():
+    result = run_textkit("count", "--help")
+    assert result.returncode == 0 and b"--workers" in result.stdout

@@ -1,0 +1,81 @@
+"""Word counting: equal to the naive loop for any -j and batch size; count files; merge."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from textkit.corpus import Corpus
+from textkit.counting import WordCounts, count_words, merge_count_files, read_counts
+from textkit.errors import DataError
+from textkit.tokenize import TokenizerSpec
+
+from .test_tokenize import _TEXT, naive_tokens
+
+
+def naive_counts(lines, spec):
+    counts, df = Counter(), Counter()
+    for line in lines:
+        toks = naive_tokens(line, spec)
+        counts.update(toks)
+        df.update(set(toks))
+    return counts, df
+
+
+@pytest.mark.parametrize("workers,batch_chars", [(1, 200_000), (2, 5_000), (2, 1), (3, 50_000)])
+def test_counts_equal_naive_for_any_workers_and_batches(sample_path, sample_lines, workers, batch_chars):
+    spec = TokenizerSpec()
+    expected, expected_df = naive_counts(sample_lines, spec)
+    table = count_words(Corpus([str(sample_path)]), spec, workers=workers, batch_chars=batch_chars)
+    assert table.counts == expected
+    assert table.documents == len(sample_lines)
+    with_df = count_words(Corpus([str(sample_path)]), spec, workers=workers, df=True,
+                          batch_chars=batch_chars)
+    assert with_df.counts == expected and with_df.df == expected_df
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(_TEXT, min_size=0, max_size=30), st.integers(1, 200))
+def test_counts_on_generated_corpora(tmp_path_factory, docs, batch_chars):
+    docs = [d.replace("\n", " ").replace("\r", " ") for d in docs]
+    path = tmp_path_factory.mktemp("gen") / "c.txt"
+    path.write_text("".join(d + "\n" for d in docs), encoding="utf-8")
+    spec = TokenizerSpec()
+    table = count_words(Corpus([str(path)]), spec, workers=2, batch_chars=batch_chars)
+    assert table.counts == naive_counts(docs, spec)[0]
+
+
+def test_rows_order_is_count_then_code_point():
+    table = WordCounts(Counter({"b": 2, "a": 2, "中": 5, "Z": 2, "c": 1}))
+    assert table.rows() == [("中", 5), ("Z", 2), ("a", 2), ("b", 2), ("c", 1)]
+    assert table.rows(top=2) == [("中", 5), ("Z", 2)]
+    assert table.rows(min_count=2)[-1] == ("b", 2)
+
+
+def test_count_files_roundtrip_and_merge(tmp_path):
+    (tmp_path / "a.tsv").write_text("word\tcount\tdf\n的\t5\t3\n了\t2\t2\n", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('{"word": "的", "count": 1, "df": 1}\n', encoding="utf-8")
+    (tmp_path / "c.csv").write_text("word,count,df\n\"好,的\",4,1\n", encoding="utf-8")
+    assert read_counts(str(tmp_path / "c.csv")).counts == Counter({"好,的": 4})
+    total = merge_count_files([str(tmp_path / n) for n in ("a.tsv", "b.jsonl", "c.csv")])
+    assert total.counts == Counter({"的": 6, "好,的": 4, "了": 2})
+    assert total.df == Counter({"的": 4, "了": 2, "好,的": 1})
+    (tmp_path / "nodf.tsv").write_text("的\t1\n", encoding="utf-8")
+    assert merge_count_files([str(tmp_path / "a.tsv"), str(tmp_path / "nodf.tsv")]).df is None
+
+
+@pytest.mark.parametrize("content,message", [
+    ("的\tmany\n", "count 'many' is not a whole number"),
+    ("的\t1\n的\t2\n", "listed twice"),
+    ("的\n", "got 1 fields"),
+    ("的\t-3\n", "negative"),
+])
+def test_bad_count_files_name_the_line(tmp_path, content, message):
+    path = tmp_path / "bad.tsv"
+    path.write_text("ok\t1\n" + content, encoding="utf-8")
+    with pytest.raises(DataError, match=message) as err:
+        read_counts(str(path))
+    assert "bad.tsv:2" in str(err.value) or "bad.tsv:3" in str(err.value)
