@@ -1,0 +1,188 @@
+"""`textkit sim` and `textkit search` through the real entry point (exit codes, messages, files)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from textkit import transport as tr
+from textkit.cli.main import main
+from textkit.search import SearchIndex, search
+from textkit.vectors import open_vectors, save_store
+
+WORDS = [f"w{i}" for i in range(30)]
+TOK = ["--tokenizer", "whitespace"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sim")
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(len(WORDS), 5)) * rng.uniform(0.5, 2.0, size=(len(WORDS), 1))
+    save_store(root / "store", WORDS, matrix.astype(np.float32))
+    lines = [" ".join(rng.choice(WORDS, size=rng.integers(1, 7))) for _ in range(400)]
+    lines[0] = "w3 w7 w7 w11 w19 w25"
+    lines[9] = lines[99] = lines[0]
+    lines[20] = ""
+    lines[21] = "nothing known"
+    (root / "corpus.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pairs = [f"{lines[i]}\t{lines[i + 1]}\t{i % 5}" for i in range(0, 60)]
+    pairs[5] = f"w1 w2\t\tlabel"   # an empty side
+    pairs[6] = "w3 w4\tzzz qqq"    # an OOV-only side
+    (root / "pairs.tsv").write_text("\n".join(pairs) + "\n", encoding="utf-8")
+    return root
+
+
+def run(*args):
+    """(exit code, stdout, stderr) of the real entry point, run in this process."""
+    runner = CliRunner()
+    with runner.isolation() as (out, err, _):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+def store_args(workdir):
+    return ["--vectors", workdir / "store", *TOK]
+
+
+def test_sim_prints_the_library_value(workdir):
+    vectors = open_vectors(workdir / "store")
+    a, b = "w1 w2 w2 w3", "w4 w1 w5"
+    code, out, _ = run("sim", a, b, *store_args(workdir))
+    assert code == 0
+    assert float(out) == pytest.approx(1 - tr.wrd(a.split(), b.split(), vectors), abs=1e-6)
+    code, out, _ = run("sim", a, b, "--distance", *store_args(workdir))
+    assert float(out) == pytest.approx(tr.wrd(a.split(), b.split(), vectors), abs=1e-6)
+    code, out, _ = run("sim", a, b, "--metric", "wmd", *store_args(workdir))
+    assert float(out) == pytest.approx(tr.wmd(a.split(), b.split(), vectors), rel=1e-5)
+    code, out, _ = run("sim", a, b, "--metric", "wmd", "--normalize", *store_args(workdir))
+    assert float(out) == pytest.approx(tr.wmd(a.split(), b.split(), vectors, normalize=True), rel=1e-5)
+    code, out, _ = run("sim", a, " ".join(reversed(a.split())), *store_args(workdir))
+    assert (code, out) == (0, "1\n")
+
+
+def test_sim_cosine(workdir):
+    code, out, _ = run("sim", "w1 w2", "w2 w1", "--metric", "cosine", *store_args(workdir))
+    assert code == 0 and float(out) == pytest.approx(1.0)
+    vectors = open_vectors(workdir / "store")
+    u = vectors.unit().astype(np.float64)
+    left, right = (u[1] + u[2]) / 2, u[7]
+    want = left @ right / np.linalg.norm(left) / np.linalg.norm(right)
+    code, out, _ = run("sim", "w1 w2", "w7", "--metric", "cosine", *store_args(workdir))
+    assert float(out) == pytest.approx(want, abs=1e-6)
+    code, _, err = run("sim", "w1", "w2", "--metric", "whiten", *store_args(workdir))
+    assert code == 2 and "--whitening" in err
+
+
+def test_sim_explain(workdir):
+    code, out, _ = run("sim", "w1 w2 w3", "w4 w5", "--explain", "--top", "2", *store_args(workdir))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[1] == "word1\tword2\tmass\tcost"
+    assert len(lines) == 4
+    assert all(row.split("\t")[0] in {"w1", "w2", "w3"} for row in lines[2:])
+
+
+@pytest.mark.parametrize("text,message", [("", "text 1 is empty"), ("zzz qqq", "text 1 has no word")])
+def test_sim_empty_or_oov_only_text_is_one_line_error(workdir, text, message):
+    code, out, err = run("sim", text, "w1", *store_args(workdir))
+    assert code == 1 and out == ""
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_sim_oov_error_policy(workdir):
+    code, _, err = run("sim", "w1 zzz", "w2", "--oov", "error", *store_args(workdir))
+    assert code == 1 and "zzz" in err
+    code, out, err = run("sim", "w1 zzz", "w2", *store_args(workdir))
+    assert code == 0 and "dropped 1 + 0 tokens" in err
+
+
+def test_pairs_file_in_order_with_scores_and_same_for_any_workers(workdir):
+    code1, out1, err1 = run("sim", "--pairs", workdir / "pairs.tsv", "-j", "1", *store_args(workdir))
+    code2, out2, _ = run("sim", "--pairs", workdir / "pairs.tsv", "-j", "2", *store_args(workdir))
+    assert code1 == code2 == 0 and out1 == out2
+    vectors = open_vectors(workdir / "store")
+    src = (workdir / "pairs.tsv").read_text(encoding="utf-8").splitlines()
+    got = out1.splitlines()
+    assert len(got) == len(src)
+    empty = []
+    for number, (line, row) in enumerate(zip(src, got), 1):
+        prefix, score = row.rsplit("\t", 1)
+        assert prefix == line
+        t1, t2 = line.split("\t")[:2]
+        try:
+            want = 1 - tr.wrd(t1.split(), t2.split(), vectors)
+        except tr.EmptyBagError:
+            want = -1.0
+            empty.append(number)
+        assert float(score) == pytest.approx(want, abs=1e-6)
+    assert {6, 7} <= set(empty)
+    shown = ", ".join(map(str, empty[:5]))
+    assert f"{len(empty)} line(s) with a side that has no word in the vectors (scored -1): line {shown}" in err1
+
+
+def test_pairs_line_with_one_field_exit_1_and_no_output(workdir, tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("w1\tw2\nw3 w4\nw5\tw6\n", encoding="utf-8")
+    out_path = tmp_path / "scored.tsv"
+    code, out, err = run("sim", "--pairs", bad, "-o", out_path, *store_args(workdir))
+    assert code == 1 and out == ""
+    assert "line 2" in err and "one field" in err
+    assert not out_path.exists()
+    code, out, err = run("sim", "--pairs", bad, *store_args(workdir))
+    assert code == 1 and out == ""  # checked before anything is written
+
+
+def test_search_output_equals_brute_force_and_library(workdir):
+    args = ["search", "w1 w2 w5", "--corpus", workdir / "corpus.txt", "-k", "7", *store_args(workdir)]
+    code, out, err = run(*args)
+    assert code == 0
+    code_b, out_b, _ = run(*args, "--brute-force")
+    assert out == out_b
+    rows = [row.split("\t") for row in out.splitlines()]
+    assert len(rows) == 7
+    texts = (workdir / "corpus.txt").read_text(encoding="utf-8").splitlines()
+    vectors = open_vectors(workdir / "store")
+    ref = search(SearchIndex.from_texts(texts, vectors, str.split), ["w1", "w2", "w5"], k=7, prune=False)
+    assert [int(r[1]) for r in rows] == [h.line for h in ref]
+    assert [r[2] for r in rows] == [texts[h.line - 1] for h in ref]
+    assert [float(r[0]) for r in rows] == pytest.approx([h.score for h in ref], abs=1e-6)
+    assert "lines have no word in the vectors" in err
+
+
+def test_search_ties_by_line_number_and_wmd_ascending(workdir):
+    code, out, _ = run("search", (workdir / "corpus.txt").read_text(encoding="utf-8").split("\n")[0],
+                       "--corpus", workdir / "corpus.txt", "-k", "3", "--metric", "wmd", *store_args(workdir))
+    rows = [row.split("\t") for row in out.splitlines()]
+    assert [r[1] for r in rows] == ["1", "10", "100"]
+    assert [float(r[0]) for r in rows] == [0.0, 0.0, 0.0]
+
+
+def test_search_prepared_index(workdir, tmp_path):
+    index = tmp_path / "corpus.npz"
+    code, out, _ = run("search", "--corpus", workdir / "corpus.txt", "--build-index", index, *store_args(workdir))
+    assert code == 0 and out == "" and index.exists()
+    direct = run("search", "w3 w4", "--corpus", workdir / "corpus.txt", "--metric", "wmd", *store_args(workdir))
+    cached = run("search", "w3 w4", "--index", index, "--metric", "wmd", *store_args(workdir))
+    assert direct[1] == cached[1] and cached[0] == 0
+    code, _, err = run("search", "w3 w4", "--index", index, "--vectors", workdir / "store", "--tokenizer", "char")
+    assert code == 1 and "other tokenizer options" in err
+
+
+def test_search_bad_input(workdir):
+    corpus = workdir / "corpus.txt"
+    code, _, err = run("search", "w1", "--corpus", corpus, "-k", "0", *store_args(workdir))
+    assert code == 2 and "-k" in err
+    code, _, err = run("search", "zzz", "--corpus", corpus, *store_args(workdir))
+    assert code == 1 and "query has no word" in err
+    code, _, err = run("search", "w1", *store_args(workdir))
+    assert code == 2
