@@ -1,4 +1,9 @@
-"""Helpers for the benchmarks: run a command, time it, sample the RSS of its process tree."""
+"""Helpers for the benchmarks: run a command, time it, sample the memory of its process tree.
+
+Memory of a tree is the sum of PSS (proportional set size): a page shared by k
+processes after fork counts 1/k in each, so the sum is the memory the tree
+really holds; RSS summed would count jieba's shared dictionary once per worker.
+"""
 
 from __future__ import annotations
 
@@ -35,21 +40,25 @@ def _tree(pid: int) -> List[int]:
     return out
 
 
-def _rss_kb(pid: int) -> int:
+def _memory_kb(pid: int) -> tuple:
+    """(RSS, PSS) of one process in KiB; PSS splits pages shared after fork between sharers."""
+    rss = pss = 0
     try:
-        with open(f"/proc/{pid}/status") as fh:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return rss, pss
 
 
 @dataclass
 class Run:
     seconds: float
-    tree_peak_mb: float      # largest sum of RSS over the process and its descendants (sampled)
+    tree_peak_mb: float      # largest sum of PSS over the process and its descendants (sampled)
     single_peak_mb: float    # largest RSS of any one process of the tree (sampled)
     returncode: int
     stdout: bytes
@@ -68,9 +77,9 @@ def run(cmd: Sequence[str], stdin_path: Optional[Path] = None, stdin_repeat: int
 
     def sample():
         while not done.is_set():
-            sizes = [_rss_kb(p) for p in _tree(proc.pid)]
-            peaks["tree"] = max(peaks["tree"], sum(sizes))
-            peaks["single"] = max(peaks["single"], max(sizes, default=0))
+            sizes = [_memory_kb(p) for p in _tree(proc.pid)]
+            peaks["tree"] = max(peaks["tree"], sum(pss for _, pss in sizes))
+            peaks["single"] = max(peaks["single"], max((rss for rss, _ in sizes), default=0))
             time.sleep(0.02)
 
     def feed():

@@ -29,6 +29,7 @@ Properties a caller relies on:
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import queue
@@ -125,6 +126,9 @@ class _Workers:
 
     def __init__(self, n, func, merge, initializer, initargs):
         ctx = _context()
+        # Objects that exist now are shared with forked workers copy-on-write; keep the
+        # cyclic GC from writing to (and so copying) their pages in the workers.
+        gc.freeze()
         self.task_q = ctx.Queue()
         self.result_q = ctx.Queue()
         self.procs = [
