@@ -32,9 +32,10 @@ Output rows are ``(word, count, cohesion, left_entropy, right_entropy)`` sorted 
 ``cohesion`` of a word longer than max_n is the minimum cohesion of its max_n-windows; of
 a single character (only with ``min_len=1``) it is +inf (the minimum over no splits).
 
-Default ``min_count`` (:func:`default_min_count`): one per 1.2 million clause characters,
-at least 2. On the 9 M-character benchmark corpus it gives 8, where min-count 32 (the
-published setting, tuned for an 80x larger corpus) cuts too many real words.
+Default ``min_count`` (:func:`default_min_count`): ``max(2, round(√N / 700))``. The noise
+of a count grows like its square root, so the cut grows like √N: on the 8.2 M-character
+benchmark corpus it gives 4 (the best of 3..8 there on PKU and MSR), on an 80x larger
+corpus about 37, near the published setting of 32 for such a corpus.
 
 Passes and memory: the input is read twice (count; cut, recount and gather neighbours),
 each pass a map/reduce over batches on :mod:`textkit.pool` with associative merges of exact
@@ -71,7 +72,7 @@ log = logging.getLogger("textkit")
 DEFAULT_MAX_N = 4
 DEFAULT_MIN_PMI = (2.0, 4.0, 6.0)
 DEFAULT_MIN_LEN = 2
-CHARS_PER_MIN_COUNT = 1_200_000
+MIN_COUNT_SCALE = 700.0
 BATCH_CHARS = 1_000_000
 COLUMNS = ("word", "count", "cohesion", "left_entropy", "right_entropy")
 _BOUNDARY = 1 << ng.BITS  # neighbour id of a clause boundary
@@ -80,8 +81,12 @@ _NB_BITS = ng.BITS + 1
 
 def default_min_count(total_chars: int) -> int:
     """The default ``min_count`` for a corpus of ``total_chars`` clause characters:
-    ``max(2, round(total_chars / 1,200,000))``."""
-    return max(2, int(round(total_chars / CHARS_PER_MIN_COUNT)))
+    ``max(2, round(√total_chars / 700))`` (1 M characters -> 2, 8 M -> 4, 100 M -> 14).
+
+    >>> default_min_count(8_251_531)
+    4
+    """
+    return max(2, int(round(math.sqrt(total_chars) / MIN_COUNT_SCALE)))
 
 
 @dataclass(frozen=True)
@@ -370,6 +375,27 @@ def discover(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def discover_corpus(corpus, options: DiscoverOptions = DiscoverOptions(), **kw) -> DiscoveryResult:
+    """:func:`discover` over a :class:`~textkit.corpus.Corpus`.
+
+    Discovery reads its input twice; standard input can be read once, so a corpus that
+    includes ``-`` is first copied, document by document, to a temporary file (one
+    document per line; a newline inside a JSON field becomes a line break, which is a
+    clause boundary either way, so the result is unchanged).
+    """
+    from .corpus import STDIN, Corpus
+
+    if STDIN not in corpus.sources:
+        return discover(corpus.batches, options, **kw)
+    with tempfile.TemporaryDirectory(prefix="textkit-stdin-", dir=kw.get("spill_dir")) as tmp:
+        path = f"{tmp}/input.txt"
+        with open(path, "w", encoding="utf-8") as fh:
+            for doc in corpus.documents():
+                fh.write(doc.replace("\r", "\n"))
+                fh.write("\n")
+        return discover(Corpus([path]).batches, options, **kw)
+
+
 def discover_documents(docs: Sequence[str], options: DiscoverOptions = DiscoverOptions(), **kw) -> DiscoveryResult:
     """:func:`discover` over an in-memory list of documents (batches of about 1 M characters)."""
 
@@ -492,6 +518,7 @@ __all__ = [
     "Word",
     "default_min_count",
     "discover",
+    "discover_corpus",
     "discover_documents",
     "write_user_dict",
 ]
