@@ -196,3 +196,30 @@ def test_merge_sums_count_files(tmp_path):
 def test_count_help_and_startup_are_quick():
     result = run_textkit("count", "--help")
     assert result.returncode == 0 and b"--workers" in result.stdout
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses a pseudo-terminal")
+def test_progress_only_on_a_terminal(sample_path):
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "textkit", "count", "-j1", str(sample_path),
+                               str(sample_path), str(sample_path)],
+                              stdout=subprocess.PIPE, stderr=slave, timeout=120)
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    assert b" MB, " in shown and b"lines" in shown and b"MB/s" in shown
+    piped = run_textkit("count", "-j1", sample_path)
+    assert piped.stderr == b""
