@@ -153,6 +153,7 @@ class SearchIndex:
         self.source = source
         self._centroids: dict = dict(centroids or {})
         self._masses: dict = {}
+        self._vocab: dict = {}
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -262,7 +263,16 @@ class SearchIndex:
 
     # ------------------------------------------------------------------ per-metric caches
     def _vocabulary_rows(self, metric: str, normalize: bool):
-        """(distinct ids used, float64 rows for the metric's cost, per-id weight factor)."""
+        """(distinct ids used, inverse (nnz,), float64 rows for the metric's cost, per-id mass factor).
+
+        Cached per metric; rows are unit length for WRD and normalised WMD (zero rows stay zero).
+        """
+        key = (metric, normalize)
+        if key not in self._vocab:
+            self._vocab[key] = self._compute_vocabulary_rows(metric, normalize)
+        return self._vocab[key]
+
+    def _compute_vocabulary_rows(self, metric: str, normalize: bool):
         vocab, inverse = np.unique(self.ids, return_inverse=True)
         rows = np.asarray(self.vectors.matrix[vocab], dtype=np.float64)
         factor = np.ones(len(vocab))
@@ -310,9 +320,31 @@ def _tolerance(threshold: float) -> float:
     return 1e-9 * (1.0 + abs(threshold))
 
 
-def _relaxed_bounds(index: SearchIndex, transport: Transport, query, docs: np.ndarray,
-                    masses: np.ndarray) -> np.ndarray:
-    """RWMD (or WRD's relaxed bound) of ``query`` against each document in ``docs``, vectorised."""
+def _query_costs(index: SearchIndex, transport: Transport, query, metric: str, normalize: bool):
+    """Cost matrix (len(query), V) between the query words and every word the index uses."""
+    vocab, _, rows, _ = index._vocabulary_rows(metric, normalize)
+    gram = query.rows @ rows.T
+    if metric == "wrd":
+        cost = np.maximum(1.0 - gram, 0.0)
+    else:
+        sq = np.einsum("ij,ij->i", rows, rows)
+        cost = np.sqrt(np.maximum(query.sq[:, None] + sq[None, :] - 2.0 * gram, 0.0))
+    cost[query.ids[:, None] == vocab[None, :]] = 0.0
+    return cost
+
+
+def _from_doc_bounds(index: SearchIndex, cost: np.ndarray, masses: np.ndarray, inverse: np.ndarray):
+    """sum_j b_j min_i C_ij for every line: each document word goes to its nearest query word. O(nnz)."""
+    if not len(masses):
+        return np.zeros(len(index))
+    nearest = cost.min(axis=0)[inverse]
+    out = np.add.reduceat(masses * nearest, index.indptr[:-1])
+    out[np.diff(index.indptr) == 0] = 0.0
+    return out
+
+
+def _to_doc_bounds(index: SearchIndex, query, cost: np.ndarray, inverse: np.ndarray, docs: np.ndarray):
+    """sum_i a_i min_j C_ij for each of ``docs``: each query word goes to its nearest document word."""
     out = np.empty(len(docs), dtype=np.float64)
     lengths = index.indptr[docs + 1] - index.indptr[docs]
     nq = len(query)
@@ -324,22 +356,8 @@ def _relaxed_bounds(index: SearchIndex, transport: Transport, query, docs: np.nd
         chunk, chunk_len = docs[start:stop], lengths[start:stop]
         seg = np.concatenate([[0], np.cumsum(chunk_len)[:-1]])
         pos = np.repeat(index.indptr[chunk] - seg, chunk_len) + np.arange(int(chunk_len.sum()))
-        flat_ids, flat_mass = index.ids[pos], masses[pos]
-        vocab, inverse = np.unique(flat_ids, return_inverse=True)
-        rows = np.asarray(index.vectors.matrix[vocab], dtype=np.float64)
-        if transport.unit:
-            norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
-            rows[norms > 0] /= norms[norms > 0, None]
-        gram = query.rows @ rows.T
-        if transport.metric == "wrd":
-            cost = np.maximum(1.0 - gram, 0.0)
-        else:
-            sq = np.einsum("ij,ij->i", rows, rows)
-            cost = np.sqrt(np.maximum(query.sq[:, None] + sq[None, :] - 2.0 * gram, 0.0))
-        cost[query.ids[:, None] == vocab[None, :]] = 0.0
-        to_doc = query.mass @ np.minimum.reduceat(cost[:, inverse], seg, axis=1)
-        from_doc = np.add.reduceat(flat_mass * cost.min(axis=0)[inverse], seg)
-        out[start:stop] = np.maximum(to_doc, from_doc)
+        nearest = np.minimum.reduceat(cost[:, inverse[pos]], seg, axis=1)
+        out[start:stop] = query.mass @ nearest
         start = stop
     return out
 
@@ -387,15 +405,12 @@ def search(index: SearchIndex, query_tokens: Sequence[str], *, k: int = 10, metr
 
 def _pruned(index, transport, query, docs, k, exact, result, metric, normalize):
     lines = index.lines
-    cent = index.centroids(metric, normalize)[docs]
-    diff = cent - query.centroid
+    diff = index.centroids(metric, normalize)[docs] - query.centroid
     sq = np.einsum("ij,ij->i", diff, diff)
     wcd = 0.5 * sq if metric == "wrd" else np.sqrt(sq)
     order = np.lexsort((lines[docs], wcd))
     # max-heap of the best k as (-distance, -line, doc): heap[0] is the worst kept
-    heap = []
-    for i in order[:k]:
-        heap.append((-exact(docs[i]), -int(lines[docs[i]]), int(docs[i])))
+    heap = [(-exact(docs[i]), -int(lines[docs[i]]), int(docs[i])) for i in order[:k]]
     result.exact = k
     heapq.heapify(heap)
     threshold = -heap[0][0]
@@ -404,10 +419,15 @@ def _pruned(index, transport, query, docs, k, exact, result, metric, normalize):
     result.pruned_centroid = int(len(rest) - keep.sum())
     candidates = docs[rest[keep]]
     if len(candidates):
-        relaxed = _relaxed_bounds(index, transport, query, candidates, index.masses(metric, normalize))
+        # relaxed bound, cheap side first: each document word to its nearest query word
+        _, inverse, _, _ = index._vocabulary_rows(metric, transport.normalize)
+        cost = _query_costs(index, transport, query, metric, transport.normalize)
+        from_doc = _from_doc_bounds(index, cost, index.masses(metric, normalize), inverse)[candidates]
+        survive = from_doc <= threshold + _tolerance(threshold)
+        candidates, from_doc = candidates[survive], from_doc[survive]
+        relaxed = np.maximum(from_doc, _to_doc_bounds(index, query, cost, inverse, candidates))
         for i in np.lexsort((lines[candidates], relaxed)):
-            bound = relaxed[i]
-            if bound > threshold + _tolerance(threshold):
+            if relaxed[i] > threshold + _tolerance(threshold):
                 break  # every later candidate has a bound at least as large
             doc = int(candidates[i])
             d = exact(doc)
@@ -416,6 +436,6 @@ def _pruned(index, transport, query, docs, k, exact, result, metric, normalize):
             if key > heap[0]:
                 heapq.heapreplace(heap, key)
                 threshold = -heap[0][0]
-        result.pruned_relaxed = int(len(candidates) - (result.exact - k))
+    result.pruned_relaxed = result.documents - result.exact - result.pruned_centroid
     best = sorted(((-nd, -nl, doc) for nd, nl, doc in heap), key=lambda t: (t[0], t[1]))
     return [(d, doc) for d, _, doc in best]
