@@ -19,6 +19,8 @@ CLAUSE_SPLIT = re.compile(
     "\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\U00020000-\U0002fa1f\U00030000-\U000323af]+"
 )
 
+HAN = re.compile("[\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f\U00030000-\U000323af]")
+
 
 def clauses(docs: Iterable[str]):
     for doc in docs:
@@ -53,8 +55,8 @@ def reference_discover(
     thresholds = tuple(min_pmi) if min_pmi is not None else default_thresholds(max_n)
     grams = count_ngrams(docs, max_n)
     total = sum(c for w, c in grams.items() if len(w) == 1)
-    if total == 0:
-        return []
+    if not any(HAN.match(w) for w in grams if len(w) == 1):
+        return []  # no Han character: nothing to discover
     grams = {w: c for w, c in grams.items() if c >= min_count}
 
     cohesion = {}

@@ -300,7 +300,8 @@ def entropy_of(counts: np.ndarray, boundary: np.ndarray, groups: np.ndarray, n_g
     s = np.bincount(groups, weights=clogc, minlength=n_groups)
     with np.errstate(divide="ignore", invalid="ignore"):
         h = np.log(total) - s / total
-    return np.where(total > 0, h, 0.0)
+    # rounding can leave -2e-16 where the entropy is 0
+    return np.where(total > 0, np.maximum(h, 0.0), 0.0)
 
 
 def _table_entropy(table: ng.Table, n_slots: int) -> np.ndarray:
@@ -419,9 +420,9 @@ def _discover(batches, options: DiscoverOptions, workers: int, known, spill: ng.
         _count_task, ng.merge_counts, ((b, max_n, spill) for b in batches()), workers=workers
     )
     total = counts.total if counts is not None else 0
-    if total == 0:
-        log.warning("the input holds no Han, Latin or digit characters; no words to discover")
-        return DiscoveryResult([], 0, options.min_count or default_min_count(0))
+    if total == 0 or not ng.han_count(counts.unigrams, counts.vocab):
+        log.warning("the input holds no Han characters; no words to discover (empty output)")
+        return DiscoveryResult([], total, options.min_count or default_min_count(total))
     min_count = options.min_count if options.min_count is not None else default_min_count(total)
     log.info(
         "%s clause characters, %s distinct; min_count %d",

@@ -316,6 +316,13 @@ class Vocabulary:
         self.extra = state["extra"]
 
 
+def han_count(unigrams: np.ndarray, vocab: Vocabulary) -> int:
+    """How many of the counted characters are Han (not Latin letters or digits)."""
+    chars = vocab.chars()
+    latin_or_digit = (chars < 0x3000) | ((chars >= 0xFF10) & (chars <= 0xFF5A))
+    return int(unigrams[~latin_or_digit].sum())
+
+
 class KeySet:
     """A fixed set of uint64 keys with fast exact lookup of many keys at once.
 

@@ -1,0 +1,218 @@
+"""textkit.ngrams / textkit.discovery against plain-Python references (tests/discovery_reference.py)."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from textkit import ngrams as ng
+from textkit.discovery import (DiscoverOptions, default_min_count, discover, discover_documents,
+                               write_user_dict)
+from textkit.errors import UsageError
+
+from .discovery_reference import count_ngrams, reference_discover
+
+# A small alphabet so that n-grams repeat: Han (BMP and two supplementary-plane
+# characters), Latin, digits, full-width forms, and separators (punctuation, space).
+ALPHABET = "天气不错好今很人们的" + "\U00020000\U0002A6D6" + "ab7Ｚ９〇" + "，。! 、\t"
+texts = st.lists(st.text(alphabet=ALPHABET, max_size=60), max_size=25)
+
+
+def table_dict(part: ng.NgramCounts) -> dict:
+    """All counts of a partial result as {string: count}."""
+    out = {}
+    chars = part.vocab.chars()
+    for i in np.flatnonzero(part.unigrams):
+        out[chr(int(chars[i]))] = int(part.unigrams[i])
+    for n, (keys, counts) in part.tables.items():
+        for k, c in zip(keys.tolist(), counts.tolist()):
+            out[part.vocab.word(k, n)] = c
+    return out
+
+
+def split_batches(docs, size):
+    return lambda: (docs[i : i + size] for i in range(0, len(docs), size))
+
+
+def same_rows(fast, ref):
+    """Words and counts identical; floats equal up to rounding."""
+    assert [(w.word, w.count) for w in fast] == [(r[0], r[1]) for r in ref]
+    for w, r in zip(fast, ref):
+        for a, b in zip(w[2:], r[2:]):
+            assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (w, r)
+
+
+# -- counting -------------------------------------------------------------------------
+
+
+def test_counts_equal_naive_counter_on_sample(sample_lines):
+    part = ng.count_batch(sample_lines, 4)
+    assert table_dict(part) == dict(count_ngrams(sample_lines, 4))
+    assert part.total == sum(c for w, c in count_ngrams(sample_lines, 1).items())
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts, st.integers(1, 4))
+def test_counts_equal_naive_counter_on_generated_text(docs, max_n):
+    assert table_dict(ng.count_batch(docs, max_n)) == dict(count_ngrams(docs, max_n))
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts, st.integers(1, 5), st.integers(0, 2))
+def test_merge_of_batches_equals_one_batch(docs, size, order):
+    parts = [ng.count_batch(docs[i : i + size], 4) for i in range(0, len(docs), size)]
+    if not parts:
+        return
+    if order == 1:
+        parts.reverse()
+    acc = parts[0]
+    for p in parts[1:]:
+        acc = ng.merge_counts(acc, p) if order != 2 else ng.merge_counts(p, acc)
+    assert table_dict(acc) == dict(count_ngrams(docs, 4))
+
+
+def test_spilled_runs_merge_to_exact_counts(sample_lines, tmp_path):
+    whole = ng.count_batch(sample_lines, 4)
+    spill = ng.SpillPolicy(str(tmp_path), max_bytes=50_000)
+    acc = None
+    for i in range(0, len(sample_lines), 40):
+        part = ng.count_batch(sample_lines[i : i + 40], 4, spill)
+        acc = part if acc is None else ng.merge_counts(acc, part)
+    assert len(acc.runs) > 3 and list(tmp_path.iterdir())
+    for min_count in (1, 3):
+        spilled = ng.finish_counts(acc, min_count, chunk=777)
+        direct = ng.finish_counts(whole, min_count)
+        for n in (2, 3, 4):
+            assert np.array_equal(spilled[n][0], direct[n][0])
+            assert np.array_equal(spilled[n][1], direct[n][1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.integers(0, 2**64 - 1), max_size=300), st.lists(st.integers(0, 2**64 - 1), max_size=300))
+def test_keyset_index_is_exact(members, probes):
+    keys = np.array(sorted(members), dtype=np.uint64)
+    ks = ng.KeySet(keys)
+    probe = np.array(probes + sorted(members)[:50], dtype=np.uint64)
+    expected = [sorted(members).index(p) if p in members else -1 for p in probe.tolist()]
+    assert ks.index(probe).tolist() == expected
+
+
+def test_clause_characters_and_vocabulary():
+    clauses = ng.encode(["ab，天气。", "", "Ｚ9\U00020000x y"])
+    assert clauses.codes.tobytes().decode("utf-32-le") == "ab天气Ｚ9\U00020000xy"
+    assert clauses.starts.tolist() == [True, False, True, False, True, False, False, False, True]
+    assert clauses.remaining.tolist() == [2, 1, 2, 1, 4, 3, 2, 1, 1]
+    vocab = ng.Vocabulary(np.array([0x20000], dtype=np.uint32))
+    assert vocab.word(vocab.key("天\U00020000"), 2) == "天\U00020000"
+    assert vocab.key("天。") is None
+    assert ng.BMP_IDS == 28221
+
+
+# -- the whole algorithm ----------------------------------------------------------------
+
+SAMPLE_SETTINGS = [
+    dict(min_count=3),
+    dict(min_count=2, min_pmi=(1.0, 2.0, 3.0)),
+    dict(min_count=5, max_n=3),
+    dict(min_count=2, max_n=2, min_pmi=(0.5,)),
+    dict(min_count=2, min_pmi=(0.0, 0.0, 0.0), min_len=1),
+    dict(min_count=3, min_entropy=1.0, top=40),
+]
+
+
+@pytest.mark.parametrize("kw", SAMPLE_SETTINGS)
+def test_pipeline_equals_reference_on_sample(sample_lines, kw):
+    ref = reference_discover(sample_lines, **kw)
+    fast = discover_documents(sample_lines, DiscoverOptions(**kw)).words
+    same_rows(fast, ref)
+    assert len(ref) > 30
+
+
+def test_long_words_emerge_by_chaining(sample_lines):
+    kw = dict(min_count=2, max_n=2, min_pmi=(0.5,))
+    words = discover_documents(sample_lines, DiscoverOptions(**kw)).words
+    assert any(len(w.word) > 3 for w in words)  # the path for words longer than max_n is used
+
+
+def test_identical_for_workers_1_and_2_and_any_batching(sample_lines, tmp_path):
+    opts = DiscoverOptions(min_count=2, min_pmi=(1.0, 2.0, 3.0))
+    one = discover(split_batches(sample_lines, 1000), opts, workers=1).words
+    two = discover(split_batches(sample_lines, 97), opts, workers=2).words
+    spilled = discover(split_batches(sample_lines, 50), opts, workers=2, max_table_bytes=30_000,
+                       spill_dir=str(tmp_path)).words
+    assert one == two == spilled
+    assert list(tmp_path.iterdir()) == []  # spill folder removed
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts, st.integers(2, 4), st.sampled_from([(0.0, 0.0, 0.0), (0.5, 1.0, 1.5), (2.0, 4.0, 6.0)]),
+       st.integers(1, 3), st.integers(1, 7))
+def test_pipeline_equals_reference_on_generated_text(docs, max_n, pmi, min_len, size):
+    kw = dict(min_count=2, max_n=max_n, min_pmi=pmi[: max_n - 1], min_len=min_len)
+    ref = reference_discover(docs, **kw)
+    fast = discover(split_batches(docs, size), DiscoverOptions(**kw)).words
+    same_rows(fast, ref)
+
+
+def test_output_order_and_statistics(sample_lines):
+    words = discover_documents(sample_lines, DiscoverOptions(min_count=3)).words
+    keys = [(-w.count, w.word) for w in words]
+    assert keys == sorted(keys)
+    assert all(w.cohesion >= 2.0 and w.left_entropy >= 0 and w.right_entropy >= 0 for w in words)
+
+
+def test_new_only_drops_known_words(sample_lines):
+    opts = DiscoverOptions(min_count=3)
+    all_words = discover_documents(sample_lines, opts).words
+    known = {w.word for w in all_words[::2]}
+    kept = discover_documents(sample_lines, opts, known=known.__contains__).words
+    assert kept == [w for w in all_words if w.word not in known]
+
+
+def test_save_dict_format(sample_lines, tmp_path):
+    words = discover_documents(sample_lines, DiscoverOptions(min_count=3, top=5)).words
+    path = tmp_path / "user.dict"
+    with open(path, "w", encoding="utf-8") as fh:
+        assert write_user_dict(fh, words) == 5
+    assert path.read_text(encoding="utf-8").splitlines() == [f"{w.word} {w.count}" for w in words]
+
+
+# -- bad input ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("docs", [[], [""], ["abc, def! 12 ab ab ab"], ["。。。", "!!"]])
+def test_empty_or_no_han_input_gives_empty_result_and_a_note(docs, caplog):
+    with caplog.at_level(logging.INFO, logger="textkit"):
+        result = discover_documents(docs, DiscoverOptions())
+    assert result.words == [] and reference_discover(docs, 2) == []
+    assert "no Han characters" in caplog.text
+
+
+def test_min_count_above_every_count_gives_empty_result(sample_lines, caplog):
+    with caplog.at_level(logging.INFO, logger="textkit"):
+        result = discover_documents(sample_lines, DiscoverOptions(min_count=10**6))
+    assert result.words == []
+    assert "output is empty" in caplog.text
+
+
+@pytest.mark.parametrize("kw", [
+    dict(max_n=1), dict(max_n=5), dict(min_count=0), dict(min_pmi=(1.0, 2.0)),
+    dict(min_pmi=(1.0, float("nan"), 2.0)), dict(min_entropy=-0.1), dict(min_entropy=float("inf")),
+    dict(min_len=0), dict(top=0),
+])
+def test_invalid_thresholds_raise_usage_error(kw):
+    with pytest.raises(UsageError):
+        DiscoverOptions(**kw)
+
+
+def test_default_min_count_scales_with_corpus_size():
+    assert [default_min_count(n) for n in (0, 10**6, 8_251_531, 10**8, 660 * 10**6)] == [2, 2, 4, 14, 37]
+    values = [default_min_count(n) for n in range(0, 10**9, 10**7)]
+    assert values == sorted(values)
+    result = discover_documents(["今天天气不错"] * 50, DiscoverOptions())
+    assert result.min_count == 2
