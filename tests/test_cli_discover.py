@@ -1,0 +1,107 @@
+"""`textkit discover` as a user runs it: output rows, -j identity, --new-only, --save-dict, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from textkit.cli.main import cli
+from textkit.discovery import DiscoverOptions, discover_documents
+from textkit.tokenize import TokenizerSpec, get_tokenizer
+
+from .conftest import run_textkit
+from .discovery_reference import reference_discover
+
+
+def rows(stdout: bytes):
+    return [line.split("\t") for line in stdout.decode("utf-8").splitlines()]
+
+
+def test_output_matches_reference_and_is_identical_for_any_workers(sample_path, sample_lines):
+    one = run_textkit("discover", sample_path, "--min-count", "3", "-j1")
+    two = run_textkit("discover", sample_path, "--min-count", "3", "-j2")
+    assert one.returncode == 0 and two.returncode == 0, one.stderr
+    assert one.stdout == two.stdout
+    ref = reference_discover(sample_lines, 3)
+    table = rows(one.stdout)
+    assert [(w, int(c)) for w, c, *_ in table] == [(r[0], r[1]) for r in ref]
+    assert all(len(r) == 5 for r in table)
+    assert abs(float(table[0][2]) - ref[0][2]) < 1e-5
+    assert b"min_count 3" in one.stderr
+
+
+def test_stdin_top_header_jsonl_and_save_dict(sample_path, tmp_path):
+    raw = sample_path.read_bytes()
+    saved = tmp_path / "new.dict"
+    out = run_textkit("discover", "-", "--min-count", "3", "--top", "5", "--header",
+                      "--save-dict", saved, "-j1", input=raw)
+    assert out.returncode == 0, out.stderr
+    table = rows(out.stdout)
+    assert table[0] == ["word", "count", "cohesion", "left_entropy", "right_entropy"]
+    assert len(table) == 6
+    assert saved.read_text(encoding="utf-8").splitlines() == [f"{w} {c}" for w, c, *_ in table[1:]]
+    # the saved file is a valid jieba user dictionary: its words become known
+    tok = get_tokenizer(TokenizerSpec(user_dict=str(saved)))
+    assert all(tok.in_dictionary(w) for w, *_ in table[1:])
+    js = run_textkit("discover", sample_path, "--min-count", "3", "--top", "5", "--format", "jsonl")
+    objs = [json.loads(line) for line in js.stdout.decode().splitlines()]
+    assert [(o["word"], o["count"]) for o in objs] == [(w, int(c)) for w, c, *_ in table[1:]]
+
+
+def test_new_only_with_user_dict(sample_path, sample_lines, tmp_path):
+    every = discover_documents(sample_lines, DiscoverOptions(min_count=3)).words
+    tok = get_tokenizer(TokenizerSpec())
+    new = [w.word for w in every if not tok.in_dictionary(w.word)]
+    assert new and len(new) < len(every)
+    out = run_textkit("discover", sample_path, "--min-count", "3", "--new-only")
+    assert [r[0] for r in rows(out.stdout)] == new
+    user = tmp_path / "user.dict"
+    user.write_text(f"{new[0]} 5\n", encoding="utf-8")
+    out = run_textkit("discover", sample_path, "--min-count", "3", "--new-only", "--user-dict", user)
+    assert [r[0] for r in rows(out.stdout)] == new[1:]
+
+
+@pytest.mark.parametrize("text, note", [
+    (b"", b"no Han characters"),
+    ("hello, world! 123 hello world\n".encode(), b"no Han characters"),
+    ("今天天气不错。\n".encode(), b"output is empty"),
+])
+def test_empty_outputs_exit_0_with_a_note(text, note, tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_bytes(text)
+    out = run_textkit("discover", path, "-o", tmp_path / "out.tsv")
+    assert out.returncode == 0 and out.stdout == b""
+    assert note in out.stderr
+    assert (tmp_path / "out.tsv").read_bytes() == b""
+
+
+def test_min_count_above_every_count(sample_path):
+    out = run_textkit("discover", sample_path, "--min-count", "100000")
+    assert out.returncode == 0 and out.stdout == b""
+    assert b"output is empty" in out.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["--min-count", "0"], ["--min-pmi", "1,2"], ["--min-pmi", "x"], ["--min-pmi", "1,nan,2"],
+    ["--min-entropy", "-1"], ["--max-n", "5"], ["--max-n", "1"], ["--top", "0"], ["--min-len", "0"],
+    ["--user-dict", "whatever.dict"],
+])
+def test_invalid_thresholds_exit_2(sample_path, args):
+    result = CliRunner().invoke(cli, ["discover", str(sample_path), *args])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value" in result.output or "only with --new-only" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_invalid_threshold_in_a_real_process_is_one_line(sample_path):
+    out = run_textkit("discover", sample_path, "--min-pmi", "1,2")
+    assert out.returncode == 2 and out.stdout == b""
+    assert b"Traceback" not in out.stderr and b"--min-pmi" in out.stderr
+
+
+def test_one_pmi_value_applies_to_every_length(sample_path):
+    a = run_textkit("discover", sample_path, "--min-count", "3", "--min-pmi", "3", "--top", "20")
+    b = run_textkit("discover", sample_path, "--min-count", "3", "--min-pmi", "3,3,3", "--top", "20")
+    assert a.returncode == 0 and a.stdout == b.stdout and a.stdout
