@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from dataclasses import dataclass
 
@@ -50,6 +51,17 @@ class Result:
 def run(args, workdir):
     """Run the real entry point (error mapping and exit codes included) with captured streams."""
     runner = CliRunner()
+    logger = logging.getLogger("textkit")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    try:
+        return _run_main(runner, args)
+    finally:  # main() configures the "textkit" logger; leave it as other tests expect
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
+
+
+def _run_main(runner, args):
     with runner.isolation() as streams:
         try:
             main([str(a) for a in args])

@@ -99,9 +99,7 @@ def _format_row(vector) -> str:
     return "[" + ", ".join(f"{v:.7g}" for v in vector.tolist()) + "]"
 
 
-def _embed(
-    corpus, spec, workers: int, whitening_path: str | None, output: str | None
-) -> None:
+def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str | None) -> None:
     import numpy as np
 
     from ..evaluate import warn_if_encoder_differs
@@ -279,7 +277,8 @@ def whiten_apply(corpus, spec, workers, whitening_path, output):
     "--scores",
     is_flag=True,
     help="Also give the per-pair scores (text: line<TAB>score<TAB>label rows on stdout, "
-    'the summary on stderr; json: a "scores" list).',
+    'the summary on stderr; json: a "scores" list); scores are similarities: '
+    "cosine, 1 - WRD, or -WMD.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
