@@ -172,7 +172,7 @@ class SentenceEncoder:
 # ---------------------------------------------------------------------------
 
 MAX_BATCH_LINES = 4096
-MAX_BATCH_CHARS = 400_000
+MAX_BATCH_CHARS = 200_000
 SHOWN_EMPTY_WARNINGS = 10
 
 
