@@ -204,8 +204,13 @@ def test_empty_side_raises_in_single_pair_api(side):
 def test_score_pairs_error_value_mask_and_warning(caplog):
     store = random_store(0)
     pairs = [(["w1", "w2"], ["w3"]), ([], ["w1"]), (["zzz"], ["w2"]), (["w4"], ["w4", "w5"])]
-    with caplog.at_level(logging.INFO, logger="textkit"):
-        scores, valid = tr.score_pairs(pairs, store, metric="wrd", with_mask=True)
+    logger = logging.getLogger("textkit")  # the CLI may have stopped it propagating to the root
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="textkit"):
+            scores, valid = tr.score_pairs(pairs, store, metric="wrd", with_mask=True)
+    finally:
+        logger.removeHandler(caplog.handler)
     assert valid.tolist() == [True, False, False, True]
     assert np.isfinite(scores).all()
     assert scores[1] == scores[2] == -1.0

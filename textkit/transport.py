@@ -83,6 +83,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import itertools
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -627,20 +628,80 @@ def _preview(text: str, width: int = 30) -> str:
     return repr(text if len(text) <= width else text[:width] + "...")
 
 
+def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[list[int]]:
+    """Pair indices grouped into batches so that pairs sharing a text share a batch.
+
+    Pairs are joined when they share a text (connected components of the graph
+    text--pair, by union-find); components are packed greedily, in order of
+    their first pair, into batches of about ``batch_size`` (a larger component
+    is cut).  A worker's text cache then holds every repeat of a text: across
+    workers no text is tokenized twice.  Within a batch pairs keep input order.
+    """
+    parent: dict = {}
+
+    def find(x):
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for text1, text2 in texts:
+        parent.setdefault(text1, text1)
+        parent.setdefault(text2, text2)
+        a, b = find(text1), find(text2)
+        if a != b:
+            parent[a] = b
+    components: dict = {}
+    for i, (text1, _) in enumerate(texts):
+        components.setdefault(find(text1), []).append(i)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for members in components.values():  # dicts keep first-appearance order
+        if current and len(current) + len(members) > batch_size:
+            batches.append(current)
+            current = []
+        for start in range(0, len(members), batch_size):
+            part = members[start:start + batch_size]
+            if current and len(current) + len(part) > batch_size:
+                batches.append(current)
+                current = []
+            current.extend(part)
+    if current:
+        batches.append(current)
+    return batches
+
+
+PAIR_WINDOW = 65_536  # pairs read, grouped and scored together when workers > 1
+
+
+def _chunks(rows: Iterable, size: int):
+    """Lists of up to ``size`` consecutive items."""
+    it = iter(rows)
+    while True:
+        chunk = list(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield chunk
+
+
 def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: int = PAIR_BATCH):
     """Yield ``(line, line_text, score, valid)`` for every line of a pairs file, in input order.
 
     The whole file is checked first (a line with one field raises
     :class:`DataError` naming it before any score is produced; standard input
-    is held in memory for that), then scored in batches over the pool.
-    Notes on OOV tokens and a warning for pairs with an empty side are logged
-    at the end.  Scores are identical for any number of workers.
+    is held in memory for that), then scored in batches over the pool.  With
+    several workers the file is taken in windows of :data:`PAIR_WINDOW` pairs
+    whose batches are formed by :func:`group_batches` (results are put back in
+    input order).  Notes on OOV tokens and a warning for pairs with an empty
+    side are logged at the end.  Scores are identical for any number of workers:
+    each is a function of its two texts alone.
     """
     from textkit import pool
 
     if path == "-":
-        rows = list(_pair_rows(path))
-        source = rows
+        source = list(_pair_rows(path))
     else:
         for _ in _pair_rows(path):
             pass
@@ -649,31 +710,31 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
     if job.metric not in ("cosine", "whiten"):
         _WORKER["tokens"]("预热")  # load the segmenter's dictionary before forking
 
-    def batches():
-        batch = []
-        for number, line, text1, text2 in source:
-            batch.append((number, line, text1, text2))
-            if len(batch) >= batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
-
-    pending = []
-
-    def jobs():
-        for batch in batches():
-            pending.append(batch)
-            yield [(number, t1, t2) for number, _, t1, t2 in batch]
-
     tally = PairTally()
     error_value = None
-    for scores, valid, part in pool.imap(score_text_batch, jobs(), workers=workers,
-                                         initializer=init_pair_worker, initargs=(job,)):
-        batch = pending.pop(0)
-        tally = tally.merge(part)
-        if not valid.all():
-            error_value = float(scores[~valid][0])
-        for (number, line, _, _), score, ok in zip(batch, scores.tolist(), valid.tolist()):
-            yield number, line, score, ok
+    if workers <= 1:  # in this process (set up above), one text cache for the whole file
+        for chunk in _chunks(source, batch_size):
+            scores, valid, part = score_text_batch([(n, t1, t2) for n, _, t1, t2 in chunk])
+            tally = tally.merge(part)
+            if not valid.all():
+                error_value = float(scores[~valid][0])
+            for (number, line, _, _), score, ok in zip(chunk, scores.tolist(), valid.tolist()):
+                yield number, line, score, ok
+    else:
+        for window in _chunks(source, PAIR_WINDOW):
+            batches = group_batches([(t1, t2) for _, _, t1, t2 in window], batch_size)
+            items = ([(window[i][0], window[i][2], window[i][3]) for i in batch] for batch in batches)
+            scores = np.empty(len(window), dtype=np.float64)
+            valid = np.empty(len(window), dtype=bool)
+            for batch, (part_scores, part_valid, part) in zip(
+                    batches, pool.imap(score_text_batch, items, workers=workers,
+                                       initializer=init_pair_worker, initargs=(job,))):
+                scores[batch] = part_scores
+                valid[batch] = part_valid
+                tally = tally.merge(part)
+            if not valid.all():
+                error_value = float(scores[~valid][0])
+            for (number, line, _, _), score, ok in zip(window, scores.tolist(), valid.tolist()):
+                yield number, line, score, ok
+    tally.empty.sort()
     tally.report("line", error_value)
