@@ -271,3 +271,52 @@ def test_agrees_with_gensim_wmdistance():
         raw = tr.wmd(t1, t2, store)
         assert raw == pytest.approx(kv.wmdistance(t1, t2, norm=False), abs=1e-5 * max(1.0, raw))
     assert math.isinf(kv.wmdistance(["zzz"], ["w1"]))  # what textkit avoids
+
+
+def test_group_batches_keeps_pairs_sharing_a_text_together():
+    rng = np.random.default_rng(0)
+    pairs = [(f"t{rng.integers(150)}", f"t{rng.integers(150)}") for _ in range(80)]
+    batches = tr.group_batches(pairs, batch_size=10)
+    assert sorted(i for b in batches for i in b) == list(range(len(pairs)))
+    assert all(b == sorted(b) and len(b) <= 10 for b in batches)
+    batch_of = {i: n for n, b in enumerate(batches) for i in b}
+    # components by a plain flood fill over shared texts
+    unseen, checked = set(range(len(pairs))), 0
+    while unseen:
+        todo, comp = [unseen.pop()], set()
+        while todo:
+            i = todo.pop()
+            comp.add(i)
+            linked = {j for j in unseen if set(pairs[j]) & set(pairs[i])}
+            unseen -= linked
+            todo.extend(linked)
+        if len(comp) <= 10:
+            assert len({batch_of[i] for i in comp}) == 1
+            checked += len(comp) > 1
+    assert checked > 3
+    small = [("a", "b"), ("c", "d"), ("b", "e"), ("f", "f")]
+    assert tr.group_batches(small, batch_size=3) == [[0, 1, 2], [3]]
+    assert tr.group_batches(small, batch_size=2) == [[0, 2], [1, 3]]
+
+
+def test_pairs_file_same_scores_for_any_workers(tmp_path):
+    from textkit.tokenize import TokenizerSpec
+    from textkit.vectors import save_store
+
+    store = random_store(12, n_words=25, dim=6)
+    save_store(tmp_path / "store", store.words, store.matrix)
+    rng = np.random.default_rng(1)
+    sentences = [" ".join(random_tokens(rng, store, 1, 6)) for _ in range(40)] + ["", "zzz"]
+    lines = [f"{sentences[int(rng.integers(len(sentences)))]}\t{sentences[int(rng.integers(len(sentences)))]}"
+             for _ in range(300)]
+    (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for metric in ("wrd", "wmd"):
+        job = tr.PairJob(str(tmp_path / "store"), TokenizerSpec(kind="whitespace"), metric=metric)
+        one = list(tr.score_pairs_file(str(tmp_path / "pairs.tsv"), job, workers=1, batch_size=16))
+        two = list(tr.score_pairs_file(str(tmp_path / "pairs.tsv"), job, workers=2, batch_size=16))
+        assert one == two
+        assert [row[0] for row in one] == list(range(1, 301))
+        pairs = [(line.split("\t")[0].split(), line.split("\t")[1].split()) for line in lines]
+        scores, valid = tr.score_pairs(pairs, store, metric=metric, with_mask=True)
+        assert [row[3] for row in one] == valid.tolist()
+        np.testing.assert_allclose([row[2] for row in one], scores, rtol=1e-6)

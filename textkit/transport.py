@@ -670,7 +670,7 @@ def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[lis
             current.extend(part)
     if current:
         batches.append(current)
-    return batches
+    return [sorted(batch) for batch in batches]
 
 
 PAIR_WINDOW = 65_536  # pairs read, grouped and scored together when workers > 1

@@ -1,0 +1,232 @@
+"""Speed of WMD / WRD (issue 6): pairs per second and top-k search time per query.
+
+Pairs: the 10,000 pairs of ../shared/data/sts/BQ.test.tsv (exactly 10,000; short
+customer-service questions with many repeated sentences).
+
+* linprog reference: scipy.optimize.linprog (HiGHS) on the dense LP of each pair
+  over distinct words, on a subset, scaled to pairs/s; its values are checked
+  against textkit's.
+* gensim KeyedVectors.wmdistance (norm=False, the same maths as textkit's WMD),
+  on pairs tokenized beforehand (tokenization not counted for gensim).
+* a plain loop of ot.emd2 for WRD on pairs tokenized beforehand (the issue's
+  reference figure).
+* textkit, tokenization included: the library call behind `textkit sim --pairs`
+  in this process after warm-up (-j1, -j2), and the command itself end to end
+  (`python -m textkit sim --pairs FILE -jN`, interpreter start, imports and
+  dictionary loading included; "marginal" subtracts a 5-pair run of the same
+  command, i.e. the fixed start-up cost).
+
+Search: 20,000 documents (every 7th line of ../shared/data/zh_corpus.txt.gz),
+a prepared index (built once, timed separately), queries = sentences from the
+STS-B test set; per-query time pruned vs brute force and the results compared
+(same lines, order and scores).
+
+Usage: python bench/transport_speed.py [--vectors STORE] [--pairs N] [--queries Q]
+The figures are printed last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+
+from textkit import transport as tr  # noqa: E402
+from textkit.search import SearchIndex, search  # noqa: E402
+from textkit.tokenize import TokenizerSpec, get_tokenizer  # noqa: E402
+from textkit.vectors import open_vectors  # noqa: E402
+
+
+def rate(n, seconds):
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def linprog_value(a, b, cost):
+    from scipy.optimize import linprog
+
+    n, m = cost.shape
+    a_eq = np.zeros((n + m, n * m))
+    for i in range(n):
+        a_eq[i, i * m:(i + 1) * m] = 1.0
+    for j in range(m):
+        a_eq[n + j, j::m] = 1.0
+    res = linprog(cost.ravel(), A_eq=a_eq, b_eq=np.concatenate([a, b]), bounds=(0, None), method="highs")
+    return float(res.fun)
+
+
+def bench_pairs(args, vectors, out):
+    rows = []
+    with open(DATA / "sts" / "BQ.test.tsv", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i >= args.pairs:
+                break
+            s1, s2 = line.rstrip("\n").split("\t")[:2]
+            rows.append((i + 1, s1, s2))
+    n = len(rows)
+    tok = get_tokenizer(TokenizerSpec())
+    t0 = time.perf_counter()
+    token_pairs = [(tok.tokens(s1), tok.tokens(s2)) for _, s1, s2 in rows]
+    out["jieba tokenization of all pairs (s)"] = time.perf_counter() - t0
+
+    # linprog reference on a subset
+    t = tr.Transport(vectors, metric="wmd")
+    subset = []
+    for t1, t2 in token_pairs:
+        b1, b2 = t.bag(t1), t.bag(t2)
+        if not b1.empty and not b2.empty:
+            subset.append((b1, b2))
+        if len(subset) >= args.linprog:
+            break
+    t0 = time.perf_counter()
+    ref = [linprog_value(b1.mass, b2.mass, t.cost(b1, b2)) for b1, b2 in subset]
+    lp_time = time.perf_counter() - t0
+    ours = [t.distance(b1, b2) for b1, b2 in subset]
+    out["linprog WMD pairs/s (subset of %d)" % len(subset)] = rate(len(subset), lp_time)
+    out["max |textkit - linprog| WMD"] = float(np.max(np.abs(np.array(ours) - np.array(ref))))
+
+    # gensim wmdistance, tokenized beforehand
+    try:
+        from gensim.models import KeyedVectors
+
+        kv = KeyedVectors(vector_size=vectors.dim)
+        kv.add_vectors(vectors.words, np.asarray(vectors.matrix, dtype=np.float32))
+        t0 = time.perf_counter()
+        g = [kv.wmdistance(t1, t2, norm=False) for t1, t2 in token_pairs]
+        out["gensim wmdistance pairs/s (pre-tokenized)"] = rate(n, time.perf_counter() - t0)
+        finite = np.isfinite(g)
+        lib = tr.score_pairs(token_pairs, vectors, metric="wmd")
+        out["max |textkit - gensim| WMD (finite pairs)"] = float(np.max(np.abs(lib[finite] - np.array(g)[finite])))
+    except ImportError:
+        out["gensim wmdistance pairs/s (pre-tokenized)"] = float("nan")
+
+    # a plain loop of ot.emd2 for WRD, tokenized beforehand
+    import ot
+
+    w = tr.Transport(vectors, metric="wrd")
+    t0 = time.perf_counter()
+    for t1, t2 in token_pairs:
+        b1, b2 = w.bag(t1), w.bag(t2)
+        if not b1.empty and not b2.empty:
+            ot.emd2(b1.mass, b2.mass, w.cost(b1, b2))
+    out["plain ot.emd2 loop WRD pairs/s (pre-tokenized)"] = rate(n, time.perf_counter() - t0)
+
+    # textkit library, tokenization included, after warm-up (imports, dictionary)
+    with tempfile.TemporaryDirectory() as tmp:
+        pairs_path = os.path.join(tmp, "pairs.tsv")
+        with open(pairs_path, "w", encoding="utf-8") as fh:
+            fh.writelines(f"{s1}\t{s2}\n" for _, s1, s2 in rows)
+        tiny_path = os.path.join(tmp, "tiny.tsv")
+        with open(tiny_path, "w", encoding="utf-8") as fh:
+            fh.writelines(f"{s1}\t{s2}\n" for _, s1, s2 in rows[:5])
+        results = {}
+        for metric in ("wmd", "wrd"):
+            for workers in (1, 2):
+                tr._WORKER.clear()
+                get_tokenizer(TokenizerSpec())._memo.clear()  # no head start from earlier runs
+                job = tr.PairJob(args.vectors, TokenizerSpec(), metric=metric)
+                t0 = time.perf_counter()
+                scores = [s for _, _, s, _ in tr.score_pairs_file(pairs_path, job, workers=workers)]
+                seconds = time.perf_counter() - t0
+                results[metric, workers] = scores
+                out[f"textkit {metric.upper()} -j{workers} pairs/s (library, tokenization incl.)"] = rate(n, seconds)
+            out[f"textkit {metric.upper()} -j1 and -j2 identical"] = results[metric, 1] == results[metric, 2]
+        vec_args = ["--vectors", args.vectors] if args.vectors else []
+        for metric in ("wmd", "wrd"):
+            for workers in (1, 2):
+                base = [sys.executable, "-m", "textkit", "sim", "--metric", metric, "-j", str(workers),
+                        "-q", "-o", os.devnull, *vec_args, "--pairs"]
+                t0 = time.perf_counter()
+                subprocess.run(base + [tiny_path], check=True, cwd=ROOT)
+                startup = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                subprocess.run(base + [pairs_path], check=True, cwd=ROOT)
+                total = time.perf_counter() - t0
+                key = f"textkit sim --pairs --metric {metric} -j{workers}"
+                out[key + " pairs/s end to end"] = rate(n, total)
+                out[key + " pairs/s marginal (minus start-up %.2f s)" % startup] = rate(n, total - startup)
+
+
+def bench_search(args, vectors, out):
+    docs = []
+    with gzip.open(DATA / "zh_corpus.txt.gz", "rt", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i % 7 == 0:
+                docs.append(line.rstrip("\n"))
+                if len(docs) >= args.docs:
+                    break
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = os.path.join(tmp, "docs.txt")
+        with open(corpus, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(docs) + "\n")
+        t0 = time.perf_counter()
+        index = SearchIndex.build(corpus, vectors, TokenizerSpec(), workers=2, vectors_path=args.vectors)
+        for metric, normalize in (("wmd", False), ("wrd", False)):
+            index.centroids(metric, normalize)
+        out[f"search index build, {len(docs)} docs, -j2 (s)"] = time.perf_counter() - t0
+    tok = get_tokenizer(TokenizerSpec())
+    queries = []
+    with open(DATA / "sts" / "STS-B.test.tsv", encoding="utf-8") as fh:
+        for line in fh:
+            queries.append(tok.tokens(line.split("\t")[0]))
+            if len(queries) >= args.queries:
+                break
+    for metric in ("wmd", "wrd"):
+        pruned_t = brute_t = 0.0
+        same = True
+        exact = 0
+        for q in queries:
+            t0 = time.perf_counter()
+            a = search(index, q, k=10, metric=metric)
+            pruned_t += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            b = search(index, q, k=10, metric=metric, prune=False)
+            brute_t += time.perf_counter() - t0
+            same &= a.hits == b.hits
+            exact += a.exact
+        nq = len(queries)
+        out[f"search {metric.upper()} k=10: exact solves per query, pruned vs brute"] = (
+            f"{exact / nq:.0f} vs {a.documents}")
+        out[f"search {metric.upper()} k=10: ms per query, pruned"] = 1000 * pruned_t / nq
+        out[f"search {metric.upper()} k=10: ms per query, brute force"] = 1000 * brute_t / nq
+        out[f"search {metric.upper()} k=10: speed-up"] = brute_t / pruned_t
+        out[f"search {metric.upper()} k=10: identical results"] = same
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--vectors", default=None, help="vector store (default: the bundled one)")
+    parser.add_argument("--pairs", type=int, default=10_000)
+    parser.add_argument("--linprog", type=int, default=300, help="pairs solved with linprog")
+    parser.add_argument("--docs", type=int, default=20_000)
+    parser.add_argument("--queries", type=int, default=20)
+    parser.add_argument("--skip-search", action="store_true")
+    args = parser.parse_args()
+    if not DATA.is_dir():
+        sys.exit(f"{DATA} is not available")
+    vectors = open_vectors(args.vectors)
+    out = {}
+    bench_pairs(args, vectors, out)
+    if not args.skip_search:
+        bench_search(args, vectors, out)
+    print(f"vectors: {len(vectors):,} words x {vectors.dim}; cores: {os.cpu_count()}; "
+          f"load average before the end: {os.getloadavg()[0]:.1f}")
+    width = max(len(k) for k in out)
+    for key, value in out.items():
+        text = f"{value:,.1f}" if isinstance(value, float) and abs(value) >= 1 else (
+            f"{value:.3g}" if isinstance(value, float) else str(value))
+        print(f"{key:<{width}}  {text}")
+
+
+if __name__ == "__main__":
+    main()
