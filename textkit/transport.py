@@ -85,6 +85,7 @@ from __future__ import annotations
 import logging
 import itertools
 import math
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -223,6 +224,7 @@ class Transport:
         self.sinkhorn = sinkhorn
         self._matrix = np.asarray(vectors.matrix)  # a plain view of a memmap: cheaper indexing
         self._error_value: float | None = None
+        self._sinkhorn_warned = False
 
     # ------------------------------------------------------------------ bags
     def bag(self, tokens: Sequence[str], *, what: str = "text") -> Bag:
@@ -307,8 +309,16 @@ class Transport:
         return _solve_lp(bag1.mass, bag2.mass, cost)[0]
 
     def _sinkhorn(self, a, b, cost) -> float:
-        value = ot.sinkhorn2(a, b, cost, self.sinkhorn, method="sinkhorn_log", numItermax=1000)
-        return float(value)
+        """sum_ij P_ij C_ij of the entropic plan (log-domain Sinkhorn, at most 1000 iterations)."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = float(ot.sinkhorn2(a, b, cost, self.sinkhorn, method="sinkhorn_log", numItermax=1000,
+                                         warn=True))
+        if caught and not self._sinkhorn_warned:
+            self._sinkhorn_warned = True
+            log.warning("--sinkhorn %g: %s (values are approximate; a larger EPS converges faster)",
+                        self.sinkhorn, str(caught[0].message).strip().rstrip("."))
+        return value
 
     def score(self, distance: float) -> float:
         """The printed score: WMD distance, or WRD similarity 1 - WRD."""

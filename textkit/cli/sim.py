@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import click
 
 from ..errors import UsageError
@@ -71,6 +69,11 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
         raise click.UsageError("--metric whiten needs --whitening PARAMS.npz (from `textkit whiten fit`)")
     if explain and metric not in ("wrd", "wmd"):
         raise click.UsageError("--explain shows a transport plan: use it with --metric wrd or wmd")
+    if sinkhorn is not None and metric in ("wrd", "wmd"):
+        import logging
+
+        logging.getLogger("textkit").info("--sinkhorn %g: entropic regularisation, the values are APPROXIMATE",
+                                          sinkhorn)
     job = transport.PairJob(vectors_path, tokenizer_spec, metric=metric, normalize=normalize, oov=oov,
                             sinkhorn=sinkhorn, distance=distance, whitening_path=whitening_path)
     if pairs_path is not None:
