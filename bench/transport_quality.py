@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
-from textkit import transport as tr  # noqa: E402
-from textkit.evaluate import evaluate_pairs, read_pairs, spearman, tokenize_texts  # noqa: E402
-from textkit.sentences import EncoderSpec  # noqa: E402
-from textkit.tokenize import TokenizerSpec  # noqa: E402
-from textkit.vectors import open_vectors  # noqa: E402
+from textkit import transport as tr
+from textkit.evaluate import evaluate_pairs, read_pairs, spearman, tokenize_texts
+from textkit.sentences import EncoderSpec
+from textkit.tokenize import TokenizerSpec
+from textkit.vectors import open_vectors
 
 SETS = ("ATEC", "BQ", "PAWSX", "STS-B")
 ANCHOR = {"WMD": (17.8, 34.6, 8.3, 44.8), "WRD": (18.0, 34.1, 7.2, 39.8)}

@@ -42,10 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
-from textkit import transport as tr  # noqa: E402
-from textkit.search import SearchIndex, search  # noqa: E402
-from textkit.tokenize import TokenizerSpec, get_tokenizer  # noqa: E402
-from textkit.vectors import open_vectors  # noqa: E402
+from textkit import transport as tr
+from textkit.search import SearchIndex, search
+from textkit.tokenize import TokenizerSpec, get_tokenizer
+from textkit.vectors import open_vectors
 
 
 def rate(n, seconds):
@@ -92,7 +92,7 @@ def bench_pairs(args, vectors, out):
     ref = [linprog_value(b1.mass, b2.mass, t.cost(b1, b2)) for b1, b2 in subset]
     lp_time = time.perf_counter() - t0
     ours = [t.distance(b1, b2) for b1, b2 in subset]
-    out["linprog WMD pairs/s (subset of %d)" % len(subset)] = rate(len(subset), lp_time)
+    out[f"linprog WMD pairs/s (subset of {len(subset)})"] = rate(len(subset), lp_time)
     out["max |textkit - linprog| WMD"] = float(np.max(np.abs(np.array(ours) - np.array(ref))))
 
     # gensim wmdistance, tokenized beforehand
@@ -154,7 +154,7 @@ def bench_pairs(args, vectors, out):
                 total = time.perf_counter() - t0
                 key = f"textkit sim --pairs --metric {metric} -j{workers}"
                 out[key + " pairs/s end to end"] = rate(n, total)
-                out[key + " pairs/s marginal (minus start-up %.2f s)" % startup] = rate(n, total - startup)
+                out[key + f" pairs/s marginal (minus start-up {startup:.2f} s)"] = rate(n, total - startup)
 
 
 def bench_search(args, vectors, out):

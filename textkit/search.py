@@ -38,8 +38,8 @@ import heapq
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import List, Optional, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -70,7 +70,7 @@ class Hit:
 class SearchResult:
     """Hits best first and what the pruning did."""
 
-    hits: List[Hit]
+    hits: list[Hit]
     documents: int = 0          # documents with at least one known word
     exact: int = 0              # exact transport solves
     pruned_centroid: int = 0    # documents ruled out by the centroid bound
@@ -140,7 +140,7 @@ class SearchIndex:
     """
 
     def __init__(self, lines, indptr, ids, counts, n_tokens, texts, *, identity: str, tokenizer: str,
-                 vectors=None, centroids: Optional[dict] = None, source: str = ""):
+                 vectors=None, centroids: dict | None = None, source: str = ""):
         self.lines = np.asarray(lines, dtype=np.int64)
         self.indptr = np.asarray(indptr, dtype=np.int64)
         self.ids = np.asarray(ids, dtype=np.int64)
@@ -183,7 +183,7 @@ class SearchIndex:
 
         _VECTORS_CACHE.setdefault(None if vectors_path is None else str(vectors_path), vectors)
         get_tokenizer(tokenizer_spec).tokens("预热")  # load the dictionary before forking
-        texts: List[str] = []
+        texts: list[str] = []
 
         def batches():
             batch = []
@@ -232,7 +232,7 @@ class SearchIndex:
                      texts=blob, **arrays)
 
     @classmethod
-    def load(cls, path: str, vectors, tokenizer_spec=None) -> "SearchIndex":
+    def load(cls, path: str, vectors, tokenizer_spec=None) -> SearchIndex:
         """Read an index; DataError if it belongs to other vectors or other tokenizer settings."""
         import os
 

@@ -82,13 +82,13 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import itertools
+import logging
 import math
 import warnings
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 import ot
@@ -128,7 +128,7 @@ class Bag:
         n_tokens: tokens in the text; n_oov: tokens dropped (unknown or zero vector).
     """
 
-    __slots__ = ("ids", "mass", "rows", "sq", "n_tokens", "n_oov", "_centroid")
+    __slots__ = ("_centroid", "ids", "mass", "n_oov", "n_tokens", "rows", "sq")
 
     def __init__(self, ids, mass, rows, sq, n_tokens, n_oov):
         self.ids = ids
@@ -405,7 +405,7 @@ class PairTally:
         if self.empty is None:
             self.empty = []
 
-    def merge(self, other: "PairTally") -> "PairTally":
+    def merge(self, other: PairTally) -> PairTally:
         return PairTally(self.pairs + other.pairs, self.tokens + other.tokens,
                          self.oov + other.oov, self.empty + other.empty)
 

@@ -6,8 +6,13 @@ import click
 
 from ..errors import UsageError
 from ..output import format_value, open_output, write_rows
-from .options import (TextkitCommand, output_options, tokenizer_options, vectors_option,
-                      workers_option)
+from .options import (
+    TextkitCommand,
+    output_options,
+    tokenizer_options,
+    vectors_option,
+    workers_option,
+)
 
 _OOV = click.option("--oov", type=click.Choice(["drop", "error"]), default="drop", show_default=True,
                     help="Tokens without a vector: drop them (counted on stderr) or stop with an error.")
