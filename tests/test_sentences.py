@@ -177,3 +177,15 @@ def test_batches_do_not_change_the_answer():
     whole = enc.encode(SENTENCES).matrix
     parts = np.vstack([enc.encode(SENTENCES[:2]).matrix, enc.encode(SENTENCES[2:]).matrix])
     np.testing.assert_array_equal(whole, parts)
+
+
+def test_real_vector_store_gives_the_same_vectors_as_the_contract_fake():
+    from textkit.vectors import Vectors
+
+    fake = fake_store(counts=[50, 40, 30, 20, 10, 5, 1])
+    real = Vectors(fake.words, fake.matrix, counts=fake.counts)
+    for kwargs in ({}, {"pooling": "raw"}, {"weighting": "sif"}):
+        a = SentenceEncoder(fake, **kwargs).encode(SENTENCES)
+        b = SentenceEncoder(real, **kwargs).encode(SENTENCES)
+        np.testing.assert_allclose(a.matrix, b.matrix, rtol=1e-6, atol=1e-7)
+        np.testing.assert_array_equal(a.known, b.known)
