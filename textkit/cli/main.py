@@ -37,6 +37,7 @@ def _register() -> None:
     from . import embed; cli.add_command(embed.embed); cli.add_command(embed.whiten); cli.add_command(embed.eval_pairs)  # noqa: E702
     from . import sim; cli.add_command(sim.sim); cli.add_command(sim.search)  # noqa: E702
     from . import discover; cli.add_command(discover.discover)  # noqa: E702
+    from . import vectors; cli.add_command(vectors.vectors)  # noqa: E702
 
 
 _register()

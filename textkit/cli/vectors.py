@@ -1,0 +1,184 @@
+"""``textkit vectors``: convert, train, neighbors, info, export."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Optional
+
+import click
+
+from ..errors import TextkitError, UsageError
+from ..output import open_output, write_rows
+from ..vector_formats import EXPORT_FORMATS, FORMATS, convert as convert_file, export_vectors
+from ..vector_training import MAX_WINDOW, TrainingOptions, train_vectors
+from ..vectors import DTYPES, is_store, open_vectors
+from .options import (TextkitGroup, input_options, output_options, tokenizer_options,
+                      vectors_option, workers_option)
+
+log = logging.getLogger("textkit")
+
+_DTYPE = click.option("--dtype", type=click.Choice(list(DTYPES)), default="float32", show_default=True,
+                      help="Storage type of the rows (float16 halves the size).")
+
+
+@click.group(cls=TextkitGroup)
+def vectors() -> None:
+    """Word vectors: convert files to fast stores, train from a corpus, query neighbours."""
+
+
+@vectors.command()
+@click.argument("source", metavar="SRC")
+@click.option("-o", "--output", "dest", required=True, metavar="STORE", help="Store directory to write.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="auto", show_default=True,
+              help="Input format (auto: a 'count dim' header means word2vec text or binary, "
+                   "none means GloVe; fastText .vec and Tencent files are word2vec text).")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Keep only the first N words (files are ordered by frequency).")
+@_DTYPE
+def convert(source, dest, fmt, limit, dtype):
+    """Convert a word2vec / fastText / GloVe / Tencent file (.gz/.bz2/.xz too) into a store.
+
+    Later commands open the store memory-mapped in milliseconds.
+
+    \b
+    Example:
+      textkit vectors convert tencent-ailab-embedding-zh-d200-v0.2.0.txt.gz --limit 500000 -o tencent
+    """
+    store, report = convert_file(source, dest, format=fmt, limit=limit, dtype=dtype)
+    log.info("wrote %s: %s words x %d (%s, read as %s)", dest, f"{len(store):,}", store.dim,
+             dtype, report.format)
+
+
+@vectors.command()
+@input_options
+@tokenizer_options
+@workers_option
+@click.option("-o", "--output", "dest", required=True, metavar="STORE", help="Store directory to write.")
+@click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Dimensions of the vectors.")
+@click.option("--window", type=click.IntRange(1, MAX_WINDOW), default=5, show_default=True,
+              help="Context words on each side (weighted 1/distance).")
+@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Only words seen at least this often get a vector.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Store only the N most frequent words (training still uses all of them).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=0.75, show_default=True,
+              help="Context-distribution smoothing exponent of PPMI.")
+@click.option("--power", type=float, default=0.5, show_default=True,
+              help="Weight of the singular values: vectors = U S^power.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the SVD start vector.")
+@_DTYPE
+def train(corpus, tokenizer_spec, workers, dest, dim, window, min_count, limit, alpha, power, seed, dtype):
+    """Learn word vectors from INPUT... (PPMI of windowed co-occurrences + truncated SVD).
+
+    Deterministic for the same input and --seed, whatever -j.
+
+    \b
+    Example:
+      textkit vectors train corpus.txt.gz --dim 100 --window 5 --min-count 5 -o myvectors
+    """
+    options = TrainingOptions(dim=dim, window=window, min_count=min_count, alpha=alpha, power=power,
+                              seed=seed, limit=limit, dtype=dtype)
+    store, report = train_vectors(corpus, dest, tokenizer_spec=tokenizer_spec, options=options,
+                                  workers=workers)
+    log.info("wrote %s: %s words x %d (%s)", dest, f"{len(store):,}", store.dim, dtype)
+
+
+@vectors.command()
+@click.argument("words", nargs=-1, required=True, metavar="WORD...")
+@vectors_option
+@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Neighbours per word.")
+@output_options
+def neighbors(words, vectors_path, k, output):
+    """The K nearest words of each WORD by cosine similarity (exact).
+
+    Writes word<TAB>rank<TAB>neighbor<TAB>cosine.
+
+    \b
+    Example:
+      textkit vectors neighbors 酒店 手机 -k 5
+    """
+    vec = open_vectors(vectors_path)
+    known = []
+    for w in words:
+        if w in vec:
+            known.append(w)
+        else:
+            log.warning("%r is not in the vocabulary; skipped", w)
+    if not known:
+        raise TextkitError("none of the words is in the vocabulary"
+                           + (f" of {vectors_path}" if vectors_path else " of the default vectors"))
+    ids = [vec.index_of(w) for w in known]
+    top_ids, top_scores = vec.nearest_ids(vec.matrix[ids], k, exclude=ids)
+    rows = []
+    for w, row_ids, row_scores in zip(known, top_ids, top_scores):
+        for rank, (j, s) in enumerate(zip(row_ids, row_scores), start=1):
+            if j >= 0:
+                rows.append((w, rank, vec.words[j], round(float(s), 6)))
+    with open_output(output.path) as fh:
+        write_rows(fh, rows, ("word", "rank", "neighbor", "cosine"), output.fmt, output.header)
+
+
+def _disk_size(path: str) -> Optional[int]:
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(path, f)) for f in sorted(os.listdir(path)))
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return None
+
+
+@vectors.command()
+@click.argument("store", metavar="STORE", required=False)
+@click.option("--format", "fmt", type=click.Choice(["tsv", "json"]), default="tsv", show_default=True,
+              help="key<TAB>value lines, or one JSON object.")
+def info(store, fmt):
+    """Facts about a store (or any vectors file): size, dimensions, identity, provenance.
+
+    Without STORE: the bundled default vectors.
+    """
+    import json
+
+    vec = open_vectors(store)
+    path = vec.path or store
+    facts = {
+        "path": path,
+        "words": len(vec),
+        "dim": vec.dim,
+        "dtype": vec.matrix.dtype.name,
+        "identity": vec.identity,
+        "counts": vec.counts is not None,
+        "store": bool(path and is_store(path)),
+        "bytes_on_disk": _disk_size(path) if path else None,
+        "first_words": " ".join(vec.words[:10]),
+        "source": vec.meta.get("source"),
+    }
+    with open_output(None) as fh:
+        if fmt == "json":
+            fh.write(json.dumps(facts, ensure_ascii=False, sort_keys=True) + "\n")
+        else:
+            for key, value in facts.items():
+                if isinstance(value, dict):
+                    value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+                fh.write(f"{key}\t{value}\n")
+
+
+@vectors.command()
+@click.argument("store", metavar="STORE")
+@click.option("-o", "--output", "dest", metavar="FILE", help="File to write (default: standard output).")
+@click.option("--format", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default="word2vec",
+              show_default=True, help="word2vec text (with header), word2vec binary, or GloVe text.")
+def export(store, dest, fmt):
+    """Write a store as a word2vec text / binary or GloVe file (exact float32 values).
+
+    \b
+    Example:
+      textkit vectors export myvectors --format word2vec-binary -o myvectors.bin
+    """
+    if fmt == "word2vec-binary" and dest in (None, "-"):
+        raise UsageError("--format word2vec-binary needs -o FILE")
+    vec = open_vectors(store)
+    n = export_vectors(vec, dest, format=fmt)
+    if dest not in (None, "-"):
+        log.info("wrote %s: %s words x %d (%s)", dest, f"{n:,}", vec.dim, fmt)
