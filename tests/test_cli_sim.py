@@ -187,3 +187,36 @@ def test_search_bad_input(workdir):
     assert code == 1 and "query has no word" in err
     code, _, err = run("search", "w1", *store_args(workdir))
     assert code == 2
+
+
+def test_pairs_cosine_and_whiten(workdir, tmp_path):
+    from textkit.sentences import SentenceEncoder
+    from textkit.whitening import Whitening
+
+    vectors = open_vectors(workdir / "store")
+    src = (workdir / "pairs.tsv").read_text(encoding="utf-8").splitlines()
+    left = [line.split("\t")[0].split() for line in src]
+    right = [line.split("\t")[1].split() for line in src]
+    enc = SentenceEncoder(vectors)
+    a, b = enc.encode(left), enc.encode(right)
+    code, out, _ = run("sim", "--pairs", workdir / "pairs.tsv", "--metric", "cosine", *store_args(workdir))
+    assert code == 0
+    got = [float(row.rsplit("\t", 1)[1]) for row in out.splitlines()]
+    for i, value in enumerate(got):
+        if a.known[i] == 0 or b.known[i] == 0:
+            assert value == -1.0
+        else:
+            x, y = a.matrix[i].astype(np.float64), b.matrix[i].astype(np.float64)
+            assert value == pytest.approx(x @ y / np.linalg.norm(x) / np.linalg.norm(y), abs=1e-5)
+    white = Whitening().fit(np.vstack([a.matrix[a.known > 0], b.matrix[b.known > 0]]))
+    white.vectors_identity_ = vectors.identity
+    white.encoder_ = enc.describe()
+    white.save(tmp_path / "w.npz")
+    code, out, _ = run("sim", "--pairs", workdir / "pairs.tsv", "--metric", "whiten", "--whitening",
+                       tmp_path / "w.npz", *store_args(workdir))
+    assert code == 0
+    got = [float(row.rsplit("\t", 1)[1]) for row in out.splitlines()]
+    wa, wb = white.transform(a.matrix), white.transform(b.matrix)
+    ok = (a.known > 0) & (b.known > 0)
+    want = np.einsum("ij,ij->i", wa, wb) / np.linalg.norm(wa, axis=1) / np.linalg.norm(wb, axis=1)
+    np.testing.assert_allclose(np.array(got)[ok], want[ok], atol=1e-5)
