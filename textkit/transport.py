@@ -271,7 +271,7 @@ class Transport:
         total = weight.sum()
         mass = weight / total if len(ids) else weight
         sq = None if self.metric == "wrd" else np.einsum("ij,ij->i", rows, rows)
-        return Bag(ids, mass, np.ascontiguousarray(rows), sq, n_tokens, n_oov)
+        return Bag(ids, mass, rows, sq, n_tokens, n_oov)  # rows: a fresh C-ordered array
 
     # ------------------------------------------------------------------ costs
     def cost(self, bag1: Bag, bag2: Bag) -> np.ndarray:
