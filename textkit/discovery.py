@@ -268,13 +268,17 @@ def _cut_task(docs: Sequence[str]) -> CutCounts:
     longer = lengths > max_n
     if longer.any():
         kept_windows = np.concatenate([[0], np.cumsum(is_kept[max_n])])
-        starts = clauses.starts
-        for b, L in zip(begins[longer].tolist(), lengths[longer].tolist()):
-            word = clauses.text(b, L)
-            lc = "" if starts[b] else chr(clauses.codes[b - 1])
-            rc = "" if remaining[b] == L else chr(clauses.codes[b + L])
-            contexts[(word, lc, rc)] += 1
-            if kept_windows[b + L - max_n + 1] - kept_windows[b] == L - max_n + 1:
+        text = clauses.text(0, m)
+        at = begins[longer]
+        size = lengths[longer]
+        has_left = ~clauses.starts[at]
+        has_right = remaining[at] > size
+        back_ok = kept_windows[at + size - max_n + 1] - kept_windows[at] == size - max_n + 1
+        for b, L, hl, hr, ok in zip(at.tolist(), size.tolist(), has_left.tolist(), has_right.tolist(),
+                                    back_ok.tolist()):
+            word = text[b : b + L]
+            contexts[(word, text[b - 1] if hl else "", text[b + L] if hr else "")] += 1
+            if ok:
                 long[word] += 1
     return CutCounts(pieces, long, left, right, contexts)
 

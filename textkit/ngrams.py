@@ -172,7 +172,9 @@ def sort_count(keys: np.ndarray) -> Table:
 
 
 def merge_tables(a: Table, b: Table) -> Table:
-    """Sum of two count tables (both sorted unique); linear in the larger plus m·log for the smaller."""
+    """Sum of two count tables (both sorted unique): the smaller is located in the larger
+    with a binary search of its (sorted) keys, then both are written into the result in
+    one pass; linear in the larger plus m·log for the smaller."""
     if a[0].size < b[0].size:
         a, b = b, a
     ka, ca = a
@@ -182,13 +184,24 @@ def merge_tables(a: Table, b: Table) -> Table:
     pos = np.searchsorted(ka, kb)
     hit = pos < ka.size
     hit[hit] = ka[pos[hit]] == kb[hit]
-    counts = ca.copy()
-    counts[pos[hit]] += cb[hit]
     miss = ~hit
-    if not miss.any():
+    n_new = int(np.count_nonzero(miss))
+    if n_new == 0:
+        counts = ca.copy()
+        counts[pos] += cb
         return ka, counts
-    keys = np.insert(ka, pos[miss], kb[miss])
-    counts = np.insert(counts, pos[miss], cb[miss])
+    # destination of each new key: its insertion point plus the new keys before it
+    dest_new = pos[miss] + np.arange(n_new)
+    old_slot = np.ones(ka.size + n_new, dtype=bool)
+    old_slot[dest_new] = False
+    dest_old = np.flatnonzero(old_slot)
+    keys = np.empty(ka.size + n_new, dtype=np.uint64)
+    counts = np.empty(ka.size + n_new, dtype=np.int64)
+    keys[dest_old] = ka
+    counts[dest_old] = ca
+    keys[dest_new] = kb[miss]
+    counts[dest_new] = cb[miss]
+    counts[dest_old[pos[hit]]] += cb[hit]
     return keys, counts
 
 
@@ -326,9 +339,9 @@ def han_count(unigrams: np.ndarray, vocab: Vocabulary) -> int:
 class KeySet:
     """A fixed set of uint64 keys with fast exact lookup of many keys at once.
 
-    Open addressing with linear probing in a numpy table of 4–8 slots per key (hash:
-    Fibonacci multiplication, top bits); a slot holds the index + 1 of a key in
-    ``self.keys`` (the keys as given, usually sorted), 0 when empty.
+    Open addressing with linear probing in numpy arrays of 4–8 slots per key (hash:
+    Fibonacci multiplication, top bits). Each slot holds a key and its position in
+    ``self.keys`` (-1 when empty); a probe compares the stored key, so hits are exact.
     """
 
     _MULT = np.uint64(0x9E3779B97F4A7C15)
@@ -338,39 +351,45 @@ class KeySet:
         bits = max(8, int(self.keys.size * 4).bit_length())
         self._shift = np.uint64(64 - bits)
         self._mask = (1 << bits) - 1
-        slots = np.zeros(1 << bits, dtype=np.int64)
+        where = np.full(1 << bits, -1, dtype=np.int64)
         pending = np.arange(self.keys.size)
         home = self._hash(self.keys)
         while pending.size:
             h = home[pending]
-            free = slots[h] == 0
-            slots[h[free]] = pending[free] + 1  # among equal slots one write wins
-            placed = slots[h] == pending + 1
+            free = where[h] < 0
+            where[h[free]] = pending[free]  # among equal slots one write wins
+            placed = where[h] == pending
             pending = pending[~placed]
             home[pending] = (home[pending] + 1) & self._mask
-        self._slots = slots
+        self._where = where
+        self._slot_keys = self.keys[np.maximum(where, 0)] if self.keys.size else np.zeros(where.size, np.uint64)
 
     def _hash(self, keys: np.ndarray) -> np.ndarray:
-        return ((keys * self._MULT) >> self._shift).astype(np.int64)
+        return ((keys * self._MULT) >> self._shift).view(np.int64)
 
     def __len__(self) -> int:
         return int(self.keys.size)
 
     def index(self, keys: np.ndarray) -> np.ndarray:
         """Position of each key in ``self.keys``, -1 when absent."""
-        out = np.full(keys.size, -1, dtype=np.int64)
         if self.keys.size == 0 or keys.size == 0:
-            return out
-        todo = np.arange(keys.size)
+            return np.full(keys.size, -1, dtype=np.int64)
         h = self._hash(keys)
+        where = self._where[h]
+        # the first probe on whole arrays resolves most keys: a hit or an empty slot
+        used = where >= 0
+        hit = used & (self._slot_keys[h] == keys)
+        out = np.where(hit, where, -1)
+        todo = np.flatnonzero(used & ~hit)
+        h = h[todo]
         while todo.size:
-            slot = self._slots[h]
-            occupied = slot > 0
-            match = occupied & (self.keys[slot - 1] == keys[todo])
-            out[todo[match]] = slot[match] - 1
-            more = occupied & ~match
-            todo = todo[more]
-            h = (h[more] + 1) & self._mask
+            h = (h + 1) & self._mask
+            where = self._where[h]
+            used = where >= 0
+            hit = used & (self._slot_keys[h] == keys[todo])
+            out[todo[hit]] = where[hit]
+            more = used & ~hit
+            todo, h = todo[more], h[more]
         return out
 
     def contains(self, keys: np.ndarray) -> np.ndarray:
@@ -419,6 +438,27 @@ class NgramCounts:
 
     def nbytes(self) -> int:
         return sum(k.nbytes + c.nbytes for k, c in self.tables.values())
+
+    # Pickling (a worker handing its partial to the parent): large tables travel as .npy
+    # files in the spill folder, opened memory-mapped on the other side, instead of being
+    # copied through a pipe.
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if self.spill.directory is not None and self.nbytes() > SHIP_BYTES:
+            state["tables"] = _write_run(self).files
+            state["_shipped"] = True
+        return state
+
+    def __setstate__(self, state):
+        if state.pop("_shipped", False):
+            state["tables"] = {
+                n: (np.load(kp, mmap_mode="r"), np.load(cp, mmap_mode="r"))
+                for n, (kp, cp) in state["tables"].items()
+            }
+        self.__dict__.update(state)
+
+
+SHIP_BYTES = 8 << 20
 
 
 def count_batch(docs: Sequence[str], max_n: int, spill: SpillPolicy = SpillPolicy()) -> NgramCounts:
