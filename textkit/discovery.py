@@ -45,10 +45,15 @@ n-gram up to the spill budget, then spilled to sorted ``.npy`` runs in a tempora
 see :mod:`textkit.ngrams`), and after the cut the tables of n-grams with count ≥
 min_count, the pieces that pass the back-check, and the output words.
 
->>> docs = ["蝙蝠侠和超人是好朋友。", "蝙蝠侠很酷，超人也很酷！"] * 20
->>> result = discover_documents(docs, DiscoverOptions(min_count=10))
->>> [w.word for w in result.words][:3]
-['蝙蝠侠', '超人', '很酷']
+>>> from itertools import permutations
+>>> words = ["蝙蝠侠", "超人", "朋友", "喜欢", "今天", "电影院", "我们"]
+>>> docs = ["".join(p) for p in permutations(words, 3)]   # 210 run-together "sentences"
+>>> result = discover_documents(docs, DiscoverOptions(min_count=5, min_pmi=(2.0, 2.0, 2.0)))
+>>> sorted(w.word for w in result.words) == sorted(words)
+True
+
+(A corpus this small needs lower cohesion thresholds than the defaults, which suit
+millions of characters.)
 """
 
 from __future__ import annotations

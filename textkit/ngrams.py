@@ -45,7 +45,10 @@ result exceed ``SpillPolicy.max_bytes`` they are written, sorted, to ``.npy`` fi
 ``SpillPolicy.directory`` (a *run*) and the partial keeps only the file names;
 :func:`finish_counts` merges the runs chunk by chunk (memory ``O(runs × chunk)``) and keeps
 only the n-grams with ``count ≥ min_count``. So memory is bounded by the spill budget per
-process plus the n-grams that survive ``min_count``; the result is exact either way.
+process plus the n-grams that survive ``min_count``; the result is exact either way. A
+partial result pickled with more than 8 MiB of tables (a pool worker handing its tables
+to the parent) writes them to the spill folder and is unpickled memory-mapped, instead of
+copying them through a pipe.
 """
 
 from __future__ import annotations
