@@ -216,3 +216,16 @@ def test_default_min_count_scales_with_corpus_size():
     assert values == sorted(values)
     result = discover_documents(["今天天气不错"] * 50, DiscoverOptions())
     assert result.min_count == 2
+
+
+def test_large_partials_travel_as_memory_mapped_files(sample_lines, tmp_path, monkeypatch):
+    import pickle
+
+    monkeypatch.setattr(ng, "SHIP_BYTES", 0)
+    part = ng.count_batch(sample_lines[:200], 4, ng.SpillPolicy(str(tmp_path)))
+    back = pickle.loads(pickle.dumps(part))
+    assert len(list(tmp_path.iterdir())) == 6  # keys and counts for n = 2, 3, 4
+    assert isinstance(back.tables[4][0], np.memmap)
+    assert table_dict(back) == table_dict(part)
+    merged = ng.merge_counts(back, ng.count_batch(sample_lines[200:], 4))
+    assert table_dict(merged) == dict(count_ngrams(sample_lines, 4))
