@@ -37,6 +37,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -181,6 +182,9 @@ class SearchIndex:
         from .tokenize import get_tokenizer
         from .transport import _VECTORS_CACHE
 
+        if os.path.isdir(corpus_path):
+            raise UsageError(f"{corpus_path}: --corpus takes one file (line numbers are per file), "
+                             "not a directory")
         _VECTORS_CACHE.setdefault(None if vectors_path is None else str(vectors_path), vectors)
         get_tokenizer(tokenizer_spec).tokens("预热")  # load the dictionary before forking
         texts: list[str] = []
