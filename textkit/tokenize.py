@@ -49,7 +49,7 @@ DEFAULT_STOPWORDS = Path(__file__).resolve().parent / "data" / "stopwords-zh.txt
 
 # Bound on memoised pieces per tokenizer: beyond it the memo is cleared. Output
 # never depends on it; only speed and memory do (about 200 bytes per entry).
-_MEMO_LIMIT = 200_000
+_MEMO_LIMIT = 50_000
 
 # jieba's own clause pattern (jieba.re_han_default, version 0.42): copied as a
 # literal so that importing this module does not import jieba; checked equal to
