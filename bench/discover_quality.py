@@ -34,8 +34,8 @@ import jieba
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from textkit.corpus import Corpus  # noqa: E402
-from textkit.discovery import DiscoverOptions, discover  # noqa: E402
+from textkit.corpus import Corpus
+from textkit.discovery import DiscoverOptions, discover
 
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 TOP_WORDS = 50_000

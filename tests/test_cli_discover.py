@@ -65,7 +65,7 @@ def test_new_only_with_user_dict(sample_path, sample_lines, tmp_path):
 
 @pytest.mark.parametrize("text, note", [
     (b"", b"no Han characters"),
-    ("hello, world! 123 hello world\n".encode(), b"no Han characters"),
+    (b"hello, world! 123 hello world\n", b"no Han characters"),
     ("今天天气不错。\n".encode(), b"output is empty"),
 ])
 def test_empty_outputs_exit_0_with_a_note(text, note, tmp_path):

@@ -11,8 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from textkit import ngrams as ng
-from textkit.discovery import (DiscoverOptions, default_min_count, discover, discover_documents,
-                               write_user_dict)
+from textkit.discovery import (
+    DiscoverOptions,
+    default_min_count,
+    discover,
+    discover_documents,
+    write_user_dict,
+)
 from textkit.errors import UsageError
 
 from .discovery_reference import count_ngrams, reference_discover

@@ -285,7 +285,7 @@ class Vocabulary:
         ids[~bmp] = BMP_IDS + pos
         return ids
 
-    def id_map_from(self, other: "Vocabulary") -> Optional[np.ndarray]:
+    def id_map_from(self, other: Vocabulary) -> Optional[np.ndarray]:
         """Monotone map of ``other``'s ids into this vocabulary (a superset); None if identical."""
         if np.array_equal(other.extra, self.extra):
             return None
@@ -294,7 +294,7 @@ class Vocabulary:
              (BMP_IDS + np.searchsorted(self.extra, other.extra)).astype(np.uint64)]
         )
 
-    def union(self, other: "Vocabulary") -> "Vocabulary":
+    def union(self, other: Vocabulary) -> Vocabulary:
         if np.array_equal(other.extra, self.extra):
             return self
         return Vocabulary(np.union1d(self.extra, other.extra))

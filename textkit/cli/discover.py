@@ -7,8 +7,15 @@ from typing import Optional, Tuple
 
 import click
 
-from ..discovery import (COLUMNS, DEFAULT_MAX_N, DEFAULT_MIN_LEN, DEFAULT_MIN_PMI, DiscoverOptions,
-                         discover_corpus, write_user_dict)
+from ..discovery import (
+    COLUMNS,
+    DEFAULT_MAX_N,
+    DEFAULT_MIN_LEN,
+    DEFAULT_MIN_PMI,
+    DiscoverOptions,
+    discover_corpus,
+    write_user_dict,
+)
 from ..ngrams import MAX_N
 from ..output import open_output, write_rows
 from ..tokenize import TokenizerSpec, get_tokenizer
