@@ -79,3 +79,15 @@ def test_bad_count_files_name_the_line(tmp_path, content, message):
     with pytest.raises(DataError, match=message) as err:
         read_counts(str(path))
     assert "bad.tsv:2" in str(err.value) or "bad.tsv:3" in str(err.value)
+
+
+def test_jsonl_writer_has_no_infinity():
+    import io
+    import json
+
+    from textkit.output import write_rows
+
+    buf = io.StringIO()
+    write_rows(buf, [("字", float("inf"), 1.5), ("词", float("nan"), 2.0)], ("w", "a", "b"), "jsonl")
+    assert [json.loads(x) for x in buf.getvalue().splitlines()] == [
+        {"w": "字", "a": None, "b": 1.5}, {"w": "词", "a": None, "b": 2.0}]

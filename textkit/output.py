@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import sys
 import tempfile
@@ -108,6 +109,15 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def _json_value(value: Any) -> Any:
+    """JSON has no Infinity or NaN: such numbers become null; numpy scalars become Python ones."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def write_rows(
     handle: IO[str],
     rows: Iterable[Sequence[Any]],
@@ -118,7 +128,8 @@ def write_rows(
     """Write ``rows`` (sequences matching ``columns``) to ``handle``; returns the row count.
 
     TSV and CSV fields pass through :func:`format_value`; JSON Lines keeps
-    numbers as numbers, one object per line keyed by ``columns``.
+    numbers as numbers (infinite or NaN ones as null), one object per line
+    keyed by ``columns``.
     """
     n = 0
     if fmt == "tsv":
@@ -135,7 +146,8 @@ def write_rows(
             n += 1
     elif fmt == "jsonl":
         for row in rows:
-            handle.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False) + "\n")
+            record = {c: _json_value(v) for c, v in zip(columns, row)}
+            handle.write(json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n")
             n += 1
     else:
         raise TextkitError(f"unknown output format {fmt!r}; choose one of {', '.join(FORMATS)}")
