@@ -14,6 +14,19 @@ SAMPLE = ROOT / "data" / "samples" / "nahan.txt"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def _restore_textkit_logger():
+    """The CLI entry point configures the "textkit" logger; undo it after each test."""
+    import logging
+
+    logger = logging.getLogger("textkit")
+    state = (logger.level, list(logger.handlers), logger.propagate)
+    yield
+    logger.setLevel(state[0])
+    logger.handlers[:] = state[1]
+    logger.propagate = state[2]
+
+
 @pytest.fixture(scope="session")
 def sample_path() -> Path:
     """The bundled public-domain sample (Lu Xun, 呐喊), one paragraph per line."""

@@ -223,3 +223,12 @@ def test_progress_only_on_a_terminal(sample_path):
     assert b" MB, " in shown and b"lines" in shown and b"MB/s" in shown
     piped = run_textkit("count", "-j1", sample_path)
     assert piped.stderr == b""
+
+
+def test_in_process_cli_reads_stdin_without_peek():
+    from click.testing import CliRunner
+
+    from textkit.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["count", "-"], input="今天天气不错\n不错\n".encode("utf-8"))
+    assert result.exit_code == 0 and result.output.splitlines()[0] == "不错\t2"

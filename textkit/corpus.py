@@ -104,6 +104,8 @@ def open_binary(path: str) -> Iterator[BinaryIO]:
         if sys.stdin.isatty():
             log.info("reading standard input (end it with Ctrl-D)")
         raw = sys.stdin.buffer
+        if not hasattr(raw, "peek"):  # e.g. an in-memory stream standing in for stdin
+            raw = io.BufferedReader(raw)  # type: ignore[arg-type]
         close_raw = False
     else:
         try:
