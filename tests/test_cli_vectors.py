@@ -83,8 +83,8 @@ def test_neighbors_default_store_said_once():
 
     if not vmod.is_store(vmod.default_store_path()):
         pytest.fail("the default store is missing")
-    vmod._announced_default = False
     default = open_vectors(None)
+    vmod._announced_default = False
     word = default.words[100]
     code, out, err = run("vectors", "neighbors", word, default.words[200], "-k", "3")
     assert code == 0 and len(out.splitlines()) == 6
