@@ -148,11 +148,13 @@ class _DagSegmenter:
         self.log_prob: Dict[str, float] = {}
         self.hmm = hmm
         self.hmm_cut = jieba.finalseg.cut
+        self.hmm_memo: Dict[str, Tuple[str, ...]] = {}
         self.single_ascii = jieba.re_eng.match
 
     def _route(self, block: str) -> List[int]:
         """``ends[k]``: index one past the word that the best route takes at position k."""
         freq, log_prob, log, log_total = self.freq, self.log_prob, self.log, self.log_total
+        get_freq = freq.get
         n = len(block)
         best = [0.0] * (n + 1)
         ends = [0] * (n + 1)
@@ -161,11 +163,14 @@ class _DagSegmenter:
             top_end = -1
             i = k
             frag = block[k]
-            while i < n and frag in freq:
-                if freq[frag]:
+            while i < n:
+                f = get_freq(frag)
+                if f is None:  # not even a prefix of a dictionary word
+                    break
+                if f:
                     lp = log_prob.get(frag)
                     if lp is None:
-                        lp = log_prob[frag] = log(freq[frag]) - log_total
+                        lp = log_prob[frag] = log(f) - log_total
                     score = lp + best[i + 1]
                     if top_end < 0 or score >= top_score:
                         top_score, top_end = score, i
@@ -217,11 +222,19 @@ class _DagSegmenter:
         return out
 
     def _flush(self, buf: str, out: List[str]) -> None:
-        """A run of single characters: HMM for unknown runs, else one token per character."""
+        """A run of single characters: HMM for unknown runs, else one token per character.
+
+        The HMM's answer depends on the run alone, so it is memoised.
+        """
         if len(buf) == 1:
             out.append(buf)
         elif not self.freq.get(buf):
-            out.extend(self.hmm_cut(buf))
+            words = self.hmm_memo.get(buf)
+            if words is None:
+                if len(self.hmm_memo) >= _MEMO_LIMIT:
+                    self.hmm_memo.clear()
+                words = self.hmm_memo[buf] = tuple(self.hmm_cut(buf))
+            out.extend(words)
         else:
             out.extend(buf)
 
