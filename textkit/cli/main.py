@@ -29,15 +29,23 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from . import count
+# (module, command objects) in the order `textkit --help` lists them
+_COMMANDS = (
+    ("count", ("count", "merge")),
+    ("discover", ("discover",)),
+    ("vectors", ("vectors",)),
+    ("embed", ("embed", "whiten", "eval_pairs")),
+    ("sim", ("sim", "search")),
+)
 
-    cli.add_command(count.count)
-    cli.add_command(count.merge)
-    from . import embed; cli.add_command(embed.embed); cli.add_command(embed.whiten); cli.add_command(embed.eval_pairs)  # noqa: E702
-    from . import sim; cli.add_command(sim.sim); cli.add_command(sim.search)  # noqa: E702
-    from . import discover; cli.add_command(discover.discover)  # noqa: E702
-    from . import vectors; cli.add_command(vectors.vectors)  # noqa: E702
+
+def _register() -> None:
+    from importlib import import_module
+
+    for module_name, names in _COMMANDS:
+        module = import_module(f"{__package__}.{module_name}")
+        for name in names:
+            cli.add_command(getattr(module, name))
 
 
 _register()
