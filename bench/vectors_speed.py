@@ -79,35 +79,51 @@ def main() -> None:
         store = Path(tmp) / "store"
         t = time.perf_counter()
         write_text_file(src, rows, dim)
-        print(f"wrote {rows:,} x {dim} text file: {src.stat().st_size / 1e9:.2f} GB "
-              f"in {time.perf_counter() - t:.1f} s")
+        print(
+            f"wrote {rows:,} x {dim} text file: {src.stat().st_size / 1e9:.2f} GB "
+            f"in {time.perf_counter() - t:.1f} s"
+        )
 
         conv = run([py, "-m", "textkit", "vectors", "convert", str(src), "-o", str(store), "-q"])
         if conv.returncode != 0:
             raise SystemExit(conv.stderr.decode())
         size = sum(f.stat().st_size for f in store.iterdir())
-        print(f"convert: {conv.seconds:.1f} s, peak RSS {conv.single_peak_mb:.0f} MB "
-              f"(store {size / 1e9:.2f} GB; matrix alone {rows * dim * 4 / 1e9:.2f} GB)")
+        print(
+            f"convert: {conv.seconds:.1f} s, peak RSS {conv.single_peak_mb:.0f} MB "
+            f"(store {size / 1e9:.2f} GB; matrix alone {rows * dim * 4 / 1e9:.2f} GB)"
+        )
 
         word = f"w{rows // 2}"
-        cli = run([py, "-m", "textkit", "vectors", "neighbors", word, "--vectors", str(store), "-q"])
-        print(f"`textkit vectors neighbors {word}` (process start included): {cli.seconds:.2f} s, "
-              f"peak RSS {cli.single_peak_mb:.0f} MB")
+        cli = run(
+            [py, "-m", "textkit", "vectors", "neighbors", word, "--vectors", str(store), "-q"]
+        )
+        print(
+            f"`textkit vectors neighbors {word}` (process start included): {cli.seconds:.2f} s, "
+            f"peak RSS {cli.single_peak_mb:.0f} MB"
+        )
 
         lib = run([py, "-c", STORE_QUERY, str(store), word])
         opened, total, near_store = lib.stdout.decode().split(" ", 2)
-        print(f"store in Python: open {float(opened) * 1000:.0f} ms, open + 10 neighbours {float(total):.2f} s "
-              f"(process {lib.seconds:.2f} s, peak RSS {lib.single_peak_mb:.0f} MB)")
+        print(
+            f"store in Python: open {float(opened) * 1000:.0f} ms, "
+            f"open + 10 neighbours {float(total):.2f} s "
+            f"(process {lib.seconds:.2f} s, peak RSS {lib.single_peak_mb:.0f} MB)"
+        )
 
         plain = run([py, "-c", PLAIN_READER, str(src), word])
         loaded, plain_total, near_plain = plain.stdout.decode().split(" ", 2)
-        print(f"plain Python reader: load {float(loaded):.1f} s, load + neighbours {float(plain_total):.1f} s "
-              f"(peak RSS {plain.single_peak_mb:.0f} MB)")
+        print(
+            f"plain Python reader: load {float(loaded):.1f} s, "
+            f"load + neighbours {float(plain_total):.1f} s "
+            f"(peak RSS {plain.single_peak_mb:.0f} MB)"
+        )
         same = near_store.split() == near_plain.split()
         print(f"same 10 neighbours from both: {same}")
-        print(f"FIGURE cold start (open store + neighbours, in Python): {float(total):.2f} s; "
-              f"whole CLI command {cli.seconds:.2f} s; plain text reader {float(plain_total):.1f} s "
-              f"({float(plain_total) / float(total):.0f}x slower)")
+        print(
+            f"FIGURE cold start (open store + neighbours, in Python): {float(total):.2f} s; "
+            f"whole CLI command {cli.seconds:.2f} s; plain text reader {float(plain_total):.1f} s "
+            f"({float(plain_total) / float(total):.0f}x slower)"
+        )
 
 
 if __name__ == "__main__":

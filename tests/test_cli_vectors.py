@@ -55,15 +55,23 @@ def test_convert_info_neighbors_export(tmp_path, text_file):
     code, out, _ = run("vectors", "neighbors", "猫", "车", "--vectors", store, "-k", "2")
     rows = [line.split("\t") for line in out.splitlines()]
     want = open_store(store)
-    expected = [[w, str(i + 1), n, f"{s:.6g}"] for w in ("猫", "车") for i, (n, s) in enumerate(want.nearest(w, 2))]
+    expected = [
+        [w, str(i + 1), n, f"{s:.6g}"]
+        for w in ("猫", "车")
+        for i, (n, s) in enumerate(want.nearest(w, 2))
+    ]
     assert code == 0 and [r[:3] for r in rows] == [e[:3] for e in expected]
     assert all(abs(float(r[3]) - float(e[3])) < 1e-5 for r, e in zip(rows, expected))
 
     code, out, _ = run("vectors", "export", store)
-    assert code == 0 and out == text_file.read_text(encoding="utf-8")  # shortest float32 text, exact
+    assert code == 0 and out == text_file.read_text(
+        encoding="utf-8"
+    )  # shortest float32 text, exact
     binary = tmp_path / "v.bin"
     code, _, _ = run("vectors", "export", store, "--format", "word2vec-binary", "-o", binary)
-    want_bytes = b"5 3\n" + b"".join(w.encode() + b" " + struct.pack("<3f", *r) + b"\n" for w, r in zip(WORDS, M))
+    want_bytes = b"5 3\n" + b"".join(
+        w.encode() + b" " + struct.pack("<3f", *r) + b"\n" for w, r in zip(WORDS, M)
+    )
     assert code == 0 and binary.read_bytes() == want_bytes
     code, _, _ = run("vectors", "convert", binary, "-o", tmp_path / "again")
     assert open_store(tmp_path / "again").identity == want.identity
@@ -71,7 +79,10 @@ def test_convert_info_neighbors_export(tmp_path, text_file):
 
 def test_neighbors_from_a_plain_file_and_unknown_words(text_file):
     code, out, err = run("vectors", "neighbors", "猫", "无此词", "--vectors", text_file, "-k", "1")
-    assert code == 0 and out == "猫\t1\t狗\t" + f"{open_vectors(text_file).nearest('猫', 1)[0][1]:.6g}\n"
+    assert (
+        code == 0
+        and out == "猫\t1\t狗\t" + f"{open_vectors(text_file).nearest('猫', 1)[0][1]:.6g}\n"
+    )
     assert "vectors convert" in err and "'无此词' is not in the vocabulary" in err
     code, out, err = run("vectors", "neighbors", "无此词", "--vectors", text_file)
     assert code == 1 and out == ""
@@ -96,8 +107,21 @@ def test_train_then_query(tmp_path):
     groups = [["猫", "狗", "宠物", "喂"], ["股票", "基金", "市场", "涨"]]
     lines = [" ".join(rng.choice(groups[i % 2], size=6)) for i in range(300)]
     (tmp_path / "c.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    code, _, err = run("vectors", "train", tmp_path / "c.txt", "--tokenizer", "whitespace", "--dim", "3",
-                       "--min-count", "2", "-j", "1", "-o", tmp_path / "s")
+    code, _, err = run(
+        "vectors",
+        "train",
+        tmp_path / "c.txt",
+        "--tokenizer",
+        "whitespace",
+        "--dim",
+        "3",
+        "--min-count",
+        "2",
+        "-j",
+        "1",
+        "-o",
+        tmp_path / "s",
+    )
     assert code == 0, err
     store = open_store(tmp_path / "s")
     assert sorted(store.words) == sorted(groups[0] + groups[1]) and store.counts is not None
@@ -108,14 +132,38 @@ def test_train_then_query(tmp_path):
 @pytest.mark.parametrize(
     "args,code,message",
     [
-        (["vectors", "neighbors", "猫", "--vectors", "{tmp}/missing"], 1, "no such vectors store or file"),
+        (
+            ["vectors", "neighbors", "猫", "--vectors", "{tmp}/missing"],
+            1,
+            "no such vectors store or file",
+        ),
         (["vectors", "info", "{tmp}/missing"], 1, "no such vectors store or file"),
-        (["vectors", "convert", "{tmp}/bad.txt", "-o", "{tmp}/out"], 1, "bad.txt:3: expected 3 values"),
+        (
+            ["vectors", "convert", "{tmp}/bad.txt", "-o", "{tmp}/out"],
+            1,
+            "bad.txt:3: expected 3 values",
+        ),
         (["vectors", "convert", "{tmp}/missing.txt", "-o", "{tmp}/out"], 1, "no such file"),
-        (["vectors", "train", "{tmp}/empty.txt", "--tokenizer", "whitespace", "-o", "{tmp}/out"], 1,
-         "no tokens"),
-        (["vectors", "train", "{tmp}/tiny.txt", "--tokenizer", "whitespace", "--min-count", "1", "-o",
-          "{tmp}/out"], 2, "use --dim 3 or less"),
+        (
+            ["vectors", "train", "{tmp}/empty.txt", "--tokenizer", "whitespace", "-o", "{tmp}/out"],
+            1,
+            "no tokens",
+        ),
+        (
+            [
+                "vectors",
+                "train",
+                "{tmp}/tiny.txt",
+                "--tokenizer",
+                "whitespace",
+                "--min-count",
+                "1",
+                "-o",
+                "{tmp}/out",
+            ],
+            2,
+            "use --dim 3 or less",
+        ),
         (["vectors", "export", "{tmp}/spaced", "--format", "word2vec-binary"], 2, "needs -o FILE"),
         (["vectors", "train", "{tmp}/tiny.txt", "--window", "0", "-o", "{tmp}/out"], 2, "--window"),
     ],
@@ -138,3 +186,10 @@ def test_store_whose_files_disagree(tmp_path, text_file):
     code, out, err = run("vectors", "neighbors", "猫", "--vectors", tmp_path / "s")
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "files disagree" in err
+
+
+def test_cli_window_bound_matches_the_library():
+    from textkit.cli import vectors as cli_vectors
+    from textkit.vector_training import MAX_WINDOW
+
+    assert cli_vectors.MAX_WINDOW == MAX_WINDOW

@@ -22,7 +22,9 @@ WORDS = ["的", "猫", "狗", "North Star", "é", "x" * 40, "数字1", "。"]
 
 def _values(n, dim, seed=0):
     rng = np.random.default_rng(seed)
-    m = (rng.standard_normal((n, dim)) * rng.choice([1e-6, 1e-2, 1.0, 1e3], size=(n, 1))).astype(np.float32)
+    m = (rng.standard_normal((n, dim)) * rng.choice([1e-6, 1e-2, 1.0, 1e3], size=(n, 1))).astype(
+        np.float32
+    )
     m[0, 0] = np.float32(1e-45)  # smallest subnormal
     m[1, 1] = np.float32(-0.0)
     m[2, 2] = np.float32(3.4028235e38)
@@ -56,13 +58,21 @@ def _naive_read_text(path, header=True):
         if not line.strip():
             continue
         parts = line.rstrip(" ").split(" ")
-        dim = len(parts) - 1 if not words and not header else int(lines[0].split()[1]) if header else len(rows[0])
+        dim = (
+            len(parts) - 1
+            if not words and not header
+            else int(lines[0].split()[1])
+            if header
+            else len(rows[0])
+        )
         words.append(" ".join(parts[: len(parts) - dim]))
         rows.append([np.float32(float(x)) for x in parts[len(parts) - dim :]])
     return words, np.array(rows, dtype=np.float32)
 
 
-@pytest.mark.parametrize("fmt,header", [("word2vec", True), ("fasttext", True), ("tencent", True), ("glove", False)])
+@pytest.mark.parametrize(
+    "fmt,header", [("word2vec", True), ("fasttext", True), ("tencent", True), ("glove", False)]
+)
 def test_text_round_trip_exact(tmp_path, fmt, header):
     m = _values(len(WORDS), 5)
     src = tmp_path / "in.txt"
@@ -130,7 +140,10 @@ def test_blocks_duplicates_and_limit(tmp_path, caplog, block_rows):
             r = VectorFileReader(str(tmp_path / name), block_rows=block_rows)
             got = [(w, row.tolist()) for ws, rows in r.blocks() for w, row in zip(ws, rows)]
         assert [w for w, _ in got] == ["a", "b", "c", "d", "e"]
-        assert got[0][1] == [0.0, 1.0] and got[2][1] == [6.0, 7.0]  # the first row of a duplicate wins
+        assert got[0][1] == [0.0, 1.0] and got[2][1] == [
+            6.0,
+            7.0,
+        ]  # the first row of a duplicate wins
         assert r.report.duplicates == 2
         assert "2 duplicate words skipped" in caplog.text
         r = VectorFileReader(str(tmp_path / name), limit=3, block_rows=block_rows)
@@ -192,7 +205,9 @@ def test_malformed_binary_names_the_record(tmp_path):
     with pytest.raises(VectorsError, match=r"record 3 \('c'\): truncated, 10 of 16 value bytes"):
         read_vectors(str(tmp_path / "cut.bin"))
     (tmp_path / "short.bin").write_bytes(data.replace(b"3 4\n", b"4 4\n", 1))
-    with pytest.raises(VectorsError, match="record 4: the file ends here but the header announces 4"):
+    with pytest.raises(
+        VectorsError, match="record 4: the file ends here but the header announces 4"
+    ):
         read_vectors(str(tmp_path / "short.bin"))
     (tmp_path / "long.bin").write_bytes(data.replace(b"3 4\n", b"2 4\n", 1))
     with pytest.raises(VectorsError, match="more data after the 2 records"):

@@ -11,8 +11,15 @@ from textkit import vector_training as vt
 from textkit.corpus import Corpus
 from textkit.errors import CorpusError, UsageError
 from textkit.tokenize import TokenizerSpec
-from textkit.vector_training import (TrainingOptions, cooccurrence_counts, merge_tables, ppmi_matrix,
-                                     svd_vectors, train_vectors, window_weights)
+from textkit.vector_training import (
+    TrainingOptions,
+    cooccurrence_counts,
+    merge_tables,
+    ppmi_matrix,
+    svd_vectors,
+    train_vectors,
+    window_weights,
+)
 
 WS = TokenizerSpec(kind="whitespace")
 
@@ -114,8 +121,10 @@ def _corpus_file(tmp_path, n_docs=400, seed=3):
     lines = []
     for _ in range(n_docs):
         topic = topics[rng.integers(3)]
-        words = [topic[rng.integers(6)] if rng.random() < 0.7 else common[rng.integers(4)]
-                 for _ in range(rng.integers(1, 15))]
+        words = [
+            topic[rng.integers(6)] if rng.random() < 0.7 else common[rng.integers(4)]
+            for _ in range(rng.integers(1, 15))
+        ]
         lines.append(" ".join(words))
     lines.insert(10, "")  # an empty document
     path = tmp_path / "corpus.txt"
@@ -151,8 +160,15 @@ def test_same_result_for_one_and_two_workers(tmp_path):
     opts = TrainingOptions(dim=5, window=4, min_count=1)
     runs = []
     for workers in (1, 2):
-        vec, _ = train_vectors(Corpus([str(path)]), str(tmp_path / f"s{workers}"), tokenizer_spec=WS,
-                               options=opts, workers=workers, batch_chars=500, chunk_tokens=300)
+        vec, _ = train_vectors(
+            Corpus([str(path)]),
+            str(tmp_path / f"s{workers}"),
+            tokenizer_spec=WS,
+            options=opts,
+            workers=workers,
+            batch_chars=500,
+            chunk_tokens=300,
+        )
         runs.append(vec)
     a, b = runs
     assert a.words == b.words
@@ -163,9 +179,15 @@ def test_same_result_for_one_and_two_workers(tmp_path):
 
 def test_limit_and_float16(tmp_path):
     path, _ = _corpus_file(tmp_path)
-    full, _ = train_vectors(Corpus([str(path)]), tokenizer_spec=WS, options=TrainingOptions(dim=4, min_count=1))
-    small, _ = train_vectors(Corpus([str(path)]), str(tmp_path / "s"), tokenizer_spec=WS,
-                             options=TrainingOptions(dim=4, min_count=1, limit=5, dtype="float16"))
+    full, _ = train_vectors(
+        Corpus([str(path)]), tokenizer_spec=WS, options=TrainingOptions(dim=4, min_count=1)
+    )
+    small, _ = train_vectors(
+        Corpus([str(path)]),
+        str(tmp_path / "s"),
+        tokenizer_spec=WS,
+        options=TrainingOptions(dim=4, min_count=1, limit=5, dtype="float16"),
+    )
     assert small.words == full.words[:5] and small.matrix.dtype == np.float16
     assert np.array_equal(np.asarray(small.matrix), np.asarray(full.matrix[:5]).astype(np.float16))
     assert small.counts.tolist() == full.counts[:5].tolist()
@@ -179,12 +201,20 @@ def test_empty_corpus(tmp_path):
 
 def test_corpus_too_small_for_dim(tmp_path):
     (tmp_path / "tiny.txt").write_text("a b c a b c\nb c d\n", encoding="utf-8")
-    with pytest.raises(UsageError, match=r"too small for --dim 100: only 4 words .* use --dim 3 or less"):
-        train_vectors(Corpus([str(tmp_path / "tiny.txt")]), tokenizer_spec=WS,
-                      options=TrainingOptions(min_count=1))
+    with pytest.raises(
+        UsageError, match=r"too small for --dim 100: only 4 words .* use --dim 3 or less"
+    ):
+        train_vectors(
+            Corpus([str(tmp_path / "tiny.txt")]),
+            tokenizer_spec=WS,
+            options=TrainingOptions(min_count=1),
+        )
     with pytest.raises(UsageError, match="lower --min-count"):
-        train_vectors(Corpus([str(tmp_path / "tiny.txt")]), tokenizer_spec=WS,
-                      options=TrainingOptions(min_count=50))
+        train_vectors(
+            Corpus([str(tmp_path / "tiny.txt")]),
+            tokenizer_spec=WS,
+            options=TrainingOptions(min_count=50),
+        )
 
 
 def test_bad_options():

@@ -40,7 +40,12 @@ def test_save_open_round_trip(tmp_path):
     assert np.array_equal(np.asarray(again.matrix), m)
     assert again.counts.tolist() == counts.tolist()
     assert again.meta["source"] == {"what": "test"}
-    assert sorted(os.listdir(tmp_path / "s")) == ["counts.npy", "meta.json", "vectors.npy", "vocab.txt"]
+    assert sorted(os.listdir(tmp_path / "s")) == [
+        "counts.npy",
+        "meta.json",
+        "vectors.npy",
+        "vocab.txt",
+    ]
     # identity: recorded, equal to the content hash, stable, sensitive to any change
     assert again.identity == content_identity(words, m, counts)
     assert Vectors(words, m, counts=counts).identity == again.identity
@@ -151,7 +156,9 @@ def test_missing_and_disagreeing_stores(tmp_path):
     s = _store(tmp_path)
     vocab = (s / "vocab.txt").read_text(encoding="utf-8")
     (s / "vocab.txt").write_text(vocab + "多余\n", encoding="utf-8")
-    with pytest.raises(VectorsError, match="files disagree: meta.json says 6 words, vocab.txt has 7"):
+    with pytest.raises(
+        VectorsError, match="files disagree: meta.json says 6 words, vocab.txt has 7"
+    ):
         open_vectors(str(s))
     (s / "vocab.txt").write_text(vocab, encoding="utf-8")
     np.save(s / "vectors.npy", np.zeros((6, 4), dtype=np.float32))

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, List, Optional, Sequence, Tuple
@@ -149,7 +148,9 @@ class VectorFileReader:
         block_rows: int = BLOCK_ROWS,
     ):
         if format not in FORMATS:
-            raise UsageError(f"unknown vectors format {format!r}; choose one of {', '.join(FORMATS)}")
+            raise UsageError(
+                f"unknown vectors format {format!r}; choose one of {', '.join(FORMATS)}"
+            )
         if limit is not None and limit < 1:
             raise UsageError("--limit must be at least 1")
         self.path = str(path)
@@ -174,7 +175,9 @@ class VectorFileReader:
             with open_binary(self.path) as stream:
                 yield from self._read(stream)
         except (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as exc:
-            raise VectorsError(f"{self.name}: truncated or corrupt compressed data ({exc})") from None
+            raise VectorsError(
+                f"{self.name}: truncated or corrupt compressed data ({exc})"
+            ) from None
         except OSError as exc:
             raise VectorsError(f"{self.name}: read failed ({exc})") from None
         self._finish()
@@ -218,11 +221,19 @@ class VectorFileReader:
             word, where = rep.first_duplicate  # type: ignore[misc]
             log.warning(
                 "%s: %d duplicate word%s skipped, the first row of each kept (first: %r at %s)",
-                self.name, rep.duplicates, "s" if rep.duplicates != 1 else "", word, where,
+                self.name,
+                rep.duplicates,
+                "s" if rep.duplicates != 1 else "",
+                word,
+                where,
             )
         if rep.bad_utf8:
-            log.warning("%s: %d word(s) were not valid %s; bad bytes replaced",
-                        self.name, rep.bad_utf8, self.encoding)
+            log.warning(
+                "%s: %d word(s) were not valid %s; bad bytes replaced",
+                self.name,
+                rep.bad_utf8,
+                self.encoding,
+            )
         if rep.spaced_words:
             log.info("%s: %d word(s) contain spaces (kept whole)", self.name, rep.spaced_words)
 
@@ -269,7 +280,9 @@ class VectorFileReader:
             if dim is None:
                 dim = len(text.split(" ")) - 1
                 if dim < 1:
-                    raise VectorsError(f"{self.name}:{lineno}: a word without values; not a vectors file?")
+                    raise VectorsError(
+                        f"{self.name}:{lineno}: a word without values; not a vectors file?"
+                    )
                 self.report.dim = dim
             data_rows += 1
             if count is not None and data_rows > count:
@@ -277,7 +290,11 @@ class VectorFileReader:
                     f"{self.name}:{lineno}: more rows than the {count} the header announces"
                 )
             pending.append((lineno, text))
-            room = self.block_rows if self.limit is None else min(self.block_rows, self.limit - self.report.kept)
+            room = (
+                self.block_rows
+                if self.limit is None
+                else min(self.block_rows, self.limit - self.report.kept)
+            )
             if len(pending) >= room:
                 out = self._text_block(pending, dim)
                 pending = []
@@ -337,19 +354,25 @@ class VectorFileReader:
         where = f"{self.name}:{lineno}"
         parts = text.rsplit(" ", dim)
         if len(parts) < dim + 1:
-            raise VectorsError(f"{where}: expected {dim} values after the word, found {len(parts) - 1}")
+            raise VectorsError(
+                f"{where}: expected {dim} values after the word, found {len(parts) - 1}"
+            )
         word = parts[0]
         for j, token in enumerate(parts[1:]):
             try:
                 value = float(token)
             except ValueError:
                 hint = " (two spaces in a row?)" if token == "" else ""
-                raise VectorsError(f"{where}: value {j + 1} ({token!r}) is not a number{hint}") from None
+                raise VectorsError(
+                    f"{where}: value {j + 1} ({token!r}) is not a number{hint}"
+                ) from None
             if value != value or value in (float("inf"), float("-inf")):
                 raise VectorsError(f"{where}: value {j + 1} ({token!r}) is not a finite number")
             out[j] = value
             if not np.isfinite(out[j]):
-                raise VectorsError(f"{where}: value {j + 1} ({token!r}) is beyond the float32 range")
+                raise VectorsError(
+                    f"{where}: value {j + 1} ({token!r}) is beyond the float32 range"
+                )
         if " " in word:
             surplus = word.split(" ")[1:]
             if surplus and all(_is_number(t) for t in surplus):
@@ -396,7 +419,9 @@ class VectorFileReader:
                     break
                 have = len(buf) - pos
                 if have > _MAX_WORD_BYTES:
-                    raise VectorsError(f"{where}: no word end within 64 KiB; not a word2vec binary file?")
+                    raise VectorsError(
+                        f"{where}: no word end within 64 KiB; not a word2vec binary file?"
+                    )
                 if not fill(have + 1):
                     truncated = bytes(buf[pos:]).strip()
                     raise VectorsError(
@@ -407,7 +432,9 @@ class VectorFileReader:
             if not fill(word_len + 1 + need):
                 got = len(buf) - pos - word_len - 1
                 word = self._decode(bytes(buf[pos : pos + word_len]).lstrip(b"\r\n"))
-                raise VectorsError(f"{where} ({word!r}): truncated, {got} of {need} value bytes present")
+                raise VectorsError(
+                    f"{where} ({word!r}): truncated, {got} of {need} value bytes present"
+                )
             word = self._decode(bytes(buf[pos : pos + word_len]).lstrip(b"\r\n"))
             start = pos + word_len + 1
             values = np.frombuffer(bytes(buf[start : start + need]), dtype="<f4")
@@ -516,14 +543,17 @@ def export_vectors(vectors, dest: Optional[str], *, format: str = "word2vec") ->
     from .output import atomic_path, open_output
 
     if format not in EXPORT_FORMATS:
-        raise UsageError(f"unknown export format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
+        raise UsageError(
+            f"unknown export format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}"
+        )
     n, dim = len(vectors), vectors.dim
     spaced = sum(1 for w in vectors.words if " " in w or w == "")
     if format == "word2vec-binary":
         if spaced:
             example = next(w for w in vectors.words if " " in w or w == "")
             raise VectorsError(
-                f"{spaced} word(s) are empty or hold spaces (e.g. {example!r}); word2vec binary cannot "
+                f"{spaced} word(s) are empty or hold spaces (e.g. {example!r}); "
+                "word2vec binary cannot "
                 "keep them: export --format word2vec instead"
             )
         if dest is None or dest == "-":
@@ -539,7 +569,9 @@ def export_vectors(vectors, dest: Optional[str], *, format: str = "word2vec") ->
                     fh.write(b"".join(parts))
         return n
     if spaced:
-        log.warning("%d word(s) are empty or hold spaces; readers other than textkit may split them", spaced)
+        log.warning(
+            "%d word(s) are empty or hold spaces; readers other than textkit may split them", spaced
+        )
     with open_output(dest) as out:
         if format == "word2vec":
             out.write(f"{n} {dim}\n")
@@ -550,7 +582,9 @@ def export_vectors(vectors, dest: Optional[str], *, format: str = "word2vec") ->
     return n
 
 
-def write_vectors_file(path: str, words: Sequence[str], matrix: np.ndarray, *, format: str = "word2vec") -> None:
+def write_vectors_file(
+    path: str, words: Sequence[str], matrix: np.ndarray, *, format: str = "word2vec"
+) -> None:
     """Write a small vectors file (tests, benchmarks): :func:`export_vectors` on in-memory rows."""
     from .vectors import Vectors
 

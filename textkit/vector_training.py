@@ -95,7 +95,9 @@ def window_weights(window: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- counting
-def _pairs(ids: np.ndarray, doc: np.ndarray, window: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pairs(
+    ids: np.ndarray, doc: np.ndarray, window: int
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(left ids, right ids, integer weights) of all in-document pairs up to ``window`` apart."""
     weights = window_weights(window)
     rows, cols, vals = [], [], []
@@ -111,7 +113,9 @@ def _pairs(ids: np.ndarray, doc: np.ndarray, window: int) -> Tuple[np.ndarray, n
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
 
 
-def cooccurrence_counts(docs: Iterable[Sequence[int]], vocab_size: int, window: int) -> sparse.csr_matrix:
+def cooccurrence_counts(
+    docs: Iterable[Sequence[int]], vocab_size: int, window: int
+) -> sparse.csr_matrix:
     """Directed counts ``U[left, right]`` (int64, weights lcm/d) of token-id documents.
 
     The symmetric table of the module docstring is ``U + U.T``.
@@ -122,8 +126,10 @@ def cooccurrence_counts(docs: Iterable[Sequence[int]], vocab_size: int, window: 
     return _count_chunk(ids, lengths, vocab_size, window)
 
 
-def _count_chunk(ids: np.ndarray, lengths: np.ndarray, vocab_size: int, window: int) -> sparse.csr_matrix:
-    """Directed counts of a run of documents given as concatenated ids (-1 = dropped) and lengths."""
+def _count_chunk(
+    ids: np.ndarray, lengths: np.ndarray, vocab_size: int, window: int
+) -> sparse.csr_matrix:
+    """Directed counts of documents given as concatenated ids (-1 = dropped) and lengths."""
     doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     keep = ids >= 0
     ids, doc = ids[keep], doc[keep]
@@ -209,7 +215,9 @@ def ppmi_matrix(table: sparse.spmatrix, alpha: float = 0.75) -> sparse.csr_matri
         keep = (pmi > 0) & (data > 0)
         out_idx.append(cols[keep])
         out_val.append(pmi[keep].astype(np.float32))
-        new_indptr[row + 1 : stop + 1] = np.cumsum(np.bincount(rows[keep] - row, minlength=stop - row))
+        new_indptr[row + 1 : stop + 1] = np.cumsum(
+            np.bincount(rows[keep] - row, minlength=stop - row)
+        )
         new_indptr[row + 1 : stop + 1] += new_indptr[row]
         row = stop
     indices = np.concatenate(out_idx) if out_idx else np.empty(0, np.int32)
@@ -242,7 +250,9 @@ def one_blas_thread():
     restore = []
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
-            paths = sorted({line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line})
+            paths = sorted(
+                {line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line}
+            )
     except OSError:
         paths = []
     for path in paths:
@@ -263,13 +273,17 @@ def one_blas_thread():
             setter(n)
 
 
-def svd_vectors(matrix: sparse.spmatrix, dim: int, power: float = 0.5, seed: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+def svd_vectors(
+    matrix: sparse.spmatrix, dim: int, power: float = 0.5, seed: int = 0
+) -> Tuple[np.ndarray, np.ndarray]:
     """(W = U S^power as float32 (n, dim), singular values descending) of a float32 matrix."""
     from scipy.sparse.linalg import svds
 
     m = sparse.csr_matrix(matrix, dtype=np.float32)
     if dim >= min(m.shape):
-        raise UsageError(f"--dim {dim} needs more than {dim} words; use --dim {max(1, min(m.shape) - 1)} or less")
+        raise UsageError(
+            f"--dim {dim} needs more than {dim} words; use --dim {max(1, min(m.shape) - 1)} or less"
+        )
     v0 = np.random.default_rng(seed).standard_normal(m.shape[0]).astype(np.float32)
     with one_blas_thread():
         u, s, _ = svds(m, k=dim, solver="propack", v0=v0, random_state=seed)
@@ -330,7 +344,9 @@ def train_vectors(
             items = ((spec, batch) for batch in corpus.batches(max_chars=batch_chars))
             for words, ids, lengths in pool.imap(_tokenize_item, items, workers=workers):
                 setdefault = index.setdefault
-                gmap = np.fromiter((setdefault(w, len(index)) for w in words), dtype=np.int32, count=len(words))
+                gmap = np.fromiter(
+                    (setdefault(w, len(index)) for w in words), dtype=np.int32, count=len(words)
+                )
                 gids = gmap[ids]
                 spill.write(gids.tobytes())
                 doc_lengths.append(lengths)
@@ -341,11 +357,17 @@ def train_vectors(
                 report.tokens += len(gids)
         report.types = len(index)
         report.seconds_tokenize = time.perf_counter() - t0
-        log.info("tokenized %s documents: %s tokens, %s distinct words (%.1f s)",
-                 f"{report.documents:,}", f"{report.tokens:,}", f"{report.types:,}", report.seconds_tokenize)
+        log.info(
+            "tokenized %s documents: %s tokens, %s distinct words (%.1f s)",
+            f"{report.documents:,}",
+            f"{report.tokens:,}",
+            f"{report.types:,}",
+            report.seconds_tokenize,
+        )
         if report.tokens == 0:
             raise CorpusError(
-                f"{', '.join(corpus.sources)}: the corpus holds no tokens ({report.documents} documents); "
+                f"{', '.join(corpus.sources)}: the corpus holds no tokens "
+                f"({report.documents} documents); "
                 "nothing to train on"
             )
         all_words = list(index)
@@ -356,13 +378,16 @@ def train_vectors(
                 f"no word occurs --min-count {options.min_count} times or more "
                 f"(the most frequent occurs {int(counts.max())} times); lower --min-count"
             )
-        order = sorted(kept.tolist(), key=lambda g: (-int(counts[g]), all_words[g]))
+        ranked = sorted((-int(counts[g]), all_words[g], g) for g in kept.tolist())
+        order = [g for _, _, g in ranked]
+        del ranked
         vocab_size = len(order)
         report.vocabulary = vocab_size
         if vocab_size <= options.dim:
             raise UsageError(
                 f"the corpus is too small for --dim {options.dim}: only {vocab_size} words occur "
-                f"--min-count {options.min_count} times or more; use --dim {max(1, vocab_size - 1)} "
+                f"--min-count {options.min_count} times or more; "
+                f"use --dim {max(1, vocab_size - 1)} "
                 "or less (or a lower --min-count, or more text)"
             )
         remap = np.full(len(all_words), -1, dtype=np.int32)
@@ -370,13 +395,19 @@ def train_vectors(
         words = [all_words[g] for g in order]
         word_counts = counts[np.array(order, dtype=np.int64)]
         del all_words, counts
-        log.info("vocabulary: %s words occur at least %d times", f"{vocab_size:,}", options.min_count)
+        log.info(
+            "vocabulary: %s words occur at least %d times", f"{vocab_size:,}", options.min_count
+        )
 
         t1 = time.perf_counter()
         chunks = list(_chunks(doc_lengths, chunk_tokens))
         upper = pool.map_reduce(
-            _count_item, merge_tables, chunks, workers=workers,
-            initializer=_init_count, initargs=(ids_path, remap, vocab_size, options.window),
+            _count_item,
+            merge_tables,
+            chunks,
+            workers=workers,
+            initializer=_init_count,
+            initargs=(ids_path, remap, vocab_size, options.window),
         )
         _COUNT_STATE.clear()
     table = (upper + upper.T).tocsr()
@@ -386,19 +417,27 @@ def train_vectors(
     del table
     report.ppmi_nnz = int(ppmi.nnz)
     report.seconds_count = time.perf_counter() - t1
-    log.info("co-occurrence: %s pairs, %s with positive PMI (%.1f s)",
-             f"{report.cooccurrence_nnz:,}", f"{report.ppmi_nnz:,}", report.seconds_count)
+    log.info(
+        "co-occurrence: %s pairs, %s with positive PMI (%.1f s)",
+        f"{report.cooccurrence_nnz:,}",
+        f"{report.ppmi_nnz:,}",
+        report.seconds_count,
+    )
     t2 = time.perf_counter()
     matrix, singular = svd_vectors(ppmi, options.dim, options.power, options.seed)
     del ppmi
     report.seconds_svd = time.perf_counter() - t2
     log.info("SVD to %d dimensions (%.1f s)", options.dim, report.seconds_svd)
     if options.limit is not None and options.limit < len(words):
-        words, matrix, word_counts = words[: options.limit], matrix[: options.limit], word_counts[: options.limit]
+        words, matrix, word_counts = (
+            words[: options.limit],
+            matrix[: options.limit],
+            word_counts[: options.limit],
+        )
     source = {
         "trained": {
             **asdict(options),
-            "method": "PPMI (1/distance window, context smoothing alpha) + truncated SVD, W = U S^power",
+            "method": "PPMI (1/distance window, smoothing alpha) + truncated SVD, W = U S^power",
             "tokenizer": asdict(spec),
             "corpus": [os.path.basename(s) for s in corpus.sources],
             "documents": report.documents,
@@ -410,7 +449,9 @@ def train_vectors(
         }
     }
     if dest is not None:
-        vectors = save_store(dest, words, matrix, counts=word_counts, dtype=options.dtype, source=source)
+        vectors = save_store(
+            dest, words, matrix, counts=word_counts, dtype=options.dtype, source=source
+        )
     else:
         m = matrix.astype(np.float16) if options.dtype == "float16" else matrix
         vectors = Vectors(words, m, counts=word_counts, meta={"source": source})

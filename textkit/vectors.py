@@ -56,6 +56,7 @@ DTYPES = ("float32", "float16")
 # Rows per block when a pass goes over the whole matrix (norms, neighbours, hashing):
 # 32768 rows x 300 dims x 4 bytes = 39 MB of float32 at most in flight.
 _BLOCK_ROWS = 32768
+_SCAN_LOOKUPS = 8  # single-word lookups answered by a list scan before the index is built
 _NPY_HEADER_BYTES = 128
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
 
@@ -89,7 +90,9 @@ class _Fingerprint:
 
     def hexdigest(self) -> str:
         top = hashlib.sha256()
-        top.update(f"{STORE_FORMAT}/{STORE_VERSION}\0{self.dtype}\0{self.rows}x{self.dim}\0".encode())
+        top.update(
+            f"{STORE_FORMAT}/{STORE_VERSION}\0{self.dtype}\0{self.rows}x{self.dim}\0".encode()
+        )
         top.update(self._words.digest())
         top.update(self._matrix.digest())
         top.update(self._counts.digest() if self._counts is not None else b"no-counts")
@@ -103,7 +106,9 @@ def content_identity(
     fp = _Fingerprint(np.dtype(matrix.dtype).name, int(matrix.shape[1]))
     fp.add_words(list(words))
     for start in range(0, len(matrix), _BLOCK_ROWS):
-        fp.add_rows(np.asarray(matrix[start : start + _BLOCK_ROWS]).astype(matrix.dtype.newbyteorder("<")))
+        fp.add_rows(
+            np.asarray(matrix[start : start + _BLOCK_ROWS]).astype(matrix.dtype.newbyteorder("<"))
+        )
     if counts is not None:
         fp.add_counts(np.asarray(counts))
     return fp.hexdigest()
@@ -126,6 +131,7 @@ class Vectors:
         identity: Optional[str] = None,
         path: Optional[str] = None,
         meta: Optional[Dict[str, Any]] = None,
+        lazy_index: bool = False,
     ):
         if matrix.ndim != 2:
             raise VectorsError(f"a vectors matrix must have 2 dimensions, not {matrix.ndim}")
@@ -135,18 +141,16 @@ class Vectors:
             raise VectorsError(f"{len(words)} words but {matrix.shape[0]} rows")
         if counts is not None and len(counts) != len(words):
             raise VectorsError(f"{len(words)} words but {len(counts)} counts")
-        self.words: List[str] = list(words)
+        self.words: List[str] = words if isinstance(words, list) else list(words)
         self.matrix = matrix
         self.counts = counts
         self.path = path
         self.meta: Dict[str, Any] = dict(meta or {})
         self._identity = identity
-        self._index: Dict[str, int] = {}
-        for i, w in enumerate(self.words):
-            self._index.setdefault(w, i)
-        if len(self._index) != len(self.words):
-            where = f"{path}: " if path else ""
-            raise VectorsError(f"{where}the vocabulary lists {len(self.words) - len(self._index)} word(s) twice")
+        self._index: Optional[Dict[str, int]] = None
+        self._scans = 0
+        if not lazy_index:
+            self._get_index()
         self._norms: Optional[np.ndarray] = None
         self._unit: Optional[np.ndarray] = None
 
@@ -165,15 +169,37 @@ class Vectors:
         return len(self.words)
 
     def __contains__(self, word: object) -> bool:
-        return word in self._index
+        return isinstance(word, str) and self.index_of(word) is not None
 
     def __repr__(self) -> str:
         where = f" from {self.path}" if self.path else ""
         return f"<Vectors {len(self):,} words x {self.dim} {self.matrix.dtype.name}{where}>"
 
+    def _get_index(self) -> Dict[str, int]:
+        """word -> row, built on first need (a million words take a few tenths of a second)."""
+        if self._index is None:
+            index = dict(zip(self.words, range(len(self.words))))
+            if len(index) != len(self.words):
+                where = f"{self.path}: " if self.path else ""
+                raise VectorsError(
+                    f"{where}the vocabulary lists {len(self.words) - len(index)} word(s) twice"
+                )
+            self._index = index
+        return self._index
+
     def index_of(self, word: str) -> Optional[int]:
-        """Row of ``word``, or None when it is not in the vocabulary."""
-        return self._index.get(word)
+        """Row of ``word``, or None when it is not in the vocabulary.
+
+        The first few single-word questions on a freshly opened store scan the word
+        list instead of building the index, so a one-word query stays fast.
+        """
+        if self._index is None and self._scans < _SCAN_LOOKUPS:
+            self._scans += 1
+            try:
+                return self.words.index(word)
+            except ValueError:
+                return None
+        return self._get_index().get(word)
 
     def __getitem__(self, word: str) -> np.ndarray:
         """The stored row of ``word`` as float32 (a copy); :class:`VectorsError` if unknown."""
@@ -181,7 +207,7 @@ class Vectors:
 
     def lookup(self, tokens: Iterable[str]) -> Tuple[np.ndarray, np.ndarray]:
         """(row ids as int64 with -1 for unknown tokens, boolean mask of known tokens)."""
-        get = self._index.get
+        get = self._get_index().get
         tokens = list(tokens)
         ids = np.fromiter((get(t, -1) for t in tokens), dtype=np.int64, count=len(tokens))
         return ids, ids >= 0
@@ -192,7 +218,7 @@ class Vectors:
         if self._norms is None:
             out = np.empty(len(self), dtype=np.float32)
             for start, block in self._blocks():
-                out[start : start + len(block)] = np.sqrt(np.einsum("ij,ij->i", block, block))
+                out[start : start + len(block)] = _row_norms(block)
             self._norms = out
         return self._norms
 
@@ -214,7 +240,7 @@ class Vectors:
             yield start, np.asarray(self.matrix[start : start + _BLOCK_ROWS], dtype=np.float32)
 
     def _require(self, word: str) -> int:
-        i = self._index.get(word)
+        i = self.index_of(word)
         if i is None:
             where = f" of {self.path}" if self.path else ""
             raise VectorsError(f"{word!r} is not in the vocabulary{where} ({len(self):,} words)")
@@ -252,11 +278,16 @@ class Vectors:
         qu = queries / qn[:, None]
         m = len(queries)
         excl = np.full(m, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, np.int64)
-        norms = self.norms()
+        cached = self._norms  # without it, the row lengths are computed in the same pass
+        fresh = np.empty(len(self), dtype=np.float32) if cached is None else None
         best_ids = [np.empty(0, np.int64) for _ in range(m)]
         best_sc = [np.empty(0, np.float32) for _ in range(m)]
         for start, block in self._blocks():
-            n = norms[start : start + len(block)]
+            if fresh is not None:
+                n = _row_norms(block)
+                fresh[start : start + len(block)] = n
+            else:
+                n = cached[start : start + len(block)]  # type: ignore[index]
             inv = np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)
             sims = (block @ qu.T) * inv[:, None]  # (rows, m)
             for q in range(m):
@@ -269,6 +300,8 @@ class Vectors:
                 sc = np.concatenate([best_sc[q], cand_sc])
                 order = np.lexsort((ids, -sc))[:k]
                 best_ids[q], best_sc[q] = ids[order], sc[order]
+        if fresh is not None:
+            self._norms = fresh
         out_ids = np.full((m, k), -1, dtype=np.int64)
         out_sc = np.full((m, k), np.nan, dtype=np.float32)
         for q in range(m):
@@ -279,10 +312,23 @@ class Vectors:
         return out_ids, out_sc
 
     # -- saving -----------------------------------------------------------------------
-    def save(self, path: PathLike, *, dtype: Optional[str] = None, source: Optional[dict] = None) -> "Vectors":
+    def save(
+        self, path: PathLike, *, dtype: Optional[str] = None, source: Optional[dict] = None
+    ) -> "Vectors":
         """Write this as a store at ``path`` (see :func:`save_store`)."""
-        return save_store(path, self.words, self.matrix, counts=self.counts, dtype=dtype,
-                          source=source if source is not None else self.meta.get("source"))
+        return save_store(
+            path,
+            self.words,
+            self.matrix,
+            counts=self.counts,
+            dtype=dtype,
+            source=source if source is not None else self.meta.get("source"),
+        )
+
+
+def _row_norms(block: np.ndarray) -> np.ndarray:
+    """Euclidean length of each row of a float32 block."""
+    return np.sqrt(np.einsum("ij,ij->i", block, block))
 
 
 def _top_k(col: np.ndarray, k: int, offset: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -306,7 +352,13 @@ def _npy_header(rows: int, dim: int, dtype: np.dtype) -> bytes:
     pad = _NPY_HEADER_BYTES - 10 - len(text) - 1
     if pad < 0:
         raise VectorsError("matrix too large for the store header")
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", _NPY_HEADER_BYTES - 10) + text.encode("latin1") + b" " * pad + b"\n"
+    return (
+        b"\x93NUMPY\x01\x00"
+        + struct.pack("<H", _NPY_HEADER_BYTES - 10)
+        + text.encode("latin1")
+        + b" " * pad
+        + b"\n"
+    )
 
 
 class StoreWriter:
@@ -325,7 +377,9 @@ class StoreWriter:
     2
     """
 
-    def __init__(self, path: PathLike, dim: int, *, dtype: str = "float32", source: Optional[dict] = None):
+    def __init__(
+        self, path: PathLike, dim: int, *, dtype: str = "float32", source: Optional[dict] = None
+    ):
         from .output import atomic_path
 
         if dtype not in DTYPES:
@@ -342,7 +396,9 @@ class StoreWriter:
             os.mkdir(self._tmp)
             self._matrix_fh = open(os.path.join(self._tmp, MATRIX_FILE), "wb")
             self._matrix_fh.write(b"\0" * _NPY_HEADER_BYTES)
-            self._vocab_fh = open(os.path.join(self._tmp, VOCAB_FILE), "w", encoding="utf-8", newline="\n")
+            self._vocab_fh = open(
+                os.path.join(self._tmp, VOCAB_FILE), "w", encoding="utf-8", newline="\n"
+            )
         except OSError as exc:
             self.abort()
             raise VectorsError(f"{self.path}: cannot write the store ({exc.strerror})") from None
@@ -351,7 +407,9 @@ class StoreWriter:
         self.rows = 0
         self._closed = False
 
-    def add(self, words: Sequence[str], rows: np.ndarray, counts: Optional[np.ndarray] = None) -> None:
+    def add(
+        self, words: Sequence[str], rows: np.ndarray, counts: Optional[np.ndarray] = None
+    ) -> None:
         """Append rows (any float array (len(words), dim)) and their words."""
         rows = np.asarray(rows)
         if rows.shape != (len(words), self.dim):
@@ -362,7 +420,8 @@ class StoreWriter:
                 if np.any(big):
                     row = int(np.flatnonzero(big.any(axis=1))[0])
                     raise VectorsError(
-                        f"word {words[row]!r}: a value exceeds the float16 range (±65504); use float32"
+                        f"word {words[row]!r}: a value exceeds the float16 range (±65504); "
+                        "use float32"
                     )
             rows = rows.astype(self.dtype)
         if not np.all(np.isfinite(rows)):
@@ -412,7 +471,9 @@ class StoreWriter:
                 "source": self.source,
             }
             meta.update(extra_meta or {})
-            with open(os.path.join(self._tmp, META_FILE), "w", encoding="utf-8", newline="\n") as fh:
+            with open(
+                os.path.join(self._tmp, META_FILE), "w", encoding="utf-8", newline="\n"
+            ) as fh:
                 json.dump(meta, fh, ensure_ascii=False, indent=1, sort_keys=True)
                 fh.write("\n")
             self._atomic.__exit__(None, None, None)
@@ -536,7 +597,8 @@ def open_store(path: PathLike) -> Vectors:
         words = words if text else []
     if len(words) != count:
         raise VectorsError(
-            f"{path}: the store's files disagree: {META_FILE} says {count} words, {VOCAB_FILE} has {len(words)}"
+            f"{path}: the store's files disagree: {META_FILE} says {count} words, "
+            f"{VOCAB_FILE} has {len(words)}"
         )
     counts = None
     if meta.get("counts"):
@@ -544,14 +606,19 @@ def open_store(path: PathLike) -> Vectors:
         try:
             counts = np.load(counts_path, mmap_mode="r", allow_pickle=False)
         except FileNotFoundError:
-            raise VectorsError(f"{path}: {META_FILE} lists counts but {COUNTS_FILE} is missing") from None
+            raise VectorsError(
+                f"{path}: {META_FILE} lists counts but {COUNTS_FILE} is missing"
+            ) from None
         except (ValueError, OSError, EOFError) as exc:
             raise VectorsError(f"{counts_path}: not a readable .npy array ({exc})") from None
         if counts.shape != (count,):
             raise VectorsError(
-                f"{path}: the store's files disagree: {count} words but {COUNTS_FILE} holds {counts.shape}"
+                f"{path}: the store's files disagree: {count} words "
+                f"but {COUNTS_FILE} holds {counts.shape}"
             )
-    return Vectors(words, matrix, counts=counts, identity=identity, path=path, meta=meta)
+    return Vectors(
+        words, matrix, counts=counts, identity=identity, path=path, meta=meta, lazy_index=True
+    )
 
 
 _announced_default = False
@@ -567,7 +634,9 @@ def default_store_path() -> Path:
     return Path(__file__).resolve().parent / "data" / "vectors"
 
 
-def open_vectors(path: Optional[PathLike] = None, *, format: str = "auto", limit: Optional[int] = None) -> Vectors:
+def open_vectors(
+    path: Optional[PathLike] = None, *, format: str = "auto", limit: Optional[int] = None
+) -> Vectors:
     """Vectors for a command: ``None`` -> the default store; a store -> memory-mapped;
     any other file -> read with the format readers (word2vec text/binary, fastText,
     GloVe, Tencent; compressed or not) into memory, with a hint that converting it
@@ -598,7 +667,8 @@ def open_vectors(path: Optional[PathLike] = None, *, format: str = "auto", limit
     from .vector_formats import read_vectors
 
     log.info(
-        "reading %s as a vectors file; `textkit vectors convert %s -o STORE` once makes later runs fast",
+        "reading %s as a vectors file; "
+        "`textkit vectors convert %s -o STORE` once makes later runs fast",
         path,
         path,
     )

@@ -11,15 +11,28 @@ import click
 from ..errors import TextkitError, UsageError
 from ..output import open_output, write_rows
 from ..vector_formats import EXPORT_FORMATS, FORMATS, convert as convert_file, export_vectors
-from ..vector_training import MAX_WINDOW, TrainingOptions, train_vectors
 from ..vectors import DTYPES, is_store, open_vectors
-from .options import (TextkitGroup, input_options, output_options, tokenizer_options,
-                      vectors_option, workers_option)
+from .options import (
+    TextkitGroup,
+    input_options,
+    output_options,
+    tokenizer_options,
+    vectors_option,
+    workers_option,
+)
 
 log = logging.getLogger("textkit")
 
-_DTYPE = click.option("--dtype", type=click.Choice(list(DTYPES)), default="float32", show_default=True,
-                      help="Storage type of the rows (float16 halves the size).")
+# = vector_training.MAX_WINDOW; kept here so that `textkit` starts without importing scipy
+MAX_WINDOW = 20
+
+_DTYPE = click.option(
+    "--dtype",
+    type=click.Choice(list(DTYPES)),
+    default="float32",
+    show_default=True,
+    help="Storage type of the rows (float16 halves the size).",
+)
 
 
 @click.group(cls=TextkitGroup)
@@ -29,12 +42,24 @@ def vectors() -> None:
 
 @vectors.command()
 @click.argument("source", metavar="SRC")
-@click.option("-o", "--output", "dest", required=True, metavar="STORE", help="Store directory to write.")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="auto", show_default=True,
-              help="Input format (auto: a 'count dim' header means word2vec text or binary, "
-                   "none means GloVe; fastText .vec and Tencent files are word2vec text).")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N",
-              help="Keep only the first N words (files are ordered by frequency).")
+@click.option(
+    "-o", "--output", "dest", required=True, metavar="STORE", help="Store directory to write."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(FORMATS)),
+    default="auto",
+    show_default=True,
+    help="Input format (auto: a 'count dim' header means word2vec text or binary, "
+    "none means GloVe; fastText .vec and Tencent files are word2vec text).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Keep only the first N words (files are ordered by frequency).",
+)
 @_DTYPE
 def convert(source, dest, fmt, limit, dtype):
     """Convert a word2vec / fastText / GloVe / Tencent file (.gz/.bz2/.xz too) into a store.
@@ -43,33 +68,74 @@ def convert(source, dest, fmt, limit, dtype):
 
     \b
     Example:
-      textkit vectors convert tencent-ailab-embedding-zh-d200-v0.2.0.txt.gz --limit 500000 -o tencent
+      textkit vectors convert tencent-d200-v0.2.0.txt.gz --limit 500000 -o tencent
     """
     store, report = convert_file(source, dest, format=fmt, limit=limit, dtype=dtype)
-    log.info("wrote %s: %s words x %d (%s, read as %s)", dest, f"{len(store):,}", store.dim,
-             dtype, report.format)
+    log.info(
+        "wrote %s: %s words x %d (%s, read as %s)",
+        dest,
+        f"{len(store):,}",
+        store.dim,
+        dtype,
+        report.format,
+    )
 
 
 @vectors.command()
 @input_options
 @tokenizer_options
 @workers_option
-@click.option("-o", "--output", "dest", required=True, metavar="STORE", help="Store directory to write.")
-@click.option("--dim", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Dimensions of the vectors.")
-@click.option("--window", type=click.IntRange(1, MAX_WINDOW), default=5, show_default=True,
-              help="Context words on each side (weighted 1/distance).")
-@click.option("--min-count", type=click.IntRange(min=1), default=5, show_default=True,
-              help="Only words seen at least this often get a vector.")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N",
-              help="Store only the N most frequent words (training still uses all of them).")
-@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=0.75, show_default=True,
-              help="Context-distribution smoothing exponent of PPMI.")
-@click.option("--power", type=float, default=0.5, show_default=True,
-              help="Weight of the singular values: vectors = U S^power.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the SVD start vector.")
+@click.option(
+    "-o", "--output", "dest", required=True, metavar="STORE", help="Store directory to write."
+)
+@click.option(
+    "--dim",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Dimensions of the vectors.",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(1, MAX_WINDOW),
+    default=5,
+    show_default=True,
+    help="Context words on each side (weighted 1/distance).",
+)
+@click.option(
+    "--min-count",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="Only words seen at least this often get a vector.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Store only the N most frequent words (training still uses all of them).",
+)
+@click.option(
+    "--alpha",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.75,
+    show_default=True,
+    help="Context-distribution smoothing exponent of PPMI.",
+)
+@click.option(
+    "--power",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Weight of the singular values: vectors = U S^power.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the SVD start vector."
+)
 @_DTYPE
-def train(corpus, tokenizer_spec, workers, dest, dim, window, min_count, limit, alpha, power, seed, dtype):
+def train(
+    corpus, tokenizer_spec, workers, dest, dim, window, min_count, limit, alpha, power, seed, dtype
+):
     """Learn word vectors from INPUT... (PPMI of windowed co-occurrences + truncated SVD).
 
     Deterministic for the same input and --seed, whatever -j.
@@ -78,18 +144,35 @@ def train(corpus, tokenizer_spec, workers, dest, dim, window, min_count, limit, 
     Example:
       textkit vectors train corpus.txt.gz --dim 100 --window 5 --min-count 5 -o myvectors
     """
-    options = TrainingOptions(dim=dim, window=window, min_count=min_count, alpha=alpha, power=power,
-                              seed=seed, limit=limit, dtype=dtype)
-    store, report = train_vectors(corpus, dest, tokenizer_spec=tokenizer_spec, options=options,
-                                  workers=workers)
+    from ..vector_training import TrainingOptions, train_vectors
+
+    options = TrainingOptions(
+        dim=dim,
+        window=window,
+        min_count=min_count,
+        alpha=alpha,
+        power=power,
+        seed=seed,
+        limit=limit,
+        dtype=dtype,
+    )
+    store, report = train_vectors(
+        corpus, dest, tokenizer_spec=tokenizer_spec, options=options, workers=workers
+    )
     log.info("wrote %s: %s words x %d (%s)", dest, f"{len(store):,}", store.dim, dtype)
 
 
 @vectors.command()
 @click.argument("words", nargs=-1, required=True, metavar="WORD...")
 @vectors_option
-@click.option("-k", "k", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Neighbours per word.")
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Neighbours per word.",
+)
 @output_options
 def neighbors(words, vectors_path, k, output):
     """The K nearest words of each WORD by cosine similarity (exact).
@@ -108,8 +191,10 @@ def neighbors(words, vectors_path, k, output):
         else:
             log.warning("%r is not in the vocabulary; skipped", w)
     if not known:
-        raise TextkitError("none of the words is in the vocabulary"
-                           + (f" of {vectors_path}" if vectors_path else " of the default vectors"))
+        raise TextkitError(
+            "none of the words is in the vocabulary"
+            + (f" of {vectors_path}" if vectors_path else " of the default vectors")
+        )
     ids = [vec.index_of(w) for w in known]
     top_ids, top_scores = vec.nearest_ids(vec.matrix[ids], k, exclude=ids)
     rows = []
@@ -131,8 +216,14 @@ def _disk_size(path: str) -> Optional[int]:
 
 @vectors.command()
 @click.argument("store", metavar="STORE", required=False)
-@click.option("--format", "fmt", type=click.Choice(["tsv", "json"]), default="tsv", show_default=True,
-              help="key<TAB>value lines, or one JSON object.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tsv", "json"]),
+    default="tsv",
+    show_default=True,
+    help="key<TAB>value lines, or one JSON object.",
+)
 def info(store, fmt):
     """Facts about a store (or any vectors file): size, dimensions, identity, provenance.
 
@@ -166,9 +257,17 @@ def info(store, fmt):
 
 @vectors.command()
 @click.argument("store", metavar="STORE")
-@click.option("-o", "--output", "dest", metavar="FILE", help="File to write (default: standard output).")
-@click.option("--format", "fmt", type=click.Choice(list(EXPORT_FORMATS)), default="word2vec",
-              show_default=True, help="word2vec text (with header), word2vec binary, or GloVe text.")
+@click.option(
+    "-o", "--output", "dest", metavar="FILE", help="File to write (default: standard output)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(EXPORT_FORMATS)),
+    default="word2vec",
+    show_default=True,
+    help="word2vec text (with header), word2vec binary, or GloVe text.",
+)
 def export(store, dest, fmt):
     """Write a store as a word2vec text / binary or GloVe file (exact float32 values).
 
