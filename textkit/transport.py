@@ -634,6 +634,25 @@ def _pair_rows(path: str) -> Iterable[tuple[int, str, str, str]]:
             yield number, line, fields[0], fields[1]
 
 
+def _checked_rows(path: str):
+    """The rows of a pairs file, every line checked before the first is handed out.
+
+    Standard input is held in memory; a file is read once when it fits in one
+    window of :data:`PAIR_WINDOW` rows, otherwise the rest is checked first and
+    then read again.
+    """
+    if path == "-":
+        return list(_pair_rows(path))
+    rows = _pair_rows(path)
+    first = list(itertools.islice(rows, PAIR_WINDOW))
+    extra = 0
+    for _ in rows:
+        extra += 1
+    if not extra:
+        return first
+    return itertools.chain(first, itertools.islice(_pair_rows(path), PAIR_WINDOW, None))
+
+
 def _preview(text: str, width: int = 30) -> str:
     return repr(text if len(text) <= width else text[:width] + "...")
 
@@ -710,12 +729,7 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
     """
     from textkit import pool
 
-    if path == "-":
-        source = list(_pair_rows(path))
-    else:
-        for _ in _pair_rows(path):
-            pass
-        source = _pair_rows(path)
+    source = _checked_rows(path)
     init_pair_worker(job)  # in this process first: errors surface here, forked workers inherit
     if job.metric not in ("cosine", "whiten"):
         _WORKER["tokens"]("预热")  # load the segmenter's dictionary before forking
@@ -732,19 +746,28 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
                 yield number, line, score, ok
     else:
         for window in _chunks(source, PAIR_WINDOW):
-            batches = group_batches([(t1, t2) for _, _, t1, t2 in window], batch_size)
+            # at least ~16 batches per worker, so that no worker idles long at the end
+            size = max(64, min(batch_size, len(window) // (16 * workers)))
+            batches = group_batches([(t1, t2) for _, _, t1, t2 in window], size)
             items = ([(window[i][0], window[i][2], window[i][3]) for i in batch] for batch in batches)
             scores = np.empty(len(window), dtype=np.float64)
             valid = np.empty(len(window), dtype=bool)
+            done = np.zeros(len(window) + 1, dtype=bool)  # a False sentinel at the end
+            ready = 0
             for batch, (part_scores, part_valid, part) in zip(
                     batches, pool.imap(score_text_batch, items, workers=workers,
                                        initializer=init_pair_worker, initargs=(job,))):
                 scores[batch] = part_scores
                 valid[batch] = part_valid
+                done[batch] = True
                 tally = tally.merge(part)
-            if not valid.all():
-                error_value = float(scores[~valid][0])
-            for (number, line, _, _), score, ok in zip(window, scores.tolist(), valid.tolist()):
-                yield number, line, score, ok
+                if not part_valid.all():
+                    error_value = float(part_scores[~part_valid][0])
+                # hand out the finished prefix of the window while the workers go on
+                stop = ready + int(np.argmin(done[ready:]))
+                for i in range(ready, stop):
+                    number, line, _, _ = window[i]
+                    yield number, line, float(scores[i]), bool(valid[i])
+                ready = stop
     tally.empty.sort()
     tally.report("line", error_value)
