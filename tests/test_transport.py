@@ -320,3 +320,27 @@ def test_pairs_file_same_scores_for_any_workers(tmp_path):
         scores, valid = tr.score_pairs(pairs, store, metric=metric, with_mask=True)
         assert [row[3] for row in one] == valid.tolist()
         np.testing.assert_allclose([row[2] for row in one], scores, rtol=1e-6)
+
+
+def test_pairs_file_larger_than_a_window(tmp_path, monkeypatch):
+    """Rows are all checked before the first score, also when the file spans several windows."""
+    from textkit.tokenize import TokenizerSpec
+    from textkit.vectors import save_store
+
+    store = random_store(13, n_words=10, dim=4)
+    save_store(tmp_path / "store", store.words, store.matrix)
+    monkeypatch.setattr(tr, "PAIR_WINDOW", 7)
+    lines = [f"w{i % 10}\tw{(3 * i) % 10} w1" for i in range(30)]
+    good = tmp_path / "good.tsv"
+    good.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("\n".join(lines[:20] + ["w1 only"] + lines[20:]) + "\n", encoding="utf-8")
+    job = tr.PairJob(str(tmp_path / "store"), TokenizerSpec(kind="whitespace"), metric="wrd")
+    for workers in (1, 2):
+        rows = list(tr.score_pairs_file(str(good), job, workers=workers, batch_size=4))
+        assert [r[1] for r in rows] == lines
+        want = [1 - tr.wrd(a.split(), b.split(), store) for a, b in (x.split("\t") for x in lines)]
+        np.testing.assert_allclose([r[2] for r in rows], want, rtol=1e-12)
+        stream = tr.score_pairs_file(str(bad), job, workers=workers, batch_size=4)
+        with pytest.raises(DataError, match="line 21"):
+            next(stream)  # the bad line is found before the first score
