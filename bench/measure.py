@@ -7,7 +7,6 @@ really holds; RSS summed would count jieba's shared dictionary once per worker.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import threading
 import time

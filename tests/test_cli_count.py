@@ -142,12 +142,15 @@ def test_worker_exception_is_one_line(tmp_path):
 
 
 def test_sigpipe_is_quiet(sample_path):
-    proc = subprocess.run(
-        f"{sys.executable} -m textkit count {sample_path} -j2 --tokenizer char | head -2",
-        shell=True, capture_output=True, timeout=120,
-    )
-    assert len(proc.stdout.splitlines()) == 2
-    assert proc.stderr == b""
+    for workers in ("-j1", "-j2"):
+        proc = subprocess.run(
+            ["bash", "-c", f"{sys.executable} -m textkit count {sample_path} {workers} --tokenizer char"
+             " | head -2; exit ${PIPESTATUS[0]}"],
+            capture_output=True, timeout=120,
+        )
+        assert len(proc.stdout.splitlines()) == 2
+        assert proc.stderr == b""
+        assert proc.returncode == 0
 
 
 def _children(pid):

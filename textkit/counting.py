@@ -82,7 +82,7 @@ def _prepare(spec: TokenizerSpec) -> None:
 
 def count_words(
     corpus: Corpus,
-    spec: TokenizerSpec = TokenizerSpec(),
+    spec: Optional[TokenizerSpec] = None,
     *,
     workers: int = 1,
     df: bool = False,
@@ -90,8 +90,10 @@ def count_words(
 ) -> WordCounts:
     """Count the tokens of every document of ``corpus`` (see the module docstring).
 
-    The tokenizer is built here first, so forked workers share its dictionary.
+    ``spec`` defaults to jieba's accurate mode with the default filters. The
+    tokenizer is built here first, so forked workers share its dictionary.
     """
+    spec = spec or TokenizerSpec()
     _prepare(spec)
     tasks = ((spec, df, batch) for batch in corpus.batches(max_chars=batch_chars))
     result = pool.map_reduce(

@@ -155,7 +155,7 @@ class _Workers:
                 if dead:
                     code = dead[0].exitcode
                     how = f"signal {-code}" if code < 0 else f"exit status {code}"
-                    raise WorkerError(f"a worker process died ({how}); out of memory?")
+                    raise WorkerError(f"a worker process died ({how}); out of memory?") from None
                 continue
             if kind == "error":
                 raise _rebuild_error(*pickle.loads(payload))

@@ -8,7 +8,7 @@ Set ``TEXTKIT_DEBUG=1`` to see the traceback behind an error.
 
 from __future__ import annotations
 
-import logging
+import errno
 import os
 import sys
 
@@ -60,6 +60,10 @@ def _silence_stdout() -> None:
         pass
 
 
+def _is_broken_pipe(exc) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.EPIPE
+
+
 def main(argv=None) -> None:
     """Entry point of the ``textkit`` console script."""
     configure_logging()
@@ -79,6 +83,12 @@ def main(argv=None) -> None:
         sys.stderr.write("textkit: interrupted\n")
         code = 130
     except BrokenPipeError:
+        _silence_stdout()
+        code = 0
+    except SystemExit as exc:
+        # click's own main() turns a broken pipe into sys.exit(1); ours is a quiet 0
+        if not _is_broken_pipe(exc.__context__):
+            raise
         _silence_stdout()
         code = 0
     except TextkitError as exc:
