@@ -62,6 +62,24 @@ def run_textkit(*args, input=None, env=None, timeout=120, **kwargs) -> subproces
     )
 
 
+def run_main(*args):
+    """(exit code, stdout, stderr) of the real entry point ``main``, run in this process."""
+    from click.testing import CliRunner
+
+    from textkit.cli.main import main
+
+    runner = CliRunner()
+    with runner.isolation() as (out, err, _):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return code, out.getvalue().decode(), err.getvalue().decode()
+
+
 @pytest.fixture
 def textkit_proc():
     return run_textkit

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from textkit import transport as tr
-from textkit.cli.main import main
+from .conftest import run_main
 from textkit.search import SearchIndex, search
 from textkit.vectors import open_vectors, save_store
 
@@ -36,18 +34,7 @@ def workdir(tmp_path_factory):
     return root
 
 
-def run(*args):
-    """(exit code, stdout, stderr) of the real entry point, run in this process."""
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return code, out.getvalue().decode(), err.getvalue().decode()
+run = run_main
 
 
 def store_args(workdir):

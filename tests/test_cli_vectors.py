@@ -2,28 +2,15 @@
 
 import json
 import struct
-import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from textkit.cli.main import main
+from .conftest import run_main
 from textkit.vectors import open_store, open_vectors
 
 
-def run(*args):
-    """(exit code, stdout, stderr) of the real entry point, run in this process."""
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return code, out.getvalue().decode(), err.getvalue().decode()
+run = run_main
 
 
 WORDS = ["猫", "狗", "车", "船", "飞机"]
