@@ -31,7 +31,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, List, Optional, Sequence, Union
+from typing import BinaryIO, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .errors import CorpusError
 
@@ -177,22 +177,26 @@ class Corpus:
     # -- sources -------------------------------------------------------------
     def files(self) -> List[str]:
         """The files a pass reads, in order (stdin as ``-``); errors for missing inputs."""
-        out: List[str] = []
+        return [path for path, _ in self._resolve()]
+
+    def _resolve(self) -> List[Tuple[str, bool]]:
+        """(file, found by walking a directory?) for every source, in order."""
+        out: List[Tuple[str, bool]] = []
         for src in self.sources:
             if src == STDIN:
-                out.append(STDIN)
+                out.append((STDIN, False))
             elif os.path.isdir(src):
                 found = _walk(src)
                 if not found:
                     raise CorpusError(f"{src}: directory holds no files")
-                out.extend(found)
+                out.extend((path, True) for path in found)
             elif os.path.exists(src):
-                out.append(src)
+                out.append((src, False))
             elif _GLOB_CHARS & set(src):
                 matches = sorted(p for p in glob.glob(src, recursive=True) if os.path.isfile(p))
                 if not matches:
                     raise CorpusError(f"{src}: no file matches this pattern")
-                out.extend(matches)
+                out.extend((path, False) for path in matches)
             else:
                 raise CorpusError(f"{src}: no such file or directory")
         return out
@@ -201,20 +205,15 @@ class Corpus:
     def records(self) -> Iterator[Record]:
         """Every document with its source and 1-based line number."""
         self.stats = ReadStats()
-        dir_members = set()
-        for src in self.sources:
-            if src != STDIN and os.path.isdir(src):
-                dir_members.update(_walk(src))
-        files = self.files()
+        files = self._resolve()
         text_files = 0
-        for path in files:
+        for path, in_directory in files:
             if path == STDIN:
                 if self._stdin_used:
                     raise CorpusError("standard input can be read only once; give a file instead")
                 self._stdin_used = True
-            produced = yield from self._read_file(path, skip_binary=path in dir_members)
-            text_files += produced
-        if files and text_files == 0 and dir_members:
+            text_files += yield from self._read_file(path, skip_binary=in_directory)
+        if files and text_files == 0 and any(in_dir for _, in_dir in files):
             raise CorpusError(f"{', '.join(self.sources)}: no text files found")
         if self.stats.bad_lines:
             log.warning(
