@@ -3,6 +3,8 @@
 from collections import Counter, defaultdict
 from fractions import Fraction
 
+import math
+
 import numpy as np
 import pytest
 from scipy import sparse
@@ -153,6 +155,23 @@ def test_training_matches_the_naive_pipeline(tmp_path):
     got = np.asarray(vec.matrix, dtype=np.float64)
     assert np.allclose(got @ got.T, w_ref @ w_ref.T, atol=1e-4)
     assert [w for w, _ in vec.nearest("股票", k=3)][0] in {"基金", "市场", "涨", "跌", "投资"}
+
+
+def test_idf_norms_keep_directions_and_set_lengths(tmp_path):
+    path, docs = _corpus_file(tmp_path)
+    corpus = Corpus([str(path)])
+    raw, report = train_vectors(corpus, tokenizer_spec=WS, workers=1,
+                                options=TrainingOptions(dim=4, window=3, min_count=2))
+    idf, _ = train_vectors(corpus, tokenizer_spec=WS, workers=1,
+                           options=TrainingOptions(dim=4, window=3, min_count=2, norms="idf"))
+    assert idf.words == raw.words
+    total = sum(len(d) for d in docs)
+    lengths = np.linalg.norm(np.asarray(idf.matrix, dtype=np.float64), axis=1)
+    expected = [math.log(total / c) for c in raw.counts.tolist()]
+    assert np.allclose(lengths, expected, rtol=1e-5)
+    assert np.allclose(raw.unit(), idf.unit(), atol=1e-5)  # same directions: same cosines
+    with pytest.raises(UsageError):
+        TrainingOptions(norms="l2").check()
 
 
 def test_same_result_for_one_and_two_workers(tmp_path):

@@ -132,9 +132,18 @@ def convert(source, dest, fmt, limit, dtype):
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the SVD start vector."
 )
+@click.option(
+    "--norms",
+    type=click.Choice(["svd", "idf"]),
+    default="svd",
+    show_default=True,
+    help="Row lengths: as the SVD gives them, or log(N/count) so that rarer words weigh "
+    "more in WRD (directions, hence cosines, are the same).",
+)
 @_DTYPE
 def train(
-    corpus, tokenizer_spec, workers, dest, dim, window, min_count, limit, alpha, power, seed, dtype
+    corpus, tokenizer_spec, workers, dest, dim, window, min_count, limit, alpha, power, seed,
+    norms, dtype
 ):
     """Learn word vectors from INPUT... (PPMI of windowed co-occurrences + truncated SVD).
 
@@ -155,6 +164,7 @@ def train(
         seed=seed,
         limit=limit,
         dtype=dtype,
+        norms=norms,
     )
     store, report = train_vectors(
         corpus, dest, tokenizer_spec=tokenizer_spec, options=options, workers=workers
