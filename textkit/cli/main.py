@@ -8,14 +8,13 @@ Set ``TEXTKIT_DEBUG=1`` to see the traceback behind an error.
 
 from __future__ import annotations
 
-import errno
 import os
 import sys
 
 import click
 
 from ..errors import TextkitError
-from .options import TextkitGroup, configure_logging
+from .options import PipeClosed, TextkitGroup, configure_logging
 
 
 @click.group(cls=TextkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,10 +59,6 @@ def _silence_stdout() -> None:
         pass
 
 
-def _is_broken_pipe(exc) -> bool:
-    return isinstance(exc, OSError) and exc.errno == errno.EPIPE
-
-
 def main(argv=None) -> None:
     """Entry point of the ``textkit`` console script."""
     configure_logging()
@@ -82,13 +77,7 @@ def main(argv=None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         sys.stderr.write("textkit: interrupted\n")
         code = 130
-    except BrokenPipeError:
-        _silence_stdout()
-        code = 0
-    except SystemExit as exc:
-        # click's own main() turns a broken pipe into sys.exit(1); ours is a quiet 0
-        if not _is_broken_pipe(exc.__context__):
-            raise
+    except (PipeClosed, BrokenPipeError):
         _silence_stdout()
         code = 0
     except TextkitError as exc:

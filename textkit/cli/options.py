@@ -58,8 +58,22 @@ def is_quiet() -> bool:
     return logging.getLogger(_LOGGER).level >= logging.ERROR
 
 
+class PipeClosed(Exception):
+    """Standard output's reader went away (``| head``): the run ends quietly, status 0."""
+
+
 class TextkitCommand(click.Command):
-    """A command with ``-q/--quiet`` (hide notes and warnings on stderr)."""
+    """A command with ``-q/--quiet`` (hide notes and warnings on stderr).
+
+    A broken pipe is re-raised as :class:`PipeClosed` before click's own
+    handling (which exits with status 1, differently across click versions).
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise PipeClosed() from exc
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
