@@ -131,6 +131,9 @@ class _Workers:
         gc.freeze()
         self.task_q = ctx.Queue()
         self.result_q = ctx.Queue()
+        # When a run is cut short (Ctrl-C, a worker error) the workers are terminated while
+        # the queue's feeder thread may still be writing: let it stop without a traceback.
+        self.task_q._ignore_epipe = True
         self.procs = [
             ctx.Process(
                 target=_worker_main,
