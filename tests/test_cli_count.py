@@ -131,14 +131,33 @@ def test_fifty_megabyte_single_line(tmp_path):
     assert rows(result.stdout) == [["苹果", "4500000"], ["香蕉", "4500000"]]
 
 
-def test_worker_exception_is_one_line(tmp_path):
+def test_worker_exception_is_one_line(monkeypatch, tmp_path):
+    import textkit.counting as counting
+
+    from .conftest import run_main
+
+    real = counting.count_batch
+
+    def flaky(task):  # fails inside a worker, on the batch holding the marker line
+        if any("炸弹" in doc for doc in task[2]):
+            raise RuntimeError("boom in a worker")
+        return real(task)
+
+    monkeypatch.setattr(counting, "count_batch", flaky)
+    data = tmp_path / "c.txt"
+    data.write_text("今天天气不错\n" * 20_000 + "炸弹\n" + "不错\n" * 20_000, encoding="utf-8")
+    out = tmp_path / "out.tsv"
+    out.write_text("old\n", encoding="utf-8")
+    code, stdout, stderr = run_main("count", "-j2", data, "-o", out)
+    assert code == 1 and stdout == ""
+    assert stderr.strip().splitlines() == ["textkit: error: a worker failed: RuntimeError: boom in a worker"]
+    assert out.read_text(encoding="utf-8") == "old\n"
     stop = tmp_path / "stop.txt"
-    stop.write_bytes(b"\xff\xfe not utf-8\n")  # fails inside every worker while building the tokenizer
-    text = ("今天天气不错\n" * 50_000).encode()
-    result = run_textkit("count", "-j2", "--stopwords", stop, input=text)
+    stop.write_bytes(b"\xff\xfe not utf-8\n")  # a bad option file: one line too
+    result = run_textkit("count", "-j2", "--stopwords", stop, input="今天\n".encode())
     assert result.returncode == 1
-    err = result.stderr.decode().strip().splitlines()
-    assert len(err) == 1 and "stop.txt: not UTF-8" in err[0]
+    assert result.stderr.decode().strip().splitlines() == [
+        f"textkit: error: {stop}: not UTF-8 text (invalid start byte at byte 0)"]
 
 
 def test_sigpipe_is_quiet(sample_path):
