@@ -254,3 +254,16 @@ def test_in_process_cli_reads_stdin_without_peek():
 
     result = CliRunner().invoke(cli, ["count", "-"], input="今天天气不错\n不错\n".encode("utf-8"))
     assert result.exit_code == 0 and result.output.splitlines()[0] == "不错\t2"
+
+
+def test_user_dict_honoured_by_every_worker(tmp_path):
+    user = tmp_path / "user.txt"
+    user.write_text("蓝莓芝士蛋糕 10\n", encoding="utf-8")
+    data = tmp_path / "c.txt"
+    # many batches, so that both workers count some of the lines holding the new word
+    data.write_text("".join(f"第{i}行我爱吃蓝莓芝士蛋糕。\n" for i in range(60_000)), encoding="utf-8")
+    with_dict = run_textkit("count", "-j2", "--user-dict", user, data, "--top", "3")
+    assert with_dict.returncode == 0, with_dict.stderr
+    assert ["蓝莓芝士蛋糕", "60000"] in rows(with_dict.stdout)
+    without = run_textkit("count", "-j2", data)
+    assert "蓝莓芝士蛋糕" not in without.stdout.decode()
