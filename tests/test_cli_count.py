@@ -262,7 +262,7 @@ def test_user_dict_honoured_by_every_worker(tmp_path):
     data = tmp_path / "c.txt"
     # many batches, so that both workers count some of the lines holding the new word
     data.write_text("".join(f"第{i}行我爱吃蓝莓芝士蛋糕。\n" for i in range(60_000)), encoding="utf-8")
-    with_dict = run_textkit("count", "-j2", "--user-dict", user, data, "--top", "3")
+    with_dict = run_textkit("count", "-j2", "--user-dict", user, data)
     assert with_dict.returncode == 0, with_dict.stderr
     assert ["蓝莓芝士蛋糕", "60000"] in rows(with_dict.stdout)
     without = run_textkit("count", "-j2", data)
