@@ -267,3 +267,18 @@ def test_user_dict_honoured_by_every_worker(tmp_path):
     assert ["蓝莓芝士蛋糕", "60000"] in rows(with_dict.stdout)
     without = run_textkit("count", "-j2", data)
     assert "蓝莓芝士蛋糕" not in without.stdout.decode()
+
+
+def _is_char_device(path):
+    import stat
+
+    return os.path.exists(path) and stat.S_ISCHR(os.stat(path).st_mode)
+
+
+@pytest.mark.skipif(not _is_char_device("/dev/full"), reason="needs the /dev/full device")
+def test_write_failure_is_one_line():
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "textkit", "count", "-"], input="今天\n".encode(),
+                              stdout=full, stderr=subprocess.PIPE, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip().splitlines() == ["textkit: error: No space left on device"]

@@ -28,7 +28,7 @@ def cli() -> None:
     """
 
 
-# (module, command objects) in the order `textkit --help` lists them
+# the command modules and the command objects each of them holds
 _COMMANDS = (
     ("count", ("count", "merge")),
     ("discover", ("discover",)),
@@ -86,6 +86,12 @@ def main(argv=None) -> None:
             raise
         sys.stderr.write(f"textkit: error: {exc}\n")
         code = exc.exit_code
+    except OSError as exc:  # the system refused: disk full, permission denied, ...
+        if debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        sys.stderr.write(f"textkit: error: {where}{exc.strerror or exc}\n")
+        code = 1
     try:
         sys.stdout.flush()
     except BrokenPipeError:
