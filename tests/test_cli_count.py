@@ -282,3 +282,22 @@ def test_write_failure_is_one_line():
                               stdout=full, stderr=subprocess.PIPE, timeout=60)
     assert proc.returncode == 1
     assert proc.stderr.decode().strip().splitlines() == ["textkit: error: No space left on device"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_output_to_a_special_file_is_written_in_place(tmp_path):
+    """`-o /dev/null` or a named pipe: written to, never replaced by a renamed file."""
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    result = run_textkit("count", "-o", fifo, input="今天天气不错\n不错\n".encode())
+    reader.join(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert received == ["不错\t2\n今天天气\t1\n".encode()]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["pipe"]

@@ -3,7 +3,9 @@
 Atomic files: output goes to a temporary file in the destination's folder and is
 renamed over the destination only when the writer finished without error, so a
 failed or interrupted run leaves the previous file untouched and no partial file
-behind. Standard output (``None`` or ``-``) is written as it comes.
+behind. Standard output (``None`` or ``-``) is written as it comes, and so is a
+destination that is not a regular file (``/dev/null``, a named pipe, a
+terminal): renaming a file over it would replace the device itself.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ def _default_mode(path: str) -> int:
         return 0o666 & ~umask
 
 
+def is_special_file(path: str) -> bool:
+    """True for an existing path that is neither a regular file nor a directory."""
+    return os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path))
+
+
 @contextmanager
 def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
     """A temporary path beside ``path``; renamed to ``path`` when the block succeeds.
@@ -54,7 +61,11 @@ def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
     writes to the yielded path (a file, or a directory it creates), then the
     rename makes it appear at once. On an error the temporary is removed.
     ``suffix`` keeps extensions that writers insist on (``np.save`` adds ``.npy``).
+    A special file (``/dev/null``, a pipe) is yielded itself and written in place.
     """
+    if is_special_file(path):
+        yield path
+        return
     folder = _check_folder(path, allow_dir=True)  # a directory artefact may replace one
     base = os.path.basename(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{suffix}", dir=folder)
@@ -93,6 +104,10 @@ def open_output(path: Optional[str]) -> Iterator[IO[str]]:
     if _is_stdout(path):
         yield sys.stdout
         sys.stdout.flush()
+        return
+    if is_special_file(str(path)):
+        with open(str(path), "w", encoding="utf-8", newline="\n") as fh:
+            yield fh
         return
     _check_folder(str(path))
     with atomic_path(str(path)) as tmp:
