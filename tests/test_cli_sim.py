@@ -79,6 +79,22 @@ def test_sim_explain(workdir):
     assert all(row.split("\t")[0] in {"w1", "w2", "w3"} for row in lines[2:])
 
 
+def test_sim_jsonl_for_scripts(workdir):
+    import json
+
+    vectors = open_vectors(workdir / "store")
+    a, b = "w1 w2 w2 w3", "w4 w1 w5"
+    code, out, _ = run("sim", a, b, "--format", "jsonl", *store_args(workdir))
+    record = json.loads(out)
+    assert code == 0 and record["metric"] == "wrd"
+    assert record["similarity"] == pytest.approx(1 - tr.wrd(a.split(), b.split(), vectors), abs=1e-6)
+    code, out, _ = run("sim", a, b, "--metric", "wmd", "--explain", "--top", "2", "--format", "jsonl",
+                       *store_args(workdir))
+    record = json.loads(out)
+    assert record["distance"] == pytest.approx(tr.wmd(a.split(), b.split(), vectors), rel=1e-5)
+    assert len(record["explain"]) == 2 and set(record["explain"][0]) == {"word1", "word2", "mass", "cost"}
+
+
 @pytest.mark.parametrize("text,message", [("", "text 1 is empty"), ("zzz qqq", "text 1 has no word")])
 def test_sim_empty_or_oov_only_text_is_one_line_error(workdir, text, message):
     code, out, err = run("sim", text, "w1", *store_args(workdir))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from ..errors import UsageError
@@ -100,8 +102,7 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
             side = 1 if known[0] == 0 else 2
             raise transport.EmptyBagError(f"text {side} has no word in the vectors")
         value = 1.0 - float(scores[0]) if distance else float(scores[0])
-        with open_output(output.path) as fh:
-            fh.write(format_value(value) + "\n")
+        _write_one(output, metric, distance, value)
         return
     engine = transport.Transport(vectors, metric=metric, normalize=normalize, oov=oov, sinkhorn=sinkhorn)
     bag1, bag2 = engine.bag(tokens1, what="text 1"), engine.bag(tokens2, what="text 2")
@@ -117,11 +118,25 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
         import logging
 
         logging.getLogger("textkit").info("dropped %d + %d tokens without a vector", bag1.n_oov, bag2.n_oov)
+    _write_one(output, metric, distance, value, flows)
+
+
+def _write_one(output, metric: str, distance: bool, value: float, flows=None) -> None:
+    """One pair's score: a bare number (then --explain's rows as TSV), or with
+    --format jsonl one object ``{"metric", "similarity"|"distance"[, "explain"]}``."""
+    columns = ["word1", "word2", "mass", "cost"]
+    rows = [[f.source, f.target, float(f.mass), float(f.cost)] for f in flows or ()]
     with open_output(output.path) as fh:
+        if output.fmt == "jsonl":
+            record = {"metric": metric,
+                      "distance" if distance or metric == "wmd" else "similarity": value}
+            if flows is not None:
+                record["explain"] = [dict(zip(columns, row)) for row in rows]
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            return
         fh.write(format_value(value) + "\n")
         if flows is not None:
-            write_rows(fh, ([f.source, f.target, f.mass, f.cost] for f in flows),
-                       ["word1", "word2", "mass", "cost"], "tsv", header=True)
+            write_rows(fh, rows, columns, "tsv", header=True)
 
 
 def _score_file(path: str, job, workers: int, output) -> None:
