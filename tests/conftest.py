@@ -79,7 +79,3 @@ def run_main(*args):
         sys.stderr.flush()
         return code, out.getvalue().decode(), err.getvalue().decode()
 
-
-@pytest.fixture
-def textkit_proc():
-    return run_textkit

@@ -215,7 +215,7 @@ def test_merge_sums_count_files(tmp_path):
     assert run_textkit("merge").returncode == 2
 
 
-def test_count_help_and_startup_are_quick():
+def test_count_help_lists_options():
     result = run_textkit("count", "--help")
     assert result.returncode == 0 and b"--workers" in result.stdout
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from textkit.cli.main import main
 from textkit.evaluate import cosine_rows, pearson, spearman
 from textkit.vectors import save_store
 from textkit.whitening import Whitening
+
+from .conftest import run_main
 
 WORDS = [f"w{i}" for i in range(40)]
 TOK = ["--tokenizer", "whitespace"]
@@ -50,28 +48,7 @@ class Result:
 
 def run(args, workdir):
     """Run the real entry point (error mapping and exit codes included) with captured streams."""
-    runner = CliRunner()
-    logger = logging.getLogger("textkit")
-    saved = (list(logger.handlers), logger.level, logger.propagate)
-    try:
-        return _run_main(runner, args)
-    finally:  # main() configures the "textkit" logger; leave it as other tests expect
-        logger.handlers[:] = saved[0]
-        logger.setLevel(saved[1])
-        logger.propagate = saved[2]
-
-
-def _run_main(runner, args):
-    with runner.isolation() as streams:
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        stdout, stderr = streams[0].getvalue(), streams[1].getvalue()
-    return Result(code, stdout.decode("utf-8"), stderr.decode("utf-8"))
+    return Result(*run_main(*args))
 
 
 def reference_vectors(workdir, lines):

@@ -37,7 +37,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from .errors import TextkitError, UsageError
 
@@ -379,11 +379,6 @@ class Tokenizer:
             self._jieba = _load_jieba(self.spec)
         return self._jieba.FREQ.get(word, 0) > 0
 
-    def dictionary_words(self) -> Sequence[str]:
-        """Every word with a positive frequency in jieba's dictionary (and the user dictionary)."""
-        if self._jieba is None:
-            self._jieba = _load_jieba(self.spec)
-        return [w for w, f in self._jieba.FREQ.items() if f > 0]
 
 
 _TOKENIZERS: Dict[TokenizerSpec, Tokenizer] = {}
