@@ -83,6 +83,24 @@ def test_pruned_equals_brute_force(seed, metric, normalize):
     assert (pruned_by > 0).all()  # both bounds did prune, so both paths are exercised
 
 
+@pytest.mark.parametrize("metric,normalize", SETTINGS)
+def test_vectorised_dual_bounds_equal_the_per_pair_formula(metric, normalize):
+    from textkit.search import _dual_bounds, _query_costs
+
+    store, docs = make_corpus(4)
+    index = SearchIndex.from_texts(docs, store, str.split)
+    transport = tr.Transport(store, metric=metric, normalize=normalize)
+    query = transport.bag(["w1", "w2", "w2", "w9", "w30"])
+    _, inverse, _, _ = index._vocabulary_rows(metric, transport.normalize)
+    cost = _query_costs(index, transport, query, metric, transport.normalize)
+    valid = np.flatnonzero(index.has_mass(metric, normalize))
+    got = _dual_bounds(index, query, cost, inverse, index.masses(metric, normalize), valid)
+    for doc, value in zip(valid, got):
+        bag = transport.bag(docs[doc].split())
+        assert value == pytest.approx(transport.dual_bound(query, bag), abs=1e-12)
+        assert value <= transport.distance(query, bag) + 1e-12
+
+
 def test_ties_are_broken_by_line_number_and_pruning_happens():
     store, docs = make_corpus(7, n_docs=600)
     index = SearchIndex.from_texts(docs, store, str.split)

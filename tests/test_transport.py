@@ -155,6 +155,8 @@ def test_bounds_symmetry_and_range(seed, metric, t1, t2):
     assert t.distance(b2, b1) == pytest.approx(exact, abs=1e-12)
     assert t.centroid_bound(b1, b2) <= exact + 1e-12
     assert t.relaxed_bound(b1, b2) <= exact + 1e-12
+    assert t.relaxed_bound(b1, b2) <= t.dual_bound(b1, b2) + 1e-12  # the dual bound is never looser
+    assert t.dual_bound(b1, b2) <= exact + 1e-12
     if metric == "wrd":
         assert exact <= 2.0
     if metric == "wmd-norm":
@@ -168,6 +170,23 @@ def test_relaxed_bound_is_tighter_than_nothing():
     b1, b2 = t.bag(["w1"]), t.bag(["w2", "w3"])
     assert t.relaxed_bound(b1, b2) == pytest.approx(t.distance(b1, b2), rel=1e-12)
     assert t.relaxed_bound(t.bag(["w1", "w4"]), b2) > 0
+
+
+def test_dual_bound_reaches_the_optimum_where_rwmd_does_not():
+    """Hand-solved 2 x 2 case: x->p 1, x->r 3, y->p 2, y->r 10, all masses 1/2.
+
+    The optimum sends x->r and y->p (1.5 + 1 = 2.5); RWMD = max(1.5, 2) = 2;
+    the dual point f = (1, 2), g = (0, 2) gives 1.5 + 1 = 2.5.
+    """
+    cost = np.array([[1.0, 3.0], [2.0, 10.0]])
+    half = np.array([0.5, 0.5])
+    optimum = linprog(cost.ravel(), A_eq=[[1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 1, 0], [0, 1, 0, 1]],
+                      b_eq=[0.5, 0.5, 0.5, 0.5], bounds=(0, None), method="highs").fun
+    assert optimum == pytest.approx(2.5)
+    rwmd = max(half @ cost.min(axis=1), half @ cost.min(axis=0))
+    assert rwmd == pytest.approx(2.0)
+    assert tr._dual_value(cost, half, half) == pytest.approx(2.5)
+    assert tr._dual_value(cost.T, half, half) == pytest.approx(2.5)  # g = (1, 3), f = (0, 1)
 
 
 def test_wrd_masses_proportional_to_norm_and_zero_vector_dropped():

@@ -8,15 +8,17 @@ distance; WRD: the similarity 1 - WRD).
 
 Pruning (after Kusner et al. 2015, "prefetch and prune"), exact by construction:
 
-1. The centroid bound L1(d) <= D(q, d) (WCD, or ||c_q - c_d||^2 / 2 for WRD) for
-   every document at once from cached centroids (one matrix product).
+1. Cheap bounds for every document at once: the centroid bound (WCD, or
+   ||c_q - c_d||^2 / 2 for WRD) from cached centroids, and the one-sided
+   relaxation sum_j b_j min_i C_ij (each document word to its nearest query
+   word) from one cost matrix between the query words and the index's
+   vocabulary; L1(d) is the larger of the two.
 2. The k documents with the smallest (L1, line) are solved exactly; the worst of
    them is the threshold t (and it only falls from then on).
-3. Documents with L1 > t + tol cannot enter; for the others the relaxed bound
-   L2 (RWMD or its WRD analogue) is computed, vectorised over documents from one
-   cost matrix between the query words and the words those documents use.
-4. In (L2, line) order, a document is solved exactly unless L2 > t + tol; the first
-   such document ends the scan (all later ones have a larger bound).
+3. The rest, in (L1, line) order, are taken in batches (64 documents, doubling):
+   the batch's dual bound L2 >= L1 (see :mod:`textkit.transport`) is computed,
+   vectorised over its documents, and a document is solved exactly unless
+   L2 > t + tol.  The scan ends at the first document with L1 > t + tol.
 
 ``tol = 1e-9 (1 + |t|)`` absorbs rounding in the bounds (computed in a different
 order than the exact value), so a document whose true distance ties with or
@@ -53,7 +55,9 @@ log = logging.getLogger("textkit.search")
 INDEX_FORMAT = "textkit-search-index"
 INDEX_VERSION = 1
 _BATCH_DOCS = 2000
-_RWMD_CELLS = 4_000_000  # query words x document words per vectorised RWMD chunk
+_CHUNK_CELLS = 4_000_000  # query words x document words per vectorised dual-bound chunk
+_GRAM_SLACK = 1e-12  # relative rounding allowance of a Gram-form squared distance (dim * 2^-53 << 1e-12)
+_BATCH_START, _BATCH_MAX = 64, 4096  # documents per dual-bound batch: the first, and at most
 _METRIC_KEYS = {("wmd", False): "wmd", ("wmd", True): "wmd_unit", ("wrd", False): "wrd"}
 
 
@@ -75,7 +79,7 @@ class SearchResult:
     documents: int = 0          # documents with at least one known word
     exact: int = 0              # exact transport solves
     pruned_centroid: int = 0    # documents ruled out by the centroid bound
-    pruned_relaxed: int = 0     # documents ruled out by the relaxed bound
+    pruned_relaxed: int = 0     # documents ruled out by the other bounds (one-sided relaxation, dual)
 
     def __iter__(self):
         return iter(self.hits)
@@ -153,6 +157,7 @@ class SearchIndex:
         self.vectors = vectors
         self.source = source
         self._centroids: dict = dict(centroids or {})
+        self._centroid_sq: dict = {}
         self._masses: dict = {}
         self._vocab: dict = {}
 
@@ -289,6 +294,13 @@ class SearchIndex:
                 factor = factor * norms
         return vocab, inverse, rows, factor
 
+    def _vocabulary_sq(self, metric: str, normalize: bool) -> np.ndarray:
+        key = ("sq", metric, normalize)
+        if key not in self._vocab:
+            rows = self._vocabulary_rows(metric, normalize)[2]
+            self._vocab[key] = np.einsum("ij,ij->i", rows, rows)
+        return self._vocab[key]
+
     def masses(self, metric: str, normalize: bool = False) -> np.ndarray:
         """Per (line, word) transport mass in CSR layout, float64 (rows sum to 1 or 0)."""
         key = (metric, bool(normalize) and metric == "wmd")
@@ -311,6 +323,14 @@ class SearchIndex:
             self._centroids[key] = np.asarray(weights @ rows, dtype=np.float64)
         return self._centroids[key]
 
+    def centroid_sq(self, metric: str, normalize: bool = False) -> np.ndarray:
+        """Squared norms of :meth:`centroids`, float64 (N,)."""
+        key = (metric, bool(normalize) and metric == "wmd")
+        if key not in self._centroid_sq:
+            c = self.centroids(*key)
+            self._centroid_sq[key] = np.einsum("ij,ij->i", c, c)
+        return self._centroid_sq[key]
+
     def has_mass(self, metric: str, normalize: bool = False) -> np.ndarray:
         m = self.masses(metric, normalize)
         if not len(m):
@@ -331,7 +351,7 @@ def _query_costs(index: SearchIndex, transport: Transport, query, metric: str, n
     if metric == "wrd":
         cost = np.maximum(1.0 - gram, 0.0)
     else:
-        sq = np.einsum("ij,ij->i", rows, rows)
+        sq = index._vocabulary_sq(metric, normalize)
         cost = np.sqrt(np.maximum(query.sq[:, None] + sq[None, :] - 2.0 * gram, 0.0))
     cost[query.ids[:, None] == vocab[None, :]] = 0.0
     return cost
@@ -347,21 +367,45 @@ def _from_doc_bounds(index: SearchIndex, cost: np.ndarray, masses: np.ndarray, i
     return out
 
 
-def _to_doc_bounds(index: SearchIndex, query, cost: np.ndarray, inverse: np.ndarray, docs: np.ndarray):
-    """sum_i a_i min_j C_ij for each of ``docs``: each query word goes to its nearest document word."""
+def _weighted(b: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """b * g with 0 where b is 0 (g may be inf there)."""
+    return np.multiply(b, g, out=np.zeros_like(b), where=b > 0)
+
+
+def _dual_bounds(index: SearchIndex, query, cost: np.ndarray, inverse: np.ndarray, masses: np.ndarray,
+                 docs: np.ndarray) -> np.ndarray:
+    """The dual bound (see :mod:`textkit.transport`) for each of ``docs``, vectorised over documents.
+
+    From the query side f_i = min_j C_ij, g_j = min_i (C_ij - f_i); from the
+    document side g_j = min_i C_ij, f_i = min_j (C_ij - g_j); the larger of the
+    two values sum_i a_i f_i + sum_j b_j g_j.  Each is at least the matching
+    one-sided RWMD term, so the result is at least RWMD.
+    """
     out = np.empty(len(docs), dtype=np.float64)
     lengths = index.indptr[docs + 1] - index.indptr[docs]
     nq = len(query)
+    nearest_query = cost.min(axis=0)  # per index word: min_i C_ij
     start = 0
     while start < len(docs):
-        # a chunk of documents whose words times the query words stay under _RWMD_CELLS
+        # a chunk of documents whose words times the query words stay under _CHUNK_CELLS
         cum = np.cumsum(lengths[start:]) * nq
-        stop = start + max(1, int(np.searchsorted(cum, _RWMD_CELLS, side="right")))
+        stop = start + max(1, int(np.searchsorted(cum, _CHUNK_CELLS, side="right")))
         chunk, chunk_len = docs[start:stop], lengths[start:stop]
         seg = np.concatenate([[0], np.cumsum(chunk_len)[:-1]])
         pos = np.repeat(index.indptr[chunk] - seg, chunk_len) + np.arange(int(chunk_len.sum()))
-        nearest = np.minimum.reduceat(cost[:, inverse[pos]], seg, axis=1)
-        out[start:stop] = query.mass @ nearest
+        c = cost[:, inverse[pos]]                                   # (nq, words of the chunk)
+        b = masses[pos]
+        if not b.all():  # words without mass (zero vectors) are not in the exact problem either
+            c[:, b == 0] = np.inf
+        # from the query side
+        f = np.minimum.reduceat(c, seg, axis=1)                     # (nq, documents)
+        g = (c - np.repeat(f, chunk_len, axis=1)).min(axis=0)
+        from_query = query.mass @ f + np.add.reduceat(_weighted(b, g), seg)
+        # from the document side
+        g = nearest_query[inverse[pos]]
+        f = np.minimum.reduceat(c - g, seg, axis=1)
+        from_doc = np.add.reduceat(_weighted(b, g), seg) + query.mass @ f
+        out[start:stop] = np.maximum(from_query, from_doc)
         start = stop
     return out
 
@@ -409,37 +453,46 @@ def search(index: SearchIndex, query_tokens: Sequence[str], *, k: int = 10, metr
 
 def _pruned(index, transport, query, docs, k, exact, result, metric, normalize):
     lines = index.lines
-    diff = index.centroids(metric, normalize)[docs] - query.centroid
-    sq = np.einsum("ij,ij->i", diff, diff)
-    wcd = 0.5 * sq if metric == "wrd" else np.sqrt(sq)
-    order = np.lexsort((lines[docs], wcd))
+    centroids, centroid_sq = index.centroids(metric, normalize), index.centroid_sq(metric, normalize)
+    q = query.centroid
+    q_sq = float(q @ q)
+    # ||c - q||^2 in the Gram form, lowered by more than its rounding error (< dim * 2^-53 * (|c| + |q|)^2)
+    sq = centroid_sq + q_sq - 2.0 * (centroids @ q)
+    sq = np.maximum(sq - _GRAM_SLACK * 2.0 * (centroid_sq + q_sq), 0.0)[docs]
+    centroid = 0.5 * sq if metric == "wrd" else np.sqrt(sq)
+    _, inverse, _, _ = index._vocabulary_rows(metric, transport.normalize)
+    cost = _query_costs(index, transport, query, metric, transport.normalize)
+    masses = index.masses(metric, normalize)
+    one_sided = _from_doc_bounds(index, cost, masses, inverse)[docs]
+    cheap = np.maximum(centroid, one_sided)
+    order = np.lexsort((lines[docs], cheap))
+    docs, cheap, centroid = docs[order], cheap[order], centroid[order]
     # max-heap of the best k as (-distance, -line, doc): heap[0] is the worst kept
-    heap = [(-exact(docs[i]), -int(lines[docs[i]]), int(docs[i])) for i in order[:k]]
-    result.exact = k
+    heap = [(-exact(doc), -int(lines[doc]), int(doc)) for doc in docs[:k]]
+    solved = np.zeros(len(docs), dtype=bool)
+    solved[:k] = True
     heapq.heapify(heap)
     threshold = -heap[0][0]
-    rest = order[k:]
-    keep = wcd[rest] <= threshold + _tolerance(threshold)
-    result.pruned_centroid = int(len(rest) - keep.sum())
-    candidates = docs[rest[keep]]
-    if len(candidates):
-        # relaxed bound, cheap side first: each document word to its nearest query word
-        _, inverse, _, _ = index._vocabulary_rows(metric, transport.normalize)
-        cost = _query_costs(index, transport, query, metric, transport.normalize)
-        from_doc = _from_doc_bounds(index, cost, index.masses(metric, normalize), inverse)[candidates]
-        survive = from_doc <= threshold + _tolerance(threshold)
-        candidates, from_doc = candidates[survive], from_doc[survive]
-        relaxed = np.maximum(from_doc, _to_doc_bounds(index, query, cost, inverse, candidates))
-        for i in np.lexsort((lines[candidates], relaxed)):
-            if relaxed[i] > threshold + _tolerance(threshold):
-                break  # every later candidate has a bound at least as large
-            doc = int(candidates[i])
+    start, size = k, _BATCH_START
+    # in batches of ascending cheap bound: the dual bound, then exact solves where it passes
+    while start < len(docs) and cheap[start] <= threshold + _tolerance(threshold):
+        stop = start + int(np.searchsorted(cheap[start:start + size], threshold + _tolerance(threshold),
+                                           side="right"))
+        batch = docs[start:stop]
+        bound = np.maximum(cheap[start:stop], _dual_bounds(index, query, cost, inverse, masses, batch))
+        for i in np.lexsort((lines[batch], bound)):
+            if bound[i] > threshold + _tolerance(threshold):
+                break  # the rest of this batch has a bound at least as large
+            doc = int(batch[i])
             d = exact(doc)
-            result.exact += 1
+            solved[start + i] = True
             key = (-d, -int(lines[doc]), doc)
             if key > heap[0]:
                 heapq.heapreplace(heap, key)
                 threshold = -heap[0][0]
-    result.pruned_relaxed = result.documents - result.exact - result.pruned_centroid
+        start, size = stop, min(2 * size, _BATCH_MAX)
+    result.exact = int(solved.sum())
+    result.pruned_centroid = int(np.count_nonzero(~solved & (centroid > threshold + _tolerance(threshold))))
+    result.pruned_relaxed = len(docs) - result.exact - result.pruned_centroid
     best = sorted(((-nd, -nl, doc) for nd, nl, doc in heap), key=lambda t: (t[0], t[1]))
     return [(d, doc) for d, _, doc in best]

@@ -36,6 +36,13 @@ Lower bounds (each <= the exact value; used to prune top-k search)
         Jensen ``WRD >= ||sum_i a_i u_i - sum_j b_j v_j||^2 / 2``.  Note that
         ``sum_i a_i u_i = sum_k count_k x_k / sum_k count_k ||x_k||``.
     WRD's relaxed bound: the RWMD formula above with ``C = 1 - cos``.
+    Dual bound, for any cost: any (f, g) with ``f_i + g_j <= C_ij`` gives
+        ``sum_i a_i f_i + sum_j b_j g_j <= T`` (weak LP duality: the masses of
+        a plan P add up to a and b, so this is sum_ij P_ij (f_i + g_j)).  Take
+        ``f_i = min_j C_ij`` and ``g_j = min_i (C_ij - f_i) >= 0`` (and the same
+        with the sides swapped); the larger of the two.  It is at least RWMD
+        (RWMD is the same with g = 0) and much tighter when one text has words
+        far from every word of the other.
 
 Fast path (why not ``ot.emd2`` itself)
     ``ot.emd2`` spends ~90 microseconds per call on backend detection and
@@ -366,6 +373,19 @@ class Transport:
         """RWMD (or its WRD analogue): max(sum_i a_i min_j C_ij, sum_j b_j min_i C_ij)."""
         cost = self.cost(bag1, bag2)
         return max(float(bag1.mass @ cost.min(axis=1)), float(bag2.mass @ cost.min(axis=0)))
+
+
+    def dual_bound(self, bag1: Bag, bag2: Bag) -> float:
+        """The dual bound (see the module docstring): max over the two sides of a.f + b.g."""
+        cost = self.cost(bag1, bag2)
+        return max(_dual_value(cost, bag1.mass, bag2.mass), _dual_value(cost.T, bag2.mass, bag1.mass))
+
+
+def _dual_value(cost: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """a.f + b.g for f_i = min_j C_ij, g_j = min_i (C_ij - f_i): a feasible point of the dual LP."""
+    f = cost.min(axis=1)
+    g = (cost - f[:, None]).min(axis=0)
+    return float(a @ f + b @ g)
 
 
 def _max_row_norm(matrix) -> float:
