@@ -176,8 +176,8 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, bru
     """The k documents of a corpus nearest to QUERY by WMD or WRD.
 
     Prints score<TAB>line_number<TAB>text, best first (line numbers 1-based as in
-    the corpus; ties by line number). Documents are pruned with the centroid
-    bound, then the relaxed bound, before exact solves: the result equals brute
+    the corpus; ties by line number). Documents are pruned with lower bounds
+    (centroid, relaxed, dual LP) before exact solves: the result equals brute
     force exactly.
 
     \b
