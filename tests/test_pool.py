@@ -62,6 +62,23 @@ def test_workers_one_runs_in_process():
     assert os.getpid() not in set(pool.imap(pid_of, range(10), workers=2))
 
 
+def test_abandoned_iterator_lets_idle_workers_exit_cleanly(monkeypatch):
+    """zip() or a break stops consuming before the end: the workers are told to stop, not killed."""
+    started = []
+    original = pool._Workers.__init__
+
+    def record(self, *args):
+        original(self, *args)
+        started.append(self)
+
+    monkeypatch.setattr(pool._Workers, "__init__", record)
+    results = pool.imap(square, range(6), workers=2)
+    assert [r for _, r in zip(range(6), results)] == [x * x for x in range(6)]  # the generator is left open
+    results.close()
+    (workers,) = started
+    assert [p.exitcode for p in workers.procs] == [0, 0]  # not -15: they exited on their own
+
+
 def test_read_ahead_is_bounded():
     pulled = []
 

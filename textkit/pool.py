@@ -134,6 +134,7 @@ class _Workers:
         # When a run is cut short (Ctrl-C, a worker error) the workers are terminated while
         # the queue's feeder thread may still be writing: let it stop without a traceback.
         self.task_q._ignore_epipe = True
+        self.finished = False
         self.procs = [
             ctx.Process(
                 target=_worker_main,
@@ -165,10 +166,15 @@ class _Workers:
             return kind, index, payload
 
     def finish(self) -> None:
-        for _ in self.procs:
-            self.task_q.put(None)
+        """Tell every worker to stop once the queued tasks are done."""
+        if not self.finished:
+            self.finished = True
+            for _ in self.procs:
+                self.task_q.put(None)
 
     def close(self) -> None:
+        """Let idle workers exit (an abandoned iterator has not said stop), terminate busy ones."""
+        self.finish()
         for p in self.procs:
             if p.is_alive():
                 p.join(timeout=0.05 if p.exitcode is None else 0)

@@ -774,9 +774,10 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
             valid = np.empty(len(window), dtype=bool)
             done = np.zeros(len(window) + 1, dtype=bool)  # a False sentinel at the end
             ready = 0
-            for batch, (part_scores, part_valid, part) in zip(
-                    batches, pool.imap(score_text_batch, items, workers=workers,
-                                       initializer=init_pair_worker, initargs=(job,))):
+            # the pool's iterator comes first so that zip runs it to its end (which lets the workers go)
+            for (part_scores, part_valid, part), batch in zip(
+                    pool.imap(score_text_batch, items, workers=workers, initializer=init_pair_worker,
+                              initargs=(job,)), batches):
                 scores[batch] = part_scores
                 valid[batch] = part_valid
                 done[batch] = True
