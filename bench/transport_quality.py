@@ -125,8 +125,10 @@ def main():
         anchor = ANCHOR[anchor_name]
         ours = [table[s][col] for s in SETS]
         met = [s for s, a, o in zip(SETS, anchor, ours) if o >= a]
+        missed = [f"{s} {o:.2f} vs {a}" for s, a, o in zip(SETS, anchor, ours) if o < a]
         print(f"textkit {col} at or above the {anchor_name} anchor on {len(met)}/4 sets: "
-              f"{', '.join(met) or 'none'} (average {np.mean(ours):.1f} vs {np.mean(anchor):.1f})")
+              f"{', '.join(met) or 'none'}; below: {', '.join(missed) or 'none'} "
+              f"(average {np.mean(ours):.1f} vs {np.mean(anchor):.1f})")
 
 
 if __name__ == "__main__":
