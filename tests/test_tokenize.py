@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import marshal
+import tempfile
 import unicodedata
 from collections import Counter
+from pathlib import Path
 
 import jieba
 import pytest
@@ -153,3 +156,27 @@ def test_invalid_spec_values():
         TokenizerSpec(kind="bpe")
     with pytest.raises(UsageError):
         TokenizerSpec(min_len=3, max_len=2)
+
+
+def test_fast_cache_load_gives_jiebas_own_prefix_dictionary(tmp_path):
+    """The one-read load of jieba's cache equals jieba's initialize; a bad or missing cache falls back."""
+    from textkit.tokenize import _load_cached_prefix_dict
+
+    get_tokenizer(TokenizerSpec()).tokens("预热")  # jieba has built its cache by now, if it had none
+    fast = jieba.Tokenizer()
+    assert _load_cached_prefix_dict(fast)
+    own = jieba.Tokenizer()
+    own.initialize()
+    assert fast.initialized and fast.total == own.total and fast.FREQ == own.FREQ
+    assert fast.lcut("他来到了网易杭研大厦") == own.lcut("他来到了网易杭研大厦")
+
+    elsewhere = jieba.Tokenizer()
+    elsewhere.tmp_dir = str(tmp_path)
+    assert not _load_cached_prefix_dict(elsewhere)  # no cache there
+    real = (Path(own.tmp_dir or tempfile.gettempdir()) / "jieba.cache").read_bytes()
+    for damaged in (b"not a marshal", real[: len(real) // 2], marshal.dumps(("FREQ", 3))):
+        (tmp_path / "jieba.cache").write_bytes(damaged)
+        assert not _load_cached_prefix_dict(elsewhere)
+        assert not elsewhere.initialized
+    custom = jieba.Tokenizer(dictionary=str(tmp_path / "dict.txt"))
+    assert not _load_cached_prefix_dict(custom)  # only jieba's default dictionary has that cache

@@ -100,13 +100,45 @@ def read_word_list(path: str) -> List[str]:
         raise TextkitError(f"{path}: cannot read ({exc.strerror})") from None
 
 
+def _load_cached_prefix_dict(segmenter) -> bool:
+    """Load jieba's cache of its default prefix dictionary the way ``initialize`` would, but faster.
+
+    The cache is jieba's own file (``jieba.cache`` in its temporary folder, a
+    marshal of ``(FREQ, total)``), taken under jieba's own condition for the
+    default dictionary (the file exists).  ``initialize`` reads it with
+    ``marshal.load`` on the open file, which reads in small pieces (0.7 s
+    here); ``marshal.loads`` on the bytes read at once gives the same objects
+    in 0.2 s.  False when there is no usable cache: then ``initialize`` builds it.
+    """
+    import marshal
+    import os
+    import tempfile
+
+    import jieba
+
+    if segmenter.cache_file or segmenter.dictionary != jieba.DEFAULT_DICT:
+        return False
+    cache = os.path.join(segmenter.tmp_dir or tempfile.gettempdir(), "jieba.cache")
+    try:
+        with open(cache, "rb") as fh:
+            freq, total = marshal.loads(fh.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        return False
+    if not isinstance(freq, dict) or not isinstance(total, int) or total <= 0:
+        return False
+    segmenter.FREQ, segmenter.total = freq, total
+    segmenter.initialized = True
+    return True
+
+
 def _load_jieba(spec: TokenizerSpec):
     """A fresh ``jieba.Tokenizer`` with the default dictionary and ``spec.user_dict`` loaded."""
     import jieba
 
     jieba.setLogLevel(logging.WARNING)  # keep "Building prefix dict ..." off the user's terminal
     segmenter = jieba.Tokenizer()
-    segmenter.initialize()
+    if not _load_cached_prefix_dict(segmenter):
+        segmenter.initialize()  # builds (and caches) the prefix dictionary
     if spec.user_dict:
         path = Path(spec.user_dict)
         if not path.is_file():
