@@ -363,3 +363,16 @@ def test_pairs_file_larger_than_a_window(tmp_path, monkeypatch):
         stream = tr.score_pairs_file(str(bad), job, workers=workers, batch_size=4)
         with pytest.raises(DataError, match="line 21"):
             next(stream)  # the bad line is found before the first score
+
+
+def test_pot_is_imported_only_when_a_transport_is_made():
+    """`sim --metric cosine` and the other commands do not pay for POT's import (~0.8 s)."""
+    import subprocess
+    import sys
+
+    code = "import sys, textkit.transport, textkit.cli.sim, textkit.evaluate; print('ot' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    t = tr.Transport(random_store(0), metric="wmd")
+    assert tr.ot is not None and tr._emd_c is not None  # bound for the fast path
+    assert t.distance(t.bag(["w1"]), t.bag(["w2", "w3"])) > 0

@@ -1,6 +1,7 @@
 """Word Mover's Distance and Word Rotator's Distance through optimal transport.
 
-This is the one module of textkit that imports POT (``ot``).
+This is the one module of textkit that imports POT (``ot``), when the first
+:class:`Transport` is made.
 
 A document becomes a *bag*: its distinct known words ``i`` with a mass
 ``a_i`` (the masses sum to 1) and a vector ``x_i``.  The distance between two
@@ -98,16 +99,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import ot
 
 from textkit.errors import DataError, UsageError
 
-try:  # the compiled network simplex behind ot.emd2 (see "Fast path" above)
-    from ot.lp.emd_wrap import check_result as _check_result
-    from ot.lp.emd_wrap import emd_c as _emd_c
-except ImportError:  # pragma: no cover - depends on the POT version
-    _emd_c = None
-    _check_result = None
+# POT is imported when the first Transport is made (see _pot): the import takes
+# ~0.8 s, mostly scipy.stats, which `sim --metric cosine` and friends never need.
+ot = None
+_emd_c = None  # the compiled network simplex behind ot.emd2 (see "Fast path" above)
+_check_result = None
 
 log = logging.getLogger("textkit.transport")
 
@@ -179,8 +178,24 @@ class Flow:
         return self.mass * self.cost
 
 
+def _pot():
+    """The ``ot`` module, imported once; also binds the compiled solver if this POT version has it."""
+    global ot, _emd_c, _check_result
+    if ot is None:
+        import ot as pot
+
+        try:
+            from ot.lp.emd_wrap import check_result, emd_c
+        except ImportError:  # pragma: no cover - depends on the POT version
+            emd_c = check_result = None
+        _emd_c, _check_result, ot = emd_c, check_result, pot
+    return ot
+
+
 def _solve_lp(a: np.ndarray, b: np.ndarray, cost: np.ndarray, max_iter: int = MAX_ITER):
     """Exact transport: (value, plan) with the network simplex, as ``ot.emd2`` computes it."""
+    if ot is None:
+        _pot()
     a_sum, b_sum = a.sum(), b.sum()
     if not (a_sum == 1.0 and b_sum == 1.0):  # otherwise the rescaling below is the identity
         b = b * a_sum / b_sum  # the same rescaling ot.emd2 applies
@@ -195,6 +210,7 @@ def _solve_lp(a: np.ndarray, b: np.ndarray, cost: np.ndarray, max_iter: int = MA
 
 def emd2_reference(a, b, cost) -> float:
     """``ot.emd2`` itself, the public POT entry point (for tests and benchmarks)."""
+    _pot()
     a = np.ascontiguousarray(a, dtype=np.float64)
     b = np.ascontiguousarray(b, dtype=np.float64)
     cost = np.ascontiguousarray(cost, dtype=np.float64)
@@ -232,6 +248,7 @@ class Transport:
         self._matrix = np.asarray(vectors.matrix)  # a plain view of a memmap: cheaper indexing
         self._error_value: float | None = None
         self._sinkhorn_warned = False
+        _pot()  # imported here, so that pool workers forked after this inherit it
 
     # ------------------------------------------------------------------ bags
     def bag(self, tokens: Sequence[str], *, what: str = "text") -> Bag:
