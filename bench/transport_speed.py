@@ -217,7 +217,7 @@ def measure_library(path, metric, workers, vectors_path):
     import logging
 
     logging.getLogger("textkit").setLevel(logging.ERROR)
-    tr.open_vectors_cached(vectors_path)
+    tr.Transport(tr.open_vectors_cached(vectors_path), metric=metric)  # imports POT
     get_tokenizer(TokenizerSpec()).tokens("预热")
     job = tr.PairJob(vectors_path, TokenizerSpec(), metric=metric)
     t0 = time.perf_counter()
