@@ -391,7 +391,6 @@ class Transport:
         cost = self.cost(bag1, bag2)
         return max(float(bag1.mass @ cost.min(axis=1)), float(bag2.mass @ cost.min(axis=0)))
 
-
     def dual_bound(self, bag1: Bag, bag2: Bag) -> float:
         """The dual bound (see the module docstring): max over the two sides of a.f + b.g."""
         cost = self.cost(bag1, bag2)

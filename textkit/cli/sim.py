@@ -19,7 +19,8 @@ from .options import (
 _OOV = click.option("--oov", type=click.Choice(["drop", "error"]), default="drop", show_default=True,
                     help="Tokens without a vector: drop them (counted on stderr) or stop with an error.")
 _NORMALIZE = click.option("--normalize", is_flag=True,
-                          help="WMD between unit-length vectors (gensim's default) instead of the stored ones.")
+                          help="WMD between unit-length vectors (gensim's default) instead of the stored "
+                               "ones; better with the bundled store, whose row lengths weigh words for WRD.")
 
 
 def _tokens(tokenizer_spec, text: str):
