@@ -1,7 +1,9 @@
 """Speed of WMD / WRD (issue 6): pairs per second and top-k search time per query.
 
 Pairs: the 10,000 pairs of ../shared/data/sts/BQ.test.tsv (exactly 10,000; short
-customer-service questions with many repeated sentences).
+customer-service questions with many repeated sentences), or with --set ATEC the
+first 10,000 of ATEC's test pairs (longer, fewer repeats: more work per pair, so
+the pool's fixed costs weigh less in the -j2 / -j1 ratio).
 
 * linprog reference: scipy.optimize.linprog (HiGHS) on the dense LP of each pair
   over distinct words, on a subset, scaled to pairs/s; its values are checked
@@ -21,7 +23,8 @@ a prepared index (built once, timed separately), queries = sentences from the
 STS-B test set; per-query time pruned vs brute force and the results compared
 (same lines, order and scores).
 
-Usage: python bench/transport_speed.py [--vectors STORE] [--pairs N] [--queries Q]
+Usage: python bench/transport_speed.py [--vectors STORE] [--set BQ|ATEC] [--pairs N] [--queries Q]
+                                       [--skip-search]
 The figures are printed last.
 """
 
@@ -67,7 +70,7 @@ def linprog_value(a, b, cost):
 
 def bench_pairs(args, vectors, out):
     rows = []
-    with open(DATA / "sts" / "BQ.test.tsv", encoding="utf-8") as fh:
+    with open(DATA / "sts" / f"{args.set}.test.tsv", encoding="utf-8") as fh:
         for i, line in enumerate(fh):
             if i >= args.pairs:
                 break
@@ -255,6 +258,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--vectors", default=None, help="vector store (default: the bundled one)")
     parser.add_argument("--pairs", type=int, default=10_000)
+    parser.add_argument("--set", default="BQ", choices=["BQ", "ATEC", "PAWSX", "STS-B"],
+                        help="Chinese STS test set the pairs come from (its first --pairs lines)")
     parser.add_argument("--linprog", type=int, default=300, help="pairs solved with linprog")
     parser.add_argument("--docs", type=int, default=20_000)
     parser.add_argument("--queries", type=int, default=20)
@@ -269,7 +274,7 @@ def main():
     out["machine check: 2 processes vs 1 on a toy loop (after pairs)"] = parallel_headroom()
     if not args.skip_search:
         bench_search(args, vectors, out)
-    print(f"vectors: {len(vectors):,} words x {vectors.dim}; cores: {os.cpu_count()}; "
+    print(f"pairs: {args.set} test; vectors: {len(vectors):,} words x {vectors.dim}; cores: {os.cpu_count()}; "
           f"load average before the end: {os.getloadavg()[0]:.1f}")
     width = max(len(k) for k in out)
     for key, value in out.items():

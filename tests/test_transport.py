@@ -365,6 +365,24 @@ def test_pairs_file_larger_than_a_window(tmp_path, monkeypatch):
             next(stream)  # the bad line is found before the first score
 
 
+def test_pair_scores_do_not_depend_on_the_text_cache(tmp_path, monkeypatch):
+    """A text cache emptied in the middle of a batch (it is bounded) changes no score."""
+    from textkit.tokenize import TokenizerSpec
+    from textkit.vectors import save_store
+
+    store = random_store(17, n_words=10, dim=4)
+    save_store(tmp_path / "store", store.words, store.matrix)
+    lines = [f"w{i % 10} w{(i * 7) % 10}\tw{(3 * i) % 10} w1" for i in range(40)]  # texts repeat
+    path = tmp_path / "pairs.tsv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    want = [tr.wmd(a.split(), b.split(), store) for a, b in (x.split("\t") for x in lines)]
+    job = tr.PairJob(str(tmp_path / "store"), TokenizerSpec(kind="whitespace"), metric="wmd")
+    for cache_size in (200_000, 3, 1):
+        monkeypatch.setattr(tr.PairScorer.__init__, "__defaults__", (cache_size,))
+        got = [score for _, _, score, _ in tr.score_pairs_file(str(path), job, workers=1, batch_size=16)]
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_pot_is_imported_only_when_a_transport_is_made():
     """`sim --metric cosine` and the other commands do not pay for POT's import (~0.8 s)."""
     import subprocess
@@ -376,3 +394,26 @@ def test_pot_is_imported_only_when_a_transport_is_made():
     t = tr.Transport(random_store(0), metric="wmd")
     assert tr.ot is not None and tr._emd_c is not None  # bound for the fast path
     assert t.distance(t.bag(["w1"]), t.bag(["w2", "w3"])) > 0
+
+
+@pytest.mark.parametrize("metric,normalize", [("wmd", False), ("wmd", True), ("wrd", False)])
+def test_whole_store_tables_give_the_same_bits_as_per_bag_rows(monkeypatch, metric, normalize):
+    store = random_store(21, n_words=12, dim=5)
+    store.matrix[4] = 0.0  # a zero vector: dropped by WRD and unit WMD
+    texts = [["w1", "w4", "w2", "w2"], ["w3", "w9", "w11"], ["w4"], ["w0", "w1", "w5", "w7", "w7"]]
+    tr._TABLES.clear()
+    tabled = tr.Transport(store, metric=metric, normalize=normalize)
+    assert tabled._word_table() is not None
+    monkeypatch.setattr(tr, "_TABLE_CELLS", 0)
+    tr._TABLES.clear()
+    per_bag = tr.Transport(store, metric=metric, normalize=normalize)
+    assert per_bag._word_table() is None
+    for a in texts:
+        ba, pa = tabled.bag(a), per_bag.bag(a)
+        assert np.array_equal(ba.ids, pa.ids) and np.array_equal(ba.mass, pa.mass)
+        assert np.array_equal(ba.rows, pa.rows) and ba.n_oov == pa.n_oov
+        assert (ba.sq is None and pa.sq is None) or np.array_equal(ba.sq, pa.sq)
+        for b in texts:
+            bb, pb = tabled.bag(b), per_bag.bag(b)
+            if not (ba.empty or bb.empty):
+                assert tabled.distance(ba, bb) == per_bag.distance(pa, pb)
