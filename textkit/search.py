@@ -357,12 +357,14 @@ def _query_costs(index: SearchIndex, transport: Transport, query, metric: str, n
     return cost
 
 
-def _from_doc_bounds(index: SearchIndex, cost: np.ndarray, masses: np.ndarray, inverse: np.ndarray):
-    """sum_j b_j min_i C_ij for every line: each document word goes to its nearest query word. O(nnz)."""
+def _from_doc_bounds(index: SearchIndex, nearest: np.ndarray, masses: np.ndarray, inverse: np.ndarray):
+    """sum_j b_j min_i C_ij for every line: each document word goes to its nearest query word. O(nnz).
+
+    ``nearest``: min_i C_ij per index word (the column minima of the query cost matrix).
+    """
     if not len(masses):
         return np.zeros(len(index))
-    nearest = cost.min(axis=0)[inverse]
-    out = np.add.reduceat(masses * nearest, index.indptr[:-1])
+    out = np.add.reduceat(masses * nearest[inverse], index.indptr[:-1])
     out[np.diff(index.indptr) == 0] = 0.0
     return out
 
@@ -372,19 +374,19 @@ def _weighted(b: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.multiply(b, g, out=np.zeros_like(b), where=b > 0)
 
 
-def _dual_bounds(index: SearchIndex, query, cost: np.ndarray, inverse: np.ndarray, masses: np.ndarray,
-                 docs: np.ndarray) -> np.ndarray:
+def _dual_bounds(index: SearchIndex, query, cost: np.ndarray, nearest: np.ndarray, inverse: np.ndarray,
+                 masses: np.ndarray, docs: np.ndarray) -> np.ndarray:
     """The dual bound (see :mod:`textkit.transport`) for each of ``docs``, vectorised over documents.
 
     From the query side f_i = min_j C_ij, g_j = min_i (C_ij - f_i); from the
     document side g_j = min_i C_ij, f_i = min_j (C_ij - g_j); the larger of the
     two values sum_i a_i f_i + sum_j b_j g_j.  Each is at least the matching
-    one-sided RWMD term, so the result is at least RWMD.
+    one-sided RWMD term, so the result is at least RWMD.  ``nearest`` holds
+    min_i C_ij per index word, computed once per query by the caller.
     """
     out = np.empty(len(docs), dtype=np.float64)
     lengths = index.indptr[docs + 1] - index.indptr[docs]
     nq = len(query)
-    nearest_query = cost.min(axis=0)  # per index word: min_i C_ij
     start = 0
     while start < len(docs):
         # a chunk of documents whose words times the query words stay under _CHUNK_CELLS
@@ -402,7 +404,7 @@ def _dual_bounds(index: SearchIndex, query, cost: np.ndarray, inverse: np.ndarra
         g = (c - np.repeat(f, chunk_len, axis=1)).min(axis=0)
         from_query = query.mass @ f + np.add.reduceat(_weighted(b, g), seg)
         # from the document side
-        g = nearest_query[inverse[pos]]
+        g = nearest[inverse[pos]]  # min_i C_ij
         f = np.minimum.reduceat(c - g, seg, axis=1)
         from_doc = np.add.reduceat(_weighted(b, g), seg) + query.mass @ f
         out[start:stop] = np.maximum(from_query, from_doc)
@@ -463,7 +465,8 @@ def _pruned(index, transport, query, docs, k, exact, result, metric, normalize):
     _, inverse, _, _ = index._vocabulary_rows(metric, transport.normalize)
     cost = _query_costs(index, transport, query, metric, transport.normalize)
     masses = index.masses(metric, normalize)
-    one_sided = _from_doc_bounds(index, cost, masses, inverse)[docs]
+    nearest = cost.min(axis=0)  # per index word: its nearest query word's cost
+    one_sided = _from_doc_bounds(index, nearest, masses, inverse)[docs]
     cheap = np.maximum(centroid, one_sided)
     order = np.lexsort((lines[docs], cheap))
     docs, cheap, centroid = docs[order], cheap[order], centroid[order]
@@ -479,7 +482,7 @@ def _pruned(index, transport, query, docs, k, exact, result, metric, normalize):
         stop = start + int(np.searchsorted(cheap[start:start + size], threshold + _tolerance(threshold),
                                            side="right"))
         batch = docs[start:stop]
-        bound = np.maximum(cheap[start:stop], _dual_bounds(index, query, cost, inverse, masses, batch))
+        bound = np.maximum(cheap[start:stop], _dual_bounds(index, query, cost, nearest, inverse, masses, batch))
         for i in np.lexsort((lines[batch], bound)):
             if bound[i] > threshold + _tolerance(threshold):
                 break  # the rest of this batch has a bound at least as large
