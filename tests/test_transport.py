@@ -417,3 +417,52 @@ def test_whole_store_tables_give_the_same_bits_as_per_bag_rows(monkeypatch, metr
             bb, pb = tabled.bag(b), per_bag.bag(b)
             if not (ba.empty or bb.empty):
                 assert tabled.distance(ba, bb) == per_bag.distance(pa, pb)
+
+
+def naive_bag(tokens, store, metric, normalize=False):
+    """(ids, masses, n_oov) of one text by plain loops: the masses of the module docstring."""
+    counts = {}
+    n_oov = 0
+    for t in tokens:
+        if t not in store.words:
+            n_oov += 1
+            continue
+        i = store.words.index(t)
+        norm = math.sqrt(sum(float(x) ** 2 for x in store.matrix[i]))
+        if (metric == "wrd" or normalize) and norm == 0:
+            n_oov += 1
+            continue
+        counts[i] = counts.get(i, 0) + (norm if metric == "wrd" else 1.0)
+    total = sum(counts.values())
+    ids = sorted(counts)
+    return ids, [counts[i] / total for i in ids], n_oov
+
+
+@pytest.mark.parametrize("metric,normalize", [("wmd", False), ("wmd", True), ("wrd", False)])
+def test_bags_of_many_texts_equal_bags_one_by_one_and_a_naive_count(metric, normalize):
+    store = random_store(5, n_words=10, dim=4)
+    store.matrix[3] = 0.0
+    rng = np.random.default_rng(8)
+    texts = [random_tokens(rng, store, 0, 12) + ["oov"] * int(rng.integers(0, 2)) for _ in range(40)]
+    texts += [[], ["w3"], ["oov"], texts[0]]
+    t = tr.Transport(store, metric=metric, normalize=normalize)
+    together = t.bags(texts)
+    reversed_ = t.bags(texts[::-1])[::-1]
+    for tokens, bag, other in zip(texts, together, reversed_):
+        alone = t.bag(tokens)
+        for b in (bag, other):  # a bag does not depend on the other texts of the call
+            assert np.array_equal(b.ids, alone.ids) and np.array_equal(b.mass, alone.mass)
+            assert np.array_equal(b.rows, alone.rows) and (b.n_tokens, b.n_oov) == (alone.n_tokens, alone.n_oov)
+            assert b.rows.flags.c_contiguous and b.mass.flags.c_contiguous
+        ids, masses, n_oov = naive_bag(tokens, store, metric, normalize)
+        assert bag.ids.tolist() == ids and bag.n_oov == n_oov and bag.n_tokens == len(tokens)
+        assert bag.mass.tolist() == pytest.approx(masses, abs=1e-15)
+        assert bag.empty == (not ids)
+
+
+def test_bags_oov_error_names_the_first_text_with_an_unknown_word():
+    store = random_store(0)
+    t = tr.Transport(store, metric="wrd", oov="error")
+    with pytest.raises(DataError, match=r"^second: 1 distinct token\(s\) not in the vectors, first 'zz'"):
+        t.bags([["w1"], ["w2", "zz", "zz"], ["yy"]], ["first", "second", "third"])
+    assert len(t.bags([["w1"], ["w2", "w2"]])) == 2

@@ -436,8 +436,7 @@ def search(index: SearchIndex, query_tokens: Sequence[str], *, k: int = 10, metr
     def exact(doc: int) -> float:
         s, e = indptr[doc], indptr[doc + 1]
         c = counts[s:e].astype(np.float64)
-        bag = transport.bag_from_counts(ids[s:e], c, n_tokens=int(n_tokens[doc]),
-                                        n_oov=int(n_tokens[doc] - c.sum()))
+        bag = transport.bag_from_counts(ids[s:e], c, n_tokens=int(n_tokens[doc]))
         return transport.distance(query, bag)
 
     result = SearchResult([], documents=len(docs))

@@ -94,8 +94,7 @@ import itertools
 import logging
 import math
 import warnings
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,8 +113,6 @@ METRICS = ("wmd", "wrd")
 OOV_POLICIES = ("drop", "error")
 MAX_ITER = 100_000
 _OPTIMAL = 1  # result code of emd_c for an optimal solution
-_NO_IDS = np.empty(0, dtype=np.int64)
-_NO_COUNTS = np.empty(0, dtype=np.float64)
 _TABLE_CELLS = 8_000_000  # stores up to this many values get float64 per-word tables (64 MB)
 _TABLES: dict = {}  # (metric, unit) -> (matrix, table) of the most recent store
 
@@ -256,31 +253,70 @@ class Transport:
     # ------------------------------------------------------------------ bags
     def bag(self, tokens: Sequence[str], *, what: str = "text") -> Bag:
         """The bag of ``tokens``; ``what`` names the text in an OOV error."""
-        n_tokens = len(tokens)
-        if not n_tokens:
-            return self.bag_from_counts(_NO_IDS, _NO_COUNTS, n_tokens=0, n_oov=0)
-        counter = Counter(tokens)
-        distinct = list(counter)
-        ids, known = self.vectors.lookup(distinct)
+        return self.bags([tokens], [what])[0]
+
+    def bags(self, texts: Sequence[Sequence[str]], whats: Sequence[str] | None = None) -> list[Bag]:
+        """The bags of many token lists, built together in a few array operations.
+
+        Each bag depends on its own tokens only (not on the other texts), so
+        this gives the same bags as :meth:`bag` one by one.  ``whats`` name the
+        texts in an OOV error; with ``oov="error"`` the first text (in order)
+        with an unknown token raises.
+        """
+        n = len(texts)
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+        ids, known = self.vectors.lookup(list(itertools.chain.from_iterable(texts)))
         ids = np.asarray(ids, dtype=np.int64)
-        counts = np.fromiter(counter.values(), dtype=np.float64, count=len(distinct))
+        known = np.asarray(known, dtype=bool)
+        owner = np.repeat(np.arange(n, dtype=np.int64), lengths)  # text of each token
         if not known.all():
             if self.oov == "error":
-                missing = [t for t, k in zip(distinct, known) if not k]
-                raise DataError(f"{what}: {len(missing)} distinct token(s) not in the vectors, first "
-                                f"{missing[0]!r} (use --oov drop to skip unknown words)")
-            ids, counts = ids[known], counts[known]
-        order = np.argsort(ids)
-        counts = counts[order]
-        return self.bag_from_counts(ids[order], counts, n_tokens=n_tokens,
-                                    n_oov=n_tokens - int(counts.sum()))
+                first = int(owner[np.argmin(known)])
+                self._raise_unknown(texts[first], "text" if whats is None else whats[first])
+            owner, ids = owner[known], ids[known]
+        width = max(len(self._matrix), 1)
+        keys, counts = np.unique(owner * width + ids, return_counts=True)  # by text, then row id
+        return self._bags(keys // width, keys % width, counts.astype(np.float64), lengths)
 
-    def bag_from_ids(self, ids: np.ndarray, *, n_tokens: int | None = None) -> Bag:
-        """The bag of a sequence of known row ids (one per token occurrence)."""
-        uniq, counts = np.unique(ids, return_counts=True)
-        n_tokens = len(ids) if n_tokens is None else n_tokens
-        return self.bag_from_counts(uniq, counts.astype(np.float64),
-                                    n_tokens=n_tokens, n_oov=n_tokens - len(ids))
+    def bag_from_counts(self, ids: np.ndarray, counts: np.ndarray, *, n_tokens: int) -> Bag:
+        """The bag of distinct ascending row ``ids`` occurring ``counts`` times in ``n_tokens`` tokens."""
+        ids = np.asarray(ids, dtype=np.int64)
+        owner = np.zeros(len(ids), dtype=np.int64)
+        return self._bags(owner, ids, np.asarray(counts, dtype=np.float64),
+                          np.array([n_tokens], dtype=np.int64))[0]
+
+    def _raise_unknown(self, tokens: Sequence[str], what: str):
+        distinct = list(dict.fromkeys(tokens))
+        _ids, known = self.vectors.lookup(distinct)
+        missing = [t for t, ok in zip(distinct, known) if not ok]
+        raise DataError(f"{what}: {len(missing)} distinct token(s) not in the vectors, first "
+                        f"{missing[0]!r} (use --oov drop to skip unknown words)")
+
+    def _bags(self, owner: np.ndarray, ids: np.ndarray, counts: np.ndarray, n_tokens: np.ndarray) -> list[Bag]:
+        """Bags from entries (text, row id, count), sorted by text then row id; ``n_tokens`` per text.
+
+        The one place masses are made: weight w = count (WMD) or count * ||x||
+        (WRD), mass = w / (sum of w over the text's entries, added in row-id
+        order).  Every computation is per entry or per text, so a text's bag
+        does not depend on the others in the call.
+        """
+        n = len(n_tokens)
+        table = self._word_table()
+        if table is None:
+            rows, norms, sq = self._word_rows(self._matrix[ids].astype(np.float64))
+        else:
+            rows, norms, sq = table[0][ids], table[1][ids], None if table[2] is None else table[2][ids]
+        if self.unit and not norms.all():  # zero vectors have no direction: no mass, counted as unknown
+            keep = norms > 0
+            owner, ids, counts, rows, norms = owner[keep], ids[keep], counts[keep], rows[keep], norms[keep]
+            sq = None if sq is None else sq[keep]
+        weight = counts * norms if self.metric == "wrd" else counts
+        mass = weight / np.bincount(owner, weights=weight, minlength=n)[owner]
+        n_oov = (n_tokens - np.bincount(owner, weights=counts, minlength=n).astype(np.int64)).tolist()
+        bounds = np.searchsorted(owner, np.arange(n + 1)).tolist()
+        n_tokens = n_tokens.tolist()
+        return [Bag(ids[s:e], mass[s:e], rows[s:e], None if sq is None else sq[s:e], n_tokens[k], n_oov[k])
+                for k, (s, e) in enumerate(zip(bounds, bounds[1:]))]
 
     def _word_rows(self, rows: np.ndarray):
         """(cost rows, norms of the stored rows, squared norms of the cost rows) of float64 stored rows.
@@ -315,26 +351,6 @@ class Transport:
                     _TABLES.clear()
                 _TABLES[key] = (source, self._table)  # holds the store's matrix alive while cached
         return self._table or None
-
-    def bag_from_counts(self, ids: np.ndarray, counts: np.ndarray, *, n_tokens: int, n_oov: int) -> Bag:
-        """The bag of distinct ascending row ``ids`` occurring ``counts`` times."""
-        table = self._word_table()
-        if table is None:
-            rows, norms, sq = self._word_rows(self._matrix[ids].astype(np.float64))
-        else:
-            rows, norms, sq = table[0][ids], table[1][ids], None if table[2] is None else table[2][ids]
-        if self.unit:
-            if not norms.all():  # zero vectors have no direction: no mass, counted as unknown
-                nonzero = norms > 0
-                n_oov += int(counts[~nonzero].sum())
-                ids, counts, rows, norms = ids[nonzero], counts[nonzero], rows[nonzero], norms[nonzero]
-                sq = None if sq is None else sq[nonzero]
-            weight = counts * norms if self.metric == "wrd" else counts
-        else:
-            weight = counts
-        total = weight.sum()
-        mass = weight / total if len(ids) else weight
-        return Bag(ids, mass, rows, sq, n_tokens, n_oov)  # rows: a fresh C-ordered array
 
     # ------------------------------------------------------------------ costs
     def cost(self, bag1: Bag, bag2: Bag) -> np.ndarray:
@@ -508,14 +524,34 @@ class PairScorer:
         self.cache: dict = {}
         self.cache_size = cache_size
 
-    def bag(self, key, tokens, what="text") -> Bag:
-        bag = self.cache.get(key)
-        if bag is None:
-            bag = self.transport.bag(tokens, what=what)
-            if len(self.cache) >= self.cache_size:
+    def bags(self, items: Iterable[tuple[Hashable, str]], tokens_of: Callable) -> dict:
+        """``{key: bag}`` for ``(key, what)`` items: cached bags, and the others built together.
+
+        ``tokens_of(key)`` gives a key's tokens; it is called for the keys not
+        cached, in item order, before any bag is built (tokenizing first and
+        then doing the numeric work is ~15% faster than interleaving them,
+        through the CPU caches; measured on ATEC).  ``what`` names the text in
+        an OOV error.
+        """
+        found: dict = {}
+        new: dict = {}
+        for key, what in items:
+            if key in found or key in new:
+                continue
+            bag = self.cache.get(key)
+            if bag is None:
+                new[key] = what
+            else:
+                found[key] = bag
+        if new:
+            tokens = [tokens_of(key) for key in new]
+            if len(self.cache) + len(new) > self.cache_size:
                 self.cache.clear()
-            self.cache[key] = bag
-        return bag
+            for key, bag in zip(new, self.transport.bags(tokens, list(new.values()))):
+                found[key] = bag
+                if len(self.cache) < self.cache_size:
+                    self.cache[key] = bag
+        return found
 
     def score_bags(self, bag1: Bag, bag2: Bag) -> tuple[float, bool]:
         t = self.transport
@@ -537,17 +573,22 @@ def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vect
     scorer = PairScorer(Transport(vectors, metric=metric, normalize=normalize, oov=oov, sinkhorn=sinkhorn))
     scores, valid = [], []
     tally = PairTally()
-    for index, (tokens1, tokens2) in enumerate(token_pairs):
-        bag1 = scorer.bag(tuple(tokens1), tokens1, what=f"pair {index + 1}, text 1")
-        bag2 = scorer.bag(tuple(tokens2), tokens2, what=f"pair {index + 1}, text 2")
-        value, ok = scorer.score_bags(bag1, bag2)
-        scores.append(value)
-        valid.append(ok)
-        tally.pairs += 1
-        tally.tokens += bag1.n_tokens + bag2.n_tokens
-        tally.oov += bag1.n_oov + bag2.n_oov
-        if not ok:
-            tally.empty.append(index + 1)
+    index = 0
+    for chunk in _chunks(token_pairs, PAIR_BATCH):
+        chunk = [(tuple(tokens1), tuple(tokens2)) for tokens1, tokens2 in chunk]
+        bags = scorer.bags(((key, f"pair {index + i + 1}, text {side}")
+                            for i, pair in enumerate(chunk) for side, key in enumerate(pair, 1)), tuple)
+        for key1, key2 in chunk:
+            index += 1
+            bag1, bag2 = bags[key1], bags[key2]
+            value, ok = scorer.score_bags(bag1, bag2)
+            scores.append(value)
+            valid.append(ok)
+            tally.pairs += 1
+            tally.tokens += bag1.n_tokens + bag2.n_tokens
+            tally.oov += bag1.n_oov + bag2.n_oov
+            if not ok:
+                tally.empty.append(index)
     tally.report("pair", scorer.transport.error_value if tally.empty else None)
     out = np.asarray(scores, dtype=np.float64)
     mask = np.asarray(valid, dtype=bool)
@@ -673,24 +714,13 @@ def score_text_batch(batch: Sequence[tuple[int, str, str]]) -> tuple[np.ndarray,
         tally.tokens, tally.oov = total, total - known
         tally.empty = [line for (line, _, _), ok in zip(batch, valid) if not ok]
         return _as_distance(job, scores, valid), valid, tally
-    cache = scorer.cache
     transport = scorer.transport
     scores = np.empty(len(batch), dtype=np.float64)
     valid = np.ones(len(batch), dtype=bool)
-    # Tokenize the batch's new texts first, then build bags and solve: interleaving jieba's
-    # dictionary walks with the numeric work costs ~15% more (caches), measured on ATEC.
-    tokens = {}
-    for _, text1, text2 in batch:
-        for text in (text1, text2):
-            if text not in cache and text not in tokens:
-                tokens[text] = tokenize(text)
+    bags = scorer.bags(((text, f"line {line}, text {side}")
+                        for line, *texts in batch for side, text in enumerate(texts, 1)), tokenize)
     for k, (line, text1, text2) in enumerate(batch):
-        bag1 = cache.get(text1)
-        if bag1 is None:  # (the cache may have been emptied since: then tokenize again)
-            bag1 = scorer.bag(text1, tokens.get(text1) or tokenize(text1), what=f"line {line}, text 1")
-        bag2 = cache.get(text2)
-        if bag2 is None:
-            bag2 = scorer.bag(text2, tokens.get(text2) or tokenize(text2), what=f"line {line}, text 2")
+        bag1, bag2 = bags[text1], bags[text2]
         tally.tokens += bag1.n_tokens + bag2.n_tokens
         tally.oov += bag1.n_oov + bag2.n_oov
         if bag1.empty or bag2.empty:
