@@ -321,13 +321,14 @@ class Transport:
     def _word_rows(self, rows: np.ndarray):
         """(cost rows, norms of the stored rows, squared norms of the cost rows) of float64 stored rows.
 
-        Cost rows are the stored rows for WMD, unit rows (zero rows stay zero)
-        otherwise; squared norms are None for WRD.  The one computation behind
-        both the per-bag path and the whole-store tables, so both give the same bits.
+        ``rows`` must be a fresh array: unit rows are made in place.  Cost rows
+        are the stored rows for WMD, unit rows (zero rows stay zero) otherwise;
+        squared norms are None for WRD.  The one computation behind both the
+        per-bag path and the whole-store tables, so both give the same bits.
         """
         norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
         if self.unit:
-            rows = np.divide(rows, norms[:, None], out=np.zeros_like(rows), where=norms[:, None] > 0)
+            np.divide(rows, norms[:, None], out=rows, where=norms[:, None] > 0)  # a zero row is left zero
         sq = None if self.metric == "wrd" else np.einsum("ij,ij->i", rows, rows)
         return rows, norms, sq
 
