@@ -396,29 +396,6 @@ def test_pot_is_imported_only_when_a_transport_is_made():
     assert t.distance(t.bag(["w1"]), t.bag(["w2", "w3"])) > 0
 
 
-@pytest.mark.parametrize("metric,normalize", [("wmd", False), ("wmd", True), ("wrd", False)])
-def test_whole_store_tables_give_the_same_bits_as_per_bag_rows(monkeypatch, metric, normalize):
-    store = random_store(21, n_words=12, dim=5)
-    store.matrix[4] = 0.0  # a zero vector: dropped by WRD and unit WMD
-    texts = [["w1", "w4", "w2", "w2"], ["w3", "w9", "w11"], ["w4"], ["w0", "w1", "w5", "w7", "w7"]]
-    tr._TABLES.clear()
-    tabled = tr.Transport(store, metric=metric, normalize=normalize)
-    assert tabled._word_table() is not None
-    monkeypatch.setattr(tr, "_TABLE_CELLS", 0)
-    tr._TABLES.clear()
-    per_bag = tr.Transport(store, metric=metric, normalize=normalize)
-    assert per_bag._word_table() is None
-    for a in texts:
-        ba, pa = tabled.bag(a), per_bag.bag(a)
-        assert np.array_equal(ba.ids, pa.ids) and np.array_equal(ba.mass, pa.mass)
-        assert np.array_equal(ba.rows, pa.rows) and ba.n_oov == pa.n_oov
-        assert (ba.sq is None and pa.sq is None) or np.array_equal(ba.sq, pa.sq)
-        for b in texts:
-            bb, pb = tabled.bag(b), per_bag.bag(b)
-            if not (ba.empty or bb.empty):
-                assert tabled.distance(ba, bb) == per_bag.distance(pa, pb)
-
-
 def naive_bag(tokens, store, metric, normalize=False):
     """(ids, masses, n_oov) of one text by plain loops: the masses of the module docstring."""
     counts = {}

@@ -113,8 +113,6 @@ METRICS = ("wmd", "wrd")
 OOV_POLICIES = ("drop", "error")
 MAX_ITER = 100_000
 _OPTIMAL = 1  # result code of emd_c for an optimal solution
-_TABLE_CELLS = 8_000_000  # stores up to this many values get float64 per-word tables (64 MB)
-_TABLES: dict = {}  # (metric, unit) -> (matrix, table) of the most recent store
 
 
 class EmptyBagError(DataError):
@@ -247,7 +245,6 @@ class Transport:
         self._matrix = np.asarray(vectors.matrix)  # a plain view of a memmap: cheaper indexing
         self._error_value: float | None = None
         self._sinkhorn_warned = False
-        self._table: tuple | None = None
         _pot()  # imported here, so that pool workers forked after this inherit it
 
     # ------------------------------------------------------------------ bags
@@ -301,11 +298,11 @@ class Transport:
         does not depend on the others in the call.
         """
         n = len(n_tokens)
-        table = self._word_table()
-        if table is None:
-            rows, norms, sq = self._word_rows(self._matrix[ids].astype(np.float64))
-        else:
-            rows, norms, sq = table[0][ids], table[1][ids], None if table[2] is None else table[2][ids]
+        rows = self._matrix[ids].astype(np.float64)
+        norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+        if self.unit:  # cost rows: unit rows for WRD and normalised WMD (a zero row is left zero)
+            np.divide(rows, norms[:, None], out=rows, where=norms[:, None] > 0)
+        sq = None if self.metric == "wrd" else np.einsum("ij,ij->i", rows, rows)  # for the Gram form
         if self.unit and not norms.all():  # zero vectors have no direction: no mass, counted as unknown
             keep = norms > 0
             owner, ids, counts, rows, norms = owner[keep], ids[keep], counts[keep], rows[keep], norms[keep]
@@ -317,41 +314,6 @@ class Transport:
         n_tokens = n_tokens.tolist()
         return [Bag(ids[s:e], mass[s:e], rows[s:e], None if sq is None else sq[s:e], n_tokens[k], n_oov[k])
                 for k, (s, e) in enumerate(zip(bounds, bounds[1:]))]
-
-    def _word_rows(self, rows: np.ndarray):
-        """(cost rows, norms of the stored rows, squared norms of the cost rows) of float64 stored rows.
-
-        ``rows`` must be a fresh array: unit rows are made in place.  Cost rows
-        are the stored rows for WMD, unit rows (zero rows stay zero) otherwise;
-        squared norms are None for WRD.  The one computation behind both the
-        per-bag path and the whole-store tables, so both give the same bits.
-        """
-        norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
-        if self.unit:
-            np.divide(rows, norms[:, None], out=rows, where=norms[:, None] > 0)  # a zero row is left zero
-        sq = None if self.metric == "wrd" else np.einsum("ij,ij->i", rows, rows)
-        return rows, norms, sq
-
-    def _word_table(self):
-        """:meth:`_word_rows` of the whole store, when it is small (see _TABLE_CELLS); else None.
-
-        Shared by every Transport of the same store and kind (search makes one per
-        query), for the most recent store only.
-        """
-        if self._table is None:
-            matrix = self._matrix
-            source = self.vectors.matrix  # the store's own object (self._matrix is a fresh view)
-            key = (self.metric, self.unit)
-            cached = _TABLES.get(key)
-            if cached is not None and cached[0] is source:
-                self._table = cached[1]
-            else:
-                small = matrix.ndim == 2 and matrix.shape[0] * matrix.shape[1] <= _TABLE_CELLS
-                self._table = self._word_rows(matrix.astype(np.float64)) if small else ()
-                if any(entry[0] is not source for entry in _TABLES.values()):
-                    _TABLES.clear()
-                _TABLES[key] = (source, self._table)  # holds the store's matrix alive while cached
-        return self._table or None
 
     # ------------------------------------------------------------------ costs
     def cost(self, bag1: Bag, bag2: Bag) -> np.ndarray:
@@ -684,8 +646,6 @@ def init_pair_worker(job: PairJob) -> None:
     else:
         scorer = PairScorer(Transport(vectors, metric=job.metric, normalize=job.normalize, oov=job.oov,
                                       sinkhorn=job.sinkhorn))
-    if isinstance(scorer, PairScorer):
-        scorer.transport._word_table()  # built once here, shared with forked workers
     _WORKER["job"] = job
     _WORKER["scorer"] = scorer
     _WORKER["tokens"] = get_tokenizer(job.tokenizer_spec).tokens
