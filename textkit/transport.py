@@ -53,6 +53,9 @@ Fast path (why not ``ot.emd2`` itself)
     mass of ``a`` exactly as ``ot.emd2`` does), so the result is the value
     ``ot.emd2`` returns (the tests check this).  If that private entry point is
     missing in some POT version we fall back to ``ot.emd2``.
+    Bags: the new texts of a batch become bags together (:meth:`Transport.bags`:
+    one vocabulary lookup, ``np.unique`` over (text, row id), per-text sums by
+    ``bincount``) instead of ~20 microseconds of small numpy calls per text.
     Closed forms: identical bags give exactly 0 (the diagonal plan costs 0 and
     no plan costs less); a side with one word admits a single plan, so the
     value is ``sum_j b_j C_0j`` (equal to the LP up to summation rounding,
