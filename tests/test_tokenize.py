@@ -180,3 +180,39 @@ def test_fast_cache_load_gives_jiebas_own_prefix_dictionary(tmp_path):
         assert not elsewhere.initialized
     custom = jieba.Tokenizer(dictionary=str(tmp_path / "dict.txt"))
     assert not _load_cached_prefix_dict(custom)  # only jieba's default dictionary has that cache
+
+
+# Han characters frequent and rare (some absent from the HMM's emission tables), and ASCII
+_HMM_ALPHABET = list("的一是了我不人在有这个上们来到时大地为子中说生国年着就和要出也得里后自以会家可下而过天")
+_HMM_ALPHABET += list("囧嘤嘚䶮龘靐") + list("ab9.%")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_HMM_ALPHABET), min_size=1, max_size=16).map("".join))
+def test_hmm_segmenter_equals_jiebas_finalseg(run):
+    import jieba.finalseg
+
+    from textkit.tokenize import _HmmSegmenter
+
+    assert _HmmSegmenter().cut(run) == list(jieba.finalseg.cut(run))
+
+
+def test_hmm_segmenter_honours_force_split_words(sample_lines):
+    import jieba.finalseg
+
+    from textkit.tokenize import _HmmSegmenter
+
+    hmm = _HmmSegmenter()
+    runs = [line[k:k + 6] for line in sample_lines[:300] for k in range(0, len(line), 5)]
+    words = [w for run in runs for w in jieba.finalseg.cut(run) if len(w) > 1]
+    assert words, "the sample gives multi-character HMM words"
+    forced = words[0]
+    jieba.finalseg.Force_Split_Words.add(forced)
+    try:
+        assert any(forced in run for run in runs)
+        for run in runs:
+            assert hmm.cut(run) == list(jieba.finalseg.cut(run)), run
+    finally:
+        jieba.finalseg.Force_Split_Words.discard(forced)
+    for run in runs:
+        assert hmm.cut(run) == list(jieba.finalseg.cut(run)), run
