@@ -4,7 +4,8 @@ For ../shared/data/sts/{ATEC,BQ,PAWSX,STS-B}.test.tsv with the default vectors
 (or --vectors), jieba tokens (default tokenizer options, as `textkit eval`):
 
 * WMD on the stored vectors (score -WMD), WMD on unit vectors (--normalize,
-  gensim 4's default), WRD similarity 1 - WRD;
+  gensim 4's default), WRD similarity 1 - WRD; the last two also with
+  --oov split (unknown tokens counted as their known pieces);
 * beside them, cosine of mean unit word vectors and the same after whitening
   fitted on the set's own sentences (textkit.evaluate, as `textkit eval`);
 * the hand-made anchor of the issue (gensim vectors, same corpus).
@@ -92,6 +93,10 @@ def main():
         row["WMD unit"] = 100 * spearman(-tr.score_pairs(token_pairs, vectors, metric="wmd", normalize=True),
                                          labels)
         row["WRD"] = 100 * spearman(tr.score_pairs(token_pairs, vectors, metric="wrd"), labels)
+        row["WMD unit split"] = 100 * spearman(
+            -tr.score_pairs(token_pairs, vectors, metric="wmd", normalize=True, oov="split"), labels)
+        row["WRD split"] = 100 * spearman(tr.score_pairs(token_pairs, vectors, metric="wrd", oov="split"),
+                                          labels)
         for method in ("cosine", "whiten"):
             row[method] = 100 * evaluate_pairs(pairs, spec, method=method, workers=args.workers).spearman
         table[name] = row
@@ -111,17 +116,18 @@ def main():
                   f"({inf} with inf in gensim left out) -> {verdict} (1e-6)")
     else:
         print("gensim not installed: agreement check skipped")
-    columns = ["WMD", "WMD unit", "WRD", "cosine", "whiten"]
+    columns = ["WMD", "WMD unit", "WRD", "WMD unit split", "WRD split", "cosine", "whiten"]
     print("\nSpearman x100, Chinese STS test sets")
-    print(f"{'method':<22}" + "".join(f"{s:>8}" for s in SETS) + f"{'avg':>8}")
+    print(f"{'method':<24}" + "".join(f"{s:>8}" for s in SETS) + f"{'avg':>8}")
     for col in columns:
         values = [table[s][col] for s in SETS]
-        print(f"{'textkit ' + col:<22}" + "".join(f"{v:8.1f}" for v in values) + f"{np.mean(values):8.1f}")
+        print(f"{'textkit ' + col:<24}" + "".join(f"{v:8.1f}" for v in values) + f"{np.mean(values):8.1f}")
     for col, values in ANCHOR.items():
-        print(f"{'anchor ' + col + ' (gensim)':<22}" + "".join(f"{v:8.1f}" for v in values)
+        print(f"{'anchor ' + col + ' (gensim)':<24}" + "".join(f"{v:8.1f}" for v in values)
               + f"{np.mean(values):8.1f}")
     # the WMD anchor used gensim's wmdistance, which normalises vectors by default: compare both
-    for col, anchor_name in (("WMD", "WMD"), ("WMD unit", "WMD"), ("WRD", "WRD")):
+    for col, anchor_name in (("WMD", "WMD"), ("WMD unit", "WMD"), ("WRD", "WRD"),
+                             ("WMD unit split", "WMD"), ("WRD split", "WRD")):
         anchor = ANCHOR[anchor_name]
         ours = [table[s][col] for s in SETS]
         met = [s for s, a, o in zip(SETS, anchor, ours) if o >= a]

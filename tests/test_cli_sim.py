@@ -109,6 +109,18 @@ def test_sim_oov_error_policy(workdir):
     assert code == 0 and float(out) <= 1.0 and "dropped 1 + 0 tokens" in err
 
 
+def test_sim_oov_split_policy(workdir, tmp_path):
+    code, out, err = run("sim", "w1w2 w3", "w3 w2 w1", "--oov", "split", *store_args(workdir))
+    assert (code, out) == (0, "1\n")  # w1w2 counts as w1 + w2
+    code, out, err = run("sim", "w1w2 w3", "w3 w2 w1", *store_args(workdir))
+    assert code == 0 and float(out) < 1 and "dropped 1 + 0 tokens" in err
+    pairs = tmp_path / "split.tsv"
+    pairs.write_text("w1w2\tw1 w2\nzz\tw1\nw12x w4\tw12 w4\n", encoding="utf-8")
+    outs = [run("sim", "--pairs", pairs, "--oov", "split", "-j", j, *store_args(workdir)) for j in ("1", "2")]
+    assert outs[0][0] == 0 and outs[0][1] == outs[1][1]
+    assert [row.rsplit("\t", 1)[1] for row in outs[0][1].splitlines()] == ["1", "-1", "1"]
+
+
 def test_pairs_file_in_order_with_scores_and_same_for_any_workers(workdir):
     code1, out1, err1 = run("sim", "--pairs", workdir / "pairs.tsv", "-j", "1", *store_args(workdir))
     code2, out2, _ = run("sim", "--pairs", workdir / "pairs.tsv", "-j", "2", *store_args(workdir))

@@ -443,3 +443,51 @@ def test_bags_oov_error_names_the_first_text_with_an_unknown_word():
     with pytest.raises(DataError, match=r"^second: 1 distinct token\(s\) not in the vectors, first 'zz'"):
         t.bags([["w1"], ["w2", "zz", "zz"], ["yy"]], ["first", "second", "third"])
     assert len(t.bags([["w1"], ["w2", "w2"]])) == 2
+
+
+def naive_split(token, words, longest=tr.MAX_PIECE):
+    """Greedy longest match of ``token`` over ``words`` by plain loops (the split reference)."""
+    if token in words:
+        return [token]
+    out, i = [], 0
+    while i < len(token):
+        for j in range(min(len(token), i + longest), i, -1):
+            if token[i:j] in words:
+                out.append(token[i:j])
+                i = j
+                break
+        else:
+            i += 1
+    return out
+
+
+@pytest.mark.parametrize("metric,normalize", [("wmd", False), ("wmd", True), ("wrd", False)])
+def test_oov_split_equals_dropping_after_a_naive_split(metric, normalize):
+    words = ["中", "国", "中国", "人", "大学", "大", "学生", "ab", "a", "c1"]
+    rng = np.random.default_rng(4)
+    store = FakeVectors(words, rng.normal(size=(len(words), 4)))
+    store.matrix[words.index("a")] = 0.0  # a zero piece: dropped by WRD and unit WMD
+    split = tr.Transport(store, metric=metric, normalize=normalize, oov="split")
+    drop = tr.Transport(store, metric=metric, normalize=normalize, oov="drop")
+    pool = ["中国人", "中国大学生", "人中", "abc1", "ab", "zz", "学生中国", "x大y", "中国"]
+    texts = [[pool[i] for i in rng.integers(0, len(pool), size=rng.integers(0, 6))] for _ in range(60)]
+    texts.append(["zz", "zz"])
+    for tokens, bag in zip(texts, split.bags(texts)):
+        pieces = [p for t in tokens for p in naive_split(t, words)]
+        ref = drop.bag(pieces)
+        assert np.array_equal(bag.ids, ref.ids) and np.array_equal(bag.mass, ref.mass)
+        assert bag.n_tokens == len(tokens)
+        no_piece = sum(1 for t in tokens if not naive_split(t, words))
+        zero_pieces = ref.n_oov  # zero-vector pieces, counted as unknown by WRD and unit WMD
+        assert bag.n_oov == no_piece + zero_pieces
+    assert [words[i] for i in split.pieces("中国大学生")] == ["中国", "大学"]  # 生 begins no known piece
+    assert split.pieces("zz") == ()
+    assert len(split.pieces("中" * 40)) == 40  # long tokens: pieces of at most MAX_PIECE characters
+
+
+def test_oov_split_is_an_accepted_policy_and_others_are_not():
+    store = random_store(0)
+    assert tr.wrd(["w1w2", "w3"], ["w3", "w2", "w1"], store, oov="split") == 0.0  # same bag
+    assert tr.wrd(["w1w2", "w3"], ["w3", "w2", "w1"], store) > 0  # dropped: only w3 is left
+    with pytest.raises(UsageError, match="drop, error or split"):
+        tr.Transport(store, oov="guess")

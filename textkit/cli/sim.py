@@ -16,8 +16,9 @@ from .options import (
     workers_option,
 )
 
-_OOV = click.option("--oov", type=click.Choice(["drop", "error"]), default="drop", show_default=True,
-                    help="Tokens without a vector: drop them (counted on stderr) or stop with an error.")
+_OOV = click.option("--oov", type=click.Choice(["drop", "error", "split"]), default="drop", show_default=True,
+                    help="Tokens without a vector: drop them (counted on stderr), stop with an error, or "
+                         "split them into their known pieces (WRD/WMD; often better on domain text).")
 _NORMALIZE = click.option("--normalize", is_flag=True,
                           help="WMD between unit-length vectors (gensim's default) instead of the stored "
                                "ones; better with the bundled store, whose row lengths weigh words for WRD.")
