@@ -274,7 +274,8 @@ class Transport:
         """
         n = len(texts)
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
-        ids, known = self.vectors.lookup(list(itertools.chain.from_iterable(texts)))
+        flat = list(itertools.chain.from_iterable(texts))
+        ids, known = self.vectors.lookup(flat)
         ids = np.asarray(ids, dtype=np.int64)
         known = np.asarray(known, dtype=bool)
         owner = np.repeat(np.arange(n, dtype=np.int64), lengths)  # text of each token
@@ -285,7 +286,6 @@ class Transport:
                 self._raise_unknown(texts[first], "text" if whats is None else whats[first])
             unknown = np.flatnonzero(~known)
             if self.oov == "split":
-                flat = list(itertools.chain.from_iterable(texts))
                 pieces = [self.pieces(flat[p]) for p in unknown.tolist()]
                 has_pieces = np.fromiter(map(bool, pieces), dtype=bool, count=len(pieces))
                 piece_owner = np.repeat(owner[unknown], [len(x) for x in pieces])
@@ -538,10 +538,11 @@ class PairTally:
 
 
 class PairScorer:
-    """Scores token pairs with a per-text bag cache (texts repeat in pair files).
+    """Scores pairs of bags, with a per-text bag cache (texts repeat in pair files).
 
-    ``score(tokens1, tokens2)`` returns (score, valid); an invalid pair (a side
-    with no known word) scores :attr:`Transport.error_value`.
+    :meth:`bags` gives the bags of a batch's texts; ``score_bags(bag1, bag2)``
+    returns (score, valid), where an invalid pair (a side with no known word)
+    scores :attr:`Transport.error_value`.
     """
 
     def __init__(self, transport: Transport, cache_size: int = 200_000):
