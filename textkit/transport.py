@@ -200,9 +200,10 @@ def _pot():
 
 
 def _solve_lp(a: np.ndarray, b: np.ndarray, cost: np.ndarray, max_iter: int = MAX_ITER):
-    """Exact transport: (value, plan) with the network simplex, as ``ot.emd2`` computes it."""
-    if ot is None:
-        _pot()
+    """Exact transport: (value, plan) with the network simplex, as ``ot.emd2`` computes it.
+
+    Reached only through a :class:`Transport`, whose constructor imported POT.
+    """
     a_sum, b_sum = a.sum(), b.sum()
     if not (a_sum == 1.0 and b_sum == 1.0):  # otherwise the rescaling below is the identity
         b = b * a_sum / b_sum  # the same rescaling ot.emd2 applies
