@@ -194,6 +194,29 @@ def test_search_prepared_index(workdir, tmp_path):
     assert code == 1 and "other tokenizer options" in err
 
 
+def test_search_oov_policies(workdir, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    texts = ["w1 w2", "w1w2 w9", "w3 w4", "zzz", "w5 w1", ""]  # a blank last line too
+    corpus.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    vectors = open_vectors(workdir / "store")
+    args = ["search", "w1w2", "--corpus", corpus, "-k", "3", *store_args(workdir)]
+    code, out, err = run(*args, "--oov", "split")
+    assert code == 0 and out.splitlines()[0] == "1\t1\tw1 w2"  # the query counts as w1 + w2
+    ref = search(SearchIndex.from_texts(texts, vectors, str.split, oov="split"), ["w1w2"], k=3, prune=False)
+    assert [row.split("\t")[1] for row in out.splitlines()] == [str(h.line) for h in ref]
+    assert "split into known pieces" in err
+    code, _, err = run(*args)  # drop: the query has no known word
+    assert code == 1 and "query has no word" in err
+    code, out, err = run(*args, "--oov", "error")
+    assert code == 1 and out == "" and f"{corpus}:2" in err and "'w1w2'" in err and "Traceback" not in err
+    index = tmp_path / "split.npz"
+    assert run("search", "--corpus", corpus, "--oov", "split", "--build-index", index, *store_args(workdir))[0] == 0
+    cached = run("search", "w1w2", "--index", index, "-k", "3", *store_args(workdir))
+    assert cached[:2] == run(*args, "--oov", "split")[:2]  # the index's own policy by default
+    code, _, err = run("search", "w1", "--index", index, "--oov", "drop", *store_args(workdir))
+    assert code == 1 and "built with --oov split" in err and "Traceback" not in err
+
+
 def test_search_bad_input(workdir):
     corpus = workdir / "corpus.txt"
     code, _, err = run("search", "w1", "--corpus", corpus, "-k", "0", *store_args(workdir))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -38,14 +40,14 @@ def make_corpus(seed, n_docs=300, n_words=40, dim=8):
     return store, docs
 
 
-def brute_reference(store, docs, query, k, metric, normalize):
+def brute_reference(store, docs, query, k, metric, normalize, oov="drop"):
     """Independent of the index: tr.wmd / tr.wrd on each text, sorted by (distance, line)."""
     scored = []
     for line, text in enumerate(docs, 1):
         tokens = text.split()
         try:
-            d = (tr.wmd(query, tokens, store, normalize=normalize) if metric == "wmd"
-                 else tr.wrd(query, tokens, store))
+            d = (tr.wmd(query, tokens, store, normalize=normalize, oov=oov) if metric == "wmd"
+                 else tr.wrd(query, tokens, store, oov=oov))
         except tr.EmptyBagError:
             continue
         scored.append((d, line))
@@ -111,6 +113,91 @@ def test_ties_are_broken_by_line_number_and_pruning_happens():
     assert result.pruned_centroid + result.pruned_relaxed + result.exact == result.documents
     with_words = [t for t in docs if any(w in store.words[:40] and w != "w5" for w in t.split())]
     assert result.documents == len(with_words)  # not the empty, OOV-only or zero-vector lines
+
+
+def assert_search_matches_reference(index, store, docs, query, metric, normalize, oov="drop"):
+    full = brute_reference(store, docs, query, len(docs), metric, normalize, oov=oov)
+    for k in (1, 5, 400):
+        pruned = search(index, query, k=k, metric=metric, normalize=normalize)
+        brute = search(index, query, k=k, metric=metric, normalize=normalize, prune=False)
+        assert [(h.line, h.distance) for h in pruned] == [(h.line, h.distance) for h in brute]
+        assert [h.line for h in pruned] == [line for _, line in full[:k]]
+        assert [h.distance for h in pruned] == pytest.approx([d for d, _ in full[:k]], abs=1e-12)
+
+
+@pytest.mark.parametrize("metric,normalize", SETTINGS)
+def test_lines_without_words_at_the_end_of_the_corpus(metric, normalize):
+    """Per-line sums must not assume that the last line has a word (a trailing blank or unknown line)."""
+    store, docs = make_corpus(9, n_docs=210)
+    docs += ["w3 w8", "", "w41 w42"]
+    index = SearchIndex.from_texts(docs, store, str.split)
+    assert not index.has_mass(metric, normalize)[-2:].any() and index.has_mass(metric, normalize)[-3]
+    assert index.n_oov[-1] == 2 and index.n_oov[-2] == 0
+    for query in (["w3", "w8"], ["w1", "w2", "w9"]):
+        assert_search_matches_reference(index, store, docs, query, metric, normalize)
+
+
+@pytest.mark.parametrize("metric,normalize", SETTINGS)
+def test_split_policy_matches_transport_on_each_text(metric, normalize):
+    """oov="split": an unknown document or query token counts as its known pieces, as in Transport."""
+    store, docs = make_corpus(8)
+    docs[20] = "w3w17 w2"        # -> w3 + w17, and w2
+    docs[21] = "w12w5x w40 w7"   # -> w12 + w5 (a zero vector); w40 -> w4
+    docs += ["zzz", ""]          # no known piece; empty: no mass, at the end of the corpus
+    index = SearchIndex.from_texts(docs, store, str.split, oov="split")
+    assert index.oov == "split"
+    assert index.unknown == sum(t not in store.words for text in docs for t in text.split())
+    assert index.n_oov[-2:].tolist() == [1, 0]
+    for query in (["w3w17"], ["w1", "w40", "w2"], docs[3].split(), ["w7", "qq"]):
+        assert_search_matches_reference(index, store, docs, query, metric, normalize, oov="split")
+    dropped = SearchIndex.from_texts(docs, store, str.split)
+    assert index.counts.sum() > dropped.counts.sum()  # splitting did add words
+
+
+def test_error_policy_names_the_line_and_the_token():
+    store, docs = make_corpus(10, n_docs=210)
+    known_only = [" ".join(t for t in text.split() if t in store.words) for text in docs]
+    index = SearchIndex.from_texts(known_only, store, str.split, oov="error")
+    assert index.unknown == 0
+    known_only[30] = "w1 w77 w2"
+    with pytest.raises(DataError, match="line 31: .*'w77'"):
+        SearchIndex.from_texts(known_only, store, str.split, oov="error")
+    with pytest.raises(DataError, match="query: .*'w99'"):
+        search(index, ["w1", "w99"], k=3, oov="error")
+
+
+def test_query_policy_must_match_the_documents(tmp_path):
+    """Another OOV policy for the query than for the documents is refused, unless no document token was unknown."""
+    store, docs = make_corpus(11, n_docs=210)
+    split = SearchIndex.from_texts(docs, store, str.split, oov="split")
+    path = tmp_path / "split.npz"
+    split.save(str(path))
+    loaded = SearchIndex.load(str(path), store)
+    assert (loaded.oov, loaded.unknown) == ("split", split.unknown) and split.unknown > 0
+    np.testing.assert_array_equal(loaded.n_oov, split.n_oov)
+    assert search(loaded, ["w1w2"], k=4).hits == search(split, ["w1w2"], k=4, oov="split").hits
+    with pytest.raises(DataError, match="built with --oov split"):
+        search(loaded, ["w1"], k=3, oov="drop")
+    clean = SearchIndex.from_texts(["w1 w2", "w3"], store, str.split)
+    assert clean.unknown == 0
+    for oov in ("drop", "error", "split"):  # documents without unknown tokens read the same under any policy
+        assert len(search(clean, ["w1"], k=2, oov=oov)) == 2
+
+
+def test_index_written_before_oov_policies_reads_as_drop(tmp_path):
+    """An index file without the OOV fields (as written before they existed) loads with the drop policy."""
+    store, docs = make_corpus(12, n_docs=210)
+    index = SearchIndex.from_texts(docs, store, str.split)
+    index.save(str(tmp_path / "new.npz"))
+    with np.load(tmp_path / "new.npz") as npz:
+        data = {key: npz[key] for key in npz.files if key != "n_oov"}
+    meta = json.loads(str(data["meta"]))
+    del meta["oov"], meta["unknown"]
+    data["meta"] = np.str_(json.dumps(meta))
+    np.savez(tmp_path / "old.npz", **data)
+    old = SearchIndex.load(str(tmp_path / "old.npz"), store)
+    assert (old.oov, old.unknown) == ("drop", index.unknown)
+    np.testing.assert_array_equal(old.n_oov, index.n_oov)
 
 
 def test_index_save_load_roundtrip(tmp_path):

@@ -27,16 +27,24 @@ function as in brute force (:meth:`Transport.distance` on the same bag data),
 so scores are bit-identical and so is the order: pruning never changes the
 answer, only how many exact solves it takes (tests compare with brute force).
 
+Unknown tokens follow the OOV policy of :mod:`textkit.transport` (drop, error,
+or split into known pieces) in the documents as in the query.  The documents'
+policy is fixed when the index is built; a query with another policy would
+compare bags made by different rules, so it is refused unless no document token
+was unknown (then every policy gives the same document bags).
+
 A prepared index (:meth:`SearchIndex.save`) keeps the corpus's token ids (distinct
 known words and counts per line), the texts and the centroids for every metric
-in one ``.npz`` (no pickle), tied to the vector store's identity and the
-tokenizer settings; it holds the corpus in memory (about its size again in
-token ids and N x dim float64 centroids per metric).
+in one ``.npz`` (no pickle), tied to the vector store's identity, the
+tokenizer settings and the OOV policy; it holds the corpus in memory (about its
+size again in token ids and N x dim float64 centroids per metric).
 """
 
 from __future__ import annotations
 
+import functools
 import heapq
+import itertools
 import json
 import logging
 import os
@@ -48,7 +56,7 @@ import numpy as np
 from scipy import sparse
 
 from .errors import DataError, UsageError
-from .transport import EmptyBagError, Transport
+from .transport import OOV_POLICIES, EmptyBagError, Transport, known_pieces, unknown_token_error
 
 log = logging.getLogger("textkit.search")
 
@@ -92,47 +100,76 @@ def _spec_json(spec) -> str:
     return json.dumps(asdict(spec), sort_keys=True, ensure_ascii=False)
 
 
-def doc_counts(tokens: Sequence[str], vectors) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct known row ids ascending, their counts) of a token list."""
+def doc_counts(tokens: Sequence[str], vectors, *, oov: str = "drop", pieces=None,
+               what: str = "text") -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(distinct row ids ascending, their counts, unknown tokens, dropped tokens) of a token list.
+
+    Unknown tokens (not in the vocabulary) follow the OOV policy as in
+    :meth:`Transport.bags`: dropped (``drop``), an error naming ``what``
+    (``error``), or counted as their known pieces (``split``; ``pieces(token)``
+    gives their row ids, default :func:`known_pieces`); dropped tokens are the
+    unknown ones that contribute nothing.
+    """
     if not tokens:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.empty(0, np.int64), np.empty(0, np.int64), 0, 0
     counter = Counter(tokens)
     ids, known = vectors.lookup(list(counter))
     ids = np.asarray(ids, dtype=np.int64)
+    known = np.asarray(known, dtype=bool)
     counts = np.fromiter(counter.values(), dtype=np.int64, count=len(counter))
+    unknown = int(counts[~known].sum())
+    dropped = unknown
+    if unknown and oov == "error":
+        raise unknown_token_error(tokens, vectors, what)
+    if unknown and oov == "split":
+        pieces = pieces or (lambda token: known_pieces(token, vectors))
+        extra_ids, extra_counts = [], []
+        for token, count in zip(itertools.compress(counter, ~known), counts[~known].tolist()):
+            found = pieces(token)
+            if found:
+                extra_ids.extend(found)
+                extra_counts.extend([count] * len(found))
+                dropped -= count
+        ids = np.concatenate([ids[known], np.asarray(extra_ids, dtype=np.int64)])
+        counts = np.concatenate([counts[known], np.asarray(extra_counts, dtype=np.int64)])
+        ids, where = np.unique(ids, return_inverse=True)
+        return ids, np.bincount(where, weights=counts).astype(np.int64), unknown, dropped
     ids, counts = ids[known], counts[known]
     order = np.argsort(ids)
-    return ids[order], counts[order]
+    return ids[order], counts[order], unknown, dropped
 
 
 # ---------------------------------------------------------------------- building (pool workers)
 _STATE: dict = {}
 
 
-def _init_index_worker(vectors_path, tokenizer_spec) -> None:
+def _init_index_worker(vectors_path, tokenizer_spec, oov="drop", source="") -> None:
     from .tokenize import get_tokenizer
     from .transport import open_vectors_cached
 
-    _STATE["vectors"] = open_vectors_cached(vectors_path)
+    vectors = _STATE["vectors"] = open_vectors_cached(vectors_path)
     _STATE["tokens"] = get_tokenizer(tokenizer_spec).tokens
+    _STATE["oov"] = oov
+    _STATE["source"] = source
+    _STATE["pieces"] = functools.lru_cache(maxsize=100_000)(lambda token: known_pieces(token, vectors))
 
 
 def _index_batch(batch: Sequence[tuple[int, str]]):
-    """(lines, n_tokens, lengths, ids, counts) of a batch of (line, text)."""
-    tokenize, vectors = _STATE["tokens"], _STATE["vectors"]
+    """(lines, n_tokens, unknown, dropped, lengths, ids, counts) of a batch of (line, text)."""
+    tokenize, vectors, oov = _STATE["tokens"], _STATE["vectors"], _STATE["oov"]
     lines = np.fromiter((line for line, _ in batch), dtype=np.int64, count=len(batch))
-    n_tokens = np.empty(len(batch), dtype=np.int64)
-    lengths = np.empty(len(batch), dtype=np.int64)
+    n_tokens, unknown, dropped, lengths = (np.empty(len(batch), dtype=np.int64) for _ in range(4))
     all_ids, all_counts = [], []
-    for i, (_, text) in enumerate(batch):
+    for i, (line, text) in enumerate(batch):
         tokens = tokenize(text)
-        ids, counts = doc_counts(tokens, vectors)
+        ids, counts, unknown[i], dropped[i] = doc_counts(tokens, vectors, oov=oov, pieces=_STATE["pieces"],
+                                                         what=f"{_STATE['source']}:{line}")
         n_tokens[i] = len(tokens)
         lengths[i] = len(ids)
         all_ids.append(ids)
         all_counts.append(counts)
     cat = np.concatenate if batch else (lambda parts: np.empty(0, np.int64))
-    return lines, n_tokens, lengths, cat(all_ids), cat(all_counts)
+    return lines, n_tokens, unknown, dropped, lengths, cat(all_ids), cat(all_counts)
 
 
 class SearchIndex:
@@ -140,17 +177,29 @@ class SearchIndex:
 
     Attributes: ``lines`` int64 (N,) 1-based line numbers; ``indptr`` int64 (N+1,),
     ``ids`` / ``counts`` int64 (nnz,) in CSR layout (ids ascending within a line);
-    ``n_tokens`` int64 (N,); ``texts`` list of str; ``identity`` of the vector store;
+    ``n_tokens`` int64 (N,) tokens per line and ``n_oov`` int64 (N,) of them
+    dropped as unknown; ``oov`` the OOV policy the documents were read with
+    (drop, error or split) and ``unknown`` how many document tokens were not in
+    the vocabulary; ``texts`` list of str; ``identity`` of the vector store;
     ``tokenizer`` the tokenizer settings as JSON.
     """
 
     def __init__(self, lines, indptr, ids, counts, n_tokens, texts, *, identity: str, tokenizer: str,
-                 vectors=None, centroids: dict | None = None, source: str = ""):
+                 vectors=None, centroids: dict | None = None, source: str = "", n_oov=None,
+                 oov: str = "drop", unknown: int | None = None):
         self.lines = np.asarray(lines, dtype=np.int64)
         self.indptr = np.asarray(indptr, dtype=np.int64)
         self.ids = np.asarray(ids, dtype=np.int64)
         self.counts = np.asarray(counts, dtype=np.int64)
         self.n_tokens = np.asarray(n_tokens, dtype=np.int64)
+        self._entry_line = np.repeat(np.arange(len(self.lines)), np.diff(self.indptr))
+        if n_oov is None:  # nothing split: the tokens not counted were dropped
+            n_oov = self.n_tokens - self.line_sums(self.counts).astype(np.int64)
+        self.n_oov = np.asarray(n_oov, dtype=np.int64)
+        if oov not in OOV_POLICIES:
+            raise UsageError(f"unknown OOV policy {oov!r}; choose {', '.join(OOV_POLICIES)}")
+        self.oov = oov
+        self.unknown = int(self.n_oov.sum()) if unknown is None else int(unknown)
         self.texts = list(texts)
         self.identity = identity
         self.tokenizer = tokenizer
@@ -164,24 +213,31 @@ class SearchIndex:
     def __len__(self) -> int:
         return len(self.lines)
 
+    def line_sums(self, values: np.ndarray) -> np.ndarray:
+        """Per-line sums of an array in the CSR layout of ``ids``, float64 (N,); 0 for a line without words."""
+        return np.bincount(self._entry_line, weights=values, minlength=len(self))
+
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_texts(cls, texts: Sequence[str], vectors, tokenize, *, lines=None, tokenizer: str = "{}"):
+    def from_texts(cls, texts: Sequence[str], vectors, tokenize, *, lines=None, tokenizer: str = "{}",
+                   oov: str = "drop"):
         """An index of in-memory texts with a tokenize(text) -> tokens function (tests, small corpora)."""
         lines = list(range(1, len(texts) + 1)) if lines is None else list(lines)
-        parts = [doc_counts(tokenize(t), vectors) for t in texts]
-        lengths = np.array([len(ids) for ids, _ in parts], dtype=np.int64)
+        token_lists = [tokenize(t) for t in texts]
+        parts = [doc_counts(tokens, vectors, oov=oov, what=f"line {line}")
+                 for line, tokens in zip(lines, token_lists)]
+        lengths = np.array([len(p[0]) for p in parts], dtype=np.int64)
         indptr = np.concatenate([[0], np.cumsum(lengths)])
         ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
         counts = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
-        n_tokens = [len(tokenize(t)) for t in texts]
-        return cls(lines, indptr, ids, counts, n_tokens, texts, identity=getattr(vectors, "identity", ""),
-                   tokenizer=tokenizer, vectors=vectors)
+        return cls(lines, indptr, ids, counts, [len(t) for t in token_lists], texts,
+                   identity=getattr(vectors, "identity", ""), tokenizer=tokenizer, vectors=vectors,
+                   n_oov=[p[3] for p in parts], oov=oov, unknown=sum(p[2] for p in parts))
 
     @classmethod
     def build(cls, corpus_path: str, vectors, tokenizer_spec, *, workers: int = 1, vectors_path=None,
-              encoding: str = "utf-8"):
-        """Tokenize every line of ``corpus_path`` (over the pool) into an index."""
+              encoding: str = "utf-8", oov: str = "drop"):
+        """Tokenize every line of ``corpus_path`` (over the pool) into an index (``oov``: see doc_counts)."""
         from . import pool
         from .corpus import Corpus
         from .tokenize import get_tokenizer
@@ -205,23 +261,26 @@ class SearchIndex:
             if batch:
                 yield batch
 
-        lines, n_tokens, lengths, ids, counts = [], [], [], [], []
+        if oov not in OOV_POLICIES:
+            raise UsageError(f"unknown OOV policy {oov!r}; choose {', '.join(OOV_POLICIES)}")
+        parts: list[list[np.ndarray]] = [[] for _ in range(7)]
         for part in pool.imap(_index_batch, batches(), workers=workers, initializer=_init_index_worker,
-                              initargs=(vectors_path, tokenizer_spec)):
-            for store, value in zip((lines, n_tokens, lengths, ids, counts), part):
+                              initargs=(vectors_path, tokenizer_spec, oov, str(corpus_path))):
+            for store, value in zip(parts, part):
                 store.append(value)
-        if not lines:
+        if not parts[0]:
             raise DataError(f"{corpus_path}: the corpus has no lines")
-        lengths_all = np.concatenate(lengths)
-        indptr = np.concatenate([[0], np.cumsum(lengths_all)])
-        index = cls(np.concatenate(lines), indptr, np.concatenate(ids), np.concatenate(counts),
-                    np.concatenate(n_tokens), texts, identity=vectors.identity,
-                    tokenizer=_spec_json(tokenizer_spec), vectors=vectors, source=str(corpus_path))
+        lines, n_tokens, unknown, dropped, lengths, ids, counts = (np.concatenate(p) for p in parts)
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        index = cls(lines, indptr, ids, counts, n_tokens, texts, identity=vectors.identity,
+                    tokenizer=_spec_json(tokenizer_spec), vectors=vectors, source=str(corpus_path),
+                    n_oov=dropped, oov=oov, unknown=int(unknown.sum()))
         total = int(index.n_tokens.sum())
-        known = int(index.counts.sum())
-        if total:
-            log.info("indexed %d lines: %d of %d tokens (%.1f%%) have no vector", len(index), total - known,
-                     total, 100.0 * (total - known) / total)
+        if total and index.unknown:
+            split = index.unknown - int(index.n_oov.sum())
+            log.info("indexed %d lines: %d of %d tokens (%.1f%%) have no vector%s", len(index), index.unknown,
+                     total, 100.0 * index.unknown / total,
+                     f" ({split} split into known pieces)" if oov == "split" else "")
         return index
 
     # ------------------------------------------------------------------ storage
@@ -232,13 +291,14 @@ class SearchIndex:
         for metric, normalize in _METRIC_KEYS:
             self.centroids(metric, normalize)
         meta = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "identity": self.identity,
-                "tokenizer": json.loads(self.tokenizer), "source": self.source, "documents": len(self)}
+                "tokenizer": json.loads(self.tokenizer), "source": self.source, "documents": len(self),
+                "oov": self.oov, "unknown": self.unknown}
         blob = np.frombuffer("\n".join(self.texts).encode("utf-8"), dtype=np.uint8)
         arrays = {f"centroid_{name}": self._centroids[key] for key, name in _METRIC_KEYS.items()}
         with atomic_path(str(path)) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, meta=np.str_(json.dumps(meta, ensure_ascii=False)), lines=self.lines,
                      indptr=self.indptr, ids=self.ids, counts=self.counts, n_tokens=self.n_tokens,
-                     texts=blob, **arrays)
+                     n_oov=self.n_oov, texts=blob, **arrays)
 
     @classmethod
     def load(cls, path: str, vectors, tokenizer_spec=None) -> SearchIndex:
@@ -266,9 +326,14 @@ class SearchIndex:
             raise DataError(f"{path}: damaged index ({len(texts)} texts for {len(data['lines'])} lines)")
         centroids = {key: data[f"centroid_{name}"] for key, name in _METRIC_KEYS.items()
                      if f"centroid_{name}" in data}
+        # indexes written before OOV policies were recorded read their documents with "drop"
+        oov = meta.get("oov", "drop")
+        if oov not in OOV_POLICIES:
+            raise DataError(f"{path}: damaged index (OOV policy {oov!r})")
         return cls(data["lines"], data["indptr"], data["ids"], data["counts"], data["n_tokens"], texts,
                    identity=meta["identity"], tokenizer=json.dumps(meta["tokenizer"], sort_keys=True),
-                   vectors=vectors, centroids=centroids, source=meta.get("source", ""))
+                   vectors=vectors, centroids=centroids, source=meta.get("source", ""),
+                   n_oov=data.get("n_oov"), oov=oov, unknown=meta.get("unknown"))
 
     # ------------------------------------------------------------------ per-metric caches
     def _vocabulary_rows(self, metric: str, normalize: bool):
@@ -307,9 +372,7 @@ class SearchIndex:
         if key not in self._masses:
             _, inverse, _, factor = self._vocabulary_rows(*key)
             weight = self.counts * factor[inverse]
-            totals = np.add.reduceat(weight, self.indptr[:-1]) if len(weight) else np.zeros(len(self))
-            totals[np.diff(self.indptr) == 0] = 0.0
-            per = np.repeat(totals, np.diff(self.indptr))
+            per = self.line_sums(weight)[self._entry_line]
             self._masses[key] = np.divide(weight, per, out=np.zeros_like(weight), where=per > 0)
         return self._masses[key]
 
@@ -332,11 +395,8 @@ class SearchIndex:
         return self._centroid_sq[key]
 
     def has_mass(self, metric: str, normalize: bool = False) -> np.ndarray:
-        m = self.masses(metric, normalize)
-        if not len(m):
-            return np.zeros(len(self), dtype=bool)
-        sums = np.add.reduceat(m, self.indptr[:-1])
-        return (np.diff(self.indptr) > 0) & (sums > 0)
+        """Per line: whether it has transport mass (a known word with a nonzero vector)."""
+        return self.line_sums(self.masses(metric, normalize)) > 0
 
 
 # ---------------------------------------------------------------------- search
@@ -362,11 +422,7 @@ def _from_doc_bounds(index: SearchIndex, nearest: np.ndarray, masses: np.ndarray
 
     ``nearest``: min_i C_ij per index word (the column minima of the query cost matrix).
     """
-    if not len(masses):
-        return np.zeros(len(index))
-    out = np.add.reduceat(masses * nearest[inverse], index.indptr[:-1])
-    out[np.diff(index.indptr) == 0] = 0.0
-    return out
+    return index.line_sums(masses * nearest[inverse])
 
 
 def _weighted(b: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -413,16 +469,22 @@ def _dual_bounds(index: SearchIndex, query, cost: np.ndarray, nearest: np.ndarra
 
 
 def search(index: SearchIndex, query_tokens: Sequence[str], *, k: int = 10, metric: str = "wrd",
-           normalize: bool = False, prune: bool = True) -> SearchResult:
+           normalize: bool = False, prune: bool = True, oov: str | None = None) -> SearchResult:
     """The ``k`` documents nearest to the query tokens (see the module docstring).
 
     ``prune=False`` is brute force: every document solved exactly; the result is
-    the same.  Raises UsageError for k < 1 and EmptyBagError for a query without
-    a known word; documents without a known word are skipped (one note).
+    the same.  ``oov`` is the OOV policy for the query (default: the index's);
+    it must be the one the documents were read with unless they had no unknown
+    token (DataError).  Raises UsageError for k < 1 and EmptyBagError for a
+    query without a known word; documents without a known word are skipped (one note).
     """
     if k < 1:
         raise UsageError(f"-k must be at least 1, got {k}")
-    transport = Transport(index.vectors, metric=metric, normalize=normalize)
+    oov = index.oov if oov is None else oov
+    if oov != index.oov and index.unknown:
+        raise DataError(f"the index was built with --oov {index.oov} and its documents have tokens without "
+                        f"a vector ({index.unknown}): query with --oov {index.oov}, or rebuild it with --oov {oov}")
+    transport = Transport(index.vectors, metric=metric, normalize=normalize, oov=oov)
     query = transport.bag(list(query_tokens), what="query")
     if query.empty:
         raise EmptyBagError("the query has no word in the vectors")
@@ -431,12 +493,12 @@ def search(index: SearchIndex, query_tokens: Sequence[str], *, k: int = 10, metr
     skipped = len(index) - len(docs)
     if skipped:
         log.info("%d of %d lines have no word in the vectors and are skipped", skipped, len(index))
-    indptr, ids, counts, n_tokens = index.indptr, index.ids, index.counts, index.n_tokens
+    indptr, ids, counts, n_tokens, n_oov = index.indptr, index.ids, index.counts, index.n_tokens, index.n_oov
 
     def exact(doc: int) -> float:
         s, e = indptr[doc], indptr[doc + 1]
         c = counts[s:e].astype(np.float64)
-        bag = transport.bag_from_counts(ids[s:e], c, n_tokens=int(n_tokens[doc]))
+        bag = transport.bag_from_counts(ids[s:e], c, n_tokens=int(n_tokens[doc]), n_oov=int(n_oov[doc]))
         return transport.distance(query, bag)
 
     result = SearchResult([], documents=len(docs))

@@ -225,6 +225,41 @@ def emd2_reference(a, b, cost) -> float:
     return float(ot.emd2(a, b, cost, numItermax=MAX_ITER))
 
 
+def unknown_token_error(tokens: Sequence[str], vectors, what: str) -> DataError:
+    """The ``oov="error"`` error for a text (named ``what``) with unknown tokens."""
+    distinct = list(dict.fromkeys(tokens))
+    _ids, known = vectors.lookup(distinct)
+    missing = [t for t, ok in zip(distinct, known) if not ok]
+    return DataError(f"{what}: {len(missing)} distinct token(s) not in the vectors, first "
+                     f"{missing[0]!r} (use --oov drop to skip unknown words)")
+
+
+def known_pieces(token: str, vectors) -> tuple[int, ...]:
+    """Row ids of the known pieces of ``token`` (the ``oov="split"`` policy).
+
+    Greedy longest match from the left over the vocabulary (pieces of at most
+    :data:`MAX_PIECE` characters); a character that begins no known piece is
+    skipped.  E.g. with 花呗 unknown but 花 and 呗 known: (花, 呗).  Empty if no
+    piece is known.
+    """
+    n = len(token)
+    subs = [token[i:j] for i in range(n) for j in range(i + 1, min(n, i + MAX_PIECE) + 1)]
+    sub_ids, sub_known = vectors.lookup(subs)
+    row = {sub: int(k) for sub, k, ok in zip(subs, sub_ids, sub_known) if ok}
+    out = []
+    i = 0
+    while i < n:
+        for j in range(min(n, i + MAX_PIECE), i, -1):
+            k = row.get(token[i:j])
+            if k is not None:
+                out.append(k)
+                i = j
+                break
+        else:
+            i += 1
+    return tuple(out)
+
+
 class Transport:
     """WMD or WRD between token lists over one vector store.
 
@@ -303,49 +338,30 @@ class Transport:
         return self._bags(keys // width, keys % width, counts.astype(np.float64), lengths, dropped)
 
     def pieces(self, token: str) -> tuple[int, ...]:
-        """Row ids of the known pieces of an unknown ``token`` (the ``oov="split"`` policy).
-
-        Greedy longest match from the left over the vocabulary (pieces of at
-        most :data:`MAX_PIECE` characters); a character that begins no known
-        piece is skipped.  E.g. with 花呗 unknown but 花 and 呗 known: (花, 呗).
-        Cached per token.
-        """
+        """Row ids of the known pieces of an unknown ``token`` (:func:`known_pieces`), cached per token."""
         found = self._pieces.get(token)
         if found is None:
-            n = len(token)
-            subs = [token[i:j] for i in range(n) for j in range(i + 1, min(n, i + MAX_PIECE) + 1)]
-            sub_ids, sub_known = self.vectors.lookup(subs)
-            row = {sub: int(k) for sub, k, ok in zip(subs, sub_ids, sub_known) if ok}
-            out = []
-            i = 0
-            while i < n:
-                for j in range(min(n, i + MAX_PIECE), i, -1):
-                    k = row.get(token[i:j])
-                    if k is not None:
-                        out.append(k)
-                        i = j
-                        break
-                else:
-                    i += 1
             if len(self._pieces) >= 100_000:
                 self._pieces.clear()
-            found = self._pieces[token] = tuple(out)
+            found = self._pieces[token] = known_pieces(token, self.vectors)
         return found
 
-    def bag_from_counts(self, ids: np.ndarray, counts: np.ndarray, *, n_tokens: int) -> Bag:
-        """The bag of distinct ascending row ``ids`` occurring ``counts`` times in ``n_tokens`` tokens."""
+    def bag_from_counts(self, ids: np.ndarray, counts: np.ndarray, *, n_tokens: int,
+                        n_oov: int | None = None) -> Bag:
+        """The bag of distinct ascending row ``ids`` occurring ``counts`` times.
+
+        The text had ``n_tokens`` tokens, ``n_oov`` of them dropped as unknown
+        (default: ``n_tokens`` minus the counts, true when nothing was split).
+        """
         ids = np.asarray(ids, dtype=np.int64)
         owner = np.zeros(len(ids), dtype=np.int64)
         counts = np.asarray(counts, dtype=np.float64)
+        dropped = n_tokens - int(counts.sum()) if n_oov is None else n_oov
         return self._bags(owner, ids, counts, np.array([n_tokens], dtype=np.int64),
-                          np.array([n_tokens - int(counts.sum())], dtype=np.int64))[0]
+                          np.array([dropped], dtype=np.int64))[0]
 
     def _raise_unknown(self, tokens: Sequence[str], what: str):
-        distinct = list(dict.fromkeys(tokens))
-        _ids, known = self.vectors.lookup(distinct)
-        missing = [t for t, ok in zip(distinct, known) if not ok]
-        raise DataError(f"{what}: {len(missing)} distinct token(s) not in the vectors, first "
-                        f"{missing[0]!r} (use --oov drop to skip unknown words)")
+        raise unknown_token_error(tokens, self.vectors, what)
 
     def _bags(self, owner: np.ndarray, ids: np.ndarray, counts: np.ndarray, n_tokens: np.ndarray,
               dropped: np.ndarray) -> list[Bag]:

@@ -168,12 +168,16 @@ def _score_file(path: str, job, workers: int, output) -> None:
 @click.option("--metric", type=click.Choice(["wmd", "wrd"]), default="wrd", show_default=True,
               help="wmd: distance (smaller first); wrd: similarity 1 - WRD (larger first).")
 @_NORMALIZE
+@click.option("--oov", type=click.Choice(["drop", "error", "split"]), default=None,
+              help="Tokens without a vector, in the query and the documents: drop them (the default), "
+                   "stop with an error, or split them into their known pieces. With --index: the "
+                   "policy the index was built with.")
 @click.option("--brute-force", is_flag=True, help="Solve every document exactly (no pruning; for checking).")
 @tokenizer_options
 @vectors_option
 @workers_option
 @output_options
-def search(query, corpus_path, index_path, build_path, k, metric, normalize, brute_force,
+def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov, brute_force,
            tokenizer_spec, vectors_path, workers, output):
     """The k documents of a corpus nearest to QUERY by WMD or WRD.
 
@@ -187,6 +191,7 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, bru
       textkit search "物流很快" --corpus reviews.txt -k 5
       textkit search --corpus reviews.txt --build-index reviews.npz
       textkit search "物流很快" --index reviews.npz --metric wmd
+      textkit search "借呗怎么还款" --corpus faq.txt --oov split
     """
     from .. import search as searching
     from ..transport import open_vectors_cached
@@ -204,13 +209,13 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, bru
         index = searching.SearchIndex.load(index_path, vectors, tokenizer_spec)
     else:
         index = searching.SearchIndex.build(corpus_path, vectors, tokenizer_spec, workers=workers,
-                                            vectors_path=vectors_path)
+                                            vectors_path=vectors_path, oov=oov or "drop")
         if build_path is not None:
             index.save(build_path)
     if query is None:
         return
     hits = searching.search(index, _tokens(tokenizer_spec, query), k=k, metric=metric,
-                            normalize=normalize, prune=not brute_force)
+                            normalize=normalize, prune=not brute_force, oov=oov)
     with open_output(output.path) as fh:
         write_rows(fh, ([h.score, h.line, h.text] for h in hits), ["score", "line_number", "text"],
                    output.fmt, output.header)
