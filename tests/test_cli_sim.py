@@ -217,6 +217,28 @@ def test_search_oov_policies(workdir, tmp_path):
     assert code == 1 and "built with --oov split" in err and "Traceback" not in err
 
 
+def test_cut_input_files_are_one_line_errors(workdir, tmp_path):
+    """A truncated gzip pairs file and a truncated index: exit 1 with one line (not "interrupted", 130)."""
+    import gzip
+
+    blob = gzip.compress((workdir / "pairs.tsv").read_bytes() * 50)
+    cut = tmp_path / "pairs.tsv.gz"
+    cut.write_bytes(blob[: len(blob) // 2])
+    out_file = tmp_path / "scores.tsv"
+    out_file.write_text("old\n", encoding="utf-8")
+    code, out, err = run("sim", "--pairs", cut, "-o", out_file, *store_args(workdir))
+    assert code == 1 and "pairs.tsv.gz: truncated or corrupt compressed data" in err
+    assert "interrupted" not in err and "Traceback" not in err
+    assert out_file.read_text(encoding="utf-8") == "old\n"  # the previous output is untouched
+    index = tmp_path / "corpus.npz"
+    assert run("search", "--corpus", workdir / "corpus.txt", "--build-index", index, *store_args(workdir))[0] == 0
+    code, _, err = run("search", "--corpus", workdir / "corpus.txt", "--build-index", tmp_path, *store_args(workdir))
+    assert code == 1 and f"{tmp_path}: is a directory" in err and "Traceback" not in err
+    index.write_bytes(index.read_bytes()[:1000])
+    code, _, err = run("search", "w1", "--index", index, *store_args(workdir))
+    assert code == 1 and "corpus.npz: not a textkit search index" in err and "Traceback" not in err
+
+
 def test_search_bad_input(workdir):
     corpus = workdir / "corpus.txt"
     code, _, err = run("search", "w1", "--corpus", corpus, "-k", "0", *store_args(workdir))

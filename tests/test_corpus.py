@@ -95,6 +95,21 @@ def test_truncated_gzip_names_file(tmp_path):
         docs(path)
 
 
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_truncated_side_file_names_file(tmp_path, compress):
+    """open_text (pairs, count files, word lists): a cut archive is a CorpusError, not an EOFError.
+
+    click would report an EOFError escaping a command as Ctrl-D: "interrupted", exit 130.
+    """
+    path = tmp_path / "cut.bin"
+    blob = compress(RAW * 2000)
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CorpusError, match=r"cut.bin: truncated or corrupt compressed data"):
+        with open_text(str(path)) as fh:
+            for _ in fh:
+                pass
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(CorpusError, match="nope.txt: no such file"):
         docs(tmp_path / "nope.txt")

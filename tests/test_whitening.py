@@ -153,6 +153,12 @@ def test_load_rejects_files_that_are_not_whitening_params(tmp_path):
         Whitening.load(other)
     with pytest.raises(DataError, match="no such"):
         Whitening.load(tmp_path / "absent.npz")
+    good = tmp_path / "good.npz"
+    Whitening().fit(correlated(50, 3)).save(good)
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(good.read_bytes()[:300])  # a zip that ends early (an interrupted copy)
+    with pytest.raises(DataError, match="cut.npz: not a readable"):
+        Whitening.load(cut)
 
 
 def test_transform_checks_the_dimension():

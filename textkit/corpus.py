@@ -92,11 +92,15 @@ def _peek(raw: io.BufferedReader, size: int) -> bytes:
         return b""
 
 
+_DECOMPRESSION_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile)
+
+
 @contextmanager
 def open_binary(path: str) -> Iterator[BinaryIO]:
     """``path`` (or ``-`` for stdin) opened for binary reading, decompressed by content.
 
-    Raises :class:`CorpusError` for a missing or unreadable file.
+    Raises :class:`CorpusError` for a missing or unreadable file, and for
+    truncated or corrupt compressed data met while the caller reads.
     """
     if path == STDIN:
         if sys.stdin is None:
@@ -120,7 +124,11 @@ def open_binary(path: str) -> Iterator[BinaryIO]:
     try:
         kind = _compression(_peek(raw, 6))  # type: ignore[arg-type]
         stream = _decompressor(raw, kind)
-        yield stream
+        try:
+            yield stream
+        except _DECOMPRESSION_ERRORS as exc:
+            # raised while the caller read; an EOFError left to click would read as Ctrl-D ("interrupted")
+            raise CorpusError(f"{_display(path)}: truncated or corrupt compressed data ({exc})") from None
     finally:
         if close_raw:
             raw.close()

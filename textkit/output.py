@@ -48,6 +48,12 @@ def _default_mode(path: str) -> int:
         return 0o666 & ~umask
 
 
+def check_output_file(path: str) -> None:
+    """Raise before any work if ``path`` cannot become an output file (no folder, or a directory)."""
+    if not is_special_file(path):
+        _check_folder(path)
+
+
 def is_special_file(path: str) -> bool:
     """True for an existing path that is neither a regular file nor a directory."""
     return os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path))
@@ -82,6 +88,8 @@ def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
             else:
                 os.replace(tmp, path)
         else:
+            if os.path.isdir(path):  # checked here too: the folder may have appeared while we wrote
+                raise TextkitError(f"{path}: is a directory, expected a file name")
             os.chmod(tmp, _default_mode(path))
             os.replace(tmp, path)
     except BaseException:

@@ -48,6 +48,7 @@ import itertools
 import json
 import logging
 import os
+import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -311,7 +312,7 @@ class SearchIndex:
             with np.load(path, allow_pickle=False) as npz:
                 data = {key: npz[key] for key in npz.files}
             meta = json.loads(str(data["meta"]))
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # a cut or foreign file
             raise DataError(f"{path}: not a textkit search index ({exc})") from None
         if meta.get("format") != INDEX_FORMAT or meta.get("version") != INDEX_VERSION:
             raise DataError(f"{path}: not a textkit search index (version {INDEX_VERSION})")

@@ -42,7 +42,7 @@ from typing import BinaryIO, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import UsageError, VectorsError
+from .errors import CorpusError, UsageError, VectorsError
 
 log = logging.getLogger("textkit")
 
@@ -167,17 +167,11 @@ class VectorFileReader:
         """Blocks of (words, rows float32 (len(words), dim)); see the module docstring."""
         from .corpus import open_binary
 
-        import gzip
-        import lzma
-        import zlib
-
         try:
             with open_binary(self.path) as stream:
                 yield from self._read(stream)
-        except (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as exc:
-            raise VectorsError(
-                f"{self.name}: truncated or corrupt compressed data ({exc})"
-            ) from None
+        except CorpusError as exc:  # missing, unreadable, truncated or corrupt compressed data
+            raise VectorsError(str(exc)) from None
         except OSError as exc:
             raise VectorsError(f"{self.name}: read failed ({exc})") from None
         self._finish()

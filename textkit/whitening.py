@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import logging
 import os
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,7 +297,7 @@ class Whitening:
                 data = {key: npz[key] for key in npz.files}
         except DataError:
             raise
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # a cut or foreign file
             raise DataError(f"{name}: not a readable .npz whitening file ({exc})") from None
         k, dim, n = int(data["k"]), int(data["dim"]), int(data["n"])
         mu, w, eig = data["mu"], data["W"], data["eigenvalues"]

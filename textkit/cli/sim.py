@@ -194,6 +194,7 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
       textkit search "借呗怎么还款" --corpus faq.txt --oov split
     """
     from .. import search as searching
+    from ..output import check_output_file
     from ..transport import open_vectors_cached
 
     if k < 1:
@@ -204,6 +205,8 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
         raise click.UsageError("--build-index needs --corpus FILE")
     if query is None and build_path is None:
         raise click.UsageError("missing QUERY (or --build-index INDEX.npz to only prepare an index)")
+    if build_path is not None:
+        check_output_file(build_path)  # before tokenizing the whole corpus
     vectors = open_vectors_cached(vectors_path)
     if index_path is not None:
         index = searching.SearchIndex.load(index_path, vectors, tokenizer_spec)
