@@ -186,6 +186,8 @@ def test_bom_and_crlf(tmp_path):
         ("2 3\n", "header announces 2 rows but the file holds 0"),
         ("", "empty file"),
         ("1 3\na 1  2 3\n", "value 1 ('') is not a number (two spaces in a row?)"),
+        pytest.param("1 3\na 1 " + "1." * 100 + " 3\n", "value 2 ('" + "1." * 12 + "...') is not a number",
+                     id="long-value-cut-short"),
     ],
 )
 def test_malformed_text_names_the_line(tmp_path, content, message):
@@ -195,6 +197,15 @@ def test_malformed_text_names_the_line(tmp_path, content, message):
         read_vectors(str(p), format="auto")
     assert message in str(err.value)
     assert str(p) in str(err.value)
+
+
+def test_numpy_files_are_not_vectors_files(tmp_path):
+    """A store's vectors.npy or a whitening .npz given as --vectors: said plainly, not parsed as GloVe."""
+    np.save(tmp_path / "m.npy", np.ones((3, 2), dtype=np.float32))
+    np.savez(tmp_path / "p.npz", w=np.ones(3))
+    for name in ("m.npy", "p.npz"):
+        with pytest.raises(VectorsError, match=f"{name}: a NumPy .npy/.npz file, not a vectors file"):
+            read_vectors(str(tmp_path / name))
 
 
 def test_malformed_binary_names_the_record(tmp_path):

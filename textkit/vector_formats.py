@@ -63,6 +63,11 @@ _TEXT_BYTES = frozenset(b"0123456789+-.eEinfaINFA \t\r\n")
 _STRIP = " \t\r\n"
 
 
+def _preview(token: str, width: int = 24) -> str:
+    """``repr`` of a value for an error line, cut to ``width`` characters (a binary file has long ones)."""
+    return repr(token if len(token) <= width else token[:width] + "...")
+
+
 @dataclass
 class ReadReport:
     """What a read found (filled in while the blocks are read)."""
@@ -182,6 +187,9 @@ class VectorFileReader:
             first = first[3:]
         if not first:
             raise VectorsError(f"{self.name}: empty file, no vectors")
+        if first.startswith((b"PK\x03\x04", b"\x93NUMPY")):  # a user's easy slip: a file from a store or whiten
+            raise VectorsError(f"{self.name}: a NumPy .npy/.npz file, not a vectors file; give a vector store "
+                               "(the folder holding vectors.npy) or a word2vec / fastText / GloVe file")
         kind = _KIND.get(self.format)
         header = _HEADER.match(first) if kind != "glove" else None
         if header is None:
@@ -358,14 +366,14 @@ class VectorFileReader:
             except ValueError:
                 hint = " (two spaces in a row?)" if token == "" else ""
                 raise VectorsError(
-                    f"{where}: value {j + 1} ({token!r}) is not a number{hint}"
+                    f"{where}: value {j + 1} ({_preview(token)}) is not a number{hint}"
                 ) from None
             if value != value or value in (float("inf"), float("-inf")):
-                raise VectorsError(f"{where}: value {j + 1} ({token!r}) is not a finite number")
+                raise VectorsError(f"{where}: value {j + 1} ({_preview(token)}) is not a finite number")
             out[j] = value
             if not np.isfinite(out[j]):
                 raise VectorsError(
-                    f"{where}: value {j + 1} ({token!r}) is beyond the float32 range"
+                    f"{where}: value {j + 1} ({_preview(token)}) is beyond the float32 range"
                 )
         if " " in word:
             surplus = word.split(" ")[1:]
