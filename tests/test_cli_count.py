@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from .conftest import run_textkit
+from .conftest import run_main, run_textkit
 
 
 def rows(stdout: bytes):
@@ -29,6 +29,25 @@ def test_count_sample_tsv_and_identical_for_any_workers(sample_path):
     counts = [int(c) for _, c in table]
     assert counts == sorted(counts, reverse=True)
     assert one.stderr == b""  # no jieba chatter, no warnings
+
+
+def test_quick_exit_of_the_program_loses_no_output(tmp_path, sample_path):
+    """The program ends with os._exit after flushing (cli.main.run): its output is whole.
+
+    Compared with main() run in this process, which exits normally: all of stdout
+    (about 10k lines through a pipe), an -o file, and the warnings on stderr.
+    """
+    process = run_textkit("count", sample_path, "--format", "jsonl")
+    code, out, _ = run_main("count", sample_path, "--format", "jsonl")
+    assert process.returncode == code == 0 and process.stdout.decode() == out
+    assert len(out.splitlines()) > 5000
+    target = tmp_path / "c.tsv"
+    assert run_textkit("count", sample_path, "-o", target).returncode == 0
+    assert target.read_text(encoding="utf-8") == run_main("count", sample_path)[1]
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"ok\n\xff\n")
+    process = run_textkit("count", bad)
+    assert process.returncode == 0 and b"invalid utf-8" in process.stderr and process.stdout == "ok\t1\n".encode()
 
 
 def test_stdin_dash_and_compressed(sample_path):

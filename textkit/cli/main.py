@@ -8,6 +8,7 @@ Set ``TEXTKIT_DEBUG=1`` to see the traceback behind an error.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
@@ -97,3 +98,33 @@ def main(argv=None) -> None:
     except BrokenPipeError:
         _silence_stdout()
     sys.exit(code)
+
+
+def run() -> None:
+    """The ``textkit`` program (console script and ``python -m textkit``): :func:`main`, then a quick exit.
+
+    A normal interpreter exit frees every object one by one: jieba's dictionary,
+    and after a long ``-j1`` run the caches of every text, 0.1-0.3 s of a
+    command's wall time.  Nothing is left to do by then (outputs are closed and
+    renamed, pools joined, temporary folders removed by the commands
+    themselves), so after flushing logging and the standard streams the process
+    ends with ``os._exit``.  An unexpected exception still propagates normally.
+    Tests call :func:`main`, which returns through ``SystemExit``.
+    """
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    if not isinstance(code, int):  # None, or a message (never from main; as Python would handle it)
+        if code is not None:
+            sys.stderr.write(f"{code}\n")
+        code = 0 if code is None else 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
