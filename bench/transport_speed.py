@@ -17,6 +17,10 @@ the pool's fixed costs weigh less in the -j2 / -j1 ratio).
   (`python -m textkit sim --pairs FILE -jN`, interpreter start, imports and
   dictionary loading included; "marginal" subtracts a 5-pair run of the same
   command, i.e. the fixed start-up cost).
+* where -j2 falls short of 2x -j1: the CPU seconds of the library runs (the
+  -j1 process; the -j2 workers, summed, and the -j2 parent) and the ceiling they
+  allow on 2 cores, 2 x CPU(-j1) / CPU(all -j2 processes), together with a
+  machine check (2 processes of a pure-Python loop vs 1).
 
 Search: 20,000 documents (every 7th line of ../shared/data/zh_corpus.txt.gz),
 a prepared index (built once, timed separately), queries = sentences from the
@@ -33,6 +37,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -132,7 +137,7 @@ def bench_pairs(args, vectors, out):
         tiny_path = os.path.join(tmp, "tiny.tsv")
         with open(tiny_path, "w", encoding="utf-8") as fh:
             fh.writelines(f"{s1}\t{s2}\n" for _, s1, s2 in rows[:5])
-        results, best = {}, {}
+        results, best, cpu = {}, {}, {}
         for _ in range(args.repeat):  # alternate -j1 / -j2 and keep each one's best (a shared machine)
             for metric in ("wmd", "wrd"):
                 for workers in (1, 2):
@@ -141,15 +146,23 @@ def bench_pairs(args, vectors, out):
                     if args.vectors:
                         cmd += ["--vectors", args.vectors]
                     done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
-                    seconds, digest = done.stdout.split()
+                    seconds, digest, own_cpu, workers_cpu = done.stdout.split()
                     results[metric, workers] = digest
-                    best[metric, workers] = min(best.get((metric, workers), 1e9), float(seconds))
+                    if float(seconds) < best.get((metric, workers), 1e9):
+                        best[metric, workers] = float(seconds)
+                        cpu[metric, workers] = (float(own_cpu), float(workers_cpu))
         for metric in ("wmd", "wrd"):
             for workers in (1, 2):
                 out[f"textkit {metric.upper()} -j{workers} pairs/s (library, tokenization incl.)"] = rate(
                     n, best[metric, workers])
             out[f"textkit {metric.upper()} -j2 / -j1 (library)"] = best[metric, 1] / best[metric, 2]
             out[f"textkit {metric.upper()} -j1 and -j2 identical"] = results[metric, 1] == results[metric, 2]
+            # where -j2 loses against 2x: CPU seconds of the same runs (best of the repeats)
+            single, (parent, pool_cpu) = cpu[metric, 1][0], cpu[metric, 2]
+            out[f"textkit {metric.upper()} CPU s: -j1 process / -j2 workers (sum) / -j2 parent"] = (
+                f"{single:.3f} / {pool_cpu:.3f} / {parent:.3f}")
+            out[f"textkit {metric.upper()} -j2 ceiling from CPU: 2 x (-j1 CPU) / (workers + parent CPU)"] = (
+                2 * single / (pool_cpu + parent))
         vec_args = ["--vectors", args.vectors] if args.vectors else []
         for metric in ("wmd", "wrd"):
             for workers in (1, 2):
@@ -223,10 +236,15 @@ def measure_library(path, metric, workers, vectors_path):
     tr.Transport(tr.open_vectors_cached(vectors_path), metric=metric)  # imports POT
     get_tokenizer(TokenizerSpec()).tokens("预热")
     job = tr.PairJob(vectors_path, TokenizerSpec(), metric=metric)
+    own0, children0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     scores = [s for _, _, s, _ in tr.score_pairs_file(path, job, workers=workers)]
     seconds = time.perf_counter() - t0
-    print(seconds, hashlib.sha256(np.asarray(scores).tobytes()).hexdigest())
+    # the workers have been joined: their CPU time is in RUSAGE_CHILDREN
+    own1, children1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime
+    children = children1.ru_utime + children1.ru_stime - children0.ru_utime - children0.ru_stime
+    print(seconds, hashlib.sha256(np.asarray(scores).tobytes()).hexdigest(), own, children)
 
 
 def _burn(n: int) -> int:
