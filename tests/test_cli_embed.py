@@ -409,6 +409,45 @@ def test_eval_transport_methods(workdir, method):
     assert summary["method"] == method and summary["pairs"] == 60
 
 
+def test_eval_transport_options_match_the_library(workdir, tmp_path):
+    """eval --method wmd|wrd with --normalize / --oov: Spearman of transport.score_pairs with the same options."""
+    from textkit.transport import score_pairs
+    from textkit.vectors import open_vectors
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for i in range(40):
+        a = [str(w) for w in rng.choice(WORDS, size=rng.integers(1, 5))]
+        b = [str(w) for w in rng.choice(WORDS, size=rng.integers(1, 5))]
+        if i % 3 == 0:
+            a[0] = a[0] + b[0]  # an unknown token made of two known ones: split gives both
+        rows.append((a, b, float(rng.integers(0, 6))))
+    path = tmp_path / "joined.tsv"
+    path.write_text("".join(f"{' '.join(a)}\t{' '.join(b)}\t{y}\n" for a, b, y in rows), encoding="utf-8")
+    vectors = open_vectors(workdir / "store")
+    labels = [y for *_, y in rows]
+    base = ["eval", path, "--vectors", workdir / "store", *TOK, "--format", "json"]
+    seen = set()
+    for method, extra, kwargs in [
+        ("wmd", [], {}),
+        ("wmd", ["--normalize"], {"normalize": True}),
+        ("wmd", ["--normalize", "--oov", "split"], {"normalize": True, "oov": "split"}),
+        ("wrd", ["--oov", "split"], {"oov": "split"}),
+    ]:
+        res = run([*base, "--method", method, *extra], workdir)
+        assert res.exit_code == 0, res.output
+        scores = score_pairs([(a, b) for a, b, _ in rows], vectors, metric=method, **kwargs)
+        want = 100 * spearman(-scores if method == "wmd" else scores, labels)
+        got = json.loads(res.stdout)["spearman"]
+        assert got == pytest.approx(want, abs=1e-4)
+        seen.add(round(got, 4))
+    assert len(seen) == 4  # the options change the scores
+    res = run([*base, "--method", "wrd", "--oov", "error"], workdir)
+    assert res.exit_code == 1 and "not in the vectors" in res.stderr
+    res = run([*base, "--normalize"], workdir)
+    assert res.exit_code == 2 and "--normalize and --oov apply only" in res.stderr
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

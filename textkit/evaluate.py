@@ -250,6 +250,8 @@ def evaluate_pairs(
     n_components: int | None = None,
     eigenvalue_floor: float | None = None,
     workers: int = 1,
+    normalize: bool = False,
+    oov: str = "drop",
 ) -> EvalResult:
     """Score every pair with ``method`` and correlate the scores with the labels.
 
@@ -257,6 +259,8 @@ def evaluate_pairs(
     cosine: cos(s1, s2) of sentence vectors; whiten: the same after whitening fitted on
     ``fit_on`` ("pairs" = both sides of every pair, labels unused; a corpus file; or a
     saved .npz); wrd: 1 - WRD; wmd: -WMD (so that for every method higher = more alike).
+    ``normalize`` (WMD on unit rows) and ``oov`` (drop, error or split unknown tokens)
+    go to :mod:`textkit.transport` for wmd and wrd.
     """
     if method not in METHODS:
         from textkit.errors import UsageError
@@ -303,7 +307,7 @@ def evaluate_pairs(
         _, known_mask = encoder.vectors.lookup(flat) if flat else (None, np.zeros(0, bool))
         known, total = int(np.count_nonzero(known_mask)), len(flat)
         scores = _transport_scores(
-            score_pairs, list(zip(left_tokens, right_tokens)), encoder.vectors, method, workers
+            score_pairs, list(zip(left_tokens, right_tokens)), encoder.vectors, method, normalize, oov
         )
     return EvalResult(
         method=method,
@@ -317,11 +321,12 @@ def evaluate_pairs(
     )
 
 
-def _transport_scores(score_pairs, token_pairs, vectors, method: str, workers: int) -> np.ndarray:
+def _transport_scores(score_pairs, token_pairs, vectors, method: str, normalize: bool, oov: str) -> np.ndarray:
     """WRD similarity (1 - WRD) or negated WMD distance per pair, via textkit.transport.
 
     A pair with a side of no known word gets transport's error value (the worst score),
     so it ranks last rather than being dropped; transport logs one warning for them.
     """
-    scores = np.asarray(score_pairs(token_pairs, vectors, metric=method), dtype=np.float64)
+    scores = np.asarray(score_pairs(token_pairs, vectors, metric=method, normalize=normalize, oov=oov),
+                        dtype=np.float64)
     return -scores if method == "wmd" else scores

@@ -16,6 +16,8 @@ from .options import (
     TextkitCommand,
     TextkitGroup,
     input_options,
+    normalize_option,
+    oov_option,
     tokenizer_options,
     vectors_option,
     workers_option,
@@ -273,6 +275,8 @@ def whiten_apply(corpus, spec, workers, whitening_path, output):
 )
 @_DIM
 @_FLOOR
+@normalize_option
+@oov_option
 @click.option(
     "--scores",
     is_flag=True,
@@ -285,7 +289,8 @@ def whiten_apply(corpus, spec, workers, whitening_path, output):
 )
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically (default: stdout).")
 def eval_pairs(
-    pairs_path, spec, workers, method, fit_on, n_components, eigenvalue_floor, scores, fmt, output
+    pairs_path, spec, workers, method, fit_on, n_components, eigenvalue_floor, normalize, oov, scores, fmt,
+    output
 ):
     """Spearman and Pearson (x100) of a similarity against the labels of PAIRS.tsv.
 
@@ -295,11 +300,14 @@ def eval_pairs(
     Example:
       textkit eval STS-B.test.tsv --method whiten --dim 64
       textkit eval pairs.tsv --method wrd --format json
+      textkit eval pairs.tsv --method wmd --normalize --oov split
     """
     from ..evaluate import evaluate_pairs, read_pairs
 
     if method != "whiten" and (fit_on != "pairs" or n_components or eigenvalue_floor):
         raise click.UsageError("--fit-on, --dim and --eigen-floor apply only to --method whiten")
+    if method not in ("wmd", "wrd") and (normalize or oov != "drop"):
+        raise click.UsageError("--normalize and --oov apply only to --method wmd and wrd")
     pairs = read_pairs(pairs_path)
     result = evaluate_pairs(
         pairs,
@@ -309,6 +317,8 @@ def eval_pairs(
         n_components=n_components,
         eigenvalue_floor=eigenvalue_floor,
         workers=workers,
+        normalize=normalize,
+        oov=oov,
     )
     summary = result.summary()
     with open_output(output) as fh:

@@ -245,3 +245,21 @@ def vectors_option(f: Callable) -> Callable:
         help="Vector store or vectors file (word2vec, fastText, GloVe, Tencent); "
              "default: the bundled vectors.",
     )(f)
+
+
+def normalize_option(f: Callable) -> Callable:
+    """--normalize (WMD on unit rows) -> ``normalize``."""
+    return click.option(
+        "--normalize", is_flag=True,
+        help="WMD between unit-length vectors (gensim's default) instead of the stored ones; better "
+             "with the bundled store, whose row lengths weigh words for WRD.",
+    )(f)
+
+
+def oov_option(f: Callable) -> Callable:
+    """--oov drop|error|split (transport's policy for tokens without a vector) -> ``oov``."""
+    return click.option(
+        "--oov", type=click.Choice(["drop", "error", "split"]), default="drop", show_default=True,
+        help="Tokens without a vector: drop them (counted on stderr), stop with an error, or split "
+             "them into their known pieces (WRD/WMD; often better on domain text).",
+    )(f)

@@ -10,18 +10,13 @@ from ..errors import UsageError
 from ..output import format_value, open_output, write_rows
 from .options import (
     TextkitCommand,
+    normalize_option,
+    oov_option,
     output_options,
     tokenizer_options,
     vectors_option,
     workers_option,
 )
-
-_OOV = click.option("--oov", type=click.Choice(["drop", "error", "split"]), default="drop", show_default=True,
-                    help="Tokens without a vector: drop them (counted on stderr), stop with an error, or "
-                         "split them into their known pieces (WRD/WMD; often better on domain text).")
-_NORMALIZE = click.option("--normalize", is_flag=True,
-                          help="WMD between unit-length vectors (gensim's default) instead of the stored "
-                               "ones; better with the bundled store, whose row lengths weigh words for WRD.")
 
 
 def _tokens(tokenizer_spec, text: str):
@@ -41,8 +36,8 @@ def _tokens(tokenizer_spec, text: str):
                    "cosine of mean unit word vectors; whiten: the same after --whitening.")
 @click.option("--distance", is_flag=True,
               help="Print a distance instead of a similarity (WRD itself; 1 - cosine).")
-@_NORMALIZE
-@_OOV
+@normalize_option
+@oov_option
 @click.option("--sinkhorn", type=click.FloatRange(min=0, min_open=True), metavar="EPS",
               help="APPROXIMATE transport with entropic regularisation EPS instead of the exact solver.")
 @click.option("--whitening", "whitening_path", type=click.Path(dir_okay=False), metavar="PARAMS.npz",
@@ -167,7 +162,7 @@ def _score_file(path: str, job, workers: int, output) -> None:
 @click.option("-k", "--top", "k", type=int, default=10, show_default=True, help="Number of documents to return.")
 @click.option("--metric", type=click.Choice(["wmd", "wrd"]), default="wrd", show_default=True,
               help="wmd: distance (smaller first); wrd: similarity 1 - WRD (larger first).")
-@_NORMALIZE
+@normalize_option
 @click.option("--oov", type=click.Choice(["drop", "error", "split"]), default=None,
               help="Tokens without a vector, in the query and the documents: drop them (the default), "
                    "stop with an error, or split them into their known pieces. With --index: the "
