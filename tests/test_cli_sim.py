@@ -102,9 +102,14 @@ def test_sim_empty_or_oov_only_text_is_one_line_error(workdir, text, message):
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_sim_oov_error_policy(workdir):
+def test_sim_oov_error_policy(workdir, tmp_path):
     code, _, err = run("sim", "w1 zzz", "w2", "--oov", "error", *store_args(workdir))
     assert code == 1 and "zzz" in err
+    pairs = tmp_path / "oov.tsv"
+    pairs.write_text("w1\tw2\nw3\tw4 qqq\n", encoding="utf-8")
+    for workers in ("1", "2"):  # the error names the file, the line and the side
+        code, out, err = run("sim", "--pairs", pairs, "--oov", "error", "-j", workers, *store_args(workdir))
+        assert code == 1 and f"{pairs}, line 2, text 2:" in err and "'qqq'" in err and err.count("\n") == 1
     code, out, err = run("sim", "w1 zzz", "w2", *store_args(workdir))
     assert code == 0 and float(out) <= 1.0 and "dropped 1 + 0 tokens" in err
 

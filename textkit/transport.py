@@ -891,39 +891,42 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
 
     tally = PairTally()
     error_value = None
-    if workers <= 1:  # in this process (set up above), one text cache for the whole file
-        for chunk in _chunks(source, batch_size):
-            scores, valid, part = score_text_batch([(n, t1, t2) for n, _, t1, t2 in chunk])
-            tally = tally.merge(part)
-            if not valid.all():
-                error_value = float(scores[~valid][0])
-            for (number, line, _, _), score, ok in zip(chunk, scores.tolist(), valid.tolist()):
-                yield number, line, score, ok
-    else:
-        for window in _chunks(source, PAIR_WINDOW):
-            # at least ~16 batches per worker, so that no worker idles long at the end
-            size = max(64, min(batch_size, len(window) // (16 * workers)))
-            batches = group_batches([(t1, t2) for _, _, t1, t2 in window], size)
-            items = ([(window[i][0], window[i][2], window[i][3]) for i in batch] for batch in batches)
-            scores = np.empty(len(window), dtype=np.float64)
-            valid = np.empty(len(window), dtype=bool)
-            done = np.zeros(len(window) + 1, dtype=bool)  # a False sentinel at the end
-            ready = 0
-            # the pool's iterator comes first so that zip runs it to its end (which lets the workers go)
-            for (part_scores, part_valid, part), batch in zip(
-                    pool.imap(score_text_batch, items, workers=workers, initializer=init_pair_worker,
-                              initargs=(job,)), batches):
-                scores[batch] = part_scores
-                valid[batch] = part_valid
-                done[batch] = True
+    try:
+        if workers <= 1:  # in this process (set up above), one text cache for the whole file
+            for chunk in _chunks(source, batch_size):
+                scores, valid, part = score_text_batch([(n, t1, t2) for n, _, t1, t2 in chunk])
                 tally = tally.merge(part)
-                if not part_valid.all():
-                    error_value = float(part_scores[~part_valid][0])
-                # hand out the finished prefix of the window while the workers go on
-                stop = ready + int(np.argmin(done[ready:]))
-                for i in range(ready, stop):
-                    number, line, _, _ = window[i]
-                    yield number, line, float(scores[i]), bool(valid[i])
-                ready = stop
+                if not valid.all():
+                    error_value = float(scores[~valid][0])
+                for (number, line, _, _), score, ok in zip(chunk, scores.tolist(), valid.tolist()):
+                    yield number, line, score, ok
+        else:
+            for window in _chunks(source, PAIR_WINDOW):
+                # at least ~16 batches per worker, so that no worker idles long at the end
+                size = max(64, min(batch_size, len(window) // (16 * workers)))
+                batches = group_batches([(t1, t2) for _, _, t1, t2 in window], size)
+                items = ([(window[i][0], window[i][2], window[i][3]) for i in batch] for batch in batches)
+                scores = np.empty(len(window), dtype=np.float64)
+                valid = np.empty(len(window), dtype=bool)
+                done = np.zeros(len(window) + 1, dtype=bool)  # a False sentinel at the end
+                ready = 0
+                # the pool's iterator comes first so that zip runs it to its end (which lets the workers go)
+                for (part_scores, part_valid, part), batch in zip(
+                        pool.imap(score_text_batch, items, workers=workers, initializer=init_pair_worker,
+                                  initargs=(job,)), batches):
+                    scores[batch] = part_scores
+                    valid[batch] = part_valid
+                    done[batch] = True
+                    tally = tally.merge(part)
+                    if not part_valid.all():
+                        error_value = float(part_scores[~part_valid][0])
+                    # hand out the finished prefix of the window while the workers go on
+                    stop = ready + int(np.argmin(done[ready:]))
+                    for i in range(ready, stop):
+                        number, line, _, _ = window[i]
+                        yield number, line, float(scores[i]), bool(valid[i])
+                    ready = stop
+    except DataError as exc:  # an OOV error names the line and side; add the file
+        raise type(exc)(f"{'<stdin>' if path == '-' else path}, {exc}") from None
     tally.empty.sort()
     tally.report("line", error_value)
