@@ -307,7 +307,8 @@ def evaluate_pairs(
         _, known_mask = encoder.vectors.lookup(flat) if flat else (None, np.zeros(0, bool))
         known, total = int(np.count_nonzero(known_mask)), len(flat)
         scores = _transport_scores(
-            score_pairs, list(zip(left_tokens, right_tokens)), encoder.vectors, method, normalize, oov
+            score_pairs, list(zip(left_tokens, right_tokens)), encoder.vectors, method, normalize, oov,
+            [p.line for p in pairs],
         )
     return EvalResult(
         method=method,
@@ -321,12 +322,14 @@ def evaluate_pairs(
     )
 
 
-def _transport_scores(score_pairs, token_pairs, vectors, method: str, normalize: bool, oov: str) -> np.ndarray:
+def _transport_scores(score_pairs, token_pairs, vectors, method: str, normalize: bool, oov: str,
+                      lines: Sequence[int]) -> np.ndarray:
     """WRD similarity (1 - WRD) or negated WMD distance per pair, via textkit.transport.
 
     A pair with a side of no known word gets transport's error value (the worst score),
-    so it ranks last rather than being dropped; transport logs one warning for them.
+    so it ranks last rather than being dropped; transport logs one warning for them,
+    naming the file ``lines``.
     """
-    scores = np.asarray(score_pairs(token_pairs, vectors, metric=method, normalize=normalize, oov=oov),
-                        dtype=np.float64)
+    scores = np.asarray(score_pairs(token_pairs, vectors, metric=method, normalize=normalize, oov=oov,
+                                    numbers=lines, what="line"), dtype=np.float64)
     return -scores if method == "wmd" else scores

@@ -605,21 +605,27 @@ class PairScorer:
 
 def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vectors, *,
                 metric: str = "wrd", normalize: bool = False, oov: str = "drop",
-                sinkhorn: float | None = None, with_mask: bool = False):
+                sinkhorn: float | None = None, with_mask: bool = False,
+                numbers: Sequence[int] | None = None, what: str = "pair"):
     """Scores of token pairs, float64: WRD similarity 1 - WRD, or WMD distance.
 
     A pair with a side that has no known word gets the metric's error value
     (see the module docstring), never inf or NaN, and one warning is logged
     for all of them.  With ``with_mask=True`` returns ``(scores, valid)``
-    where ``valid`` is False for those pairs.
+    where ``valid`` is False for those pairs.  Messages call the pairs
+    ``what`` 1, 2, ... or, given, ``what`` ``numbers[i]`` (e.g. "line" and
+    the line numbers of a file).
     """
     scorer = PairScorer(Transport(vectors, metric=metric, normalize=normalize, oov=oov, sinkhorn=sinkhorn))
     scores, valid = [], []
     tally = PairTally()
     index = 0
+    def number(i: int) -> int:  # of the i-th pair, 0-based
+        return i + 1 if numbers is None else numbers[i]
+
     for chunk in _chunks(token_pairs, PAIR_BATCH):
         chunk = [(tuple(tokens1), tuple(tokens2)) for tokens1, tokens2 in chunk]
-        bags = scorer.bags(((key, f"pair {index + i + 1}, text {side}")
+        bags = scorer.bags(((key, f"{what} {number(index + i)}, text {side}")
                             for i, pair in enumerate(chunk) for side, key in enumerate(pair, 1)), tuple)
         for key1, key2 in chunk:
             index += 1
@@ -631,8 +637,8 @@ def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vect
             tally.tokens += bag1.n_tokens + bag2.n_tokens
             tally.oov += bag1.n_oov + bag2.n_oov
             if not ok:
-                tally.empty.append(index)
-    tally.report("pair", scorer.transport.error_value if tally.empty else None)
+                tally.empty.append(number(index - 1))
+    tally.report(what, scorer.transport.error_value if tally.empty else None)
     out = np.asarray(scores, dtype=np.float64)
     mask = np.asarray(valid, dtype=bool)
     return (out, mask) if with_mask else out
