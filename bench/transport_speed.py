@@ -51,9 +51,10 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
 from textkit import transport as tr
+from textkit.pair_scoring import PairJob, score_pairs_file
 from textkit.search import SearchIndex, search
 from textkit.tokenize import TokenizerSpec, get_tokenizer
-from textkit.vectors import open_vectors
+from textkit.vectors import open_vectors, open_vectors_cached
 
 
 def rate(n, seconds):
@@ -233,12 +234,12 @@ def measure_library(path, metric, workers, vectors_path):
     import logging
 
     logging.getLogger("textkit").setLevel(logging.ERROR)
-    tr.Transport(tr.open_vectors_cached(vectors_path), metric=metric)  # imports POT
+    tr.Transport(open_vectors_cached(vectors_path), metric=metric)  # imports POT
     get_tokenizer(TokenizerSpec()).tokens("预热")
-    job = tr.PairJob(vectors_path, TokenizerSpec(), metric=metric)
+    job = PairJob(vectors_path, TokenizerSpec(), metric=metric)
     own0, children0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    scores = [s for _, _, s, _ in tr.score_pairs_file(path, job, workers=workers)]
+    scores = [s for _, _, s, _ in score_pairs_file(path, job, workers=workers)]
     seconds = time.perf_counter() - t0
     # the workers have been joined: their CPU time is in RUSAGE_CHILDREN
     own1, children1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -30,6 +30,7 @@ Properties a caller relies on:
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import pickle
 import queue
@@ -186,6 +187,16 @@ class _Workers:
         for q in (self.task_q, self.result_q):
             q.cancel_join_thread()
             q.close()
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[List[Any]]:
+    """Lists of up to ``size`` consecutive items (batches of work), read lazily."""
+    it = iter(items)
+    while True:
+        chunk = list(itertools.islice(it, size))
+        if not chunk:
+            return
+        yield chunk
 
 
 def _prefetch(items: Iterable[Any]) -> Tuple[List[Any], Iterator[Any]]:

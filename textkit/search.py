@@ -146,7 +146,7 @@ _STATE: dict = {}
 
 def _init_index_worker(vectors_path, tokenizer_spec, oov="drop", source="") -> None:
     from .tokenize import get_tokenizer
-    from .transport import open_vectors_cached
+    from .vectors import open_vectors_cached
 
     vectors = _STATE["vectors"] = open_vectors_cached(vectors_path)
     _STATE["tokens"] = get_tokenizer(tokenizer_spec).tokens
@@ -242,12 +242,12 @@ class SearchIndex:
         from . import pool
         from .corpus import Corpus
         from .tokenize import get_tokenizer
-        from .transport import _VECTORS_CACHE
+        from .vectors import open_vectors_cached
 
         if os.path.isdir(corpus_path):
             raise UsageError(f"{corpus_path}: --corpus takes one file (line numbers are per file), "
                              "not a directory")
-        _VECTORS_CACHE.setdefault(None if vectors_path is None else str(vectors_path), vectors)
+        open_vectors_cached(vectors_path, opened=vectors)  # forked workers use these
         get_tokenizer(tokenizer_spec).tokens("预热")  # load the dictionary before forking
         texts: list[str] = []
 

@@ -109,6 +109,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textkit.errors import DataError, UsageError
+from textkit.pool import chunks
 
 # POT is imported when the first Transport is made (see _pot): the import takes
 # ~0.8 s, mostly scipy.stats, which `sim --metric cosine` and friends never need.
@@ -603,6 +604,9 @@ class PairScorer:
         return t.score(t.distance(bag1, bag2)), True
 
 
+PAIR_BATCH = 512  # pairs whose bags are built together
+
+
 def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vectors, *,
                 metric: str = "wrd", normalize: bool = False, oov: str = "drop",
                 sinkhorn: float | None = None, with_mask: bool = False,
@@ -620,10 +624,11 @@ def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vect
     scores, valid = [], []
     tally = PairTally()
     index = 0
+
     def number(i: int) -> int:  # of the i-th pair, 0-based
         return i + 1 if numbers is None else numbers[i]
 
-    for chunk in _chunks(token_pairs, PAIR_BATCH):
+    for chunk in chunks(token_pairs, PAIR_BATCH):
         chunk = [(tuple(tokens1), tuple(tokens2)) for tokens1, tokens2 in chunk]
         bags = scorer.bags(((key, f"{what} {number(index + i)}, text {side}")
                             for i, pair in enumerate(chunk) for side, key in enumerate(pair, 1)), tuple)
@@ -642,297 +647,3 @@ def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vect
     out = np.asarray(scores, dtype=np.float64)
     mask = np.asarray(valid, dtype=bool)
     return (out, mask) if with_mask else out
-
-
-# ---------------------------------------------------------------------- sentence pairs over the pool
-PAIR_METRICS = ("wrd", "wmd", "cosine", "whiten")
-PAIR_BATCH = 512
-
-
-@dataclass(frozen=True)
-class PairJob:
-    """Picklable settings for scoring raw sentence pairs in pool workers.
-
-    ``vectors_path`` None means the default store; ``tokenizer_spec`` a
-    :class:`textkit.tokenize.TokenizerSpec`.  ``metric`` "cosine" and "whiten"
-    use :class:`textkit.sentences.SentenceEncoder` (mean of unit word vectors;
-    "whiten" applies the saved whitening ``whitening_path`` first) and score
-    the cosine of the two sentence vectors.  ``distance`` turns a similarity
-    into a distance (1 - WRD -> WRD, cosine -> 1 - cosine; WMD is one already).
-    """
-
-    vectors_path: str | None
-    tokenizer_spec: object
-    metric: str = "wrd"
-    normalize: bool = False
-    oov: str = "drop"
-    sinkhorn: float | None = None
-    distance: bool = False
-    whitening_path: str | None = None
-
-
-_VECTORS_CACHE: dict = {}
-_WORKER: dict = {}
-
-
-def open_vectors_cached(path):
-    """``open_vectors`` once per process and path (a forked worker inherits the parent's)."""
-    key = None if path is None else str(path)
-    vectors = _VECTORS_CACHE.get(key)
-    if vectors is None:
-        from textkit.vectors import open_vectors
-
-        _VECTORS_CACHE.clear()  # one store per process: a store can be large
-        vectors = _VECTORS_CACHE[key] = open_vectors(path)
-    return vectors
-
-
-class SentenceCosine:
-    """Cosine (optionally after whitening) of pooled sentence vectors, with the pair API of PairScorer."""
-
-    def __init__(self, vectors, whitening_path: str | None):
-        from textkit.sentences import SentenceEncoder
-
-        self.whitening = None
-        pooling, weighting = "unit", None
-        if whitening_path is not None:
-            from textkit.whitening import Whitening
-
-            self.whitening = Whitening.load(whitening_path, vectors_identity=vectors.identity)
-            settings = dict(part.split("=", 1) for part in str(getattr(self.whitening, "encoder_", "")).split()
-                            if "=" in part)
-            pooling = settings.get("pooling", "unit")
-            weighting = "sif" if settings.get("weighting", "none").startswith("sif") else None
-        self.encoder = SentenceEncoder(vectors, pooling=pooling, weighting=weighting)
-        self.error_value = -1.0
-
-    def scores(self, token_pairs: Sequence[tuple[Sequence[str], Sequence[str]]]):
-        """(cosines float64, valid mask, known tokens, total tokens) of a batch of pairs."""
-        n = len(token_pairs)
-        batch = self.encoder.encode([t for pair in token_pairs for t in pair])
-        matrix = np.asarray(batch.matrix, dtype=np.float64)
-        if self.whitening is not None:
-            matrix = self.whitening.transform(matrix)
-        left, right = matrix[0::2], matrix[1::2]
-        known = np.asarray(batch.known).reshape(n, 2)
-        norms = np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1)
-        valid = (known > 0).all(axis=1) & (norms > 0)
-        cos = np.full(n, self.error_value)
-        cos[valid] = np.einsum("ij,ij->i", left[valid], right[valid]) / norms[valid]
-        return cos, valid, int(np.sum(batch.known)), int(np.sum(batch.total))
-
-
-def init_pair_worker(job: PairJob) -> None:
-    """Pool initializer: vectors, tokenizer and a scorer with its text cache."""
-    from textkit.tokenize import get_tokenizer
-
-    vectors = open_vectors_cached(job.vectors_path)
-    if job.metric in ("cosine", "whiten"):
-        scorer = SentenceCosine(vectors, job.whitening_path if job.metric == "whiten" else None)
-    else:
-        scorer = PairScorer(Transport(vectors, metric=job.metric, normalize=job.normalize, oov=job.oov,
-                                      sinkhorn=job.sinkhorn))
-    _WORKER["job"] = job
-    _WORKER["scorer"] = scorer
-    _WORKER["tokens"] = get_tokenizer(job.tokenizer_spec).tokens
-
-
-def _as_distance(job: PairJob, scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Similarity -> distance (1 - s) for WRD and cosine when asked; error values stay the worst."""
-    if not job.distance or job.metric == "wmd":
-        return scores
-    out = 1.0 - scores
-    out[~valid] = 2.0  # the largest distance of both 1 - cos and WRD
-    return out
-
-
-def score_text_batch(batch: Sequence[tuple[int, str, str]]) -> tuple[np.ndarray, np.ndarray, PairTally]:
-    """Scores of ``(line, text1, text2)`` rows: (float64 scores, valid mask, tally).
-
-    Runs in a pool worker set up by :func:`init_pair_worker`.  Texts are
-    tokenized once per worker (cached by text); an OOV error names the line.
-    """
-    job: PairJob = _WORKER["job"]
-    scorer = _WORKER["scorer"]
-    tokenize = _WORKER["tokens"]
-    tally = PairTally(pairs=len(batch))
-    if isinstance(scorer, SentenceCosine):
-        scores, valid, known, total = scorer.scores([(tokenize(t1), tokenize(t2)) for _, t1, t2 in batch])
-        tally.tokens, tally.oov = total, total - known
-        tally.empty = [line for (line, _, _), ok in zip(batch, valid) if not ok]
-        return _as_distance(job, scores, valid), valid, tally
-    transport = scorer.transport
-    scores = np.empty(len(batch), dtype=np.float64)
-    valid = np.ones(len(batch), dtype=bool)
-    bags = scorer.bags(((text, f"line {line}, text {side}")
-                        for line, *texts in batch for side, text in enumerate(texts, 1)), tokenize)
-    for k, (line, text1, text2) in enumerate(batch):
-        bag1, bag2 = bags[text1], bags[text2]
-        tally.tokens += bag1.n_tokens + bag2.n_tokens
-        tally.oov += bag1.n_oov + bag2.n_oov
-        if bag1.empty or bag2.empty:
-            scores[k] = transport.error_value
-            valid[k] = False
-            tally.empty.append(line)
-        else:
-            scores[k] = transport.score(transport.distance(bag1, bag2))
-    return _as_distance(job, scores, valid), valid, tally
-
-
-def _pair_rows(path: str) -> Iterable[tuple[int, str, str, str]]:
-    """(line number, line, text1, text2) of a ``text1<TAB>text2[<TAB>...]`` file; DataError on 1 field."""
-    from textkit.corpus import open_text
-
-    with open_text(path) as fh:
-        for number, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
-            if number == 1 and line.startswith("\ufeff"):
-                line = line[1:]
-            fields = line.split("\t")
-            if len(fields) < 2:
-                raise DataError(f"{path}, line {number}: expected text1<TAB>text2, found one field "
-                                f"{_preview(line)}")
-            yield number, line, fields[0], fields[1]
-
-
-def _checked_rows(path: str):
-    """The rows of a pairs file, every line checked before the first is handed out.
-
-    Standard input is held in memory; a file is read once when it fits in one
-    window of :data:`PAIR_WINDOW` rows, otherwise the rest is checked first and
-    then read again.
-    """
-    if path == "-":
-        return list(_pair_rows(path))
-    rows = _pair_rows(path)
-    first = list(itertools.islice(rows, PAIR_WINDOW))
-    extra = 0
-    for _ in rows:
-        extra += 1
-    if not extra:
-        return first
-    return itertools.chain(first, itertools.islice(_pair_rows(path), PAIR_WINDOW, None))
-
-
-def _preview(text: str, width: int = 30) -> str:
-    return repr(text if len(text) <= width else text[:width] + "...")
-
-
-def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[list[int]]:
-    """Pair indices grouped into batches so that pairs sharing a text share a batch.
-
-    Pairs are joined when they share a text (connected components of the graph
-    text--pair, by union-find); components are packed greedily, in order of
-    their first pair, into batches of about ``batch_size`` (a larger component
-    is cut).  A worker's text cache then holds every repeat of a text: across
-    workers no text is tokenized twice.  Within a batch pairs keep input order.
-    """
-    parent: dict = {}
-
-    def find(x):
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
-
-    for text1, text2 in texts:
-        parent.setdefault(text1, text1)
-        parent.setdefault(text2, text2)
-        a, b = find(text1), find(text2)
-        if a != b:
-            parent[a] = b
-    components: dict = {}
-    for i, (text1, _) in enumerate(texts):
-        components.setdefault(find(text1), []).append(i)
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for members in components.values():  # dicts keep first-appearance order
-        if current and len(current) + len(members) > batch_size:
-            batches.append(current)
-            current = []
-        for start in range(0, len(members), batch_size):
-            part = members[start:start + batch_size]
-            if current and len(current) + len(part) > batch_size:
-                batches.append(current)
-                current = []
-            current.extend(part)
-    if current:
-        batches.append(current)
-    return [sorted(batch) for batch in batches]
-
-
-PAIR_WINDOW = 65_536  # pairs read, grouped and scored together when workers > 1
-
-
-def _chunks(rows: Iterable, size: int):
-    """Lists of up to ``size`` consecutive items."""
-    it = iter(rows)
-    while True:
-        chunk = list(itertools.islice(it, size))
-        if not chunk:
-            return
-        yield chunk
-
-
-def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: int = PAIR_BATCH):
-    """Yield ``(line, line_text, score, valid)`` for every line of a pairs file, in input order.
-
-    The whole file is checked first (a line with one field raises
-    :class:`DataError` naming it before any score is produced; standard input
-    is held in memory for that), then scored in batches over the pool.  With
-    several workers the file is taken in windows of :data:`PAIR_WINDOW` pairs
-    whose batches are formed by :func:`group_batches` (results are put back in
-    input order).  Notes on OOV tokens and a warning for pairs with an empty
-    side are logged at the end.  Scores are identical for any number of workers:
-    each is a function of its two texts alone.
-    """
-    from textkit import pool
-
-    source = _checked_rows(path)
-    init_pair_worker(job)  # in this process first: errors surface here, forked workers inherit
-    if job.metric not in ("cosine", "whiten"):
-        _WORKER["tokens"]("预热")  # load the segmenter's dictionary before forking
-
-    tally = PairTally()
-    error_value = None
-    try:
-        if workers <= 1:  # in this process (set up above), one text cache for the whole file
-            for chunk in _chunks(source, batch_size):
-                scores, valid, part = score_text_batch([(n, t1, t2) for n, _, t1, t2 in chunk])
-                tally = tally.merge(part)
-                if not valid.all():
-                    error_value = float(scores[~valid][0])
-                for (number, line, _, _), score, ok in zip(chunk, scores.tolist(), valid.tolist()):
-                    yield number, line, score, ok
-        else:
-            for window in _chunks(source, PAIR_WINDOW):
-                # at least ~16 batches per worker, so that no worker idles long at the end
-                size = max(64, min(batch_size, len(window) // (16 * workers)))
-                batches = group_batches([(t1, t2) for _, _, t1, t2 in window], size)
-                items = ([(window[i][0], window[i][2], window[i][3]) for i in batch] for batch in batches)
-                scores = np.empty(len(window), dtype=np.float64)
-                valid = np.empty(len(window), dtype=bool)
-                done = np.zeros(len(window) + 1, dtype=bool)  # a False sentinel at the end
-                ready = 0
-                # the pool's iterator comes first so that zip runs it to its end (which lets the workers go)
-                for (part_scores, part_valid, part), batch in zip(
-                        pool.imap(score_text_batch, items, workers=workers, initializer=init_pair_worker,
-                                  initargs=(job,)), batches):
-                    scores[batch] = part_scores
-                    valid[batch] = part_valid
-                    done[batch] = True
-                    tally = tally.merge(part)
-                    if not part_valid.all():
-                        error_value = float(part_scores[~part_valid][0])
-                    # hand out the finished prefix of the window while the workers go on
-                    stop = ready + int(np.argmin(done[ready:]))
-                    for i in range(ready, stop):
-                        number, line, _, _ = window[i]
-                        yield number, line, float(scores[i]), bool(valid[i])
-                    ready = stop
-    except DataError as exc:  # an OOV error names the line and side; add the file
-        raise type(exc)(f"{'<stdin>' if path == '-' else path}, {exc}") from None
-    tally.empty.sort()
-    tally.report("line", error_value)

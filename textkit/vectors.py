@@ -673,3 +673,21 @@ def open_vectors(
         path,
     )
     return read_vectors(path, format=format, limit=limit)
+
+
+_OPENED: dict = {}
+
+
+def open_vectors_cached(path=None, *, opened=None):
+    """:func:`open_vectors` once per process and path; a forked pool worker inherits the parent's.
+
+    ``opened``: vectors the caller already opened from ``path``, kept for it
+    (so that workers use them instead of reading the path again).  Only the
+    last store is kept (a store can be large).
+    """
+    key = None if path is None else str(path)
+    vectors = _OPENED.get(key)
+    if vectors is None or (opened is not None and opened is not vectors):
+        _OPENED.clear()
+        vectors = _OPENED[key] = opened if opened is not None else open_vectors(path)
+    return vectors

@@ -67,7 +67,8 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
       textkit sim "猫坐在垫子上" "狗躺在地毯上" --metric wmd --explain
       textkit sim --pairs pairs.tsv -j 2 -o scored.tsv
     """
-    from .. import transport
+    from .. import pair_scoring, transport
+    from ..vectors import open_vectors_cached
 
     if metric == "whiten" and not whitening_path:
         raise click.UsageError("--metric whiten needs --whitening PARAMS.npz (from `textkit whiten fit`)")
@@ -78,7 +79,7 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
 
         logging.getLogger("textkit").info("--sinkhorn %g: entropic regularisation, the values are APPROXIMATE",
                                           sinkhorn)
-    job = transport.PairJob(vectors_path, tokenizer_spec, metric=metric, normalize=normalize, oov=oov,
+    job = pair_scoring.PairJob(vectors_path, tokenizer_spec, metric=metric, normalize=normalize, oov=oov,
                             sinkhorn=sinkhorn, distance=distance, whitening_path=whitening_path)
     if pairs_path is not None:
         if texts:
@@ -90,9 +91,9 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
     if len(texts) != 2:
         raise click.UsageError(f"expected TEXT1 TEXT2 (or --pairs FILE), got {len(texts)} text(s)")
     tokens1, tokens2 = _tokens(tokenizer_spec, texts[0]), _tokens(tokenizer_spec, texts[1])
-    vectors = transport.open_vectors_cached(vectors_path)
+    vectors = open_vectors_cached(vectors_path)
     if metric in ("cosine", "whiten"):
-        scorer = transport.SentenceCosine(vectors, whitening_path if metric == "whiten" else None)
+        scorer = pair_scoring.SentenceCosine(vectors, whitening_path if metric == "whiten" else None)
         scores, valid, _, _ = scorer.scores([(tokens1, tokens2)])
         if not valid[0]:
             known = scorer.encoder.encode([tokens1, tokens2]).known
@@ -137,7 +138,7 @@ def _write_one(output, metric: str, distance: bool, value: float, flows=None) ->
 
 
 def _score_file(path: str, job, workers: int, output) -> None:
-    from ..transport import score_pairs_file
+    from ..pair_scoring import score_pairs_file
 
     rows = score_pairs_file(path, job, workers=workers)
     with open_output(output.path) as fh:
@@ -190,7 +191,7 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
     """
     from .. import search as searching
     from ..output import check_output_file
-    from ..transport import open_vectors_cached
+    from ..vectors import open_vectors_cached
 
     if k < 1:
         raise UsageError(f"-k must be at least 1, got {k}")

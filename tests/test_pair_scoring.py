@@ -1,0 +1,103 @@
+"""Pairs files scored over the pool (textkit.pair_scoring): batching, windows, any number of workers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from textkit import pair_scoring as ps
+from textkit import transport as tr
+from textkit.errors import DataError
+
+from .test_transport import random_store, random_tokens
+
+
+def test_group_batches_keeps_pairs_sharing_a_text_together():
+    rng = np.random.default_rng(0)
+    pairs = [(f"t{rng.integers(150)}", f"t{rng.integers(150)}") for _ in range(80)]
+    batches = ps.group_batches(pairs, batch_size=10)
+    assert sorted(i for b in batches for i in b) == list(range(len(pairs)))
+    assert all(b == sorted(b) and len(b) <= 10 for b in batches)
+    batch_of = {i: n for n, b in enumerate(batches) for i in b}
+    # components by a plain flood fill over shared texts
+    unseen, checked = set(range(len(pairs))), 0
+    while unseen:
+        todo, comp = [unseen.pop()], set()
+        while todo:
+            i = todo.pop()
+            comp.add(i)
+            linked = {j for j in unseen if set(pairs[j]) & set(pairs[i])}
+            unseen -= linked
+            todo.extend(linked)
+        if len(comp) <= 10:
+            assert len({batch_of[i] for i in comp}) == 1
+            checked += len(comp) > 1
+    assert checked > 3
+    small = [("a", "b"), ("c", "d"), ("b", "e"), ("f", "f")]
+    assert ps.group_batches(small, batch_size=3) == [[0, 1, 2], [3]]
+    assert ps.group_batches(small, batch_size=2) == [[0, 2], [1, 3]]
+
+
+def test_pairs_file_same_scores_for_any_workers(tmp_path):
+    from textkit.tokenize import TokenizerSpec
+    from textkit.vectors import save_store
+
+    store = random_store(12, n_words=25, dim=6)
+    save_store(tmp_path / "store", store.words, store.matrix)
+    rng = np.random.default_rng(1)
+    sentences = [" ".join(random_tokens(rng, store, 1, 6)) for _ in range(40)] + ["", "zzz"]
+    lines = [f"{sentences[int(rng.integers(len(sentences)))]}\t{sentences[int(rng.integers(len(sentences)))]}"
+             for _ in range(300)]
+    (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for metric in ("wrd", "wmd"):
+        job = ps.PairJob(str(tmp_path / "store"), TokenizerSpec(kind="whitespace"), metric=metric)
+        one = list(ps.score_pairs_file(str(tmp_path / "pairs.tsv"), job, workers=1, batch_size=16))
+        two = list(ps.score_pairs_file(str(tmp_path / "pairs.tsv"), job, workers=2, batch_size=16))
+        assert one == two
+        assert [row[0] for row in one] == list(range(1, 301))
+        pairs = [(line.split("\t")[0].split(), line.split("\t")[1].split()) for line in lines]
+        scores, valid = tr.score_pairs(pairs, store, metric=metric, with_mask=True)
+        assert [row[3] for row in one] == valid.tolist()
+        np.testing.assert_allclose([row[2] for row in one], scores, rtol=1e-6)
+
+
+def test_pairs_file_larger_than_a_window(tmp_path, monkeypatch):
+    """Rows are all checked before the first score, also when the file spans several windows."""
+    from textkit.tokenize import TokenizerSpec
+    from textkit.vectors import save_store
+
+    store = random_store(13, n_words=10, dim=4)
+    save_store(tmp_path / "store", store.words, store.matrix)
+    monkeypatch.setattr(ps, "PAIR_WINDOW", 7)
+    lines = [f"w{i % 10}\tw{(3 * i) % 10} w1" for i in range(30)]
+    good = tmp_path / "good.tsv"
+    good.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("\n".join(lines[:20] + ["w1 only"] + lines[20:]) + "\n", encoding="utf-8")
+    job = ps.PairJob(str(tmp_path / "store"), TokenizerSpec(kind="whitespace"), metric="wrd")
+    for workers in (1, 2):
+        rows = list(ps.score_pairs_file(str(good), job, workers=workers, batch_size=4))
+        assert [r[1] for r in rows] == lines
+        want = [1 - tr.wrd(a.split(), b.split(), store) for a, b in (x.split("\t") for x in lines)]
+        np.testing.assert_allclose([r[2] for r in rows], want, rtol=1e-12)
+        stream = ps.score_pairs_file(str(bad), job, workers=workers, batch_size=4)
+        with pytest.raises(DataError, match="line 21"):
+            next(stream)  # the bad line is found before the first score
+
+
+def test_pair_scores_do_not_depend_on_the_text_cache(tmp_path, monkeypatch):
+    """A text cache emptied in the middle of a batch (it is bounded) changes no score."""
+    from textkit.tokenize import TokenizerSpec
+    from textkit.vectors import save_store
+
+    store = random_store(17, n_words=10, dim=4)
+    save_store(tmp_path / "store", store.words, store.matrix)
+    lines = [f"w{i % 10} w{(i * 7) % 10}\tw{(3 * i) % 10} w1" for i in range(40)]  # texts repeat
+    path = tmp_path / "pairs.tsv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    want = [tr.wmd(a.split(), b.split(), store) for a, b in (x.split("\t") for x in lines)]
+    job = ps.PairJob(str(tmp_path / "store"), TokenizerSpec(kind="whitespace"), metric="wmd")
+    for cache_size in (200_000, 3, 1):
+        monkeypatch.setattr(tr.PairScorer.__init__, "__defaults__", (cache_size,))
+        got = [score for _, _, score, _ in ps.score_pairs_file(str(path), job, workers=1, batch_size=16)]
+        np.testing.assert_allclose(got, want, rtol=1e-12)
