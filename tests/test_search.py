@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from textkit import transport as tr
 from textkit.errors import DataError, UsageError
@@ -243,3 +245,33 @@ def test_bad_queries():
         search(index, ["nothing", "known"], k=3)
     with pytest.raises(tr.EmptyBagError, match="query"):
         search(index, [], k=3)
+
+
+_VOCAB_STORE, _ = make_corpus(20, n_docs=210, n_words=12, dim=4)
+# known words w0..w11 (w5 is a zero vector), unknown ones, and tokens that split into known pieces
+_TOKENS = [f"w{i}" for i in range(12)] + ["w40", "qq", "w1w2", "w3x"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    docs=st.lists(st.lists(st.sampled_from(_TOKENS), max_size=5).map(" ".join), min_size=1, max_size=25),
+    query=st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=4),
+    k=st.integers(1, 30),
+    setting=st.sampled_from(SETTINGS),
+    oov=st.sampled_from(["drop", "split"]),
+)
+def test_any_corpus_search_equals_the_per_text_reference(docs, query, k, setting, oov):
+    """Any corpus (blank and unknown-only lines anywhere, first or last included), any query and k."""
+    metric, normalize = setting
+    store = _VOCAB_STORE
+    index = SearchIndex.from_texts(docs, store, str.split, oov=oov)
+    full = brute_reference(store, docs, query, len(docs), metric, normalize, oov=oov)
+    try:
+        pruned = search(index, query, k=k, metric=metric, normalize=normalize)
+    except tr.EmptyBagError:
+        assert tr.Transport(store, metric=metric, normalize=normalize, oov=oov).bag(query).empty
+        return
+    brute = search(index, query, k=k, metric=metric, normalize=normalize, prune=False)
+    assert [(h.line, h.distance) for h in pruned] == [(h.line, h.distance) for h in brute]
+    assert [h.line for h in pruned] == [line for _, line in full[:k]]
+    assert [h.distance for h in pruned] == pytest.approx([d for d, _ in full[:k]], abs=1e-12)
