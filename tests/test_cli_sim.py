@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 
 import numpy as np
 import pytest
@@ -160,6 +161,19 @@ def test_pairs_line_with_one_field_exit_1_and_no_output(workdir, tmp_path):
     assert not out_path.exists()
     code, out, err = run("sim", "--pairs", bad, *store_args(workdir))
     assert code == 1 and out == ""  # checked before anything is written
+
+
+def test_pairs_blank_lines_are_skipped(workdir, tmp_path):
+    """Blank lines (a trailing one, one in the middle) hold no pair; a tab-only line is a pair with empty sides."""
+    pairs = tmp_path / "gaps.tsv"
+    pairs.write_text("w1 w2\tw3\n\nw4\tw5 w6\n\t\n  \n", encoding="utf-8")
+    vectors = open_vectors(workdir / "store")
+    for workers in ("1", "2"):
+        code, out, err = run("sim", "--pairs", pairs, "--format", "jsonl", "-j", workers, *store_args(workdir))
+        rows = [json.loads(row) for row in out.splitlines()]
+        assert code == 0 and [r["line_number"] for r in rows] == [1, 3, 4]
+        assert rows[0]["score"] == pytest.approx(1 - tr.wrd(["w1", "w2"], ["w3"], vectors), abs=1e-12)
+        assert rows[2]["valid"] is False and "line 4" in err
 
 
 def test_search_output_equals_brute_force_and_library(workdir):

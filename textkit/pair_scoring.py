@@ -142,7 +142,12 @@ def score_text_batch(batch: Sequence[tuple[int, str, str]]) -> tuple[np.ndarray,
 
 
 def _pair_rows(path: str) -> Iterable[tuple[int, str, str, str]]:
-    """(line number, line, text1, text2) of a ``text1<TAB>text2[<TAB>...]`` file; DataError on 1 field."""
+    """(line number, line, text1, text2) of a ``text1<TAB>text2[<TAB>...]`` file; DataError on 1 field.
+
+    Blank lines (nothing but spaces) are skipped, as ``eval`` skips them: a
+    trailing empty line is common and holds no pair.  A line with a tab but
+    empty sides is a pair, scored with the error value.
+    """
     from textkit.corpus import open_text
 
     with open_text(path) as fh:
@@ -150,6 +155,8 @@ def _pair_rows(path: str) -> Iterable[tuple[int, str, str, str]]:
             line = line.rstrip("\r\n")
             if number == 1 and line.startswith("\ufeff"):
                 line = line[1:]
+            if "\t" not in line and not line.strip():
+                continue
             fields = line.split("\t")
             if len(fields) < 2:
                 raise DataError(f"{path}, line {number}: expected text1<TAB>text2, found one field "

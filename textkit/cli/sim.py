@@ -29,7 +29,8 @@ def _tokens(tokenizer_spec, text: str):
 @click.argument("texts", nargs=-1, metavar="[TEXT1 TEXT2]")
 @click.option("--pairs", "pairs_path", metavar="FILE.tsv",
               help="Score every line text1<TAB>text2[<TAB>...] of FILE (- for stdin); "
-                   "each line is written back with its score appended, in input order.")
+                   "each line is written back with its score appended, in input order "
+                   "(blank lines are skipped).")
 @click.option("--metric", type=click.Choice(["wrd", "wmd", "cosine", "whiten"]), default="wrd",
               show_default=True,
               help="wrd: Word Rotator's similarity 1 - WRD; wmd: Word Mover's Distance; cosine: "
