@@ -236,6 +236,27 @@ def test_search_oov_policies(workdir, tmp_path):
     assert code == 1 and "built with --oov split" in err and "Traceback" not in err
 
 
+def test_search_queries_file(workdir, tmp_path):
+    """--queries: every query's hits, in file order, as the single-query command gives them."""
+    queries = ["w1 w2", "", "w7 w7 w11", "zzz", "w25"]
+    path = tmp_path / "queries.txt"
+    path.write_text("\n".join(queries) + "\n", encoding="utf-8")
+    corpus = ["--corpus", workdir / "corpus.txt", "-k", "3", *store_args(workdir)]
+    code, out, err = run("search", "--queries", path, *corpus)
+    assert code == 0 and "1 query without a word in the vectors, no result: line 4" in err
+    want = []
+    for number, text in ((1, "w1 w2"), (3, "w7 w7 w11"), (5, "w25")):
+        single = run("search", text, *corpus)[1]
+        want += [f"{number}\t{row}" for row in single.splitlines()]
+    assert out.splitlines() == want
+    code, out, _ = run("search", "--queries", path, *corpus, "--format", "jsonl")
+    assert [json.loads(row)["query_line"] for row in out.splitlines()] == [1, 1, 1, 3, 3, 3, 5, 5, 5]
+    code, _, err = run("search", "w1", "--queries", path, *corpus)
+    assert code == 2 and "not both" in err
+    code, _, err = run("search", "--queries", tmp_path / "none.txt", *corpus)
+    assert code == 1 and "none.txt: no such file" in err and "indexed" not in err  # before building the index
+
+
 def test_cut_input_files_are_one_line_errors(workdir, tmp_path):
     """A truncated gzip pairs file and a truncated index: exit 1 with one line (not "interrupted", 130)."""
     import gzip

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from textkit import transport as tr
 from textkit.errors import DataError, UsageError
-from textkit.search import SearchIndex, search
+from textkit.search import SearchIndex, search, search_queries
 
 
 class FakeVectors:
@@ -200,6 +200,26 @@ def test_index_written_before_oov_policies_reads_as_drop(tmp_path):
     old = SearchIndex.load(str(tmp_path / "old.npz"), store)
     assert (old.oov, old.unknown) == ("drop", index.unknown)
     np.testing.assert_array_equal(old.n_oov, index.n_oov)
+
+
+@pytest.mark.parametrize("metric,normalize", SETTINGS)
+def test_many_queries_equal_one_by_one(metric, normalize, caplog):
+    """search_queries: each result equals search() alone; queries without a known word are named once."""
+    store, docs = make_corpus(21, n_docs=210)
+    index = SearchIndex.from_texts(docs, store, str.split)
+    queries = [(2, ["w1", "w7"]), (5, ["w45"]), (6, docs[3].split()), (9, []), (11, ["w2"])]
+    with caplog.at_level("WARNING", logger="textkit"):
+        got = list(search_queries(index, queries, k=4, metric=metric, normalize=normalize))
+    assert [n for n, _ in got] == [2, 6, 11]
+    for n, result in got:
+        alone = search(index, dict(queries)[n], k=4, metric=metric, normalize=normalize)
+        assert result.hits == alone.hits
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["2 queries without a word in the vectors, no result: line 5, 9"]
+    known_only = SearchIndex.from_texts([" ".join(t for t in d.split() if t in store.words) for d in docs],
+                                        store, str.split, oov="error")
+    with pytest.raises(DataError, match="query line 5: .*'w45'"):
+        list(search_queries(known_only, queries, k=4, metric=metric, normalize=normalize))
 
 
 def test_index_save_load_roundtrip(tmp_path):

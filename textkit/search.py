@@ -50,7 +50,7 @@ import logging
 import os
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -479,21 +479,60 @@ def search(index: SearchIndex, query_tokens: Sequence[str], *, k: int = 10, metr
     token (DataError).  Raises UsageError for k < 1 and EmptyBagError for a
     query without a known word; documents without a known word are skipped (one note).
     """
+    transport = _transport(index, k, metric, normalize, oov)
+    query = transport.bag(list(query_tokens), what="query")
+    if query.empty:
+        raise EmptyBagError("the query has no word in the vectors")
+    return _search_bag(index, transport, query, _searchable(index, metric, normalize), k, metric, normalize,
+                       prune)
+
+
+def search_queries(index: SearchIndex, queries: Iterable[tuple[int, Sequence[str]]], *, k: int = 10,
+                   metric: str = "wrd", normalize: bool = False, prune: bool = True,
+                   oov: str | None = None) -> Iterator[tuple[int, SearchResult]]:
+    """:func:`search` for many ``(query line, tokens)``, in order: ``(query line, result)``.
+
+    A query without a known word yields no result; one warning at the end names
+    those lines.  An OOV error (``oov="error"``) names the query line.
+    """
+    transport = _transport(index, k, metric, normalize, oov)
+    docs = _searchable(index, metric, normalize)
+    empty: list[int] = []
+    for number, tokens in queries:
+        query = transport.bag(list(tokens), what=f"query line {number}")
+        if query.empty:
+            empty.append(number)
+            continue
+        yield number, _search_bag(index, transport, query, docs, k, metric, normalize, prune)
+    if empty:
+        shown = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
+        log.warning("%d quer%s without a word in the vectors, no result: line %s", len(empty),
+                    "y" if len(empty) == 1 else "ies", shown)
+
+
+def _transport(index: SearchIndex, k: int, metric: str, normalize: bool, oov: str | None) -> Transport:
+    """The checks shared by :func:`search` and :func:`search_queries`, and the transport for the queries."""
     if k < 1:
         raise UsageError(f"-k must be at least 1, got {k}")
     oov = index.oov if oov is None else oov
     if oov != index.oov and index.unknown:
         raise DataError(f"the index was built with --oov {index.oov} and its documents have tokens without "
                         f"a vector ({index.unknown}): query with --oov {index.oov}, or rebuild it with --oov {oov}")
-    transport = Transport(index.vectors, metric=metric, normalize=normalize, oov=oov)
-    query = transport.bag(list(query_tokens), what="query")
-    if query.empty:
-        raise EmptyBagError("the query has no word in the vectors")
-    valid = index.has_mass(metric, normalize)
-    docs = np.flatnonzero(valid)
+    return Transport(index.vectors, metric=metric, normalize=normalize, oov=oov)
+
+
+def _searchable(index: SearchIndex, metric: str, normalize: bool) -> np.ndarray:
+    """Documents with transport mass (the others are skipped, with one note)."""
+    docs = np.flatnonzero(index.has_mass(metric, normalize))
     skipped = len(index) - len(docs)
     if skipped:
         log.info("%d of %d lines have no word in the vectors and are skipped", skipped, len(index))
+    return docs
+
+
+def _search_bag(index: SearchIndex, transport: Transport, query, docs: np.ndarray, k: int, metric: str,
+                normalize: bool, prune: bool) -> SearchResult:
+    """The top ``k`` of ``docs`` for one query bag: brute force or pruned (same answer)."""
     indptr, ids, counts, n_tokens, n_oov = index.indptr, index.ids, index.counts, index.n_tokens, index.n_oov
 
     def exact(doc: int) -> float:

@@ -169,12 +169,15 @@ def _score_file(path: str, job, workers: int, output) -> None:
               help="Tokens without a vector, in the query and the documents: drop them (the default), "
                    "stop with an error, or split them into their known pieces. With --index: the "
                    "policy the index was built with.")
+@click.option("--queries", "queries_path", metavar="FILE",
+              help="One query per line (- for stdin; blank lines skipped) instead of QUERY: writes "
+                   "query_line<TAB>score<TAB>line_number<TAB>text, queries in file order.")
 @click.option("--brute-force", is_flag=True, help="Solve every document exactly (no pruning; for checking).")
 @tokenizer_options
 @vectors_option
 @workers_option
 @output_options
-def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov, brute_force,
+def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov, queries_path, brute_force,
            tokenizer_spec, vectors_path, workers, output):
     """The k documents of a corpus nearest to QUERY by WMD or WRD.
 
@@ -189,8 +192,10 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
       textkit search --corpus reviews.txt --build-index reviews.npz
       textkit search "物流很快" --index reviews.npz --metric wmd
       textkit search "借呗怎么还款" --corpus faq.txt --oov split
+      textkit search --queries questions.txt --index reviews.npz -k 3
     """
     from .. import search as searching
+    from ..corpus import Corpus
     from ..output import check_output_file
     from ..vectors import open_vectors_cached
 
@@ -200,10 +205,18 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
         raise click.UsageError("give exactly one of --corpus FILE and --index INDEX.npz")
     if build_path is not None and corpus_path is None:
         raise click.UsageError("--build-index needs --corpus FILE")
-    if query is None and build_path is None:
-        raise click.UsageError("missing QUERY (or --build-index INDEX.npz to only prepare an index)")
+    if query is not None and queries_path is not None:
+        raise click.UsageError("give either QUERY or --queries FILE, not both")
+    if query is None and queries_path is None and build_path is None:
+        raise click.UsageError("missing QUERY (or --queries FILE, or --build-index INDEX.npz to only prepare "
+                               "an index)")
+    if queries_path == "-" and corpus_path == "-":
+        raise click.UsageError("--corpus and --queries cannot both be standard input")
     if build_path is not None:
         check_output_file(build_path)  # before tokenizing the whole corpus
+    queries = None
+    if queries_path is not None:  # read first: a missing or broken file fails before the index is built
+        queries = [(r.line, r.text) for r in Corpus([queries_path]).records() if r.text.strip()]
     vectors = open_vectors_cached(vectors_path)
     if index_path is not None:
         index = searching.SearchIndex.load(index_path, vectors, tokenizer_spec)
@@ -212,6 +225,14 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
                                             vectors_path=vectors_path, oov=oov or "drop")
         if build_path is not None:
             index.save(build_path)
+    if queries is not None:
+        results = searching.search_queries(index, ((n, _tokens(tokenizer_spec, text)) for n, text in queries),
+                                           k=k, metric=metric, normalize=normalize, prune=not brute_force,
+                                           oov=oov)
+        with open_output(output.path) as fh:
+            write_rows(fh, ([number, h.score, h.line, h.text] for number, hits in results for h in hits),
+                       ["query_line", "score", "line_number", "text"], output.fmt, output.header)
+        return
     if query is None:
         return
     hits = searching.search(index, _tokens(tokenizer_spec, query), k=k, metric=metric,
