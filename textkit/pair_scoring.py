@@ -123,7 +123,6 @@ def score_text_batch(batch: Sequence[tuple[int, str, str]]) -> tuple[np.ndarray,
         tally.tokens, tally.oov = total, total - known
         tally.empty = [line for (line, _, _), ok in zip(batch, valid) if not ok]
         return _as_distance(job, scores, valid), valid, tally
-    transport = scorer.transport
     scores = np.empty(len(batch), dtype=np.float64)
     valid = np.ones(len(batch), dtype=bool)
     bags = scorer.bags(((text, f"line {line}, text {side}")
@@ -132,12 +131,9 @@ def score_text_batch(batch: Sequence[tuple[int, str, str]]) -> tuple[np.ndarray,
         bag1, bag2 = bags[text1], bags[text2]
         tally.tokens += bag1.n_tokens + bag2.n_tokens
         tally.oov += bag1.n_oov + bag2.n_oov
-        if bag1.empty or bag2.empty:
-            scores[k] = transport.error_value
-            valid[k] = False
+        scores[k], valid[k] = scorer.score_bags(bag1, bag2)
+        if not valid[k]:
             tally.empty.append(line)
-        else:
-            scores[k] = transport.score(transport.distance(bag1, bag2))
     return _as_distance(job, scores, valid), valid, tally
 
 

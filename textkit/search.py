@@ -42,14 +42,11 @@ size again in token ids and N x dim float64 centroids per metric).
 
 from __future__ import annotations
 
-import functools
 import heapq
-import itertools
 import json
 import logging
 import os
 import zipfile
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
@@ -57,7 +54,7 @@ import numpy as np
 from scipy import sparse
 
 from .errors import DataError, UsageError
-from .transport import OOV_POLICIES, EmptyBagError, Transport, known_pieces, unknown_token_error
+from .transport import OOV_POLICIES, EmptyBagError, Transport, piece_finder, token_rows
 
 log = logging.getLogger("textkit.search")
 
@@ -101,43 +98,23 @@ def _spec_json(spec) -> str:
     return json.dumps(asdict(spec), sort_keys=True, ensure_ascii=False)
 
 
-def doc_counts(tokens: Sequence[str], vectors, *, oov: str = "drop", pieces=None,
-               what: str = "text") -> tuple[np.ndarray, np.ndarray, int, int]:
-    """(distinct row ids ascending, their counts, unknown tokens, dropped tokens) of a token list.
+def doc_table(token_lists: Sequence[Sequence[str]], vectors, *, oov: str = "drop", pieces=None,
+              whats: Sequence[str] | None = None):
+    """The index's rows for many token lists: ``(n_tokens, unknown, dropped, lengths, ids, counts)``.
 
-    Unknown tokens (not in the vocabulary) follow the OOV policy as in
-    :meth:`Transport.bags`: dropped (``drop``), an error naming ``what``
-    (``error``), or counted as their known pieces (``split``; ``pieces(token)``
-    gives their row ids, default :func:`known_pieces`); dropped tokens are the
-    unknown ones that contribute nothing.
+    Per text: its tokens, how many were not in the vocabulary and how many of
+    those were dropped (the OOV policy of :func:`textkit.transport.token_rows`;
+    ``whats`` name the texts in an ``oov="error"`` error), and its number of
+    distinct row ids; ``ids`` (ascending within a text) and ``counts``
+    concatenated over the texts.  All int64.
     """
-    if not tokens:
-        return np.empty(0, np.int64), np.empty(0, np.int64), 0, 0
-    counter = Counter(tokens)
-    ids, known = vectors.lookup(list(counter))
-    ids = np.asarray(ids, dtype=np.int64)
-    known = np.asarray(known, dtype=bool)
-    counts = np.fromiter(counter.values(), dtype=np.int64, count=len(counter))
-    unknown = int(counts[~known].sum())
-    dropped = unknown
-    if unknown and oov == "error":
-        raise unknown_token_error(tokens, vectors, what)
-    if unknown and oov == "split":
-        pieces = pieces or (lambda token: known_pieces(token, vectors))
-        extra_ids, extra_counts = [], []
-        for token, count in zip(itertools.compress(counter, ~known), counts[~known].tolist()):
-            found = pieces(token)
-            if found:
-                extra_ids.extend(found)
-                extra_counts.extend([count] * len(found))
-                dropped -= count
-        ids = np.concatenate([ids[known], np.asarray(extra_ids, dtype=np.int64)])
-        counts = np.concatenate([counts[known], np.asarray(extra_counts, dtype=np.int64)])
-        ids, where = np.unique(ids, return_inverse=True)
-        return ids, np.bincount(where, weights=counts).astype(np.int64), unknown, dropped
-    ids, counts = ids[known], counts[known]
-    order = np.argsort(ids)
-    return ids[order], counts[order], unknown, dropped
+    owner, ids, unknown, dropped = token_rows(token_lists, vectors, oov=oov, pieces=pieces, whats=whats)
+    width = int(ids.max()) + 1 if len(ids) else 1
+    keys, counts = np.unique(owner * width + ids, return_counts=True)  # by text, then row id
+    n = len(token_lists)
+    lengths = np.bincount(keys // width, minlength=n)
+    n_tokens = np.fromiter(map(len, token_lists), dtype=np.int64, count=n)
+    return n_tokens, unknown, dropped, lengths, keys % width, counts.astype(np.int64)
 
 
 # ---------------------------------------------------------------------- building (pool workers)
@@ -152,25 +129,16 @@ def _init_index_worker(vectors_path, tokenizer_spec, oov="drop", source="") -> N
     _STATE["tokens"] = get_tokenizer(tokenizer_spec).tokens
     _STATE["oov"] = oov
     _STATE["source"] = source
-    _STATE["pieces"] = functools.lru_cache(maxsize=100_000)(lambda token: known_pieces(token, vectors))
+    _STATE["pieces"] = piece_finder(vectors)
 
 
 def _index_batch(batch: Sequence[tuple[int, str]]):
     """(lines, n_tokens, unknown, dropped, lengths, ids, counts) of a batch of (line, text)."""
-    tokenize, vectors, oov = _STATE["tokens"], _STATE["vectors"], _STATE["oov"]
+    tokenize, source = _STATE["tokens"], _STATE["source"]
     lines = np.fromiter((line for line, _ in batch), dtype=np.int64, count=len(batch))
-    n_tokens, unknown, dropped, lengths = (np.empty(len(batch), dtype=np.int64) for _ in range(4))
-    all_ids, all_counts = [], []
-    for i, (line, text) in enumerate(batch):
-        tokens = tokenize(text)
-        ids, counts, unknown[i], dropped[i] = doc_counts(tokens, vectors, oov=oov, pieces=_STATE["pieces"],
-                                                         what=f"{_STATE['source']}:{line}")
-        n_tokens[i] = len(tokens)
-        lengths[i] = len(ids)
-        all_ids.append(ids)
-        all_counts.append(counts)
-    cat = np.concatenate if batch else (lambda parts: np.empty(0, np.int64))
-    return lines, n_tokens, unknown, dropped, lengths, cat(all_ids), cat(all_counts)
+    table = doc_table([tokenize(text) for _, text in batch], _STATE["vectors"], oov=_STATE["oov"],
+                      pieces=_STATE["pieces"], whats=[f"{source}:{line}" for line, _ in batch])
+    return (lines, *table)
 
 
 class SearchIndex:
@@ -224,21 +192,16 @@ class SearchIndex:
                    oov: str = "drop"):
         """An index of in-memory texts with a tokenize(text) -> tokens function (tests, small corpora)."""
         lines = list(range(1, len(texts) + 1)) if lines is None else list(lines)
-        token_lists = [tokenize(t) for t in texts]
-        parts = [doc_counts(tokens, vectors, oov=oov, what=f"line {line}")
-                 for line, tokens in zip(lines, token_lists)]
-        lengths = np.array([len(p[0]) for p in parts], dtype=np.int64)
+        n_tokens, unknown, dropped, lengths, ids, counts = doc_table(
+            [tokenize(t) for t in texts], vectors, oov=oov, whats=[f"line {line}" for line in lines])
         indptr = np.concatenate([[0], np.cumsum(lengths)])
-        ids = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
-        counts = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.int64)
-        return cls(lines, indptr, ids, counts, [len(t) for t in token_lists], texts,
-                   identity=getattr(vectors, "identity", ""), tokenizer=tokenizer, vectors=vectors,
-                   n_oov=[p[3] for p in parts], oov=oov, unknown=sum(p[2] for p in parts))
+        return cls(lines, indptr, ids, counts, n_tokens, texts, identity=getattr(vectors, "identity", ""),
+                   tokenizer=tokenizer, vectors=vectors, n_oov=dropped, oov=oov, unknown=int(unknown.sum()))
 
     @classmethod
     def build(cls, corpus_path: str, vectors, tokenizer_spec, *, workers: int = 1, vectors_path=None,
               encoding: str = "utf-8", oov: str = "drop"):
-        """Tokenize every line of ``corpus_path`` (over the pool) into an index (``oov``: see doc_counts)."""
+        """Tokenize every line of ``corpus_path`` (over the pool) into an index (``oov``: see doc_table)."""
         from . import pool
         from .corpus import Corpus
         from .tokenize import get_tokenizer

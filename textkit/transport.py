@@ -99,6 +99,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -261,6 +262,49 @@ def known_pieces(token: str, vectors) -> tuple[int, ...]:
     return tuple(out)
 
 
+def piece_finder(vectors) -> Callable[[str], tuple[int, ...]]:
+    """:func:`known_pieces` over ``vectors``, remembered for the last 100,000 tokens (unknown tokens repeat)."""
+    return functools.lru_cache(maxsize=100_000)(lambda token: known_pieces(token, vectors))
+
+
+def token_rows(texts: Sequence[Sequence[str]], vectors, *, oov: str = "drop", pieces: Callable | None = None,
+               whats: Sequence[str] | None = None):
+    """The row ids of many token lists under an OOV policy: the one place the policy is applied.
+
+    Returns ``(owner, ids, unknown, dropped)``, int64 arrays: ``ids[i]`` is a row
+    of text ``owner[i]`` (one entry per token occurrence, or per piece of a
+    split token); per text, ``unknown`` tokens were not in the vocabulary and
+    ``dropped`` of them contribute nothing.  ``oov``: "drop" drops unknown
+    tokens; "error" raises :class:`DataError` for the first text (in order) with
+    one, named by ``whats``; "split" counts each as its known pieces
+    (``pieces(token)``, default :func:`known_pieces`), dropping tokens without any.
+    """
+    n = len(texts)
+    flat = list(itertools.chain.from_iterable(texts))
+    ids, known = vectors.lookup(flat)
+    ids = np.asarray(ids, dtype=np.int64)
+    known = np.asarray(known, dtype=bool)
+    owner = np.repeat(np.arange(n, dtype=np.int64), np.fromiter(map(len, texts), dtype=np.int64, count=n))
+    if known.all():
+        none = np.zeros(n, dtype=np.int64)
+        return owner, ids, none, none
+    if oov == "error":
+        first = int(owner[np.argmin(known)])
+        raise unknown_token_error(texts[first], vectors, "text" if whats is None else whats[first])
+    unknown_at = np.flatnonzero(~known)
+    unknown = np.bincount(owner[unknown_at], minlength=n)
+    if oov != "split":
+        return owner[known], ids[known], unknown, unknown
+    pieces = pieces or (lambda token: known_pieces(token, vectors))
+    found = [pieces(flat[p]) for p in unknown_at.tolist()]
+    has_pieces = np.fromiter(map(bool, found), dtype=bool, count=len(found))
+    piece_owner = np.repeat(owner[unknown_at], [len(x) for x in found])
+    piece_ids = np.fromiter(itertools.chain.from_iterable(found), dtype=np.int64, count=len(piece_owner))
+    dropped = np.bincount(owner[unknown_at[~has_pieces]], minlength=n)
+    return (np.concatenate([owner[known], piece_owner]), np.concatenate([ids[known], piece_ids]),
+            unknown, dropped)
+
+
 class Transport:
     """WMD or WRD between token lists over one vector store.
 
@@ -290,7 +334,7 @@ class Transport:
         self.oov = oov
         self.sinkhorn = sinkhorn
         self._matrix = np.asarray(vectors.matrix)  # a plain view of a memmap: cheaper indexing
-        self._pieces: dict = {}  # unknown token -> row ids of its known pieces (oov="split")
+        self.pieces = piece_finder(vectors)  # unknown token -> row ids of its known pieces (oov="split")
         self._error_value: float | None = None
         self._sinkhorn_warned = False
         _pot()  # imported here, so that pool workers forked after this inherit it
@@ -307,62 +351,25 @@ class Transport:
         this gives the same bags as :meth:`bag` one by one.  ``whats`` name the
         texts in an OOV error; with ``oov="error"`` the first text (in order)
         with an unknown token raises.  With ``oov="split"`` an unknown token
-        counts as its known pieces (see :meth:`pieces`).
+        counts as its known pieces (see :func:`known_pieces`).
         """
-        n = len(texts)
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
-        flat = list(itertools.chain.from_iterable(texts))
-        ids, known = self.vectors.lookup(flat)
-        ids = np.asarray(ids, dtype=np.int64)
-        known = np.asarray(known, dtype=bool)
-        owner = np.repeat(np.arange(n, dtype=np.int64), lengths)  # text of each token
-        dropped = np.zeros(n, dtype=np.int64)
-        if not known.all():
-            if self.oov == "error":
-                first = int(owner[np.argmin(known)])
-                self._raise_unknown(texts[first], "text" if whats is None else whats[first])
-            unknown = np.flatnonzero(~known)
-            if self.oov == "split":
-                pieces = [self.pieces(flat[p]) for p in unknown.tolist()]
-                has_pieces = np.fromiter(map(bool, pieces), dtype=bool, count=len(pieces))
-                piece_owner = np.repeat(owner[unknown], [len(x) for x in pieces])
-                piece_ids = np.fromiter(itertools.chain.from_iterable(pieces), dtype=np.int64,
-                                        count=len(piece_owner))
-                dropped = np.bincount(owner[unknown[~has_pieces]], minlength=n)
-                owner = np.concatenate([owner[known], piece_owner])
-                ids = np.concatenate([ids[known], piece_ids])
-            else:
-                dropped = np.bincount(owner[unknown], minlength=n)
-                owner, ids = owner[known], ids[known]
+        owner, ids, _unknown, dropped = token_rows(texts, self.vectors, oov=self.oov, pieces=self.pieces,
+                                                   whats=whats)
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         width = max(len(self._matrix), 1)
         keys, counts = np.unique(owner * width + ids, return_counts=True)  # by text, then row id
         return self._bags(keys // width, keys % width, counts.astype(np.float64), lengths, dropped)
 
-    def pieces(self, token: str) -> tuple[int, ...]:
-        """Row ids of the known pieces of an unknown ``token`` (:func:`known_pieces`), cached per token."""
-        found = self._pieces.get(token)
-        if found is None:
-            if len(self._pieces) >= 100_000:
-                self._pieces.clear()
-            found = self._pieces[token] = known_pieces(token, self.vectors)
-        return found
-
-    def bag_from_counts(self, ids: np.ndarray, counts: np.ndarray, *, n_tokens: int,
-                        n_oov: int | None = None) -> Bag:
+    def bag_from_counts(self, ids: np.ndarray, counts: np.ndarray, *, n_tokens: int, n_oov: int) -> Bag:
         """The bag of distinct ascending row ``ids`` occurring ``counts`` times.
 
-        The text had ``n_tokens`` tokens, ``n_oov`` of them dropped as unknown
-        (default: ``n_tokens`` minus the counts, true when nothing was split).
+        The text had ``n_tokens`` tokens, ``n_oov`` of them dropped as unknown.
         """
         ids = np.asarray(ids, dtype=np.int64)
         owner = np.zeros(len(ids), dtype=np.int64)
         counts = np.asarray(counts, dtype=np.float64)
-        dropped = n_tokens - int(counts.sum()) if n_oov is None else n_oov
         return self._bags(owner, ids, counts, np.array([n_tokens], dtype=np.int64),
-                          np.array([dropped], dtype=np.int64))[0]
-
-    def _raise_unknown(self, tokens: Sequence[str], what: str):
-        raise unknown_token_error(tokens, self.vectors, what)
+                          np.array([n_oov], dtype=np.int64))[0]
 
     def _bags(self, owner: np.ndarray, ids: np.ndarray, counts: np.ndarray, n_tokens: np.ndarray,
               dropped: np.ndarray) -> list[Bag]:

@@ -81,7 +81,7 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
         logging.getLogger("textkit").info("--sinkhorn %g: entropic regularisation, the values are APPROXIMATE",
                                           sinkhorn)
     job = pair_scoring.PairJob(vectors_path, tokenizer_spec, metric=metric, normalize=normalize, oov=oov,
-                            sinkhorn=sinkhorn, distance=distance, whitening_path=whitening_path)
+                               sinkhorn=sinkhorn, distance=distance, whitening_path=whitening_path)
     if pairs_path is not None:
         if texts:
             raise click.UsageError("give either TEXT1 TEXT2 or --pairs FILE, not both")
