@@ -111,6 +111,7 @@ import numpy as np
 
 from textkit.errors import DataError, UsageError
 from textkit.pool import chunks
+from textkit.quantized import Int8Matrix
 
 # POT is imported when the first Transport is made (see _pot): the import takes
 # ~0.8 s, mostly scipy.stats, which `sim --metric cosine` and friends never need.
@@ -333,7 +334,9 @@ class Transport:
         self.unit = metric == "wrd" or self.normalize
         self.oov = oov
         self.sinkhorn = sinkhorn
-        self._matrix = np.asarray(vectors.matrix)  # a plain view of a memmap: cheaper indexing
+        # a plain view of a memmap: cheaper indexing (an int8 store's matrix already holds one)
+        matrix = vectors.matrix
+        self._matrix = matrix if isinstance(matrix, Int8Matrix) else np.asarray(matrix)
         self.pieces = piece_finder(vectors)  # unknown token -> row ids of its known pieces (oov="split")
         self._error_value: float | None = None
         self._sinkhorn_warned = False

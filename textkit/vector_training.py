@@ -53,6 +53,7 @@ import numpy as np
 from scipy import sparse
 
 from .errors import CorpusError, UsageError
+from .quantized import Int8Matrix, quantize_rows
 
 log = logging.getLogger("textkit")
 
@@ -85,8 +86,8 @@ class TrainingOptions:
             raise UsageError("alpha (context smoothing) must be in (0, 1]")
         if self.limit is not None and self.limit < 1:
             raise UsageError("--limit must be at least 1")
-        if self.dtype not in ("float32", "float16"):
-            raise UsageError("--dtype must be float32 or float16")
+        if self.dtype not in ("float32", "float16", "int8"):
+            raise UsageError("--dtype must be float32, float16 or int8")
         if self.norms not in NORMS:
             raise UsageError(f"--norms must be one of {', '.join(NORMS)}")
 
@@ -485,7 +486,10 @@ def train_vectors(
             dest, words, matrix, counts=word_counts, dtype=options.dtype, source=source
         )
     else:
-        m = matrix.astype(np.float16) if options.dtype == "float16" else matrix
+        if options.dtype == "int8":
+            m = Int8Matrix(*quantize_rows(matrix))
+        else:
+            m = matrix.astype(np.float16) if options.dtype == "float16" else matrix
         vectors = Vectors(words, m, counts=word_counts, meta={"source": source})
     return vectors, report
 

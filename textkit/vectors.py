@@ -1,8 +1,10 @@
 """Word vectors: a vocabulary and a matrix of rows, kept as a memory-mapped store.
 
-A store is a directory of four small files::
+A store is a directory of four (int8: five) small files::
 
-    vectors.npy   (n, dim) float32 or float16, little-endian; row i belongs to words[i]
+    vectors.npy   (n, dim) float32, float16 or int8, little-endian; row i belongs to words[i]
+    scales.npy    (n,) float32, int8 stores only: row i is vectors[i] * scales[i]
+                  (per-row quantization, see :mod:`textkit.quantized`)
     vocab.txt     n lines of UTF-8, one word per line (words may hold spaces, never "\\n")
     counts.npy    (n,) int64 corpus frequencies; only in stores made by ``vectors train``
     meta.json     {"format": "textkit-vectors", "version": 1, "count": n, "dim": dim,
@@ -14,8 +16,8 @@ converted: their lengths carry word importance (WRD uses them); :meth:`Vectors.u
 gives the unit-length view.
 
 ``identity`` is a fingerprint of the content, recorded in ``meta.json`` when the store
-is written: SHA-256 over the dtype, the shape, the words, the matrix bytes and the
-counts (first 16 hex digits). The same content always gets the same identity, so a
+is written: SHA-256 over the dtype, the shape, the words, the matrix bytes, the
+scales (int8 stores) and the counts (first 16 hex digits). The same content always gets the same identity, so a
 cache keyed by it (e.g. fitted whitening) knows which vectors it belongs to.
 
 Nearest neighbours are exact: cosine similarity ``cos(q, x) = q·x / (|q| |x|)`` against
@@ -42,6 +44,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .errors import UsageError, VectorsError
+from .quantized import Int8Matrix, quantize_rows
 
 log = logging.getLogger("textkit")
 
@@ -50,8 +53,9 @@ STORE_VERSION = 1
 MATRIX_FILE = "vectors.npy"
 VOCAB_FILE = "vocab.txt"
 COUNTS_FILE = "counts.npy"
+SCALES_FILE = "scales.npy"
 META_FILE = "meta.json"
-DTYPES = ("float32", "float16")
+DTYPES = ("float32", "float16", "int8")
 
 # Rows per block when a pass goes over the whole matrix (norms, neighbours, hashing):
 # 32768 rows x 300 dims x 4 bytes = 39 MB of float32 at most in flight.
@@ -73,6 +77,7 @@ class _Fingerprint:
         self.rows = 0
         self._words = hashlib.sha256()
         self._matrix = hashlib.sha256()
+        self._scales: Optional[Any] = None
         self._counts: Optional[Any] = None
 
     def add_words(self, words: Sequence[str]) -> None:
@@ -82,6 +87,11 @@ class _Fingerprint:
     def add_rows(self, rows: np.ndarray) -> None:
         self.rows += len(rows)
         self._matrix.update(np.ascontiguousarray(rows).tobytes())
+
+    def add_scales(self, scales: np.ndarray) -> None:
+        if self._scales is None:
+            self._scales = hashlib.sha256()
+        self._scales.update(np.ascontiguousarray(scales, dtype="<f4").tobytes())
 
     def add_counts(self, counts: np.ndarray) -> None:
         if self._counts is None:
@@ -95,6 +105,8 @@ class _Fingerprint:
         )
         top.update(self._words.digest())
         top.update(self._matrix.digest())
+        if self._scales is not None:  # float stores keep the identity they had before int8
+            top.update(self._scales.digest())
         top.update(self._counts.digest() if self._counts is not None else b"no-counts")
         return top.hexdigest()[:16]
 
@@ -103,8 +115,15 @@ def content_identity(
     words: Sequence[str], matrix: np.ndarray, counts: Optional[np.ndarray] = None
 ) -> str:
     """The identity a store of this content gets (see the module docstring)."""
-    fp = _Fingerprint(np.dtype(matrix.dtype).name, int(matrix.shape[1]))
+    fp = _Fingerprint(stored_dtype(matrix), int(matrix.shape[1]))
     fp.add_words(list(words))
+    if isinstance(matrix, Int8Matrix):
+        for start in range(0, len(matrix), _BLOCK_ROWS):
+            fp.add_rows(matrix.codes[start : start + _BLOCK_ROWS])
+            fp.add_scales(matrix.scales[start : start + _BLOCK_ROWS])
+        if counts is not None:
+            fp.add_counts(np.asarray(counts))
+        return fp.hexdigest()
     for start in range(0, len(matrix), _BLOCK_ROWS):
         fp.add_rows(
             np.asarray(matrix[start : start + _BLOCK_ROWS]).astype(matrix.dtype.newbyteorder("<"))
@@ -114,12 +133,18 @@ def content_identity(
     return fp.hexdigest()
 
 
+def stored_dtype(matrix) -> str:
+    """How a matrix's values are stored: "float32", "float16" or "int8" (an :class:`Int8Matrix`)."""
+    return "int8" if isinstance(matrix, Int8Matrix) else np.dtype(matrix.dtype).name
+
+
 # --------------------------------------------------------------------------- Vectors
 class Vectors:
     """Words and their rows; see the module docstring.
 
     ``matrix`` keeps the rows as stored (float32 or float16; a read-only memmap when
-    opened from a store). ``counts`` are the corpus frequencies when known.
+    opened from a store), or, for an int8 store, an :class:`~textkit.quantized.Int8Matrix`
+    that decodes the rows it is asked for. ``counts`` are the corpus frequencies when known.
     """
 
     def __init__(
@@ -135,7 +160,7 @@ class Vectors:
     ):
         if matrix.ndim != 2:
             raise VectorsError(f"a vectors matrix must have 2 dimensions, not {matrix.ndim}")
-        if matrix.dtype.name not in DTYPES:
+        if not isinstance(matrix, Int8Matrix) and matrix.dtype.name not in ("float32", "float16"):
             raise VectorsError(f"vectors must be float32 or float16, not {matrix.dtype.name}")
         if len(words) != matrix.shape[0]:
             raise VectorsError(f"{len(words)} words but {matrix.shape[0]} rows")
@@ -160,6 +185,11 @@ class Vectors:
         return int(self.matrix.shape[1])
 
     @property
+    def dtype(self) -> str:
+        """How the rows are stored: "float32", "float16" or "int8"."""
+        return stored_dtype(self.matrix)
+
+    @property
     def identity(self) -> str:
         if self._identity is None:
             self._identity = content_identity(self.words, self.matrix, self.counts)
@@ -173,7 +203,7 @@ class Vectors:
 
     def __repr__(self) -> str:
         where = f" from {self.path}" if self.path else ""
-        return f"<Vectors {len(self):,} words x {self.dim} {self.matrix.dtype.name}{where}>"
+        return f"<Vectors {len(self):,} words x {self.dim} {self.dtype}{where}>"
 
     def _get_index(self) -> Dict[str, int]:
         """word -> row, built on first need (a million words take a few tenths of a second)."""
@@ -404,17 +434,25 @@ class StoreWriter:
             raise VectorsError(f"{self.path}: cannot write the store ({exc.strerror})") from None
         self._fp = _Fingerprint(self.dtype.name, self.dim)
         self._counts: List[np.ndarray] = []
+        self._scales: List[np.ndarray] = []  # int8 stores
         self.rows = 0
         self._closed = False
 
     def add(
         self, words: Sequence[str], rows: np.ndarray, counts: Optional[np.ndarray] = None
     ) -> None:
-        """Append rows (any float array (len(words), dim)) and their words."""
+        """Append rows (any float array (len(words), dim)) and their words.
+
+        For an int8 store the rows are quantized here (:func:`textkit.quantized.quantize_rows`).
+        """
         rows = np.asarray(rows)
         if rows.shape != (len(words), self.dim):
             raise VectorsError(f"expected a ({len(words)}, {self.dim}) block, got {rows.shape}")
-        if rows.dtype != self.dtype:
+        scales = None
+        if self.dtype.name == "int8":
+            self._check_finite(words, rows)
+            rows, scales = quantize_rows(rows)
+        elif rows.dtype != self.dtype:
             if self.dtype.name == "float16":
                 big = np.abs(rows) > _FLOAT16_MAX
                 if np.any(big):
@@ -424,9 +462,34 @@ class StoreWriter:
                         "use float32"
                     )
             rows = rows.astype(self.dtype)
-        if not np.all(np.isfinite(rows)):
-            row = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
+        self._check_finite(words, rows)
+        self._write(words, rows, scales, counts)
+
+    def add_codes(
+        self,
+        words: Sequence[str],
+        codes: np.ndarray,
+        scales: np.ndarray,
+        counts: Optional[np.ndarray] = None,
+    ) -> None:
+        """Append rows of an int8 store as they are (codes and scales), without requantizing."""
+        if self.dtype.name != "int8":
+            raise VectorsError("codes can only be added to an int8 store")
+        codes = np.asarray(codes)
+        if codes.shape != (len(words), self.dim) or codes.dtype != np.int8:
+            raise VectorsError(f"expected ({len(words)}, {self.dim}) int8 codes")
+        scales = np.asarray(scales, dtype=np.float32)
+        self._check_finite(words, scales[:, None])
+        self._write(words, codes, scales, counts)
+
+    @staticmethod
+    def _check_finite(words: Sequence[str], rows: np.ndarray) -> None:
+        finite = np.isfinite(rows)
+        if not np.all(finite):
+            row = int(np.flatnonzero(~finite.all(axis=1))[0])
             raise VectorsError(f"word {words[row]!r}: the row holds a value that is not finite")
+
+    def _write(self, words, rows: np.ndarray, scales: Optional[np.ndarray], counts) -> None:
         for w in words:
             if "\n" in w:
                 raise VectorsError(f"word {w!r} holds a newline; a store cannot keep it")
@@ -444,6 +507,9 @@ class StoreWriter:
             self._vocab_fh.write("\n".join(words) + "\n")
         self._fp.add_words(list(words))
         self._fp.add_rows(rows)
+        if scales is not None:
+            self._scales.append(np.asarray(scales, dtype="<f4"))
+            self._fp.add_scales(scales)
         self.rows += len(words)
 
     def close(self, extra_meta: Optional[dict] = None) -> "Vectors":
@@ -455,6 +521,9 @@ class StoreWriter:
             self._matrix_fh.write(_npy_header(self.rows, self.dim, self.dtype))
             self._matrix_fh.close()
             self._vocab_fh.close()
+            if self.dtype.name == "int8":
+                scales = np.concatenate(self._scales) if self._scales else np.empty(0, "<f4")
+                np.save(os.path.join(self._tmp, SCALES_FILE), scales, allow_pickle=False)
             has_counts = bool(self._counts)
             if has_counts:
                 counts = np.concatenate(self._counts)
@@ -511,27 +580,35 @@ def save_store(
 ) -> Vectors:
     """Write ``words`` / ``matrix`` (/ ``counts``) as a store at ``path``; returns it opened.
 
-    ``dtype`` defaults to the matrix's own (float32 unless it is float16); an existing
-    store at ``path`` is replaced only when the new one is complete.
+    ``dtype`` defaults to the matrix's own (float32 unless it is float16 or an int8
+    store's); an existing store at ``path`` is replaced only when the new one is complete.
+    An int8 matrix saved as int8 keeps its codes and scales exactly.
     """
-    matrix = np.asarray(matrix)
+    if not isinstance(matrix, Int8Matrix):
+        matrix = np.asarray(matrix)
     if matrix.ndim != 2:
         raise VectorsError(f"a vectors matrix must have 2 dimensions, not {matrix.ndim}")
     if len(words) != len(matrix):
         raise VectorsError(f"{len(words)} words but {len(matrix)} rows")
     if dtype is None:
-        dtype = "float16" if matrix.dtype == np.float16 else "float32"
+        dtype = stored_dtype(matrix) if stored_dtype(matrix) in ("int8", "float16") else "float32"
+    copy_codes = dtype == "int8" and isinstance(matrix, Int8Matrix)
     if len(set(words)) != len(words):
         raise VectorsError("the vocabulary lists a word twice")
     writer = StoreWriter(path, int(matrix.shape[1]), dtype=dtype, source=source)
     try:
         for start in range(0, len(words), _BLOCK_ROWS):
             stop = start + _BLOCK_ROWS
-            writer.add(
-                list(words[start:stop]),
-                np.asarray(matrix[start:stop]),
-                None if counts is None else np.asarray(counts[start:stop]),
-            )
+            block_counts = None if counts is None else np.asarray(counts[start:stop])
+            if copy_codes:
+                writer.add_codes(
+                    list(words[start:stop]),
+                    matrix.codes[start:stop],
+                    matrix.scales[start:stop],
+                    block_counts,
+                )
+            else:
+                writer.add(list(words[start:stop]), np.asarray(matrix[start:stop]), block_counts)
     except BaseException as exc:
         writer.abort(exc)
         raise
@@ -569,12 +646,7 @@ def open_store(path: PathLike) -> Vectors:
     except (KeyError, TypeError, ValueError) as exc:
         raise VectorsError(f"{meta_path}: missing or bad field {exc}") from None
     matrix_path = os.path.join(path, MATRIX_FILE)
-    try:
-        matrix = np.load(matrix_path, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise VectorsError(f"{path}: the store has no {MATRIX_FILE}") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise VectorsError(f"{matrix_path}: not a readable .npy matrix ({exc})") from None
+    matrix = _load_npy(path, MATRIX_FILE, "matrix", f"{path}: the store has no {MATRIX_FILE}")
     if matrix.ndim != 2 or matrix.shape != (count, dim) or matrix.dtype.name != dtype:
         raise VectorsError(
             f"{path}: the store's files disagree: {META_FILE} says {count} x {dim} {dtype}, "
@@ -582,6 +654,10 @@ def open_store(path: PathLike) -> Vectors:
         )
     if matrix.dtype.byteorder == ">":
         raise VectorsError(f"{matrix_path}: big-endian matrices are not supported")
+    if dtype == "int8":
+        matrix = Int8Matrix(matrix, _open_scales(path, count))
+    elif dtype not in DTYPES:
+        raise VectorsError(f"{meta_path}: unknown dtype {dtype!r}")
     vocab_path = os.path.join(path, VOCAB_FILE)
     try:
         with open(vocab_path, encoding="utf-8", newline="") as fh:
@@ -602,15 +678,9 @@ def open_store(path: PathLike) -> Vectors:
         )
     counts = None
     if meta.get("counts"):
-        counts_path = os.path.join(path, COUNTS_FILE)
-        try:
-            counts = np.load(counts_path, mmap_mode="r", allow_pickle=False)
-        except FileNotFoundError:
-            raise VectorsError(
-                f"{path}: {META_FILE} lists counts but {COUNTS_FILE} is missing"
-            ) from None
-        except (ValueError, OSError, EOFError) as exc:
-            raise VectorsError(f"{counts_path}: not a readable .npy array ({exc})") from None
+        counts = _load_npy(
+            path, COUNTS_FILE, "array", f"{path}: {META_FILE} lists counts but {COUNTS_FILE} is missing"
+        )
         if counts.shape != (count,):
             raise VectorsError(
                 f"{path}: the store's files disagree: {count} words "
@@ -619,6 +689,31 @@ def open_store(path: PathLike) -> Vectors:
     return Vectors(
         words, matrix, counts=counts, identity=identity, path=path, meta=meta, lazy_index=True
     )
+
+
+def _load_npy(path: str, name: str, what: str, missing: str) -> np.ndarray:
+    """The store's file ``name`` memory-mapped; one :class:`VectorsError` line if it is absent
+    (``missing``) or unreadable."""
+    file_path = os.path.join(path, name)
+    try:
+        return np.load(file_path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise VectorsError(missing) from None
+    except (ValueError, OSError, EOFError) as exc:
+        raise VectorsError(f"{file_path}: not a readable .npy {what} ({exc})") from None
+
+
+def _open_scales(path: str, count: int) -> np.ndarray:
+    """The per-row scales of the int8 store at ``path``, memory-mapped and checked."""
+    scales = _load_npy(
+        path, SCALES_FILE, "array", f"{path}: an int8 store needs {SCALES_FILE}, which is missing"
+    )
+    if scales.shape != (count,) or scales.dtype != np.dtype("<f4"):
+        raise VectorsError(
+            f"{path}: the store's files disagree: {count} rows but {SCALES_FILE} holds "
+            f"{' x '.join(map(str, scales.shape)) or 'a scalar'} {scales.dtype.name}"
+        )
+    return scales
 
 
 _announced_default = False

@@ -31,7 +31,8 @@ _DTYPE = click.option(
     type=click.Choice(list(DTYPES)),
     default="float32",
     show_default=True,
-    help="Storage type of the rows (float16 halves the size).",
+    help="Storage type of the rows: float16 halves the size, int8 (one scale per row) "
+    "quarters it.",
 )
 
 
@@ -247,7 +248,7 @@ def info(store, fmt):
         "path": path,
         "words": len(vec),
         "dim": vec.dim,
-        "dtype": vec.matrix.dtype.name,
+        "dtype": vec.dtype,
         "identity": vec.identity,
         "counts": vec.counts is not None,
         "store": bool(path and is_store(path)),
