@@ -386,11 +386,14 @@ class Transport:
         does not depend on the others in the call.
         """
         n = len(n_tokens)
-        rows = self._matrix[ids].astype(np.float64)
+        # each distinct row is read (decoded, for int8), measured and scaled once, then spread
+        distinct, where = np.unique(ids, return_inverse=True)
+        rows = self._matrix[distinct].astype(np.float64)
         norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
         if self.unit:  # cost rows: unit rows for WRD and normalised WMD (a zero row is left zero)
             np.divide(rows, norms[:, None], out=rows, where=norms[:, None] > 0)
-        sq = None if self.metric == "wrd" else np.einsum("ij,ij->i", rows, rows)  # for the Gram form
+        sq = None if self.metric == "wrd" else np.einsum("ij,ij->i", rows, rows)[where]  # Gram form
+        rows, norms = rows[where], norms[where]
         n_oov = dropped
         if self.unit and not norms.all():  # zero vectors have no direction: no mass, counted as unknown
             keep = norms > 0
