@@ -17,8 +17,9 @@ gives the unit-length view.
 
 ``identity`` is a fingerprint of the content, recorded in ``meta.json`` when the store
 is written: SHA-256 over the dtype, the shape, the words, the matrix bytes, the
-scales (int8 stores) and the counts (first 16 hex digits). The same content always gets the same identity, so a
-cache keyed by it (e.g. fitted whitening) knows which vectors it belongs to.
+scales (int8 stores) and the counts (first 16 hex digits). The same content always
+gets the same identity, so a cache keyed by it (e.g. fitted whitening) knows which
+vectors it belongs to.
 
 Nearest neighbours are exact: cosine similarity ``cos(q, x) = q·x / (|q| |x|)`` against
 every row, computed as blocked matrix products over the (memory-mapped) matrix; a row
@@ -448,11 +449,12 @@ class StoreWriter:
         rows = np.asarray(rows)
         if rows.shape != (len(words), self.dim):
             raise VectorsError(f"expected a ({len(words)}, {self.dim}) block, got {rows.shape}")
-        scales = None
         if self.dtype.name == "int8":
             self._check_finite(words, rows)
-            rows, scales = quantize_rows(rows)
-        elif rows.dtype != self.dtype:
+            codes, scales = quantize_rows(rows)
+            self._write(words, codes, scales, counts)
+            return
+        if rows.dtype != self.dtype:
             if self.dtype.name == "float16":
                 big = np.abs(rows) > _FLOAT16_MAX
                 if np.any(big):
@@ -463,7 +465,7 @@ class StoreWriter:
                     )
             rows = rows.astype(self.dtype)
         self._check_finite(words, rows)
-        self._write(words, rows, scales, counts)
+        self._write(words, rows, None, counts)
 
     def add_codes(
         self,
