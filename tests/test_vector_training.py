@@ -212,6 +212,25 @@ def test_limit_and_float16(tmp_path):
     assert small.counts.tolist() == full.counts[:5].tolist()
 
 
+def test_int8_training_stores_the_quantized_rows(tmp_path):
+    from textkit.quantized import decode_rows, quantize_rows
+    from textkit.vectors import open_store
+
+    path, _ = _corpus_file(tmp_path)
+    full, _ = train_vectors(
+        Corpus([str(path)]), tokenizer_spec=WS, options=TrainingOptions(dim=4, min_count=1)
+    )
+    want = decode_rows(*quantize_rows(np.asarray(full.matrix)))
+    for dest in (None, str(tmp_path / "q")):  # in memory and written as a store
+        q, _ = train_vectors(
+            Corpus([str(path)]), dest, tokenizer_spec=WS,
+            options=TrainingOptions(dim=4, min_count=1, dtype="int8"),
+        )
+        assert q.dtype == "int8" and q.words == full.words
+        assert np.array_equal(np.asarray(q.matrix), want)
+    assert open_store(tmp_path / "q").identity == q.identity
+
+
 def test_empty_corpus(tmp_path):
     (tmp_path / "empty.txt").write_text("\n\n \n", encoding="utf-8")
     with pytest.raises(CorpusError, match="no tokens"):
