@@ -114,6 +114,31 @@ def test_fast_solver_equals_ot_emd2(metric):
     assert checked > 30
 
 
+@pytest.mark.parametrize("metric,normalize", [("wmd", False), ("wmd", True), ("wrd", False)])
+def test_bags_share_one_row_table_whatever_the_batching(metric, normalize):
+    """Rows are read once per distinct word, and bags built in any batches are the same bags."""
+    store = random_store(7, n_words=40, dim=5)
+    store.matrix[3] = 0.0  # a zero row: no direction, counted as unknown for unit costs
+    rng = np.random.default_rng(11)
+    texts = [random_tokens(rng, store, 1, 10) for _ in range(60)] + [["w3", "w3"], ["w3", "w1"]]
+    together = tr.Transport(store, metric=metric, normalize=normalize).bags(texts)
+    apart_t = tr.Transport(store, metric=metric, normalize=normalize)
+    apart = [b for k in range(0, len(texts), 7) for b in apart_t.bags(texts[k:k + 7])]
+    met = {w for t in texts for w in t}
+    assert apart_t._table.used == len(met) <= len(store.words)
+    for b1, b2, text in zip(together, apart, texts):
+        assert np.array_equal(b1.ids, b2.ids) and np.array_equal(b1.mass, b2.mass)
+        assert (b1.n_tokens, b1.n_oov) == (b2.n_tokens, b2.n_oov)
+        want = np.asarray(store.matrix, dtype=np.float64)[b1.ids]
+        if metric == "wrd" or normalize:
+            want = want / np.linalg.norm(want, axis=1, keepdims=True)
+        assert np.array_equal(b1.rows, b2.rows) and np.allclose(b1.rows, want, rtol=1e-15, atol=0)
+        if metric == "wmd":
+            assert np.array_equal(b1.sq, np.einsum("ij,ij->i", b1.rows, b1.rows))
+    zero_only = together[-2]
+    assert zero_only.empty == (metric == "wrd" or normalize)
+
+
 @pytest.mark.parametrize("metric", ["wmd", "wrd"])
 def test_closed_forms_agree_with_lp(metric):
     store = random_store(4)

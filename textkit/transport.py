@@ -132,6 +132,59 @@ class EmptyBagError(DataError):
     """A text has no word with a vector, so it has no transport distribution."""
 
 
+class RowTable:
+    """The cost rows of the words met so far: each read (decoded, for int8), turned
+    to float64, measured and (for unit costs) scaled once, kept in one growing table.
+
+    A bag holds slots into the table rather than its own copy of its rows, so memory
+    grows with the distinct words met (at most the store's size), not with the texts:
+    a bag cache of 60,000 pairs held ~1 GB of copied rows before.
+
+    Per row x (float64 from the store): ``norm = ||x||`` (what WRD weighs a word by),
+    ``rows = x`` or ``x / ||x||`` (unit costs; a zero row stays zero), ``sq = ||rows||^2``.
+    """
+
+    def __init__(self, matrix, unit: bool):
+        self.matrix = matrix
+        self.unit = unit
+        self.slot = None  # row id -> slot, -1 for rows not read yet (made on first use)
+        dim = int(matrix.shape[1])
+        self.rows = np.empty((0, dim), dtype=np.float64)
+        self.norm = np.empty(0, dtype=np.float64)
+        self.sq = np.empty(0, dtype=np.float64)
+        self.used = 0
+
+    def slots(self, ids: np.ndarray) -> np.ndarray:
+        """Slots of distinct row ``ids`` (int64), reading the rows not in the table yet."""
+        if self.slot is None:
+            self.slot = np.full(len(self.matrix), -1, dtype=np.int32 if len(self.matrix) < 2**31 else np.int64)
+        found = self.slot[ids]
+        new = ids[found < 0]
+        if len(new):
+            stop = self.used + len(new)
+            if stop > len(self.rows):
+                self._grow(stop)
+            rows = self.matrix[new].astype(np.float64)
+            norm = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+            if self.unit:
+                np.divide(rows, norm[:, None], out=rows, where=norm[:, None] > 0)
+            self.rows[self.used:stop] = rows
+            self.norm[self.used:stop] = norm
+            self.sq[self.used:stop] = np.einsum("ij,ij->i", rows, rows)
+            self.slot[new] = np.arange(self.used, stop)
+            self.used = stop
+            found = self.slot[ids]
+        return found.astype(np.int64)
+
+    def _grow(self, need: int) -> None:
+        size = max(need, 2 * len(self.rows), 1024)
+        for name in ("rows", "norm", "sq"):
+            old = getattr(self, name)
+            new = np.empty((size,) + old.shape[1:], dtype=np.float64)
+            new[:self.used] = old[:self.used]
+            setattr(self, name, new)
+
+
 class Bag:
     """A document as distinct known words with transport masses.
 
@@ -139,21 +192,27 @@ class Bag:
         ids:      int64 (n,), distinct row ids in the vector store, ascending.
         mass:     float64 (n,), masses summing to 1 (see the module docstring).
         rows:     float64 (n, dim), C order: the vectors the cost is computed on
-                  (stored rows for WMD, unit rows for normalised WMD and WRD).
+                  (stored rows for WMD, unit rows for normalised WMD and WRD),
+                  gathered from the transport's :class:`RowTable` on each use.
         sq:       float64 (n,), squared norms of ``rows`` (WMD only; None for WRD).
         n_tokens: tokens in the text; n_oov: tokens dropped (unknown or zero vector).
     """
 
-    __slots__ = ("_centroid", "ids", "mass", "n_oov", "n_tokens", "rows", "sq")
+    __slots__ = ("_centroid", "ids", "mass", "n_oov", "n_tokens", "slots", "sq", "table")
 
-    def __init__(self, ids, mass, rows, sq, n_tokens, n_oov):
+    def __init__(self, ids, mass, table: RowTable, slots, sq, n_tokens, n_oov):
         self.ids = ids
         self.mass = mass
-        self.rows = rows
+        self.table = table
+        self.slots = slots
         self.sq = sq
         self.n_tokens = n_tokens
         self.n_oov = n_oov
         self._centroid = None
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.table.rows[self.slots]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -337,6 +396,7 @@ class Transport:
         # a plain view of a memmap: cheaper indexing (an int8 store's matrix already holds one)
         matrix = vectors.matrix
         self._matrix = matrix if isinstance(matrix, Int8Matrix) else np.asarray(matrix)
+        self._table = RowTable(self._matrix, self.unit)
         self.pieces = piece_finder(vectors)  # unknown token -> row ids of its known pieces (oov="split")
         self._error_value: float | None = None
         self._sinkhorn_warned = False
@@ -386,27 +446,24 @@ class Transport:
         does not depend on the others in the call.
         """
         n = len(n_tokens)
-        # each distinct row is read (decoded, for int8), measured and scaled once, then spread
+        table = self._table
         distinct, where = np.unique(ids, return_inverse=True)
-        rows = self._matrix[distinct].astype(np.float64)
-        norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
-        if self.unit:  # cost rows: unit rows for WRD and normalised WMD (a zero row is left zero)
-            np.divide(rows, norms[:, None], out=rows, where=norms[:, None] > 0)
-        sq = None if self.metric == "wrd" else np.einsum("ij,ij->i", rows, rows)[where]  # Gram form
-        rows, norms = rows[where], norms[where]
+        slots = table.slots(distinct)[where]
+        norms = table.norm[slots]
+        sq = None if self.metric == "wrd" else table.sq[slots]  # for the Gram form
         n_oov = dropped
         if self.unit and not norms.all():  # zero vectors have no direction: no mass, counted as unknown
             keep = norms > 0
             n_oov = dropped + np.bincount(owner[~keep], weights=counts[~keep], minlength=n).astype(np.int64)
-            owner, ids, counts, rows, norms = owner[keep], ids[keep], counts[keep], rows[keep], norms[keep]
+            owner, ids, counts, slots, norms = owner[keep], ids[keep], counts[keep], slots[keep], norms[keep]
             sq = None if sq is None else sq[keep]
         weight = counts * norms if self.metric == "wrd" else counts
         mass = weight / np.bincount(owner, weights=weight, minlength=n)[owner]
         n_oov = n_oov.tolist()
         bounds = np.searchsorted(owner, np.arange(n + 1)).tolist()
         n_tokens = n_tokens.tolist()
-        return [Bag(ids[s:e], mass[s:e], rows[s:e], None if sq is None else sq[s:e], n_tokens[k], n_oov[k])
-                for k, (s, e) in enumerate(zip(bounds, bounds[1:]))]
+        return [Bag(ids[s:e], mass[s:e], table, slots[s:e], None if sq is None else sq[s:e], n_tokens[k],
+                    n_oov[k]) for k, (s, e) in enumerate(zip(bounds, bounds[1:]))]
 
     # ------------------------------------------------------------------ costs
     def cost(self, bag1: Bag, bag2: Bag) -> np.ndarray:
