@@ -126,7 +126,7 @@ def test_bags_share_one_row_table_whatever_the_batching(metric, normalize):
     apart = [b for k in range(0, len(texts), 7) for b in apart_t.bags(texts[k:k + 7])]
     met = {w for t in texts for w in t}
     assert apart_t._table.used == len(met) <= len(store.words)
-    for b1, b2, text in zip(together, apart, texts):
+    for b1, b2 in zip(together, apart):
         assert np.array_equal(b1.ids, b2.ids) and np.array_equal(b1.mass, b2.mass)
         assert (b1.n_tokens, b1.n_oov) == (b2.n_tokens, b2.n_oov)
         want = np.asarray(store.matrix, dtype=np.float64)[b1.ids]

@@ -157,7 +157,8 @@ class RowTable:
     def slots(self, ids: np.ndarray) -> np.ndarray:
         """Slots of distinct row ``ids`` (int64), reading the rows not in the table yet."""
         if self.slot is None:
-            self.slot = np.full(len(self.matrix), -1, dtype=np.int32 if len(self.matrix) < 2**31 else np.int64)
+            width = np.int32 if len(self.matrix) < 2**31 else np.int64
+            self.slot = np.full(len(self.matrix), -1, dtype=width)
         found = self.slot[ids]
         new = ids[found < 0]
         if len(new):
