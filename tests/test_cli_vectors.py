@@ -114,6 +114,18 @@ def test_train_then_query(tmp_path):
     assert sorted(store.words) == sorted(groups[0] + groups[1]) and store.counts is not None
     code, out, _ = run("vectors", "neighbors", "股票", "--vectors", tmp_path / "s", "-k", "3")
     assert {line.split("\t")[2] for line in out.splitlines()} == {"基金", "市场", "涨"}
+    # --min-count keeps only neighbours seen that often (the store's counts)
+    floor = sorted(store.counts.tolist())[3]
+    code, out, _ = run("vectors", "neighbors", "股票", "--vectors", tmp_path / "s", "-k", "8",
+                       "--min-count", str(floor))
+    frequent = {w for w, c in zip(store.words, store.counts.tolist()) if c >= floor} - {"股票"}
+    assert code == 0 and {line.split("\t")[2] for line in out.splitlines()} == frequent
+
+
+def test_neighbors_min_count_needs_counts(tmp_path, text_file):
+    code, out, err = run("vectors", "neighbors", "猫", "--vectors", text_file, "--min-count", "2")
+    assert code == 2 and out == "" and "--min-count needs word counts" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize(

@@ -103,6 +103,25 @@ def test_nearest_matches_brute_force(tmp_path, monkeypatch, block):
     assert len(v.nearest("词0", k=100)) == 39  # everything but itself
 
 
+@pytest.mark.parametrize("block", [4, 1000])
+def test_nearest_among_candidates_matches_brute_force(tmp_path, monkeypatch, block):
+    monkeypatch.setattr(vmod, "_BLOCK_ROWS", block)
+    words, m = _random(40, 6, seed=4)
+    counts = np.random.default_rng(8).integers(1, 30, size=40)
+    v = save_store(tmp_path / "s", words, m, counts=counts, dtype="int8")
+    decoded = np.asarray(v.matrix)
+    allowed = counts >= 12
+    for q in (0, 7, 21):
+        ids, scores = v.nearest_ids(decoded[[q]], k=6, exclude=[q], candidates=allowed)
+        kept = [i for i in range(40) if allowed[i]]
+        want = _naive_nearest([words[i] for i in kept], decoded[kept], decoded[q], 6,
+                              exclude=kept.index(q) if q in kept else None)
+        assert [words[i] for i in ids[0] if i >= 0] == [w for w, _ in want]
+        assert all(allowed[i] for i in ids[0] if i >= 0)
+    ids, _ = v.nearest_ids(decoded[[0]], k=50, candidates=np.zeros(40, dtype=bool))
+    assert (ids == -1).all()
+
+
 def test_nearest_ids_batch_and_float16(tmp_path):
     words, m = _random(30, 5, seed=2)
     v = save_store(tmp_path / "s", words, m, dtype="float16")

@@ -290,13 +290,18 @@ class Vectors:
         return [(self.words[j], float(s)) for j, s in zip(ids[0], scores[0]) if j >= 0]
 
     def nearest_ids(
-        self, queries: np.ndarray, k: int = 10, exclude: Optional[Sequence[int]] = None
+        self,
+        queries: np.ndarray,
+        k: int = 10,
+        exclude: Optional[Sequence[int]] = None,
+        candidates: Optional[np.ndarray] = None,
     ) -> Tuple[np.ndarray, np.ndarray]:
         """Exact cosine top-``k`` for each row of ``queries`` (m, dim).
 
         Returns (ids int64 (m, k), scores float32 (m, k)), best first, ties by row id;
-        ``exclude[q]`` (a row id or -1) is left out of query q's answer. When fewer than
-        ``k`` rows are available the tail holds id -1 and score NaN.
+        ``exclude[q]`` (a row id or -1) is left out of query q's answer, and so is every
+        row where the boolean mask ``candidates`` (n,) is False. When fewer than ``k``
+        rows are available the tail holds id -1 and score NaN.
         """
         queries = np.asarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
@@ -321,6 +326,8 @@ class Vectors:
                 n = cached[start : start + len(block)]  # type: ignore[index]
             inv = np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)
             sims = (block @ qu.T) * inv[:, None]  # (rows, m)
+            if candidates is not None:
+                sims[~candidates[start : start + len(block)]] = -np.inf
             for q in range(m):
                 col = sims[:, q]
                 if start <= excl[q] < start + len(block):

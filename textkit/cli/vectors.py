@@ -7,6 +7,7 @@ import os
 from typing import Optional
 
 import click
+import numpy as np
 
 from ..errors import TextkitError, UsageError
 from ..output import open_output, write_rows
@@ -184,17 +185,33 @@ def train(
     show_default=True,
     help="Neighbours per word.",
 )
+@click.option(
+    "--min-count",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Only neighbours seen at least this often in the training corpus (stores made "
+    "by `vectors train` keep the counts); rare words have noisy vectors.",
+)
 @output_options
-def neighbors(words, vectors_path, k, output):
+def neighbors(words, vectors_path, k, min_count, output):
     """The K nearest words of each WORD by cosine similarity (exact).
 
     Writes word<TAB>rank<TAB>neighbor<TAB>cosine.
 
     \b
     Example:
-      textkit vectors neighbors 酒店 手机 -k 5
+      textkit vectors neighbors 酒店 手机 -k 5 --min-count 20
     """
     vec = open_vectors(vectors_path)
+    candidates = None
+    if min_count > 1:
+        if vec.counts is None:
+            raise UsageError(
+                "--min-count needs word counts, which only stores made by `textkit vectors "
+                "train` have"
+            )
+        candidates = np.asarray(vec.counts) >= min_count
     known = []
     for w in words:
         if w in vec:
@@ -207,7 +224,7 @@ def neighbors(words, vectors_path, k, output):
             + (f" of {vectors_path}" if vectors_path else " of the default vectors")
         )
     ids = [vec.index_of(w) for w in known]
-    top_ids, top_scores = vec.nearest_ids(vec.matrix[ids], k, exclude=ids)
+    top_ids, top_scores = vec.nearest_ids(vec.matrix[ids], k, exclude=ids, candidates=candidates)
     rows = []
     for w, row_ids, row_scores in zip(known, top_ids, top_scores):
         for rank, (j, s) in enumerate(zip(row_ids, row_scores), start=1):
