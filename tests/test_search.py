@@ -95,7 +95,7 @@ def test_vectorised_dual_bounds_equal_the_per_pair_formula(metric, normalize):
     index = SearchIndex.from_texts(docs, store, str.split)
     transport = tr.Transport(store, metric=metric, normalize=normalize)
     query = transport.bag(["w1", "w2", "w2", "w9", "w30"])
-    _, inverse, _, _ = index._vocabulary_rows(metric, transport.normalize)
+    _, inverse, _, _, _ = index._vocabulary_rows(metric, transport.normalize)
     cost = _query_costs(index, transport, query, metric, transport.normalize)
     valid = np.flatnonzero(index.has_mass(metric, normalize))
     got = _dual_bounds(index, query, cost, cost.min(axis=0), inverse, index.masses(metric, normalize), valid)

@@ -7,6 +7,11 @@ what to do. The CLI turns it into ``textkit: error: <message>`` and exit status
 """
 
 
+def preview(text: str, width: int) -> str:
+    """``repr`` of a value quoted in an error line, cut to ``width`` characters (binary input has long ones)."""
+    return repr(text if len(text) <= width else text[:width] + "...")
+
+
 class TextkitError(Exception):
     """A failure caused by input or settings; exit status 1 at the CLI."""
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from textkit.errors import DataError
+from textkit.errors import DataError, preview
 from textkit.pool import chunks
 from textkit.transport import PAIR_BATCH, PairScorer, PairTally, Transport
 from textkit.vectors import open_vectors_cached
@@ -156,7 +156,7 @@ def _pair_rows(path: str) -> Iterable[tuple[int, str, str, str]]:
             fields = line.split("\t")
             if len(fields) < 2:
                 raise DataError(f"{path}, line {number}: expected text1<TAB>text2, found one field "
-                                f"{_preview(line)}")
+                                f"{preview(line, 30)}")
             yield number, line, fields[0], fields[1]
 
 
@@ -177,10 +177,6 @@ def _checked_rows(path: str):
     if not extra:
         return first
     return itertools.chain(first, itertools.islice(_pair_rows(path), PAIR_WINDOW, None))
-
-
-def _preview(text: str, width: int = 30) -> str:
-    return repr(text if len(text) <= width else text[:width] + "...")
 
 
 def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[list[int]]:

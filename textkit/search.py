@@ -54,7 +54,7 @@ import numpy as np
 from scipy import sparse
 
 from .errors import DataError, UsageError
-from .transport import OOV_POLICIES, EmptyBagError, Transport, piece_finder, token_rows
+from .transport import OOV_POLICIES, EmptyBagError, RowTable, Transport, piece_finder, token_rows
 
 log = logging.getLogger("textkit.search")
 
@@ -301,7 +301,8 @@ class SearchIndex:
 
     # ------------------------------------------------------------------ per-metric caches
     def _vocabulary_rows(self, metric: str, normalize: bool):
-        """(distinct ids used, inverse (nnz,), float64 rows for the metric's cost, per-id mass factor).
+        """(distinct ids used, inverse (nnz,), float64 rows for the metric's cost, per-id mass factor,
+        squared row norms).
 
         Cached per metric; rows are unit length for WRD and normalised WMD (zero rows stay zero).
         """
@@ -312,29 +313,26 @@ class SearchIndex:
 
     def _compute_vocabulary_rows(self, metric: str, normalize: bool):
         vocab, inverse = np.unique(self.ids, return_inverse=True)
-        rows = np.asarray(self.vectors.matrix[vocab], dtype=np.float64)
-        factor = np.ones(len(vocab))
-        if metric == "wrd" or normalize:
-            norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
-            nonzero = norms > 0
-            rows[nonzero] /= norms[nonzero, None]
-            factor = nonzero.astype(np.float64)  # zero vectors carry no mass
+        unit = metric == "wrd" or normalize
+        table = RowTable(self.vectors.matrix, unit)  # the rows exactly as transport prepares them
+        table.slots(vocab)  # a fresh table: vocab[i] goes to slot i
+        n = len(vocab)
+        rows, norms, sq = table.rows[:n], table.norm[:n], table.sq[:n]
+        factor = np.ones(n)
+        if unit:
+            factor = (norms > 0).astype(np.float64)  # zero vectors carry no mass
             if metric == "wrd":
                 factor = factor * norms
-        return vocab, inverse, rows, factor
+        return vocab, inverse, rows, factor, sq
 
     def _vocabulary_sq(self, metric: str, normalize: bool) -> np.ndarray:
-        key = ("sq", metric, normalize)
-        if key not in self._vocab:
-            rows = self._vocabulary_rows(metric, normalize)[2]
-            self._vocab[key] = np.einsum("ij,ij->i", rows, rows)
-        return self._vocab[key]
+        return self._vocabulary_rows(metric, normalize)[4]
 
     def masses(self, metric: str, normalize: bool = False) -> np.ndarray:
         """Per (line, word) transport mass in CSR layout, float64 (rows sum to 1 or 0)."""
         key = (metric, bool(normalize) and metric == "wmd")
         if key not in self._masses:
-            _, inverse, _, factor = self._vocabulary_rows(*key)
+            _, inverse, _, factor, _ = self._vocabulary_rows(*key)
             weight = self.counts * factor[inverse]
             per = self.line_sums(weight)[self._entry_line]
             self._masses[key] = np.divide(weight, per, out=np.zeros_like(weight), where=per > 0)
@@ -344,7 +342,7 @@ class SearchIndex:
         """Mass-weighted mean rows per line, float64 (N, dim); zero rows for lines without mass."""
         key = (metric, bool(normalize) and metric == "wmd")
         if key not in self._centroids:
-            vocab, inverse, rows, _ = self._vocabulary_rows(*key)
+            vocab, inverse, rows, _, _ = self._vocabulary_rows(*key)
             mass = self.masses(*key)
             weights = sparse.csr_matrix((mass, inverse, self.indptr), shape=(len(self), len(vocab)))
             self._centroids[key] = np.asarray(weights @ rows, dtype=np.float64)
@@ -370,7 +368,7 @@ def _tolerance(threshold: float) -> float:
 
 def _query_costs(index: SearchIndex, transport: Transport, query, metric: str, normalize: bool):
     """Cost matrix (len(query), V) between the query words and every word the index uses."""
-    vocab, _, rows, _ = index._vocabulary_rows(metric, normalize)
+    vocab, _, rows, _, _ = index._vocabulary_rows(metric, normalize)
     gram = query.rows @ rows.T
     if metric == "wrd":
         cost = np.maximum(1.0 - gram, 0.0)
@@ -526,7 +524,7 @@ def _pruned(index, transport, query, docs, k, exact, result, metric, normalize):
     sq = centroid_sq + q_sq - 2.0 * (centroids @ q)
     sq = np.maximum(sq - _GRAM_SLACK * 2.0 * (centroid_sq + q_sq), 0.0)[docs]
     centroid = 0.5 * sq if metric == "wrd" else np.sqrt(sq)
-    _, inverse, _, _ = index._vocabulary_rows(metric, transport.normalize)
+    _, inverse, _, _, _ = index._vocabulary_rows(metric, transport.normalize)
     cost = _query_costs(index, transport, query, metric, transport.normalize)
     masses = index.masses(metric, normalize)
     nearest = cost.min(axis=0)  # per index word: its nearest query word's cost

@@ -42,7 +42,7 @@ from typing import BinaryIO, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import CorpusError, UsageError, VectorsError
+from .errors import CorpusError, UsageError, VectorsError, preview
 
 log = logging.getLogger("textkit")
 
@@ -61,11 +61,6 @@ _MAX_WORD_BYTES = 1 << 16
 _HEADER = re.compile(rb"^\s*(\d+)[ \t]+(\d+)\s*$")
 _TEXT_BYTES = frozenset(b"0123456789+-.eEinfaINFA \t\r\n")
 _STRIP = " \t\r\n"
-
-
-def _preview(token: str, width: int = 24) -> str:
-    """``repr`` of a value for an error line, cut to ``width`` characters (a binary file has long ones)."""
-    return repr(token if len(token) <= width else token[:width] + "...")
 
 
 @dataclass
@@ -366,14 +361,14 @@ class VectorFileReader:
             except ValueError:
                 hint = " (two spaces in a row?)" if token == "" else ""
                 raise VectorsError(
-                    f"{where}: value {j + 1} ({_preview(token)}) is not a number{hint}"
+                    f"{where}: value {j + 1} ({preview(token, 24)}) is not a number{hint}"
                 ) from None
             if value != value or value in (float("inf"), float("-inf")):
-                raise VectorsError(f"{where}: value {j + 1} ({_preview(token)}) is not a finite number")
+                raise VectorsError(f"{where}: value {j + 1} ({preview(token, 24)}) is not a finite number")
             out[j] = value
             if not np.isfinite(out[j]):
                 raise VectorsError(
-                    f"{where}: value {j + 1} ({_preview(token)}) is beyond the float32 range"
+                    f"{where}: value {j + 1} ({preview(token, 24)}) is beyond the float32 range"
                 )
         if " " in word:
             surplus = word.split(" ")[1:]
