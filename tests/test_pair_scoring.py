@@ -38,6 +38,50 @@ def test_group_batches_keeps_pairs_sharing_a_text_together():
     assert ps.group_batches(small, batch_size=2) == [[0, 2], [1, 3]]
 
 
+def reference_group_batches(pairs, batch_size):
+    """The plain rule: union-find over texts, components in order of their first pair, packed greedily."""
+    parent = {}
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in pairs:
+        parent.setdefault(a, a)
+        parent.setdefault(b, b)
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[ra] = rb
+    components = {}
+    for i, (a, _) in enumerate(pairs):
+        components.setdefault(find(a), []).append(i)
+    batches, current = [], []
+    for members in components.values():
+        if current and len(current) + len(members) > batch_size:
+            batches.append(current)
+            current = []
+        for start in range(0, len(members), batch_size):
+            part = members[start:start + batch_size]
+            if current and len(current) + len(part) > batch_size:
+                batches.append(current)
+                current = []
+            current.extend(part)
+    if current:
+        batches.append(current)
+    return [sorted(b) for b in batches]
+
+
+def test_group_batches_equals_the_plain_rule():
+    rng = np.random.default_rng(5)
+    assert ps.group_batches([], 4) == []
+    for _ in range(400):
+        n_texts, n_pairs = int(rng.integers(1, 30)), int(rng.integers(1, 60))
+        pairs = [(f"t{rng.integers(n_texts)}", f"t{rng.integers(n_texts)}") for _ in range(n_pairs)]
+        size = int(rng.integers(1, 15))
+        assert ps.group_batches(pairs, size) == reference_group_batches(pairs, size)
+
+
 def test_pairs_file_same_scores_for_any_workers(tmp_path):
     from textkit.tokenize import TokenizerSpec
     from textkit.vectors import save_store

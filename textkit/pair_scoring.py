@@ -89,6 +89,9 @@ def init_pair_worker(job: PairJob) -> None:
     from textkit.tokenize import get_tokenizer
 
     vectors = open_vectors_cached(job.vectors_path)
+    # Build the word -> row index now (it is built on first lookup): run in the parent
+    # first, this lets forked workers share one index instead of each building its own.
+    vectors.lookup(())
     if job.metric in ("cosine", "whiten"):
         scorer = SentenceCosine(vectors, job.whitening_path if job.metric == "whiten" else None)
     else:
@@ -183,45 +186,52 @@ def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[lis
     """Pair indices grouped into batches so that pairs sharing a text share a batch.
 
     Pairs are joined when they share a text (connected components of the graph
-    text--pair, by union-find); components are packed greedily, in order of
-    their first pair, into batches of about ``batch_size`` (a larger component
-    is cut).  A worker's text cache then holds every repeat of a text: across
-    workers no text is tokenized twice.  Within a batch pairs keep input order.
+    whose nodes are texts and whose edges are pairs); components are packed
+    greedily, in order of their first pair, into batches of about
+    ``batch_size`` (a larger component is cut).  A worker's text cache then
+    holds every repeat of a text: across workers no text is tokenized twice.
+    Within a batch pairs keep input order.  Every batch is a run of
+    consecutive components, so the work is: number the texts (one dict pass),
+    components (scipy, in C), and one pass over the component sizes.
     """
-    parent: dict = {}
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def find(x):
-        root = x
-        while parent[root] != root:
-            root = parent[root]
-        while parent[x] != root:
-            parent[x], x = root, parent[x]
-        return root
-
-    for text1, text2 in texts:
-        parent.setdefault(text1, text1)
-        parent.setdefault(text2, text2)
-        a, b = find(text1), find(text2)
-        if a != b:
-            parent[a] = b
-    components: dict = {}
-    for i, (text1, _) in enumerate(texts):
-        components.setdefault(find(text1), []).append(i)
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for members in components.values():  # dicts keep first-appearance order
-        if current and len(current) + len(members) > batch_size:
-            batches.append(current)
-            current = []
-        for start in range(0, len(members), batch_size):
-            part = members[start:start + batch_size]
-            if current and len(current) + len(part) > batch_size:
-                batches.append(current)
-                current = []
-            current.extend(part)
-    if current:
-        batches.append(current)
-    return [sorted(batch) for batch in batches]
+    n = len(texts)
+    if n == 0:
+        return []
+    node: dict = {}
+    ends = np.fromiter((node.setdefault(text, len(node)) for pair in texts for text in pair[:2]),
+                       dtype=np.int64, count=2 * n)
+    left, right = ends[0::2], ends[1::2]
+    graph = coo_matrix((np.ones(n, dtype=np.int8), (left, right)), shape=(len(node), len(node)))
+    _, label = connected_components(graph, directed=False)
+    component = label[left]
+    # renumber components by their first pair, then lay pairs out component by component
+    _, first_pair = np.unique(component, return_index=True)
+    rank = np.empty(len(first_pair), dtype=np.int64)
+    rank[np.argsort(first_pair, kind="stable")] = np.arange(len(first_pair))
+    order = np.argsort(rank[component], kind="stable")
+    sizes = np.bincount(rank[component])
+    cuts = [0]
+    filled = position = 0
+    for size in sizes.tolist():
+        if filled + size <= batch_size:  # the usual case: the component fits
+            filled += size
+            position += size
+            continue
+        if filled:
+            cuts.append(position)
+            filled = 0
+        for start in range(0, size, batch_size):
+            part = min(batch_size, size - start)
+            if filled and filled + part > batch_size:
+                cuts.append(position)
+                filled = 0
+            filled += part
+            position += part
+    cuts.append(n)
+    return [np.sort(order[a:b]).tolist() for a, b in zip(cuts, cuts[1:]) if b > a]
 
 
 PAIR_WINDOW = 65_536  # pairs read, grouped and scored together when workers > 1
