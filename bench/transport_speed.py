@@ -64,8 +64,8 @@ from textkit.vectors import open_vectors, open_vectors_cached
 
 # --set ALL: every Chinese STS file, test, dev and train (72,050 pairs, more than one
 # window of textkit.pair_scoring.PAIR_WINDOW): how -j2 scales when the job is long
-ALL_SETS = ["ATEC.test.tsv", "ATEC.valid.tsv", "BQ.test.tsv", "BQ.dev.tsv", "PAWSX.test.tsv", "PAWSX.dev.tsv",
-            "STS-B.test.tsv", "STS-B.dev.tsv", "STS-B.train.tsv"]
+ALL_SETS = ["ATEC.test.tsv", "ATEC.valid.tsv", "BQ.test.tsv", "BQ.dev.tsv", "PAWSX.test.tsv",
+            "PAWSX.dev.tsv", "STS-B.test.tsv", "STS-B.dev.tsv", "STS-B.train.tsv"]
 
 
 def rate(n, seconds):
@@ -310,7 +310,8 @@ def main():
     out["machine check: 2 processes vs 1, toy loop of ~0.15 s (after pairs)"] = parallel_headroom()
     if not args.skip_search:
         bench_search(args, vectors, out)
-    print(f"pairs: {args.set} ({'all Chinese STS files' if args.set == 'ALL' else 'test'}); vectors: {len(vectors):,} words x {vectors.dim}; cores: {os.cpu_count()}; "
+    source = "all Chinese STS files" if args.set == "ALL" else "test"
+    print(f"pairs: {args.set} ({source}); vectors: {len(vectors):,} words x {vectors.dim}; cores: {os.cpu_count()}; "
           f"load average before the end: {os.getloadavg()[0]:.1f}")
     width = max(len(k) for k in out)
     for key, value in out.items():

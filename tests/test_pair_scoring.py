@@ -119,10 +119,17 @@ def test_pairs_file_larger_than_a_window(tmp_path, monkeypatch):
     bad = tmp_path / "bad.tsv"
     bad.write_text("\n".join(lines[:20] + ["w1 only"] + lines[20:]) + "\n", encoding="utf-8")
     job = ps.PairJob(str(tmp_path / "store"), TokenizerSpec(kind="whitespace"), metric="wrd")
+    # blank lines (skipped) around the window's end: the second pass resumes after the right line
+    spaced = lines[:6] + ["", "  "] + lines[6:8] + [""] + lines[8:]
+    (tmp_path / "spaced.tsv").write_text("\ufeff" + "\n".join(spaced) + "\n", encoding="utf-8")
     for workers in (1, 2):
         rows = list(ps.score_pairs_file(str(good), job, workers=workers, batch_size=4))
         assert [r[1] for r in rows] == lines
         want = [1 - tr.wrd(a.split(), b.split(), store) for a, b in (x.split("\t") for x in lines)]
+        np.testing.assert_allclose([r[2] for r in rows], want, rtol=1e-12)
+        rows = list(ps.score_pairs_file(str(tmp_path / "spaced.tsv"), job, workers=workers, batch_size=4))
+        assert [r[1] for r in rows] == lines
+        assert [r[0] for r in rows] == [n for n, line in enumerate(spaced, 1) if line.strip()]
         np.testing.assert_allclose([r[2] for r in rows], want, rtol=1e-12)
         stream = ps.score_pairs_file(str(bad), job, workers=workers, batch_size=4)
         with pytest.raises(DataError, match="line 21"):

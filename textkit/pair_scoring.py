@@ -12,6 +12,7 @@ number of workers.  The scores themselves come from :mod:`textkit.transport`
 
 from __future__ import annotations
 
+import collections
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -140,17 +141,20 @@ def score_text_batch(batch: Sequence[tuple[int, str, str]]) -> tuple[np.ndarray,
     return _as_distance(job, scores, valid), valid, tally
 
 
-def _pair_rows(path: str) -> Iterable[tuple[int, str, str, str]]:
+def _pair_rows(path: str, after: int = 0) -> Iterable[tuple[int, str, str, str]]:
     """(line number, line, text1, text2) of a ``text1<TAB>text2[<TAB>...]`` file; DataError on 1 field.
 
     Blank lines (nothing but spaces) are skipped, as ``eval`` skips them: a
     trailing empty line is common and holds no pair.  A line with a tab but
-    empty sides is a pair, scored with the error value.
+    empty sides is a pair, scored with the error value.  The first ``after``
+    lines are passed over unread (a second pass over a file resumes there).
     """
     from textkit.corpus import open_text
 
     with open_text(path) as fh:
-        for number, line in enumerate(fh, 1):
+        lines = enumerate(fh, 1)
+        collections.deque(itertools.islice(lines, after), maxlen=0)
+        for number, line in lines:
             line = line.rstrip("\r\n")
             if number == 1 and line.startswith("\ufeff"):
                 line = line[1:]
@@ -168,7 +172,7 @@ def _checked_rows(path: str):
 
     Standard input is held in memory; a file is read once when it fits in one
     window of :data:`PAIR_WINDOW` rows, otherwise the rest is checked first and
-    then read again.
+    then read again, from the line after the first window.
     """
     if path == "-":
         return list(_pair_rows(path))
@@ -179,7 +183,7 @@ def _checked_rows(path: str):
         extra += 1
     if not extra:
         return first
-    return itertools.chain(first, itertools.islice(_pair_rows(path), PAIR_WINDOW, None))
+    return itertools.chain(first, _pair_rows(path, after=first[-1][0]))
 
 
 def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[list[int]]:
@@ -204,7 +208,7 @@ def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[lis
     ends = np.fromiter((node.setdefault(text, len(node)) for pair in texts for text in pair[:2]),
                        dtype=np.int64, count=2 * n)
     left, right = ends[0::2], ends[1::2]
-    graph = coo_matrix((np.ones(n, dtype=np.int8), (left, right)), shape=(len(node), len(node)))
+    graph = coo_matrix((np.ones(n, dtype=np.int32), (left, right)), shape=(len(node), len(node)))
     _, label = connected_components(graph, directed=False)
     component = label[left]
     # renumber components by their first pair, then lay pairs out component by component
