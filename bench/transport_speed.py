@@ -253,11 +253,23 @@ def measure_library(path, metric, workers, vectors_path):
     t0 = time.perf_counter()
     scores = [s for _, _, s, _ in score_pairs_file(path, job, workers=workers)]
     seconds = time.perf_counter() - t0
-    # the workers have been joined: their CPU time is in RUSAGE_CHILDREN
-    own1, children1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the pool does not wait for its idle workers to exit: reap them, so that their CPU
+    # time is in RUSAGE_CHILDREN (outside the timing above)
+    own1 = resource.getrusage(resource.RUSAGE_SELF)
+    reap_workers()
+    children1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     own = own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime
     children = children1.ru_utime + children1.ru_stime - children0.ru_utime - children0.ru_stime
     print(seconds, hashlib.sha256(np.asarray(scores).tobytes()).hexdigest(), own, children)
+
+
+def reap_workers(timeout: float = 10.0) -> None:
+    """Wait until every worker process of this process has exited and been reaped."""
+    import multiprocess
+
+    deadline = time.monotonic() + timeout
+    while multiprocess.active_children() and time.monotonic() < deadline:  # reaps the exited ones
+        time.sleep(0.005)
 
 
 def _burn(n: int) -> int:

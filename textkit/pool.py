@@ -151,6 +151,7 @@ class _Workers:
         # the queue's feeder thread may still be writing: let it stop without a traceback.
         self.task_q._ignore_epipe = True
         self.finished = False
+        self.closed = False
         self.procs = [
             ctx.Process(
                 target=_worker_main,
@@ -188,8 +189,25 @@ class _Workers:
             for _ in self.procs:
                 self.task_q.put(None)
 
+    def release(self) -> None:
+        """After the last answer: tell the workers to stop and return without waiting for them.
+
+        Every task has been answered, so each worker is idle and exits on its
+        stop signal; the process teardown (a few ms for a large parent) then
+        overlaps with the caller's next step.  The queues' feeder threads still
+        deliver the signals (they are joined at interpreter exit), and
+        ``multiprocess`` reaps the exited workers.
+        """
+        self.finish()
+        for q in (self.task_q, self.result_q):
+            q.close()
+        self.closed = True
+
     def close(self) -> None:
         """Let idle workers exit (an abandoned iterator has not said stop), terminate busy ones."""
+        if self.closed:
+            return
+        self.closed = True
         self.finish()
         for p in self.procs:
             if p.is_alive():
@@ -271,7 +289,7 @@ def imap(
                 pending[index] = payload
             yield pickle.loads(pending.pop(done))
             done += 1
-        pool.finish()
+        pool.release()
     finally:
         pool.close()
 
@@ -316,6 +334,7 @@ def map_reduce(
                 partials.append(pickle.loads(payload))
             elif kind == "final":
                 partials.append(None)
+        pool.release()
         acc = None
         have_acc = False
         for part in partials:
