@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import multiprocess
 import numpy as np
 import pytest
 
@@ -105,6 +108,12 @@ def test_pairs_file_same_scores_for_any_workers(tmp_path):
         np.testing.assert_allclose([row[2] for row in one], scores, rtol=1e-6)
 
 
+def wait_for_workers_to_exit(timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while multiprocess.active_children() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_pairs_file_larger_than_a_window(tmp_path, monkeypatch):
     """Rows are all checked before the first score, also when the file spans several windows."""
     from textkit.tokenize import TokenizerSpec
@@ -122,7 +131,9 @@ def test_pairs_file_larger_than_a_window(tmp_path, monkeypatch):
     # blank lines (skipped) around the window's end: the second pass resumes after the right line
     spaced = lines[:6] + ["", "  "] + lines[6:8] + [""] + lines[8:]
     (tmp_path / "spaced.tsv").write_text("\ufeff" + "\n".join(spaced) + "\n", encoding="utf-8")
-    for workers in (1, 2):
+    for workers, early in ((1, False), (2, False), (2, True)):
+        # early: the workers start before the file is read (as for a large file)
+        monkeypatch.setattr(ps, "_worth_many_batches", lambda path, size, early=early: early)
         rows = list(ps.score_pairs_file(str(good), job, workers=workers, batch_size=4))
         assert [r[1] for r in rows] == lines
         want = [1 - tr.wrd(a.split(), b.split(), store) for a, b in (x.split("\t") for x in lines)]
@@ -131,9 +142,11 @@ def test_pairs_file_larger_than_a_window(tmp_path, monkeypatch):
         assert [r[1] for r in rows] == lines
         assert [r[0] for r in rows] == [n for n, line in enumerate(spaced, 1) if line.strip()]
         np.testing.assert_allclose([r[2] for r in rows], want, rtol=1e-12)
+        wait_for_workers_to_exit()  # those of the run above, released when it ended
         stream = ps.score_pairs_file(str(bad), job, workers=workers, batch_size=4)
         with pytest.raises(DataError, match="line 21"):
             next(stream)  # the bad line is found before the first score
+        assert not multiprocess.active_children()  # workers started early are stopped
 
 
 def test_pair_scores_do_not_depend_on_the_text_cache(tmp_path, monkeypatch):

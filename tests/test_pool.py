@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 
 import pytest
@@ -112,6 +113,44 @@ def test_textkit_errors_keep_their_type():
 def test_dead_worker_is_reported():
     with pytest.raises(WorkerError, match="died"):
         list(pool.imap(die, range(4), workers=2))
+
+
+def square_and_pid(x):
+    return x * x, os.getpid()
+
+
+def test_pool_serves_several_inputs_with_one_set_of_workers():
+    import multiprocess
+
+    with pool.Pool(square_and_pid, workers=2, window=3) as p:
+        p.start()
+        started = {child.pid for child in multiprocess.active_children()}
+        assert len(started) >= 2
+        first = list(p.imap(range(10)))
+        second = list(p.imap(range(5, 8)))
+        single = list(p.imap([4]))  # one item: still the workers, they are running
+        assert [r for r, _ in first] == [x * x for x in range(10)]
+        assert [r for r, _ in second] == [25, 36, 49]
+        assert [r for r, _ in single] == [16]
+        pids = {pid for _, pid in first + second + single}
+        assert os.getpid() not in pids and pids <= started
+    deadline = time.monotonic() + 10
+    while multiprocess.active_children() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not multiprocess.active_children()  # released: they exited on their own
+
+
+def test_pool_left_before_the_end_closes_and_starts_again_on_need():
+    with pool.Pool(square_and_pid, workers=2) as p:
+        results = p.imap(range(20))
+        assert next(results)[0] == 0
+        results.close()  # left before its end: the pool closes
+        assert {pid for _, pid in p.imap([3])} == {os.getpid()}  # no workers now, one item: here
+        again = list(p.imap(range(6)))  # two items or more: new workers
+        assert [r for r, _ in again] == [x * x for x in range(6)]
+        assert os.getpid() not in {pid for _, pid in again}
+    with pool.Pool(square_and_pid, workers=1) as p:
+        assert {pid for _, pid in p.start().imap(range(6))} == {os.getpid()}
 
 
 def test_resolve_workers():

@@ -241,6 +241,23 @@ def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[lis
 PAIR_WINDOW = 65_536  # pairs read, grouped and scored together when workers > 1
 
 
+def _worth_many_batches(path: str, batch_size: int) -> bool:
+    """Whether a pairs file is surely long enough for the pool (a few batches of long lines).
+
+    Decides only whether the workers start before the file is read (their start
+    then overlaps with the reading) or on first use; not standard input, whose
+    size is unknown.
+    """
+    import os
+
+    if path == "-":
+        return False
+    try:
+        return os.stat(path).st_size >= 4 * batch_size * 256
+    except OSError:
+        return False  # _checked_rows reports it
+
+
 def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: int = PAIR_BATCH):
     """Yield ``(line, line_text, score, valid)`` for every line of a pairs file, in input order.
 
@@ -255,49 +272,53 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
     """
     from textkit import pool
 
-    source = _checked_rows(path)
     init_pair_worker(job)  # in this process first: errors surface here, forked workers inherit
     if job.metric not in ("cosine", "whiten"):
         _WORKER["tokens"]("预热")  # load the segmenter's dictionary before forking
 
     tally = PairTally()
     error_value = None
-    try:
-        if workers <= 1:  # in this process (set up above), one text cache for the whole file
-            for chunk in chunks(source, batch_size):
-                scores, valid, part = score_text_batch([(n, t1, t2) for n, _, t1, t2 in chunk])
-                tally = tally.merge(part)
-                if not valid.all():
-                    error_value = float(scores[~valid][0])
-                for (number, line, _, _), score, ok in zip(chunk, scores.tolist(), valid.tolist()):
-                    yield number, line, score, ok
-        else:
-            for window in chunks(source, PAIR_WINDOW):
-                # at least ~16 batches per worker, so that no worker idles long at the end
-                size = max(64, min(batch_size, len(window) // (16 * workers)))
-                batches = group_batches([(t1, t2) for _, _, t1, t2 in window], size)
-                items = ([(window[i][0], window[i][2], window[i][3]) for i in batch] for batch in batches)
-                scores = np.empty(len(window), dtype=np.float64)
-                valid = np.empty(len(window), dtype=bool)
-                done = np.zeros(len(window) + 1, dtype=bool)  # a False sentinel at the end
-                ready = 0
-                # the pool's iterator comes first so that zip runs it to its end (which lets the workers go)
-                for (part_scores, part_valid, part), batch in zip(
-                        pool.imap(score_text_batch, items, workers=workers, initializer=init_pair_worker,
-                                  initargs=(job,)), batches):
-                    scores[batch] = part_scores
-                    valid[batch] = part_valid
-                    done[batch] = True
+    # One pool for every window: the workers fork once and keep their caches warm.
+    with pool.Pool(score_text_batch, workers=workers, initializer=init_pair_worker,
+                   initargs=(job,)) as workers_pool:
+        if workers > 1 and _worth_many_batches(path, batch_size):
+            workers_pool.start()  # fork now: the workers get ready while this process reads
+        source = _checked_rows(path)
+        try:
+            if workers <= 1:  # in this process (set up above), one text cache for the whole file
+                for chunk in chunks(source, batch_size):
+                    scores, valid, part = score_text_batch([(n, t1, t2) for n, _, t1, t2 in chunk])
                     tally = tally.merge(part)
-                    if not part_valid.all():
-                        error_value = float(part_scores[~part_valid][0])
-                    # hand out the finished prefix of the window while the workers go on
-                    stop = ready + int(np.argmin(done[ready:]))
-                    for i in range(ready, stop):
-                        number, line, _, _ = window[i]
-                        yield number, line, float(scores[i]), bool(valid[i])
-                    ready = stop
-    except DataError as exc:  # an OOV error names the line and side; add the file
-        raise type(exc)(f"{'<stdin>' if path == '-' else path}, {exc}") from None
+                    if not valid.all():
+                        error_value = float(scores[~valid][0])
+                    for (number, line, _, _), score, ok in zip(chunk, scores.tolist(), valid.tolist()):
+                        yield number, line, score, ok
+            else:
+                for window in chunks(source, PAIR_WINDOW):
+                    # at least ~16 batches per worker, so that no worker idles long at the end
+                    size = max(64, min(batch_size, len(window) // (16 * workers)))
+                    batches = group_batches([(t1, t2) for _, _, t1, t2 in window], size)
+                    items = ([(window[i][0], window[i][2], window[i][3]) for i in batch] for batch in batches)
+                    scores = np.empty(len(window), dtype=np.float64)
+                    valid = np.empty(len(window), dtype=bool)
+                    done = np.zeros(len(window) + 1, dtype=bool)  # a False sentinel at the end
+                    ready = 0
+                    # the pool's iterator comes first so that zip runs it to its end (an iterator
+                    # left before its end would close the pool)
+                    for (part_scores, part_valid, part), batch in zip(workers_pool.imap(items), batches):
+                        scores[batch] = part_scores
+                        valid[batch] = part_valid
+                        done[batch] = True
+                        tally = tally.merge(part)
+                        if not part_valid.all():
+                            error_value = float(part_scores[~part_valid][0])
+                        # hand out the finished prefix of the window while the workers go on
+                        stop = ready + int(np.argmin(done[ready:]))
+                        for i in range(ready, stop):
+                            number, line, _, _ = window[i]
+                            yield number, line, float(scores[i]), bool(valid[i])
+                        ready = stop
+        except DataError as exc:  # an OOV error names the line and side; add the file
+            raise type(exc)(f"{'<stdin>' if path == '-' else path}, {exc}") from None
     tally.empty.sort()
     tally.report("line", error_value)

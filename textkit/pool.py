@@ -3,6 +3,8 @@
 Two operations over an iterable of items (usually batches of documents):
 
 * :func:`imap` — ``func(item)`` for every item, results yielded in input order;
+* :class:`Pool` — the processes of :func:`imap` kept for several inputs in turn
+  (started once, possibly before the first input is read);
 * :func:`map_reduce` — ``func(item)`` per item, partial results combined with an
   associative, commutative ``merge``. Each worker folds its own partials as it
   goes (a map-side combiner) and hands back one partial at the end, so the
@@ -249,6 +251,103 @@ def _chain(head: List[Any], rest: Iterator[Any]) -> Iterator[Any]:
     yield from rest
 
 
+class Pool:
+    """Worker processes that run ``func`` over several inputs in turn (see :meth:`imap`).
+
+    The processes start on the first :meth:`imap` that has two items or more,
+    or earlier with :meth:`start` (e.g. before reading an input, so that their
+    start overlaps with the reading), and then serve every later :meth:`imap`:
+    one fork, and caches that workers fill stay warm from one input to the
+    next.  With ``workers=1``, or while no process has started and an input
+    has fewer than two items, ``func`` runs in this process (after
+    ``initializer``, once).  Use it as a context manager: leaving the block
+    lets idle workers go, or terminates them after an error.
+    """
+
+    def __init__(self, func: Callable[[Any], Any], *, workers: int = 1,
+                 initializer: Optional[Callable[..., None]] = None, initargs: tuple = (),
+                 window: Optional[int] = None):
+        self.func = func
+        self.workers = workers
+        self.initializer = initializer
+        self.initargs = initargs
+        self.window = window or 3 * workers
+        self._procs: Optional[_Workers] = None
+        self._ready_here = False  # initializer has run in this process
+        self._submitted = 0  # tasks sent over all inputs (their indices)
+
+    def start(self) -> "Pool":
+        """Start the worker processes now (no-op with one worker or when started)."""
+        if self.workers > 1 and self._procs is None:
+            self._procs = _Workers(self.workers, self.func, None, self.initializer, self.initargs)
+        return self
+
+    def imap(self, items: Iterable[Any]) -> Iterator[Any]:
+        """``func(item)`` for each item, yielded in input order.
+
+        Run it to its end (or close it) before the next :meth:`imap`; an
+        iterator left before its end closes the pool.
+        """
+        head, rest = _prefetch(items)
+        if self._procs is None and (self.workers <= 1 or len(head) < 2):
+            if self.initializer is not None and not self._ready_here:
+                self.initializer(*self.initargs)
+                self._ready_here = True
+            for item in _chain(head, rest):
+                yield self.func(item)
+            return
+        procs = self.start()._procs
+        assert procs is not None
+        completed = False
+        try:
+            source = _chain(head, rest)
+            pending = {}
+            submitted = done = self._submitted
+            exhausted = False
+            while True:
+                while not exhausted and submitted - done < self.window:
+                    try:
+                        item = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    procs.put(submitted, item)
+                    submitted += 1
+                self._submitted = submitted
+                if exhausted and done == submitted:
+                    break
+                while done not in pending:
+                    _, index, payload = procs.get()
+                    pending[index] = payload
+                yield pickle.loads(pending.pop(done))
+                done += 1
+            completed = True
+        finally:
+            if not completed:
+                self.close()
+
+    def release(self) -> None:
+        """Let the workers go once all is answered, without waiting for them (see _Workers.release)."""
+        if self._procs is not None:
+            self._procs.release()
+            self._procs = None
+
+    def close(self) -> None:
+        """Stop the workers: idle ones exit, busy ones are terminated."""
+        if self._procs is not None:
+            procs, self._procs = self._procs, None
+            procs.close()
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.release()
+        else:
+            self.close()
+
+
 def imap(
     func: Callable[[Any], Any],
     items: Iterable[Any],
@@ -259,39 +358,8 @@ def imap(
     window: Optional[int] = None,
 ) -> Iterator[Any]:
     """``func(item)`` for each item, yielded in input order (see the module docstring)."""
-    head, rest = _prefetch(items)
-    if workers <= 1 or len(head) < 2:
-        if initializer is not None:
-            initializer(*initargs)
-        for item in _chain(head, rest):
-            yield func(item)
-        return
-    window = window or 3 * workers
-    pool = _Workers(workers, func, None, initializer, initargs)
-    try:
-        source = _chain(head, rest)
-        pending = {}
-        submitted = done = 0
-        exhausted = False
-        while True:
-            while not exhausted and submitted - done < window:
-                try:
-                    item = next(source)
-                except StopIteration:
-                    exhausted = True
-                    break
-                pool.put(submitted, item)
-                submitted += 1
-            if exhausted and done == submitted:
-                break
-            while done not in pending:
-                _, index, payload = pool.get()
-                pending[index] = payload
-            yield pickle.loads(pending.pop(done))
-            done += 1
-        pool.release()
-    finally:
-        pool.close()
+    with Pool(func, workers=workers, initializer=initializer, initargs=initargs, window=window) as pool:
+        yield from pool.imap(items)
 
 
 def map_reduce(
