@@ -15,7 +15,10 @@ seconds, where the pool's fixed costs per run are small beside the work).
 * a plain loop of ot.emd2 for WRD on pairs tokenized beforehand (the issue's
   reference figure).
 * textkit, tokenization included: the library call behind `textkit sim --pairs`
-  in a fresh process after warm-up (-j1, -j2), and the command itself end to end
+  in a fresh process after warm-up (-j1, -j2; the warm-up imports POT and
+  multiprocess and loads jieba's dictionary: one-time costs per process, the
+  ~15 ms import of multiprocess paid only by runs with workers), and the
+  command itself end to end
   (`python -m textkit sim --pairs FILE -jN`, interpreter start, imports and
   dictionary loading included; "marginal" subtracts a 5-pair run of the same
   command, i.e. the fixed start-up cost).
@@ -248,6 +251,7 @@ def measure_library(path, metric, workers, vectors_path):
     logging.getLogger("textkit").setLevel(logging.ERROR)
     tr.Transport(open_vectors_cached(vectors_path), metric=metric)  # imports POT
     get_tokenizer(TokenizerSpec()).tokens("预热")
+    import multiprocess.context  # noqa: F401  the pool's import (with dill's), a one-time cost like POT's
     job = PairJob(vectors_path, TokenizerSpec(), metric=metric)
     own0, children0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
