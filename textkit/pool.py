@@ -1,6 +1,6 @@
 """The worker pool: the one place that starts processes (on ``multiprocess``).
 
-Two operations over an iterable of items (usually batches of documents):
+Operations over an iterable of items (usually batches of documents):
 
 * :func:`imap` — ``func(item)`` for every item, results yielded in input order;
 * :class:`Pool` — the processes of :func:`imap` kept for several inputs in turn
@@ -25,7 +25,8 @@ Properties a caller relies on:
 * A worker that raises ends the run: the exception reaches the caller (a
   :class:`TextkitError` as itself, anything else as :class:`WorkerError` with
   its type and message); a worker that dies is reported likewise. Workers
-  ignore SIGINT; on Ctrl-C (or any exit) the parent terminates them, so no
+  ignore SIGINT; on Ctrl-C or an error the parent terminates them, and once
+  every task is answered they are told to stop and exit on their own, so no
   stray processes remain and no traceback is printed by them.
 """
 
