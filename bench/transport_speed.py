@@ -331,8 +331,12 @@ def main():
           f"load average before the end: {os.getloadavg()[0]:.1f}")
     width = max(len(k) for k in out)
     for key, value in out.items():
-        text = f"{value:,.1f}" if isinstance(value, float) and abs(value) >= 1 else (
-            f"{value:.3g}" if isinstance(value, float) else str(value))
+        if not isinstance(value, float):
+            text = str(value)
+        elif abs(value) >= 10:
+            text = f"{value:,.1f}"
+        else:  # ratios (-j2 / -j1 against its 1.8 target) and small seconds: two decimals
+            text = f"{value:.2f}" if abs(value) >= 1 else f"{value:.3g}"
         print(f"{key:<{width}}  {text}")
 
 
