@@ -266,7 +266,8 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
     is held in memory for that), then scored in batches over the pool.  With
     several workers the file is taken in windows of :data:`PAIR_WINDOW` pairs
     whose batches are formed by :func:`group_batches` (results are put back in
-    input order).  Notes on OOV tokens and a warning for pairs with an empty
+    input order); one :class:`textkit.pool.Pool` serves every window, started
+    before the file is read when the file is large (:func:`_worth_many_batches`).  Notes on OOV tokens and a warning for pairs with an empty
     side are logged at the end.  Scores are identical for any number of workers:
     each is a function of its two texts alone.
     """
