@@ -54,7 +54,8 @@ import numpy as np
 from scipy import sparse
 
 from .errors import DataError, UsageError
-from .transport import OOV_POLICIES, EmptyBagError, RowTable, Transport, piece_finder, token_rows
+from .transport import (OOV_POLICIES, EmptyBagError, RowTable, Transport, distinct_counts, piece_finder,
+                        token_rows)
 
 log = logging.getLogger("textkit.search")
 
@@ -109,12 +110,11 @@ def doc_table(token_lists: Sequence[Sequence[str]], vectors, *, oov: str = "drop
     concatenated over the texts.  All int64.
     """
     owner, ids, unknown, dropped = token_rows(token_lists, vectors, oov=oov, pieces=pieces, whats=whats)
-    width = int(ids.max()) + 1 if len(ids) else 1
-    keys, counts = np.unique(owner * width + ids, return_counts=True)  # by text, then row id
+    owner, ids, counts = distinct_counts(owner, ids)
     n = len(token_lists)
-    lengths = np.bincount(keys // width, minlength=n)
+    lengths = np.bincount(owner, minlength=n)
     n_tokens = np.fromiter(map(len, token_lists), dtype=np.int64, count=n)
-    return n_tokens, unknown, dropped, lengths, keys % width, counts.astype(np.int64)
+    return n_tokens, unknown, dropped, lengths, ids, counts
 
 
 # ---------------------------------------------------------------------- building (pool workers)

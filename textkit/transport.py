@@ -366,6 +366,14 @@ def token_rows(texts: Sequence[Sequence[str]], vectors, *, oov: str = "drop", pi
             unknown, dropped)
 
 
+def distinct_counts(owner: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(owner, ids, counts)`` of the distinct (text, row id) entries of :func:`token_rows`'
+    output, sorted by text, then row id; ``counts`` how often each occurs (int64)."""
+    width = int(ids.max()) + 1 if len(ids) else 1
+    keys, counts = np.unique(owner * width + ids, return_counts=True)
+    return keys // width, keys % width, counts.astype(np.int64)
+
+
 class Transport:
     """WMD or WRD between token lists over one vector store.
 
@@ -420,9 +428,8 @@ class Transport:
         owner, ids, _unknown, dropped = token_rows(texts, self.vectors, oov=self.oov, pieces=self.pieces,
                                                    whats=whats)
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        width = max(len(self._matrix), 1)
-        keys, counts = np.unique(owner * width + ids, return_counts=True)  # by text, then row id
-        return self._bags(keys // width, keys % width, counts.astype(np.float64), lengths, dropped)
+        owner, ids, counts = distinct_counts(owner, ids)
+        return self._bags(owner, ids, counts.astype(np.float64), lengths, dropped)
 
     def bag_from_counts(self, ids: np.ndarray, counts: np.ndarray, *, n_tokens: int, n_oov: int) -> Bag:
         """The bag of distinct ascending row ``ids`` occurring ``counts`` times.

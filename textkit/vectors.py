@@ -118,17 +118,13 @@ def content_identity(
     """The identity a store of this content gets (see the module docstring)."""
     fp = _Fingerprint(stored_dtype(matrix), int(matrix.shape[1]))
     fp.add_words(list(words))
-    if isinstance(matrix, Int8Matrix):
-        for start in range(0, len(matrix), _BLOCK_ROWS):
-            fp.add_rows(matrix.codes[start : start + _BLOCK_ROWS])
-            fp.add_scales(matrix.scales[start : start + _BLOCK_ROWS])
-        if counts is not None:
-            fp.add_counts(np.asarray(counts))
-        return fp.hexdigest()
     for start in range(0, len(matrix), _BLOCK_ROWS):
-        fp.add_rows(
-            np.asarray(matrix[start : start + _BLOCK_ROWS]).astype(matrix.dtype.newbyteorder("<"))
-        )
+        block = slice(start, start + _BLOCK_ROWS)
+        if isinstance(matrix, Int8Matrix):  # the codes and scales as stored, not decoded rows
+            fp.add_rows(matrix.codes[block])
+            fp.add_scales(matrix.scales[block])
+        else:
+            fp.add_rows(np.asarray(matrix[block]).astype(matrix.dtype.newbyteorder("<")))
     if counts is not None:
         fp.add_counts(np.asarray(counts))
     return fp.hexdigest()
