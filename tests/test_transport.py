@@ -326,8 +326,84 @@ def test_pot_is_imported_only_when_a_transport_is_made():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     t = tr.Transport(random_store(0), metric="wmd")
-    assert tr.ot is not None and tr._emd_c is not None  # bound for the fast path
+    assert tr._emd_c is not None  # bound for the fast path
     assert t.distance(t.bag(["w1"]), t.bag(["w2", "w3"])) > 0
+
+
+def _fresh_python(code: str) -> list[str]:
+    """The lines a fresh interpreter prints running ``code`` (POT not imported yet)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def test_exact_solver_loads_without_the_rest_of_pot():
+    """A Transport loads POT's solver alone (not scipy.stats, ~0.6 s); a later `import ot` still gets all of POT."""
+    printed = _fresh_python("""
+        import sys
+        import numpy as np
+        from textkit import transport as tr
+        tr._solver()
+        print("ot.datasets" in sys.modules, "ot.bregman" in sys.modules, "scipy.stats" in sys.modules)
+        a, b = np.array([0.25, 0.75]), np.array([0.6, 0.4])
+        cost = np.array([[0.0, 2.0], [1.0, 0.5]])
+        value = tr._solve_lp(a, b, cost)[0]
+        import ot  # what another library in the same process would do
+        print(ot.emd2(a, b, cost) == value and abs(value - 0.55) < 1e-12, ot.lp.emd_wrap.emd_c is tr._emd_c,
+              callable(ot.sinkhorn2), callable(ot.utils.dist), type(ot).__name__, ot.__version__ > "0")
+    """)
+    assert printed == ["False", "False", "False", "True", "True", "True", "True", "module", "True"]
+
+
+def test_solver_falls_back_to_the_whole_of_pot():
+    """If the solver cannot load on its own, no stand-in is left behind and POT is imported as usual."""
+    printed = _fresh_python("""
+        import sys
+        class FailOnce:  # the first attempt to load the solver fails, as with a POT laid out otherwise
+            tried = False
+            def find_spec(self, name, path=None, target=None):
+                if name == "ot.lp.emd_wrap" and not FailOnce.tried:
+                    FailOnce.tried = True
+                    raise ImportError("simulated")
+                return None
+        sys.meta_path.insert(0, FailOnce())
+        from textkit import transport as tr
+        tr._solver()
+        import ot
+        print(FailOnce.tried, tr._emd_c is ot.lp.emd_wrap.emd_c, type(ot).__name__, "ot.datasets" in sys.modules)
+    """)
+    assert printed == ["True", "True", "module", "True"]
+
+
+def test_solver_and_sinkhorn_when_pot_is_already_imported():
+    """With POT imported first, the solver is POT's own; Sinkhorn brings the whole package."""
+    printed = _fresh_python("""
+        import ot
+        from textkit import transport as tr
+        tr._solver()
+        print(tr._emd_c is ot.lp.emd_wrap.emd_c, type(ot).__name__)
+    """)
+    assert printed == ["True", "module"]
+    printed = _fresh_python("""
+        import sys
+        import numpy as np
+        from textkit import transport as tr
+        class Store:
+            words = ["a", "b", "c"]
+            matrix = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+            def lookup(self, tokens):
+                ids = np.array([self.words.index(t) if t in self.words else -1 for t in tokens], dtype=np.int64)
+                return ids, ids >= 0
+        t = tr.Transport(Store(), metric="wmd", sinkhorn=0.05)
+        exact = tr.Transport(Store(), metric="wmd")
+        pair = (["a", "b"], ["c", "a"])
+        approx, value = t.distance(*map(t.bag, pair)), exact.distance(*map(exact.bag, pair))
+        print("ot.bregman" in sys.modules, abs(approx - value) < 0.05, approx >= value - 1e-9)
+    """)
+    assert printed == ["True", "True", "True"]
 
 
 def naive_bag(tokens, store, metric, normalize=False):

@@ -1,7 +1,8 @@
 """Word Mover's Distance and Word Rotator's Distance through optimal transport.
 
 This is the one module of textkit that imports POT (``ot``), when the first
-:class:`Transport` is made.
+:class:`Transport` is made, and then only POT's compiled solver unless Sinkhorn
+is asked for (:func:`_import_solver`: ~0.6 s less start-up for every command).
 
 A document becomes a *bag*: its distinct known words ``i`` with a mass
 ``a_i`` (the masses sum to 1) and a vector ``x_i``.  The distance between two
@@ -103,6 +104,7 @@ import functools
 import itertools
 import logging
 import math
+import types
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -113,11 +115,13 @@ from textkit.errors import DataError, UsageError
 from textkit.pool import chunks
 from textkit.quantized import Int8Matrix
 
-# POT is imported when the first Transport is made (see _pot): the import takes
-# ~0.8 s, mostly scipy.stats, which `sim --metric cosine` and friends never need.
-ot = None
+# POT is imported when the first Transport is made, and only its solver then (see
+# _import_solver): the whole package takes ~0.85 s, mostly scipy.stats, which the
+# exact solver never needs; `sim --metric cosine` and friends need none of it.
+ot = None  # the whole package, for Sinkhorn and the reference ot.emd2 (see _pot)
 _emd_c = None  # the compiled network simplex behind ot.emd2 (see "Fast path" above)
 _check_result = None
+_solver_bound = False
 
 log = logging.getLogger("textkit.transport")
 
@@ -248,30 +252,93 @@ class Flow:
         return self.mass * self.cost
 
 
+class _DeferredPackage(types.ModuleType):
+    """A package of POT whose ``__init__`` has not run yet; it runs on first use of a name the package lacks.
+
+    Loading the compiled solver ``ot.lp.emd_wrap`` needs its parent packages in
+    ``sys.modules``, but running ``ot/__init__.py`` imports all of POT, scipy.stats
+    among it (~0.6 s of the ~0.85 s that ``import ot`` takes).  These stand-ins
+    carry what the import system reads (``__path__``, ``__spec__``), so submodules
+    load as usual, and complete themselves -- running their ``__init__`` in place --
+    as soon as anyone (Sinkhorn, the reference ``ot.emd2``, another library's
+    ``import ot``) asks for anything else.
+    """
+
+    def __getattr__(self, name: str):
+        if name in ("__path__", "__spec__", "__file__", "__loader__"):  # set on every real package
+            raise AttributeError(name)
+        self.__class__ = types.ModuleType  # a plain module from now on (no re-entry)
+        self.__spec__.loader.exec_module(self)
+        return getattr(self, name)
+
+
+def _import_solver():
+    """(emd_c, check_result) from ``ot.lp.emd_wrap``, running as little of POT as possible.
+
+    When POT is not imported yet, ``ot`` and ``ot.lp`` enter ``sys.modules`` as
+    :class:`_DeferredPackage` stand-ins, and only the solver and what it imports
+    (``ot.utils``, ``ot.backend``) are loaded.  Should that fail (a POT whose
+    solver needs more), every module of the attempt is dropped and POT is
+    imported the usual way.
+    """
+    import importlib.util
+    import sys
+
+    if "ot" not in sys.modules:
+        before = set(sys.modules)
+        try:
+            for name in ("ot", "ot.lp"):
+                spec = importlib.util.find_spec(name)
+                if spec is None or spec.submodule_search_locations is None:
+                    raise ImportError(f"no package {name}")
+                package = importlib.util.module_from_spec(spec)
+                package.__class__ = _DeferredPackage
+                sys.modules[name] = package
+            sys.modules["ot"].lp = sys.modules["ot.lp"]
+            from ot.lp.emd_wrap import check_result, emd_c
+
+            return emd_c, check_result
+        except ImportError:
+            for name in set(sys.modules) - before:
+                if name == "ot" or name.startswith("ot."):
+                    del sys.modules[name]
+    from ot.lp.emd_wrap import check_result, emd_c
+
+    return emd_c, check_result
+
+
+def _solver() -> None:
+    """Bind the compiled network simplex (``_emd_c``, ``_check_result``) once; None if this POT lacks it."""
+    global _emd_c, _check_result, _solver_bound
+    if not _solver_bound:
+        try:
+            _emd_c, _check_result = _import_solver()
+        except ImportError:  # pragma: no cover - depends on the POT version
+            _emd_c = _check_result = None
+        _solver_bound = True
+
+
 def _pot():
-    """The ``ot`` module, imported once; also binds the compiled solver if this POT version has it."""
-    global ot, _emd_c, _check_result
+    """The whole ``ot`` package (Sinkhorn, the reference ``ot.emd2``, the fallback solver), imported once."""
+    global ot
     if ot is None:
+        _solver()
         import ot as pot
 
-        try:
-            from ot.lp.emd_wrap import check_result, emd_c
-        except ImportError:  # pragma: no cover - depends on the POT version
-            emd_c = check_result = None
-        _emd_c, _check_result, ot = emd_c, check_result, pot
+        ot = pot
     return ot
 
 
 def _solve_lp(a: np.ndarray, b: np.ndarray, cost: np.ndarray, max_iter: int = MAX_ITER):
     """Exact transport: (value, plan) with the network simplex, as ``ot.emd2`` computes it.
 
-    Reached only through a :class:`Transport`, whose constructor imported POT.
+    Reached only through a :class:`Transport`, whose constructor bound the solver.
     """
     a_sum, b_sum = a.sum(), b.sum()
     if not (a_sum == 1.0 and b_sum == 1.0):  # otherwise the rescaling below is the identity
         b = b * a_sum / b_sum  # the same rescaling ot.emd2 applies
     if _emd_c is None:  # pragma: no cover
-        plan = ot.emd(a, b, cost, numItermax=max_iter)
+        plan = _pot().emd(a, b, cost, numItermax=max_iter)
         return float(np.sum(plan * cost)), plan
     plan, value, _u, _v, code = _emd_c(a, b, cost, max_iter, 1)
     if code != _OPTIMAL:
@@ -409,7 +476,8 @@ class Transport:
         self.pieces = piece_finder(vectors)  # unknown token -> row ids of its known pieces (oov="split")
         self._error_value: float | None = None
         self._sinkhorn_warned = False
-        _pot()  # imported here, so that pool workers forked after this inherit it
+        # imported here, so that pool workers forked after this inherit it
+        _solver() if sinkhorn is None else _pot()
 
     # ------------------------------------------------------------------ bags
     def bag(self, tokens: Sequence[str], *, what: str = "text") -> Bag:
