@@ -16,12 +16,11 @@ seconds, where the pool's fixed costs per run are small beside the work).
   reference figure).
 * textkit, tokenization included: the library call behind `textkit sim --pairs`
   in a fresh process after warm-up (-j1, -j2; the warm-up loads POT's solver and
-  jieba's dictionary and imports multiprocess and scipy.sparse.csgraph: one-time
-  costs per process, the last two, ~15 and ~12 ms, paid only by runs with
-  workers), and the command itself end to end (`python -m textkit sim --pairs
-  FILE -jN`, interpreter start, imports and dictionary loading included;
-  "marginal" subtracts a 5-pair run of the same command, i.e. the fixed start-up
-  cost, which is printed too).
+  jieba's dictionary and imports multiprocess: one-time costs per process, the
+  ~15 ms import of multiprocess paid only by runs with workers), and the command
+  itself end to end (`python -m textkit sim --pairs FILE -jN`, interpreter
+  start, imports and dictionary loading included; "marginal" subtracts a 5-pair
+  run of the same command, i.e. the fixed start-up cost, which is printed too).
 * where -j2 falls short of 2x -j1: the CPU seconds of the library runs (the
   -j1 process; the -j2 workers, summed, and the -j2 parent) and the ceiling they
   allow on 2 cores, 2 x CPU(-j1) / CPU(all -j2 processes), together with a
@@ -252,7 +251,6 @@ def measure_library(path, metric, workers, vectors_path):
     tr.Transport(open_vectors_cached(vectors_path), metric=metric)  # loads POT's solver
     get_tokenizer(TokenizerSpec()).tokens("预热")
     import multiprocess.context  # noqa: F401  the pool's import (with dill's), a one-time cost like POT's
-    import scipy.sparse.csgraph  # noqa: F401  group_batches' import (-j2 only), one-time likewise
     job = PairJob(vectors_path, TokenizerSpec(), metric=metric)
     own0, children0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()

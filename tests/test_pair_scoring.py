@@ -85,6 +85,34 @@ def test_group_batches_equals_the_plain_rule():
         assert ps.group_batches(pairs, size) == reference_group_batches(pairs, size)
 
 
+def test_connected_components_equal_a_graph_search():
+    """Each node's label is the smallest node it reaches (breadth-first search as the reference)."""
+    rng = np.random.default_rng(9)
+    for trial in range(90):
+        n = int(rng.integers(1, 300))
+        if trial % 3 == 0:  # one long chain through the nodes in random order: the most rounds of jumping
+            order = rng.permutation(n)
+            left, right = order[:-1], order[1:]
+        else:
+            m = int(rng.integers(0, 2 * n))
+            left, right = rng.integers(0, n, m), rng.integers(0, n, m)
+        neighbours = [[] for _ in range(n)]
+        for a, b in zip(left.tolist(), right.tolist()):
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+        want = np.full(n, -1)
+        for start in range(n):
+            if want[start] >= 0:
+                continue
+            members, frontier = {start}, [start]
+            while frontier:
+                frontier = [b for a in frontier for b in neighbours[a] if b not in members]
+                members.update(frontier)
+            want[list(members)] = min(members)
+        got = ps.connected_components(left.astype(np.int64), right.astype(np.int64), n)
+        assert got.tolist() == want.tolist()
+
+
 def test_pairs_file_same_scores_for_any_workers(tmp_path):
     from textkit.tokenize import TokenizerSpec
     from textkit.vectors import save_store

@@ -196,11 +196,9 @@ def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[lis
     holds every repeat of a text: across workers no text is tokenized twice.
     Within a batch pairs keep input order.  Every batch is a run of
     consecutive components, so the work is: number the texts (one dict pass),
-    components (scipy, in C), and one pass over the component sizes.
+    components (:func:`connected_components`, array operations), and one pass
+    over the component sizes.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     n = len(texts)
     if n == 0:
         return []
@@ -208,11 +206,10 @@ def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[lis
     ends = np.fromiter((node.setdefault(text, len(node)) for pair in texts for text in pair[:2]),
                        dtype=np.int64, count=2 * n)
     left, right = ends[0::2], ends[1::2]
-    graph = coo_matrix((np.ones(n, dtype=np.int32), (left, right)), shape=(len(node), len(node)))
-    _, label = connected_components(graph, directed=False)
-    component = label[left]
-    # renumber components by their first pair, then lay pairs out component by component
-    _, first_pair = np.unique(component, return_index=True)
+    # components numbered 0, 1, ... (by smallest node), then renumbered by their first
+    # pair, then pairs laid out component by component
+    _, first_pair, component = np.unique(connected_components(left, right, len(node))[left],
+                                         return_index=True, return_inverse=True)
     rank = np.empty(len(first_pair), dtype=np.int64)
     rank[np.argsort(first_pair, kind="stable")] = np.arange(len(first_pair))
     order = np.argsort(rank[component], kind="stable")
@@ -236,6 +233,32 @@ def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[lis
             position += part
     cuts.append(n)
     return [np.sort(order[a:b]).tolist() for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def connected_components(left: np.ndarray, right: np.ndarray, n: int) -> np.ndarray:
+    """Component of each of ``n`` nodes joined by the edges ``(left[k], right[k])``: its smallest node.
+
+    Min-label hooking with pointer jumping, in whole-array steps (no scipy,
+    whose import would cost more than the grouping): every node points at a
+    root; each round, every edge whose ends have different roots hooks the
+    larger root under the smaller (pointers only ever decrease, so no cycle
+    forms), then every node jumps to its root.  A round that hooks nothing ends
+    it, so each edge's ends share a root and every root is its component's
+    smallest node.
+    """
+    root = np.arange(n, dtype=np.int64)
+    while True:
+        a, b = root[left], root[right]
+        differ = a != b
+        if not differ.any():
+            return root
+        a, b = a[differ], b[differ]
+        np.minimum.at(root, np.maximum(a, b), np.minimum(a, b))
+        while True:
+            up = root[root]
+            if np.array_equal(up, root):
+                break
+            root = up
 
 
 PAIR_WINDOW = 65_536  # pairs read, grouped and scored together when workers > 1

@@ -2,7 +2,7 @@
 
 This is the one module of textkit that imports POT (``ot``), when the first
 :class:`Transport` is made, and then only POT's compiled solver unless Sinkhorn
-is asked for (:func:`_import_solver`: ~0.6 s less start-up for every command).
+is asked for (:func:`_import_solver`: ~0.8 s less start-up for every command).
 
 A document becomes a *bag*: its distinct known words ``i`` with a mass
 ``a_i`` (the masses sum to 1) and a vector ``x_i``.  The distance between two
@@ -252,34 +252,46 @@ class Flow:
         return self.mass * self.cost
 
 
-class _DeferredPackage(types.ModuleType):
-    """A package of POT whose ``__init__`` has not run yet; it runs on first use of a name the package lacks.
+class _DeferredModule(types.ModuleType):
+    """A module of POT whose code has not run yet; it runs, in place, on first use of a name the module lacks.
 
     Loading the compiled solver ``ot.lp.emd_wrap`` needs its parent packages in
-    ``sys.modules``, but running ``ot/__init__.py`` imports all of POT, scipy.stats
-    among it (~0.6 s of the ~0.85 s that ``import ot`` takes).  These stand-ins
-    carry what the import system reads (``__path__``, ``__spec__``), so submodules
-    load as usual, and complete themselves -- running their ``__init__`` in place --
-    as soon as anyone (Sinkhorn, the reference ``ot.emd2``, another library's
-    ``import ot``) asks for anything else.
+    ``sys.modules`` and one name from ``ot.utils``, but running those modules
+    imports all of POT (``ot/__init__.py``: scipy.stats among it) or scipy.spatial
+    (``ot.utils``): ~0.85 s, against ~5 ms for the solver itself.  These
+    stand-ins carry what the import system reads (``__path__``, ``__spec__``),
+    so submodules load as usual, and complete themselves as soon as anyone
+    (Sinkhorn, the reference ``ot.emd2``, another library's ``import ot``) asks
+    them for anything else.
     """
 
     def __getattr__(self, name: str):
-        if name in ("__path__", "__spec__", "__file__", "__loader__"):  # set on every real package
+        if name in _IMPORT_PROBES:  # the import system asks these of any module; absent means absent
             raise AttributeError(name)
-        self.__class__ = types.ModuleType  # a plain module from now on (no re-entry)
-        self.__spec__.loader.exec_module(self)
-        return getattr(self, name)
+        return getattr(_run_deferred(self), name)
+
+
+_IMPORT_PROBES = frozenset({"__path__", "__file__", "__spec__", "__loader__", "__cached__", "__package__"})
+
+
+def _run_deferred(module: types.ModuleType) -> types.ModuleType:
+    """Run a :class:`_DeferredModule`'s code (once); a plain module from then on."""
+    if type(module) is _DeferredModule:
+        module.__class__ = types.ModuleType
+        module.__spec__.loader.exec_module(module)
+    return module
 
 
 def _import_solver():
-    """(emd_c, check_result) from ``ot.lp.emd_wrap``, running as little of POT as possible.
+    """(emd_c, check_result) from ``ot.lp.emd_wrap``, running none of the rest of POT.
 
-    When POT is not imported yet, ``ot`` and ``ot.lp`` enter ``sys.modules`` as
-    :class:`_DeferredPackage` stand-ins, and only the solver and what it imports
-    (``ot.utils``, ``ot.backend``) are loaded.  Should that fail (a POT whose
-    solver needs more), every module of the attempt is dropped and POT is
-    imported the usual way.
+    When POT is not imported yet, ``ot``, ``ot.lp`` and ``ot.utils`` enter
+    ``sys.modules`` as :class:`_DeferredModule` stand-ins; the one name the
+    solver takes from ``ot.utils`` (``dist``, used by ``emd_1d_sorted`` for
+    uncommon metrics, never by textkit) forwards to the real function, running
+    ``ot.utils`` on its first call.  Should the solver need more, the stand-ins
+    complete themselves; should loading fail, every module of the attempt is
+    dropped and POT is imported the usual way.
     """
     import importlib.util
     import sys
@@ -287,14 +299,20 @@ def _import_solver():
     if "ot" not in sys.modules:
         before = set(sys.modules)
         try:
-            for name in ("ot", "ot.lp"):
+            for name in ("ot", "ot.lp", "ot.utils"):
                 spec = importlib.util.find_spec(name)
-                if spec is None or spec.submodule_search_locations is None:
-                    raise ImportError(f"no package {name}")
-                package = importlib.util.module_from_spec(spec)
-                package.__class__ = _DeferredPackage
-                sys.modules[name] = package
-            sys.modules["ot"].lp = sys.modules["ot.lp"]
+                if spec is None:
+                    raise ImportError(f"no module {name}")
+                module = importlib.util.module_from_spec(spec)
+                module.__class__ = _DeferredModule
+                sys.modules[name] = module
+            package, lp, utils = (sys.modules[name] for name in ("ot", "ot.lp", "ot.utils"))
+            package.lp, package.utils = lp, utils
+
+            def dist(*args, **kwargs):
+                return _run_deferred(utils).dist(*args, **kwargs)
+
+            utils.dist = dist
             from ot.lp.emd_wrap import check_result, emd_c
 
             return emd_c, check_result
