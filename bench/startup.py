@@ -1,4 +1,4 @@
-"""Start-up time of the commands a terminal user runs for one answer (seconds, median of --runs).
+"""Start-up time of the commands a terminal user runs for one quick answer (seconds, median of --runs).
 
 Each line is a fresh process (interpreter start included), run --runs times;
 the median and the fastest run are printed.  The reference lines show what the
@@ -30,6 +30,7 @@ COMMANDS = {
     "textkit sim A B (WRD similarity)": [PY, "-m", "textkit", "sim", "我想借钱", "能不能借钱"],
     "textkit sim A B --metric wmd": [PY, "-m", "textkit", "sim", "我想借钱", "能不能借钱", "--metric", "wmd"],
     "textkit sim A B --metric cosine": [PY, "-m", "textkit", "sim", "我想借钱", "能不能借钱", "--metric", "cosine"],
+    "textkit count data/samples/nahan.txt": [PY, "-m", "textkit", "count", "data/samples/nahan.txt"],
 }
 
 

@@ -182,6 +182,27 @@ def test_fast_cache_load_gives_jiebas_own_prefix_dictionary(tmp_path):
     assert not _load_cached_prefix_dict(custom)  # only jieba's default dictionary has that cache
 
 
+def test_jieba_loads_without_pkg_resources_and_builds_its_dictionary(tmp_path):
+    """A fresh process: jieba imported without pkg_resources, and with no cache it still finds its dict.txt."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from textkit.tokenize import TokenizerSpec, get_tokenizer\n"
+        "print(' '.join(get_tokenizer(TokenizerSpec()).tokens('他来到了网易杭研大厦')))\n"
+        "print('pkg_resources' in sys.modules, sys.modules['jieba'].__name__)\n"
+        "print(sys.modules.get('pkg_resources', 0) is None)  # not left hidden from others\n"
+    )
+    env = dict(os.environ, TMPDIR=str(tmp_path))  # no jieba.cache there: jieba builds the prefix dictionary
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == jieba.lcut("他来到了网易杭研大厦")
+    assert lines[1:] == ["False jieba", "False"]
+    assert (tmp_path / "jieba.cache").is_file()
+
+
 # Han characters frequent and rare (some absent from the HMM's emission tables), and ASCII
 _HMM_ALPHABET = list("的一是了我不人在有这个上们来到时大地为子中说生国年着就和要出也得里后自以会家可下而过天")
 _HMM_ALPHABET += list("囧嘤嘚䶮龘靐") + list("ab9.%")

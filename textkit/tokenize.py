@@ -131,10 +131,32 @@ def _load_cached_prefix_dict(segmenter) -> bool:
     return True
 
 
-def _load_jieba(spec: TokenizerSpec):
-    """A fresh ``jieba.Tokenizer`` with the default dictionary and ``spec.user_dict`` loaded."""
+def _import_jieba():
+    """``jieba``, imported without ``pkg_resources``.
+
+    jieba's import tries ``import pkg_resources`` (setuptools' deprecated API,
+    ~80 ms here, a deprecation warning with recent setuptools) only to open its
+    own data files, and opens them beside its ``__file__`` when that import
+    fails.  Hidden for the duration of jieba's import (an entry of None makes
+    ``import pkg_resources`` raise ImportError), then visible again to others.
+    """
+    import sys
+
+    if "jieba" not in sys.modules and "pkg_resources" not in sys.modules:
+        sys.modules["pkg_resources"] = None  # type: ignore[assignment]
+        try:
+            import jieba
+        finally:
+            if "pkg_resources" in sys.modules and sys.modules["pkg_resources"] is None:
+                del sys.modules["pkg_resources"]
     import jieba
 
+    return jieba
+
+
+def _load_jieba(spec: TokenizerSpec):
+    """A fresh ``jieba.Tokenizer`` with the default dictionary and ``spec.user_dict`` loaded."""
+    jieba = _import_jieba()
     jieba.setLogLevel(logging.WARNING)  # keep "Building prefix dict ..." off the user's terminal
     segmenter = jieba.Tokenizer()
     if not _load_cached_prefix_dict(segmenter):
