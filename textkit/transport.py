@@ -258,7 +258,7 @@ class _DeferredModule(types.ModuleType):
     Loading the compiled solver ``ot.lp.emd_wrap`` needs its parent packages in
     ``sys.modules`` and one name from ``ot.utils``, but running those modules
     imports all of POT (``ot/__init__.py``: scipy.stats among it) or scipy.spatial
-    (``ot.utils``): ~0.85 s, against ~5 ms for the solver itself.  These
+    (``ot.utils``): ~0.85 s, against a few ms for the solver itself.  These
     stand-ins carry what the import system reads (``__path__``, ``__spec__``),
     so submodules load as usual, and complete themselves as soon as anyone
     (Sinkhorn, the reference ``ot.emd2``, another library's ``import ot``) asks
@@ -495,7 +495,10 @@ class Transport:
         self._error_value: float | None = None
         self._sinkhorn_warned = False
         # imported here, so that pool workers forked after this inherit it
-        _solver() if sinkhorn is None else _pot()
+        if sinkhorn is None:
+            _solver()
+        else:
+            _pot()
 
     # ------------------------------------------------------------------ bags
     def bag(self, tokens: Sequence[str], *, what: str = "text") -> Bag:
