@@ -30,6 +30,7 @@ COMMANDS = {
     "textkit sim A B (WRD similarity)": [PY, "-m", "textkit", "sim", "我想借钱", "能不能借钱"],
     "textkit sim A B --metric wmd": [PY, "-m", "textkit", "sim", "我想借钱", "能不能借钱", "--metric", "wmd"],
     "textkit sim A B --metric cosine": [PY, "-m", "textkit", "sim", "我想借钱", "能不能借钱", "--metric", "cosine"],
+    "echo (a Chinese line) | textkit count": ["sh", "-c", f"echo 今天天气不错 | {PY} -m textkit count"],
     "textkit count data/samples/nahan.txt": [PY, "-m", "textkit", "count", "data/samples/nahan.txt"],
 }
 
