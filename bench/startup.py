@@ -1,7 +1,8 @@
 """Start-up time of the commands a terminal user runs for one quick answer (seconds, median of --runs).
 
 Each line is a fresh process (interpreter start included), run --runs times;
-the median and the fastest run are printed.  The reference lines show what the
+the median and the fastest run are printed, and the peak resident memory of
+the process (for `sh -c`, of its largest process).  The reference lines show what the
 parts cost on their own: the bare interpreter, importing POT the usual way
 (``import ot``: all of POT, scipy.stats among it) and loading only the exact
 solver the way textkit does (``transport._solver``).
@@ -12,6 +13,7 @@ Usage: python bench/startup.py [--runs 7]
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -35,10 +37,16 @@ COMMANDS = {
 }
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(seconds, peak resident memory in MB) of one run of ``cmd`` (its own process)."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed with status {proc.returncode}")
+    return seconds, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -48,13 +56,16 @@ def main() -> None:
     for cmd in COMMANDS.values():
         timed(cmd)  # warm the page cache
     times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    peak: dict[str, float] = {name: 0.0 for name in COMMANDS}
     for _ in range(args.runs):  # interleaved, so that a noisy moment hits every command alike
         for name, cmd in COMMANDS.items():
-            times[name].append(timed(cmd))
+            seconds, megabytes = timed(cmd)
+            times[name].append(seconds)
+            peak[name] = max(peak[name], megabytes)
     width = max(map(len, COMMANDS))
-    print(f"{'command':<{width}}  median  fastest  (s, {args.runs} runs)")
+    print(f"{'command':<{width}}  median  fastest  (s, {args.runs} runs)  peak RSS (MB, largest process)")
     for name, values in times.items():
-        print(f"{name:<{width}}  {statistics.median(values):6.2f}  {min(values):7.2f}")
+        print(f"{name:<{width}}  {statistics.median(values):6.2f}  {min(values):7.2f}  {peak[name]:19.0f}")
 
 
 if __name__ == "__main__":
