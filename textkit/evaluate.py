@@ -173,14 +173,11 @@ def _tokenize_task(task: tuple) -> list[list[str]]:
 
 def tokenize_texts(texts: Sequence[str], tokenizer_spec, *, workers: int = 1) -> list[list[str]]:
     """Token lists of ``texts`` in order, tokenized over the pool in batches."""
-    from textkit.pool import imap
+    from textkit.pool import chunks, imap
 
-    chunks = (
-        (tokenizer_spec, list(texts[i : i + TOKENIZE_BATCH]))
-        for i in range(0, len(texts), TOKENIZE_BATCH)
-    )
+    tasks = ((tokenizer_spec, batch) for batch in chunks(texts, TOKENIZE_BATCH))
     out: list[list[str]] = []
-    for part in imap(_tokenize_task, chunks, workers=workers):
+    for part in imap(_tokenize_task, tasks, workers=workers):
         out.extend(part)
     return out
 

@@ -290,9 +290,10 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
     several workers the file is taken in windows of :data:`PAIR_WINDOW` pairs
     whose batches are formed by :func:`group_batches` (results are put back in
     input order); one :class:`textkit.pool.Pool` serves every window, started
-    before the file is read when the file is large (:func:`_worth_many_batches`).  Notes on OOV tokens and a warning for pairs with an empty
-    side are logged at the end.  Scores are identical for any number of workers:
-    each is a function of its two texts alone.
+    before the file is read when the file is large (:func:`_worth_many_batches`).
+    Notes on OOV tokens and a warning for pairs with an empty side are logged at
+    the end.  Scores are identical for any number of workers: each is a function
+    of its two texts alone.
     """
     from textkit import pool
 

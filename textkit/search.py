@@ -214,21 +214,16 @@ class SearchIndex:
         get_tokenizer(tokenizer_spec).tokens("预热")  # load the dictionary before forking
         texts: list[str] = []
 
-        def batches():
-            batch = []
+        def documents():  # (line, text), keeping the texts for the index
             for record in Corpus([corpus_path], encoding=encoding).records():
                 texts.append(record.text)
-                batch.append((record.line, record.text))
-                if len(batch) >= _BATCH_DOCS:
-                    yield batch
-                    batch = []
-            if batch:
-                yield batch
+                yield record.line, record.text
 
         if oov not in OOV_POLICIES:
             raise UsageError(f"unknown OOV policy {oov!r}; choose {', '.join(OOV_POLICIES)}")
         parts: list[list[np.ndarray]] = [[] for _ in range(7)]
-        for part in pool.imap(_index_batch, batches(), workers=workers, initializer=_init_index_worker,
+        for part in pool.imap(_index_batch, pool.chunks(documents(), _BATCH_DOCS), workers=workers,
+                              initializer=_init_index_worker,
                               initargs=(vectors_path, tokenizer_spec, oov, str(corpus_path))):
             for store, value in zip(parts, part):
                 store.append(value)
