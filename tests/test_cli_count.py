@@ -100,7 +100,7 @@ def test_invalid_utf8_warns_and_counts(tmp_path):
     assert result.returncode == 0
     assert rows(result.stdout) == [["你好", "2"]]
     err = result.stderr.decode()
-    assert f"{path}:2: invalid utf-8" in err and "1 line with invalid utf-8" in err
+    assert f"{path}:2: invalid utf-8" in err and "1 line held invalid utf-8" in err
     assert run_textkit("count", "--quiet", path).stderr == b""
     strict = run_textkit("count", "--strict", path)
     assert strict.returncode == 1 and "bad.txt:2" in strict.stderr.decode()
@@ -320,3 +320,134 @@ def test_output_to_a_special_file_is_written_in_place(tmp_path):
     assert received == ["不错\t2\n今天天气\t1\n".encode()]
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert sorted(os.listdir(tmp_path)) == ["pipe"]
+
+
+def test_merge_tells_formats_by_content(tmp_path):
+    """CSV from a pipe or a .gz, a TSV word starting with "{", a JSON Lines file opening with a blank line."""
+    text = tmp_path / "t.txt"
+    text.write_text("今天 天气 今天 {id}\n", encoding="utf-8")
+    want = run_main("count", text, "--tokenizer", "whitespace")[1]
+    csv_text = run_main("count", text, "--tokenizer", "whitespace", "--format", "csv")[1]
+    assert run_textkit("merge", "-", input=csv_text.encode()).stdout.decode() == want
+    with gzip.open(tmp_path / "c.csv.gz", "wt", encoding="utf-8") as fh:
+        fh.write(csv_text)
+    assert run_main("merge", tmp_path / "c.csv.gz")[1] == want
+    brace = tmp_path / "b.tsv"
+    brace.write_text("{id}\t3\n今天\t2\n", encoding="utf-8")
+    assert run_main("merge", brace)[1] == "{id}\t3\n今天\t2\n"
+    blank = tmp_path / "b.jsonl"
+    blank.write_text('\n{"word": "a", "count": 2}\n', encoding="utf-8")
+    assert run_main("merge", blank)[1] == "a\t2\n"
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"word": null, "count": 1}', "is not a string"),
+    ('{"word": "a", "count": "7"}', "count '7' is not a whole number"),
+    ('{"word": "a", "count": true}', "count True is not a whole number"),
+    ('{"word": "a", "count": 1, "df": 1.5}', "df 1.5 is not a whole number"),
+    ('{"word": "\\ud800", "count": 1}', "lone surrogate"),
+])
+def test_merge_checks_json_types(tmp_path, line, message):
+    path = tmp_path / "c.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    code, out, err = run_main("merge", path)
+    assert code == 1 and out == "" and "c.jsonl:1:" in err and message in err
+
+
+def test_merge_takes_globs_and_directories_and_stdin_once(tmp_path):
+    folder = tmp_path / "days"
+    folder.mkdir()
+    (folder / "d1.tsv").write_text("的\t3\n", encoding="utf-8")
+    (folder / "d2.tsv").write_text("的\t1\n好\t1\n", encoding="utf-8")
+    assert run_main("merge", folder)[1] == "的\t4\n好\t1\n"
+    assert run_main("merge", str(folder / "d*.tsv"))[1] == "的\t4\n好\t1\n"
+    code, _, err = run_main("merge", "-", "-")
+    assert code == 2 and "only once" in err
+
+
+def test_merge_says_when_the_df_column_is_left_out(tmp_path):
+    (tmp_path / "df.tsv").write_text("的\t3\t2\n", encoding="utf-8")
+    (tmp_path / "plain.tsv").write_text("的\t1\n", encoding="utf-8")
+    (tmp_path / "empty.tsv").write_text("", encoding="utf-8")
+    code, out, err = run_main("merge", tmp_path / "df.tsv", tmp_path / "empty.tsv")
+    assert code == 0 and out == "的\t3\t2\n" and err == ""  # an empty file has no say
+    code, out, err = run_main("merge", tmp_path / "df.tsv", tmp_path / "plain.tsv")
+    assert code == 0 and out == "的\t4\n" and "df column is left out" in err and "plain.tsv" in err
+
+
+def test_lone_surrogates_in_json_lines_are_replaced_or_refused(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"text": "ok \\ud83d abc"}\n', encoding="utf-8")
+    code, out, err = run_main("count", path, "--field", "text", "--tokenizer", "whitespace")
+    assert code == 0 and out == "abc\t1\nok\t1\n" and "s.jsonl:1: lone surrogates replaced" in err
+    code, out, _ = run_main("count", path, "--field", "text", "--tokenizer", "whitespace", "--keep-punct")
+    assert code == 0 and out == "abc\t1\nok\t1\n\ufffd\t1\n"
+    code, out, err = run_main("count", path, "--field", "text", "--tokenizer", "whitespace", "--strict")
+    assert code == 1 and out == "" and "lone surrogate" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32-le", "idna", "punycode", "rot13", "undefined"])
+def test_encodings_that_cannot_be_read_by_line_are_one_error(tmp_path, encoding):
+    path = tmp_path / "t.txt"
+    path.write_text("今天\n", encoding="utf-8")
+    code, out, err = run_main("count", path, "--encoding", encoding)
+    assert code == 1 and out == "" and f"--encoding {encoding}: not readable" in err and err.count("\n") == 1
+
+
+def test_text_starting_with_bzh_is_text(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("BZh is a word\n", encoding="utf-8")
+    assert run_main("count", path, "--tokenizer", "whitespace")[1] == "BZh\t1\na\t1\nis\t1\nword\t1\n"
+
+
+def test_output_problems_found_before_the_work(tmp_path, monkeypatch):
+    """-o's folder, an empty name, --save-dict's folder: checked before reading; the old -o file kept."""
+    import textkit.cli.count
+    import textkit.cli.discover
+
+    def fail(*args, **kwargs):
+        raise AssertionError("worked before the output was checked")
+
+    monkeypatch.setattr(textkit.cli.count, "count_words", fail)
+    monkeypatch.setattr(textkit.cli.discover, "discover_corpus", fail)
+    path = tmp_path / "t.txt"
+    path.write_text("今天\n", encoding="utf-8")
+    for args, message in ((["count", path, "-o", tmp_path / "no" / "x.tsv"], "does not exist"),
+                          (["count", path, "-o", ""], "empty output name"),
+                          (["count", path, "-o", tmp_path], "is a directory")):
+        code, out, err = run_main(*args)
+        assert code == 1 and message in err and err.count("\n") == 1
+    (tmp_path / "k.tsv").write_text("old\n", encoding="utf-8")
+    code, _, err = run_main("discover", path, "-o", tmp_path / "k.tsv", "--save-dict", tmp_path / "no" / "x.dict")
+    assert code == 1 and "does not exist" in err
+    assert (tmp_path / "k.tsv").read_text(encoding="utf-8") == "old\n"
+
+
+def test_output_through_a_symbolic_link_updates_its_target(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("今天\n", encoding="utf-8")
+    (tmp_path / "target.tsv").write_text("old\n", encoding="utf-8")
+    os.symlink("target.tsv", tmp_path / "link.tsv")
+    assert run_main("count", path, "-o", tmp_path / "link.tsv")[0] == 0
+    assert os.path.islink(tmp_path / "link.tsv")
+    assert (tmp_path / "target.tsv").read_text(encoding="utf-8") == "今天\t1\n"
+
+
+def test_closed_standard_output_is_one_line(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_text("今天\n", encoding="utf-8")
+    result = subprocess.run(f'"{sys.executable}" -m textkit count "{path}" >&-', shell=True, capture_output=True)
+    assert result.returncode == 1 and result.stderr == b"textkit: error: standard output is closed; give -o FILE\n"
+
+
+def test_permission_denied_names_the_output_not_a_temporary(tmp_path):
+    if os.geteuid() == 0:
+        target = "/proc/textkit-test.tsv"  # not writable even by root
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        target = str(locked / "x.tsv")
+    path = tmp_path / "t.txt"
+    path.write_text("今天\n", encoding="utf-8")
+    code, out, err = run_main("count", path, "-o", target)
+    assert code == 1 and err.startswith(f"textkit: error: {target}: cannot write") and ".tmp" not in err

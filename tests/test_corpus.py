@@ -77,7 +77,7 @@ def test_invalid_utf8_warns_with_file_and_line(tmp_path, caplog):
     assert out == ["好", "\ufffd\ufffd bad", "好"]
     messages = [r.getMessage() for r in caplog.records]
     assert any(f"{path}:2: invalid utf-8" in m for m in messages)
-    assert any(m.startswith("1 line with invalid utf-8") for m in messages)
+    assert any(m.startswith("1 line held invalid utf-8") for m in messages)
 
 
 def test_invalid_utf8_strict_is_error(tmp_path):

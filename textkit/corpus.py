@@ -26,6 +26,7 @@ import json
 import logging
 import lzma
 import os
+import re
 import sys
 import zlib
 from contextlib import contextmanager
@@ -38,9 +39,14 @@ from .errors import CorpusError
 log = logging.getLogger("textkit")
 
 STDIN = "-"
-_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+# bzip2: "BZh", the block size digit, then a block's magic (pi) or the end-of-stream
+# magic (sqrt(pi)): six bytes more than "BZh", which plain text also starts with
+_MAGIC = ((re.compile(b"\x1f\x8b"), "gzip"),
+          (re.compile(b"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)"), "bzip2"),
+          (re.compile(b"\xfd7zXZ\x00"), "xz"))
 _BINARY_PROBE = 8192
 _SHOWN_BAD_LINES = 5
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _GLOB_CHARS = set("*?[")
 
 
@@ -70,7 +76,7 @@ def _display(path: str) -> str:
 
 def _compression(head: bytes) -> Optional[str]:
     for magic, name in _MAGIC:
-        if head.startswith(magic):
+        if magic.match(head):
             return name
     return None
 
@@ -122,7 +128,7 @@ def open_binary(path: str) -> Iterator[BinaryIO]:
             raise CorpusError(f"{path}: cannot open ({exc.strerror})") from None
         close_raw = True
     try:
-        kind = _compression(_peek(raw, 6))  # type: ignore[arg-type]
+        kind = _compression(_peek(raw, 10))  # type: ignore[arg-type]
         stream = _decompressor(raw, kind)
         try:
             yield stream
@@ -153,6 +159,31 @@ def open_text(path: str, encoding: str = "utf-8") -> Iterator[io.TextIOBase]:
             text.detach()
 
 
+def check_encoding(encoding: str) -> None:
+    """Raise :class:`CorpusError` unless ``encoding`` is a known text encoding that keeps ASCII as is.
+
+    Lines are split on the byte ``\\n`` before decoding, so UTF-16 / UTF-32 (two or
+    four bytes per character) and codecs that are not byte-per-ASCII text
+    encodings (idna, punycode, rot13...) cannot be read.
+    """
+    import codecs
+
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError, ValueError):
+        raise CorpusError(f"unknown encoding {encoding!r}") from None
+    try:
+        usable = (getattr(info, "_is_text_encoding", True)
+                  and "a1 \n".encode(encoding) == b"a1 \n" and b"a1 \n".decode(encoding) == "a1 \n")
+        b"a\xff\xfe\n".decode(encoding, errors="replace")  # bad bytes are replaced, not fatal
+    except (UnicodeError, LookupError, TypeError, ValueError):
+        usable = False
+    if not usable:
+        raise CorpusError(f"--encoding {encoding}: not readable line by line (textkit reads encodings that "
+                          f"keep ASCII as is: utf-8, gb18030, big5, latin-1, ...); convert first, e.g. "
+                          f"iconv -f {encoding} -t utf-8")
+
+
 class Corpus:
     """A re-iterable stream of documents; see the module docstring.
 
@@ -171,10 +202,7 @@ class Corpus:
         on_progress: Optional[Callable[[int, int], None]] = None,
     ):
         self.sources = [str(s) for s in sources] or [STDIN]
-        try:
-            "".encode(encoding)
-        except LookupError:
-            raise CorpusError(f"unknown encoding {encoding!r}") from None
+        check_encoding(encoding)
         self.encoding = encoding
         self.field = field
         self.strict = strict
@@ -225,7 +253,7 @@ class Corpus:
             raise CorpusError(f"{', '.join(self.sources)}: no text files found")
         if self.stats.bad_lines:
             log.warning(
-                "%d line%s with invalid %s bytes were decoded with replacement characters",
+                "%d line%s held invalid %s (bytes, or lone surrogates in JSON) shown as U+FFFD",
                 self.stats.bad_lines,
                 "s" if self.stats.bad_lines != 1 else "",
                 self.encoding,
@@ -299,23 +327,35 @@ class Corpus:
         try:
             return raw_line.decode(self.encoding)
         except UnicodeDecodeError as exc:
-            if self.strict:
-                raise CorpusError(
-                    f"{name}:{lineno}: invalid {self.encoding} at byte {exc.start + 1} of the line"
-                    " (drop --strict to replace bad bytes)"
-                ) from None
-            self.stats.bad_lines += 1
-            if self.stats.bad_lines <= _SHOWN_BAD_LINES:
-                log.warning(
-                    "%s:%d: invalid %s bytes replaced%s",
-                    name,
-                    lineno,
-                    self.encoding,
-                    " (further such lines are counted, not shown)"
-                    if self.stats.bad_lines == _SHOWN_BAD_LINES
-                    else "",
-                )
+            self._bad_text(name, lineno, f"invalid {self.encoding} at byte {exc.start + 1} of the line",
+                           f"invalid {self.encoding} bytes")
             return raw_line.decode(self.encoding, errors="replace")
+
+    def _bad_text(self, name: str, lineno: int, problem: str, what: str) -> None:
+        """An error with --strict; otherwise a warning (the first few lines) that ``what`` were replaced."""
+        if self.strict:
+            raise CorpusError(f"{name}:{lineno}: {problem} (drop --strict to replace it)")
+        self.stats.bad_lines += 1
+        if self.stats.bad_lines <= _SHOWN_BAD_LINES:
+            log.warning(
+                "%s:%d: %s replaced%s",
+                name,
+                lineno,
+                what,
+                " (further such lines are counted, not shown)"
+                if self.stats.bad_lines == _SHOWN_BAD_LINES
+                else "",
+            )
+
+    def _text_value(self, value: str, name: str, lineno: int) -> str:
+        """A JSON string whose escapes may encode lone surrogates (half an emoji): those become U+FFFD."""
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            self._bad_text(name, lineno, f"field {self.field!r} holds a lone surrogate (a \\ud800-style escape)",
+                           "lone surrogates")
+            return _SURROGATE.sub("\ufffd", value)
+        return value
 
     def _field_of(self, line: str, name: str, lineno: int) -> Optional[str]:
         if not line.strip():
@@ -333,7 +373,7 @@ class Corpus:
             elif not isinstance(obj[self.field], str):
                 problem = f"field {self.field!r} is not a string"
             else:
-                return obj[self.field]
+                return self._text_value(obj[self.field], name, lineno)
         if self.strict:
             raise CorpusError(f"{name}:{lineno}: {problem}")
         self.stats.skipped_records += 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Sequence, Tuple
@@ -25,6 +26,8 @@ from . import pool
 from .corpus import Corpus, open_text
 from .errors import DataError, UsageError
 from .tokenize import TokenizerSpec, get_tokenizer
+
+log = logging.getLogger("textkit")
 
 BATCH_CHARS = 200_000
 
@@ -117,34 +120,80 @@ def _int_field(value: str, where: str, name: str) -> int:
 
 
 def _parse_rows(path: str) -> Iterable[Tuple[str, Sequence[str]]]:
-    """(location, [word, count, df?]) for each data row of a count file."""
+    """(location, [word, count, df?]) for each data row of a count file, its format told by content."""
+    name = "<stdin>" if path == "-" else path
     with open_text(path) as fh:
         lines = iter(fh)
-        first = next(lines, "")
-        if first.lstrip().startswith("{"):
-            yield from _jsonl_rows(path, itertools.chain([first], lines))
+        head: List[str] = []
+        for line in lines:  # up to the first line that is not blank
+            head.append(line)
+            if line.strip():
+                break
+        kind = _count_file_kind(path, head[-1] if head else "")
+        lines = itertools.chain(head, lines)
+        if kind == "jsonl":
+            yield from _jsonl_rows(name, lines)
             return
-        if path.lower().endswith(".csv"):
-            rows: Iterable[List[str]] = csv.reader(itertools.chain([first], lines))
-        else:
-            rows = (line.rstrip("\n").split("\t") for line in itertools.chain([first], lines))
+        rows = csv.reader(lines) if kind == "csv" else (line.rstrip("\r\n").split("\t") for line in lines)
+        header_seen = False
         for lineno, row in enumerate(rows, 1):
-            if lineno == 1 and row[:2] == ["word", "count"]:
-                continue  # header
-            if row and row != [""]:
-                yield f"{path}:{lineno}", row
+            if not row or row == [""]:
+                continue
+            if not header_seen and row[:2] == ["word", "count"]:
+                header_seen = True
+                continue
+            header_seen = True
+            yield f"{name}:{lineno}", row
 
 
-def _jsonl_rows(path: str, lines: Iterable[str]) -> Iterable[Tuple[str, Sequence[str]]]:
+def _count_file_kind(path: str, first: str) -> str:
+    """"jsonl", "csv" or "tsv" for a count file whose first non-blank line is ``first``.
+
+    A JSON object with a word is JSON Lines (a TSV word may start with "{"); a line
+    with a tab is TSV; a ``.csv`` name, the CSV header, or a line that reads as CSV
+    ``word,count[,df]`` without a tab is CSV; anything else is TSV.
+    """
+    text = first.strip()
+    if text.startswith("{"):
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            obj = None
+        if isinstance(obj, dict) and "word" in obj:
+            return "jsonl"
+    if "\t" in first:
+        return "tsv"
+    base = path.lower()
+    for ending in (".gz", ".bz2", ".xz"):
+        base = base[: -len(ending)] if base.endswith(ending) else base
+    if base.endswith(".csv") or text in ("word,count", "word,count,df"):
+        return "csv"
+    if "," in text:
+        row = next(csv.reader([text]), [])
+        if len(row) in (2, 3) and all(field.strip().isdigit() for field in row[1:]):
+            return "csv"
+    return "tsv"
+
+
+def _jsonl_rows(name: str, lines: Iterable[str]) -> Iterable[Tuple[str, Sequence[str]]]:
     for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        where = f"{path}:{lineno}"
+        where = f"{name}:{lineno}"
         try:
             obj = json.loads(line)
             row = [obj["word"], obj["count"]] + ([obj["df"]] if "df" in obj else [])
         except (ValueError, KeyError, TypeError):
             raise DataError(f"{where}: expected a JSON object with word and count") from None
+        if not isinstance(row[0], str):
+            raise DataError(f"{where}: word {row[0]!r} is not a string")
+        try:
+            row[0].encode("utf-8")
+        except UnicodeEncodeError:
+            raise DataError(f"{where}: word {row[0]!r} holds a lone surrogate, not text") from None
+        for value, what in zip(row[1:], ("count", "df")):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise DataError(f"{where}: {what} {value!r} is not a whole number")
         yield where, [str(v) for v in row]
 
 
@@ -177,7 +226,21 @@ def merge_count_files(paths: Sequence[str]) -> WordCounts:
     """The sum of several count files (df summed only when every file has it)."""
     if not paths:
         raise UsageError("give at least one count file")
+    if list(paths).count("-") > 1:
+        raise UsageError("- (standard input) can be read only once")
     total = WordCounts(Counter(), Counter(), 0)
-    for path in paths:
-        total.merge(read_counts(path))
+    with_df, without_df = 0, []
+    for path in Corpus(paths).files():  # files, directories and glob patterns, as every command takes
+        table = read_counts(path)
+        if not table.counts:
+            continue  # an empty file: no rows, no say on the df column
+        if table.df is None:
+            without_df.append(path)
+        else:
+            with_df += 1
+        total.merge(table)
+    if not with_df:
+        total.df = None
+    if with_df and without_df:
+        log.warning("the df column is left out: %s has none", "<stdin>" if without_df[0] == "-" else without_df[0])
     return total

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from contextlib import contextmanager
-from typing import IO, Any, Iterable, Iterator, Optional, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .errors import TextkitError
 
@@ -30,6 +30,8 @@ def _is_stdout(path: Optional[str]) -> bool:
 
 
 def _check_folder(path: str, allow_dir: bool = False) -> str:
+    if not str(path).strip():
+        raise TextkitError("an empty output name; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise TextkitError(f"{path}: cannot write, folder {folder} does not exist")
@@ -54,32 +56,58 @@ def check_output_file(path: str) -> None:
         _check_folder(path)
 
 
+def check_output_dir(path: str, replaceable: Optional[Callable[[str], bool]] = None) -> None:
+    """Raise before any work if ``path`` cannot become an output directory.
+
+    It can when its folder exists and it is absent, an empty directory, or a
+    directory that ``replaceable`` accepts (e.g. an older store, replaced whole).
+    Any other directory is the user's and is never deleted; a file is not replaced
+    by a directory.
+    """
+    _check_folder(path, allow_dir=True)
+    if os.path.isdir(path):
+        if os.listdir(path) and not (replaceable is not None and replaceable(path)):
+            raise TextkitError(f"{path}: is a folder holding other files; "
+                               "give a new name or an empty folder")
+    elif os.path.lexists(path):
+        raise TextkitError(f"{path}: exists and is not a folder; give a new name")
+
+
 def is_special_file(path: str) -> bool:
     """True for an existing path that is neither a regular file nor a directory."""
     return os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path))
 
 
 @contextmanager
-def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
+def atomic_path(path: str, suffix: str = "",
+                replaceable: Optional[Callable[[str], bool]] = None) -> Iterator[str]:
     """A temporary path beside ``path``; renamed to ``path`` when the block succeeds.
 
     For binary artefacts (``.npy``, ``.npz``) and whole directories: the caller
     writes to the yielded path (a file, or a directory it creates), then the
     rename makes it appear at once. On an error the temporary is removed.
     ``suffix`` keeps extensions that writers insist on (``np.save`` adds ``.npy``).
+    A directory written there replaces only what :func:`check_output_dir` allows
+    (nothing, an empty directory, one that ``replaceable`` accepts).
     A special file (``/dev/null``, a pipe) is yielded itself and written in place.
     """
+    if os.path.islink(path) and os.path.isfile(path):
+        path = os.path.realpath(path)  # -o through a symbolic link updates the file it points to
     if is_special_file(path):
         yield path
         return
     folder = _check_folder(path, allow_dir=True)  # a directory artefact may replace one
     base = os.path.basename(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{suffix}", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{suffix}", dir=folder)
+    except OSError as exc:  # named by the user's path, not the temporary's
+        raise TextkitError(f"{path}: cannot write ({exc.strerror or exc})") from None
     os.close(fd)
     os.unlink(tmp)
     try:
         yield tmp
         if os.path.isdir(tmp):
+            check_output_dir(path, replaceable)  # again: the destination may have changed meanwhile
             if os.path.isdir(path):
                 old = tmp + ".old"
                 os.rename(path, old)
@@ -110,6 +138,8 @@ def _remove(path: str) -> None:
 def open_output(path: Optional[str]) -> Iterator[IO[str]]:
     """A text handle for the results: stdout for ``None``/``-``, else an atomic file."""
     if _is_stdout(path):
+        if sys.stdout is None:  # started with standard output closed (`>&-`)
+            raise TextkitError("standard output is closed; give -o FILE")
         yield sys.stdout
         sys.stdout.flush()
         return

@@ -17,7 +17,7 @@ from ..discovery import (
     write_user_dict,
 )
 from ..ngrams import MAX_N
-from ..output import open_output, write_rows
+from ..output import check_output_file, open_output, write_rows
 from ..tokenize import TokenizerSpec, get_tokenizer
 from .options import TextkitCommand, input_options, output_options, workers_option
 
@@ -93,6 +93,8 @@ def discover(corpus, max_n, min_count, min_pmi, min_entropy, min_len, new_only, 
             f"give one threshold per length 2..{max_n} ({max_n - 1} values) or one for all",
             param_hint="--min-pmi",
         )
+    if save_dict:
+        check_output_file(save_dict)  # with -o, before the work: a late failure would leave one of the two
     options = DiscoverOptions(max_n=max_n, min_count=min_count, min_pmi=min_pmi,
                               min_entropy=min_entropy, min_len=min_len, top=top)
     known = None

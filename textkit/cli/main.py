@@ -64,7 +64,7 @@ def main(argv=None) -> None:
     """Entry point of the ``textkit`` console script."""
     configure_logging()
     for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
+        if stream is not None and hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="backslashreplace" if stream is sys.stderr else "strict")
     debug = bool(os.environ.get("TEXTKIT_DEBUG"))
     try:
@@ -94,7 +94,8 @@ def main(argv=None) -> None:
         sys.stderr.write(f"textkit: error: {where}{exc.strerror or exc}\n")
         code = 1
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when started with standard output closed
+            sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
     sys.exit(code)
@@ -125,6 +126,6 @@ def run() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # AttributeError: a stream closed at start (None)
             pass
     os._exit(code)

@@ -223,6 +223,10 @@ def output_options(f: Callable) -> Callable:
 
     @functools.wraps(f)
     def wrapper(*args, output, fmt, header, **kwargs):
+        if output is not None and output != "-":
+            from ..output import check_output_file
+
+            check_output_file(output)  # before the work, not after it
         kwargs["output"] = OutputSpec(output, fmt, header)
         return f(*args, **kwargs)
 
