@@ -480,3 +480,47 @@ def test_whiten_options_need_whiten_method(workdir):
         ["eval", workdir / "pairs.tsv", "--vectors", workdir / "store", *TOK, "--dim", 3], workdir
     )
     assert res.exit_code == 2
+
+
+def test_eval_empty_side_warnings_show_the_reported_score(workdir, tmp_path):
+    """The warning's value is the score eval reports (-WMD for wmd); cosine warns too; --oov error names the file."""
+    path = tmp_path / "oov.tsv"
+    path.write_text("qqq\tw1 w2\t1\nw3\tw4 w5\t2\nw6\tw7\t0\n", encoding="utf-8")
+    for method in ("wmd", "wrd", "cosine"):
+        res = run(["eval", path, "--vectors", workdir / "store", *TOK, "--method", method, "--scores"], workdir)
+        assert res.exit_code == 0
+        first = res.stdout.splitlines()[0].split("\t")
+        warning = [line for line in res.stderr.splitlines() if "warning" in line]
+        assert len(warning) == 1 and f"(scored {float(first[1]):g}): line 1" in warning[0], (method, res.stderr)
+    res = run(["eval", path, "--vectors", workdir / "store", *TOK, "--method", "wrd", "--oov", "error"], workdir)
+    assert res.exit_code == 1 and f"{path}, line 1, text 1:" in res.stderr
+
+
+def test_whitening_params_that_are_not_an_npz_are_one_line(workdir, tmp_path):
+    np.save(tmp_path / "w.npy", np.eye(3))
+    for args in (["whiten", "apply", "-w", tmp_path / "w.npy", workdir / "corpus.txt"],
+                 ["embed", workdir / "corpus.txt", "--whitening", tmp_path / "w.npy"]):
+        res = run([*args, "--vectors", workdir / "store", *TOK], workdir)
+        assert res.exit_code == 1 and res.stdout == "" and "not a textkit whitening file" in res.stderr
+        assert res.stderr.count("\n") == 1
+
+
+def test_embed_output_names(workdir, tmp_path):
+    """-o takes .npy or .jsonl; another name is a usage error before any work; - is standard output."""
+    base = ["embed", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK, "-q"]
+    res = run([*base, "-o", tmp_path / "e.csv"], workdir)
+    assert res.exit_code == 2 and ".npy" in res.stderr and not (tmp_path / "e.csv").exists()
+    res = run([*base, "-o", "-"], workdir)
+    assert res.exit_code == 0 and res.stdout == run(base, workdir).stdout and res.stdout.startswith('{"line": 1')
+
+
+def test_whiten_fit_checks_its_output_before_the_work(workdir, tmp_path, monkeypatch):
+    import textkit.sentences
+
+    def fail(*args, **kwargs):
+        raise AssertionError("fitted before the output was checked")
+
+    monkeypatch.setattr(textkit.sentences, "fit_whitening", fail)
+    res = run(["whiten", "fit", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK,
+               "-o", tmp_path / "missing" / "w.npz"], workdir)
+    assert res.exit_code == 1 and "does not exist" in res.stderr and "Traceback" not in res.stderr

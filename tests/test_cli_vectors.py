@@ -192,3 +192,72 @@ def test_cli_window_bound_matches_the_library():
     from textkit.vector_training import MAX_WINDOW
 
     assert cli_vectors.MAX_WINDOW == MAX_WINDOW
+
+
+def test_output_never_replaces_a_users_folder(tmp_path, text_file):
+    """-o may replace a store (or fill an empty folder), never another folder or a file."""
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "notes.md").write_text("mine", encoding="utf-8")
+    (tmp_path / "plain").write_text("mine", encoding="utf-8")
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c d a b c a b\n" * 3, encoding="utf-8")
+    for args in (["convert", text_file], ["train", corpus, "--tokenizer", "whitespace", "--min-count", "1",
+                                          "--dim", "2"]):
+        for dest, what in ((folder, "holding other files"), (tmp_path / "plain", "not a folder")):
+            code, out, err = run("vectors", *args, "-o", dest)
+            assert code == 1 and out == "" and what in err and err.count("\n") == 1
+        assert (folder / "notes.md").read_text(encoding="utf-8") == "mine"
+        assert (tmp_path / "plain").read_text(encoding="utf-8") == "mine"
+    (tmp_path / "empty").mkdir()
+    assert run("vectors", "convert", text_file, "-o", tmp_path / "empty")[0] == 0
+    assert open_store(tmp_path / "empty").words == WORDS
+    code, _, _ = run("vectors", "train", corpus, "--tokenizer", "whitespace", "--min-count", "1", "--dim", "2",
+                     "-o", tmp_path / "empty")  # a store: replaced whole
+    assert code == 0 and open_store(tmp_path / "empty").words == ["a", "b", "c", "d"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt", "empty", "plain", "proj", "v.txt"]
+
+
+def test_neighbors_huge_k_and_a_zero_vector(tmp_path):
+    path = tmp_path / "z.txt"
+    path.write_text("3 2\na 1 0\nzero 0 0\nb 0.5 0.5\n", encoding="utf-8")
+    code, out, err = run("vectors", "neighbors", "zero", "a", "-k", "1000000000000", "--vectors", path)
+    assert code == 0 and "'zero' has a zero vector" in err and "Traceback" not in err
+    assert [r.split("\t")[:3] for r in out.splitlines()] == [["a", "1", "b"], ["a", "2", "zero"]]
+    code, out, err = run("vectors", "neighbors", "zero", "--vectors", path)
+    assert code == 1 and out == "" and "no" in err and err.count("textkit: error:") == 1
+
+
+@pytest.mark.parametrize("row", ["猫 1 2 x 4", "猫 1 2 Infinity 4", "猫 1 2 1e39 4"])
+def test_a_bad_value_in_the_first_row_is_named(tmp_path, row):
+    """Not mistaken for a binary file, and no Python warning beside the one error line."""
+    path = tmp_path / "v.txt"
+    path.write_text(f"2 4\n{row}\n狗 1 2 3 5\n", encoding="utf-8")
+    code, out, err = run("vectors", "convert", path, "-o", tmp_path / "out")
+    value = row.split()[3]
+    assert code == 1 and err.count("\n") == 1 and f"v.txt:2: value 3 ('{value}')" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_glove_whose_first_word_holds_a_space_reads_back(tmp_path):
+    path = tmp_path / "v.txt"
+    path.write_text("2 4\nNew York 1 2 3 4\n狗 1 2 3 5\n", encoding="utf-8")
+    assert run("vectors", "convert", path, "-o", tmp_path / "s")[0] == 0
+    assert run("vectors", "export", tmp_path / "s", "--format", "glove", "-o", tmp_path / "g.txt")[0] == 0
+    code, _, err = run("vectors", "convert", tmp_path / "g.txt", "-o", tmp_path / "again")
+    assert code == 0, err
+    again = open_store(tmp_path / "again")
+    assert again.words == ["New York", "狗"] and np.array_equal(again["New York"], [1, 2, 3, 4])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("猫\n狗\n车\n猫\n", "no two words occur within 5 words"),
+    ("猫 猫 猫\n", "vectors need two at least"),
+])
+def test_train_with_nothing_to_learn_is_an_error(tmp_path, text, message):
+    path = tmp_path / "c.txt"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run("vectors", "train", path, "--tokenizer", "whitespace", "--min-count", "1", "--dim", "1",
+                         "-o", tmp_path / "out")
+    assert code in (1, 2) and message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -131,10 +131,13 @@ def test_nearest_ids_batch_and_float16(tmp_path):
     for r, q in enumerate([0, 4]):
         want = _naive_nearest(words, m16, m16[q], 3, exclude=q)
         assert [words[i] for i in ids[r]] == [w for w, _ in want]
-    with pytest.raises(UsageError):
+    with pytest.raises(VectorsError, match="zero"):
         v.nearest(np.zeros(5))
     with pytest.raises(UsageError):
         v.nearest(np.ones(4))
+    ids, scores = v.nearest_ids(m16[[0]], k=10**12, exclude=[0])  # k capped at the row count
+    assert ids.shape == (1, 30) and ids[0, -1] == -1 and np.isnan(scores[0, -1])
+    assert sorted(ids[0, :-1].tolist()) == list(range(1, 30))
 
 
 def test_overwrite_is_atomic(tmp_path):

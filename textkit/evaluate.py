@@ -297,6 +297,7 @@ def evaluate_pairs(
             a = np.where(left.known[:, None] > 0, whitening.transform(a), 0.0)
             b = np.where(right.known[:, None] > 0, whitening.transform(b), 0.0)
         scores = cosine_rows(a, b)
+        _warn_empty_sides([p.line for p in pairs], (left.known == 0) | (right.known == 0), scores)
     else:
         from textkit.transport import score_pairs
 
@@ -319,6 +320,15 @@ def evaluate_pairs(
     )
 
 
+def _warn_empty_sides(lines: Sequence[int], empty: np.ndarray, scores: np.ndarray) -> None:
+    """The warning transport gives, for cosine: pairs with a side of no known word (their cosine is 0)."""
+    from textkit.transport import PairTally
+
+    if empty.any():
+        tally = PairTally(empty=[line for line, e in zip(lines, empty.tolist()) if e])
+        tally.report("line", float(scores[empty][0]))
+
+
 def _transport_scores(score_pairs, token_pairs, vectors, method: str, normalize: bool, oov: str,
                       lines: Sequence[int]) -> np.ndarray:
     """WRD similarity (1 - WRD) or negated WMD distance per pair, via textkit.transport.
@@ -327,6 +337,5 @@ def _transport_scores(score_pairs, token_pairs, vectors, method: str, normalize:
     so it ranks last rather than being dropped; transport logs one warning for them,
     naming the file ``lines``.
     """
-    scores = np.asarray(score_pairs(token_pairs, vectors, metric=method, normalize=normalize, oov=oov,
-                                    numbers=lines, what="line"), dtype=np.float64)
-    return -scores if method == "wmd" else scores
+    return np.asarray(score_pairs(token_pairs, vectors, metric=method, normalize=normalize, oov=oov,
+                                  numbers=lines, what="line", negate=method == "wmd"), dtype=np.float64)

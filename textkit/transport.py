@@ -781,8 +781,8 @@ PAIR_BATCH = 512  # pairs whose bags are built together
 def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vectors, *,
                 metric: str = "wrd", normalize: bool = False, oov: str = "drop",
                 sinkhorn: float | None = None, with_mask: bool = False,
-                numbers: Sequence[int] | None = None, what: str = "pair"):
-    """Scores of token pairs, float64: WRD similarity 1 - WRD, or WMD distance.
+                numbers: Sequence[int] | None = None, what: str = "pair", negate: bool = False):
+    """Scores of token pairs, float64: WRD similarity 1 - WRD, or WMD distance (-WMD with ``negate``).
 
     A pair with a side that has no known word gets the metric's error value
     (see the module docstring), never inf or NaN, and one warning is logged
@@ -814,7 +814,8 @@ def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vect
             tally.oov += bag1.n_oov + bag2.n_oov
             if not ok:
                 tally.empty.append(number(index - 1))
-    tally.report(what, scorer.transport.error_value if tally.empty else None)
-    out = np.asarray(scores, dtype=np.float64)
+    sign = -1.0 if negate else 1.0
+    tally.report(what, sign * scorer.transport.error_value if tally.empty else None)
+    out = sign * np.asarray(scores, dtype=np.float64)
     mask = np.asarray(valid, dtype=bool)
     return (out, mask) if with_mask else out

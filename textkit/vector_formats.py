@@ -57,6 +57,7 @@ _KIND = {
 }
 BLOCK_ROWS = 4096
 _READ_CHUNK = 1 << 20
+_FLOAT32_OVERFLOW = 2.0**128 - 2.0**103  # the smallest double that rounds to float32 inf
 _MAX_WORD_BYTES = 1 << 16
 _HEADER = re.compile(rb"^\s*(\d+)[ \t]+(\d+)\s*$")
 _TEXT_BYTES = frozenset(b"0123456789+-.eEinfaINFA \t\r\n")
@@ -275,7 +276,7 @@ class VectorFileReader:
             if not text.strip(" "):
                 continue
             if dim is None:
-                dim = len(text.split(" ")) - 1
+                dim = _glove_dim(text)
                 if dim < 1:
                     raise VectorsError(
                         f"{self.name}:{lineno}: a word without values; not a vectors file?"
@@ -365,11 +366,11 @@ class VectorFileReader:
                 ) from None
             if value != value or value in (float("inf"), float("-inf")):
                 raise VectorsError(f"{where}: value {j + 1} ({preview(token, 24)}) is not a finite number")
-            out[j] = value
-            if not np.isfinite(out[j]):
+            if abs(value) >= _FLOAT32_OVERFLOW:  # checked before the cast, which would warn and give inf
                 raise VectorsError(
                     f"{where}: value {j + 1} ({preview(token, 24)}) is beyond the float32 range"
                 )
+            out[j] = value
         if " " in word:
             surplus = word.split(" ")[1:]
             if surplus and all(_is_number(t) for t in surplus):
@@ -454,13 +455,35 @@ class VectorFileReader:
                 )
 
 
+def _glove_dim(first_row: str) -> int:
+    """Dimension of a GloVe file (no header) from its first row.
+
+    The values are the row's trailing numbers, so a word holding spaces ("New
+    York 0.1 0.2") keeps them. When a number also appears among the fields before
+    them, a value is more likely mistyped than the word spaced: all fields but the
+    first are taken as values, and the row's reader names the bad one.
+    """
+    fields = first_row.split(" ")
+    trailing = 0
+    for field in reversed(fields[1:]):
+        if not _is_number(field):
+            break
+        trailing += 1
+    head = fields[1 : len(fields) - trailing]
+    if trailing == 0 or any(_is_number(f) for f in head):
+        return len(fields) - 1
+    return trailing
+
+
 def _looks_binary(probe: bytes, dim: int) -> bool:
     """True when the first record after the header is binary, not a text row.
 
     In a text file the rest of the first row after the word holds only the
     characters of numbers and spaces. In a binary file the ``4 * dim`` value bytes
     after the word hold other bytes, unless the very first one is a newline byte; then
-    the record's own newline, ``4 * dim`` bytes on, tells.
+    the record's own newline, ``4 * dim`` bytes on, tells. A first line that is
+    UTF-8 text of exactly ``dim + 1`` fields without control bytes counts as text
+    even when a field is not a number, so that the error names that value.
     """
     sp = probe.find(b" ")
     if sp < 0:
@@ -471,6 +494,11 @@ def _looks_binary(probe: bytes, dim: int) -> bool:
     except UnicodeDecodeError:
         fields = []
     if len(fields) == dim + 1 and all(_is_number(f) for f in fields[1:]):
+        return False
+    if len(fields) == dim + 1 and not any(b < 0x20 and b != 0x09 for b in first):
+        # a text row with a value that is not a number (the text reader names it): a
+        # binary record's float bytes are seldom valid UTF-8 free of control bytes
+        # that also splits into exactly dim + 1 fields
         return False
     nl = probe.find(b"\n", sp + 1)
     rest = probe[sp + 1 : nl if nl >= 0 else len(probe)]
@@ -504,8 +532,10 @@ def convert(
     dtype: str = "float32",
 ):
     """Stream the vectors file ``src`` into a store at ``dest``; returns (Vectors, ReadReport)."""
-    from .vectors import StoreWriter
+    from .output import check_output_dir
+    from .vectors import StoreWriter, is_store
 
+    check_output_dir(str(dest), is_store)
     reader = VectorFileReader(src, format=format, limit=limit)
     writer = None
     try:

@@ -52,7 +52,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy import sparse
 
-from .errors import CorpusError, UsageError
+from .errors import CorpusError, DataError, UsageError
 from .quantized import Int8Matrix, quantize_rows
 
 log = logging.getLogger("textkit")
@@ -361,6 +361,11 @@ def train_vectors(
     from .vectors import Vectors, save_store
 
     options.check()
+    if dest is not None:  # before the work, not after it
+        from .output import check_output_dir
+        from .vectors import is_store
+
+        check_output_dir(str(dest), is_store)
     spec = tokenizer_spec if tokenizer_spec is not None else TokenizerSpec()
     report = TrainingReport()
     if chunk_tokens is None:
@@ -414,6 +419,12 @@ def train_vectors(
         del ranked
         vocab_size = len(order)
         report.vocabulary = vocab_size
+        if vocab_size < 2:
+            raise UsageError(
+                f"the corpus is too small: only {vocab_size} word(s) occur --min-count "
+                f"{options.min_count} times or more, and vectors need two at least "
+                "(lower --min-count, or give more text)"
+            )
         if vocab_size <= options.dim:
             raise UsageError(
                 f"the corpus is too small for --dim {options.dim}: only {vocab_size} words occur "
@@ -454,6 +465,11 @@ def train_vectors(
         f"{report.ppmi_nnz:,}",
         report.seconds_count,
     )
+    if report.ppmi_nnz == 0:
+        raise DataError(
+            f"no two words occur within {options.window} words of each other with positive PMI: "
+            "nothing to learn from (give more text, or a wider --window)"
+        )
     t2 = time.perf_counter()
     matrix, singular = svd_vectors(ppmi, options.dim, options.power, options.seed)
     del ppmi
@@ -461,6 +477,10 @@ def train_vectors(
     log.info("SVD to %d dimensions (%.1f s)", options.dim, report.seconds_svd)
     if options.norms == "idf":
         matrix = idf_norms(matrix, word_counts, report.tokens)
+    zero_rows = int(np.count_nonzero(~matrix.any(axis=1)))
+    if zero_rows:
+        log.warning("%s word(s) have no context with positive PMI and get a zero vector "
+                    "(it has no neighbours)", f"{zero_rows:,}")
     if options.limit is not None and options.limit < len(words):
         words, matrix, word_counts = (
             words[: options.limit],

@@ -296,18 +296,19 @@ class Vectors:
 
         Returns (ids int64 (m, k), scores float32 (m, k)), best first, ties by row id;
         ``exclude[q]`` (a row id or -1) is left out of query q's answer, and so is every
-        row where the boolean mask ``candidates`` (n,) is False. When fewer than ``k``
-        rows are available the tail holds id -1 and score NaN.
+        row where the boolean mask ``candidates`` (n,) is False. ``k`` is capped at the
+        number of rows; when fewer rows are available the tail holds id -1 and score NaN.
         """
         queries = np.asarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise UsageError(f"query vectors must have {self.dim} values, not {queries.shape[-1]}")
         if k < 1:
             raise UsageError("k must be at least 1")
-        qn = np.linalg.norm(queries, axis=1)
+        k = min(k, len(self))
+        qn = np.linalg.norm(queries.astype(np.float64), axis=1)  # float64: no overflow
         if np.any(qn == 0) or not np.all(np.isfinite(qn)):
-            raise UsageError("a query vector is zero or not finite; cosine is undefined")
-        qu = queries / qn[:, None]
+            raise VectorsError("a query vector is zero or not finite; cosine is undefined")
+        qu = (queries / qn[:, None]).astype(np.float32)
         m = len(queries)
         excl = np.full(m, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, np.int64)
         cached = self._norms  # without it, the row lengths are computed in the same pass
@@ -316,7 +317,8 @@ class Vectors:
         best_sc = [np.empty(0, np.float32) for _ in range(m)]
         for start, block in self._blocks():
             if fresh is not None:
-                n = _row_norms(block)
+                with np.errstate(over="ignore"):  # a row too long for float32: inf, weight 0
+                    n = _row_norms(block)
                 fresh[start : start + len(block)] = n
             else:
                 n = cached[start : start + len(block)]  # type: ignore[index]
@@ -414,7 +416,7 @@ class StoreWriter:
     def __init__(
         self, path: PathLike, dim: int, *, dtype: str = "float32", source: Optional[dict] = None
     ):
-        from .output import atomic_path
+        from .output import atomic_path, check_output_dir
 
         if dtype not in DTYPES:
             raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
@@ -424,7 +426,8 @@ class StoreWriter:
         self.dim = int(dim)
         self.dtype = np.dtype(dtype).newbyteorder("<")
         self.source = dict(source or {})
-        self._atomic = atomic_path(self.path)
+        check_output_dir(self.path, is_store)
+        self._atomic = atomic_path(self.path, replaceable=is_store)
         self._tmp = self._atomic.__enter__()
         try:
             os.mkdir(self._tmp)

@@ -287,7 +287,11 @@ class Whitening:
         if not Path(name).is_file():
             raise DataError(f"{name}: no such whitening parameters file")
         try:
-            with np.load(name, allow_pickle=False) as npz:
+            loaded = np.load(name, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load gives a .npy file as one array
+                raise DataError(f"{name}: not a textkit whitening file (a single array, not a .npz "
+                                "archive); make one with `textkit whiten fit`")
+            with loaded as npz:
                 missing = [key for key in _REQUIRED_KEYS if key not in npz.files]
                 if missing:
                     raise DataError(

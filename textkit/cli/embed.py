@@ -11,7 +11,7 @@ from typing import Callable
 import click
 
 from ..errors import DataError
-from ..output import atomic_path, open_output, write_rows
+from ..output import atomic_path, is_special_file, open_output, write_rows
 from .options import (
     TextkitCommand,
     TextkitGroup,
@@ -108,6 +108,10 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
     from ..sentences import EmbeddingRun, NpyRowWriter, build_encoder
     from ..whitening import Whitening
 
+    if output not in (None, "-") and not is_special_file(output) and \
+            not output.lower().endswith((".npy", ".jsonl", ".json")):
+        raise click.UsageError(f"-o {output}: name the output .npy (a float32 matrix) or .jsonl "
+                               "(JSON Lines)")
     _, encoder = build_encoder(spec)
     whitening = None
     if whitening_path is not None:
@@ -128,7 +132,7 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
                 matrix = np.where(batch.known[:, None] > 0, whitening.transform(matrix), 0.0)
             yield records, np.asarray(matrix, dtype=np.float32)
 
-    if output is not None and not output.lower().endswith((".jsonl", ".json")):
+    if output is not None and not output.lower().endswith((".jsonl", ".json")) and output != "-":
         with atomic_path(output) as tmp, open(tmp, "wb") as fh:
             writer = NpyRowWriter(fh, dim)
             for _, matrix in vectors():
@@ -209,8 +213,10 @@ def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
     Example:
       textkit whiten fit corpus.txt --dim 64 -o params.npz
     """
+    from ..output import check_output_file
     from ..sentences import fit_whitening
 
+    check_output_file(output)  # before the work, not after it
     whitening = fit_whitening(
         corpus, spec, n_components=n_components, eigenvalue_floor=eigenvalue_floor, workers=workers
     )
@@ -241,7 +247,7 @@ def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
     "-o",
     "--output",
     metavar="OUT",
-    help="OUT.npy: float32 matrix (OUT.jsonl: JSON Lines). Default: JSON Lines on stdout.",
+    help="OUT.npy: a float32 matrix; OUT.jsonl: JSON Lines. Default: JSON Lines on stdout.",
 )
 def whiten_apply(corpus, spec, workers, whitening_path, output):
     """Whitened sentence vectors of INPUT... (the same as `textkit embed --whitening`).
@@ -309,17 +315,22 @@ def eval_pairs(
     if method not in ("wmd", "wrd") and (normalize or oov != "drop"):
         raise click.UsageError("--normalize and --oov apply only to --method wmd and wrd")
     pairs = read_pairs(pairs_path)
-    result = evaluate_pairs(
-        pairs,
-        spec,
-        method=method,
-        fit_on=fit_on,
-        n_components=n_components,
-        eigenvalue_floor=eigenvalue_floor,
-        workers=workers,
-        normalize=normalize,
-        oov=oov,
-    )
+    try:
+        result = evaluate_pairs(
+            pairs,
+            spec,
+            method=method,
+            fit_on=fit_on,
+            n_components=n_components,
+            eigenvalue_floor=eigenvalue_floor,
+            workers=workers,
+            normalize=normalize,
+            oov=oov,
+        )
+    except DataError as exc:
+        if str(exc).startswith("line "):  # an --oov error names the line and side: add the file
+            raise DataError(f"{pairs_path}, {exc}") from None
+        raise
     summary = result.summary()
     with open_output(output) as fh:
         if fmt == "json":

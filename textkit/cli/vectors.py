@@ -214,14 +214,16 @@ def neighbors(words, vectors_path, k, min_count, output):
         candidates = np.asarray(vec.counts) >= min_count
     known = []
     for w in words:
-        if w in vec:
-            known.append(w)
-        else:
+        if w not in vec:
             log.warning("%r is not in the vocabulary; skipped", w)
+        elif not _has_direction(vec.matrix[vec.index_of(w)]):
+            log.warning("%r has a zero vector, so no cosine with it; skipped", w)
+        else:
+            known.append(w)
     if not known:
         raise TextkitError(
-            "none of the words is in the vocabulary"
-            + (f" of {vectors_path}" if vectors_path else " of the default vectors")
+            "none of the words has a usable vector"
+            + (f" in {vectors_path}" if vectors_path else " in the default vectors")
         )
     ids = [vec.index_of(w) for w in known]
     top_ids, top_scores = vec.nearest_ids(vec.matrix[ids], k, exclude=ids, candidates=candidates)
@@ -234,6 +236,11 @@ def neighbors(words, vectors_path, k, min_count, output):
         write_rows(fh, rows, ("word", "rank", "neighbor", "cosine"), output.fmt, output.header)
 
 
+def _has_direction(row) -> bool:
+    """Whether a stored row has a cosine with others: not all zero (stores hold finite values)."""
+    return bool(np.any(np.asarray(row) != 0))
+
+
 def _disk_size(path: str) -> Optional[int]:
     if os.path.isdir(path):
         return sum(os.path.getsize(os.path.join(path, f)) for f in sorted(os.listdir(path)))
@@ -243,7 +250,7 @@ def _disk_size(path: str) -> Optional[int]:
 
 
 @vectors.command()
-@click.argument("store", metavar="STORE", required=False)
+@click.argument("store", metavar="[STORE]", required=False)
 @click.option(
     "--format",
     "fmt",
