@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import multiprocess
@@ -175,6 +176,15 @@ def test_pairs_file_larger_than_a_window(tmp_path, monkeypatch):
         with pytest.raises(DataError, match="line 21"):
             next(stream)  # the bad line is found before the first score
         assert not multiprocess.active_children()  # workers started early are stopped
+    # a pipe, as bash's <(cmd) gives, cannot be read twice: held whole (it was cut after the first window)
+    read_end, write_end = os.pipe()
+    os.write(write_end, ("\n".join(lines) + "\n").encode())
+    os.close(write_end)
+    try:
+        rows = list(ps.score_pairs_file(f"/dev/fd/{read_end}", job, workers=1, batch_size=4))
+    finally:
+        os.close(read_end)
+    assert [r[1] for r in rows] == lines
 
 
 def test_pair_scores_do_not_depend_on_the_text_cache(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -64,6 +65,11 @@ def lp_reference(tokens1, tokens2, store, metric, normalize=False):
         a, b = na / na.sum(), nb / nb.sum()
         cost = np.array([[1.0 - float(x @ y) / (np.linalg.norm(x) * np.linalg.norm(y)) for y in ys]
                          for x in xs])
+    return lp_value(a, b, cost)
+
+
+def lp_value(a, b, cost):
+    """min <P, cost> over P >= 0 with row sums a and column sums b, by linprog (HiGHS)."""
     n, m = cost.shape
     a_eq = np.zeros((n + m, n * m))
     for i in range(n):
@@ -503,3 +509,30 @@ def test_oov_split_is_an_accepted_policy_and_others_are_not():
     assert tr.wrd(["w1w2", "w3"], ["w3", "w2", "w1"], store) > 0  # dropped: only w3 is left
     with pytest.raises(UsageError, match="drop, error or split"):
         tr.Transport(store, oov="guess")
+
+
+def test_iteration_limit_grows_with_the_problem_and_a_short_stop_is_an_error(monkeypatch):
+    """POT's fixed 100,000 iterations stop short on long texts: the limit starts at 10 per variable and
+    grows tenfold while the optimum is not reached; a solve stopped early (whose plan is not even a
+    transport plan) is an error, never a score."""
+    tr._solver()
+    rng = np.random.default_rng(3)
+    a, b = rng.random(40), rng.random(50)
+    a, b = a / a.sum(), b / b.sum()
+    cost = rng.random((40, 50))
+    exact = lp_value(a, b, cost)
+    seen = []
+    real = tr._emd_c
+    monkeypatch.setattr(tr, "_emd_c", lambda *args: seen.append(args[3]) or real(*args))
+    tr._solve_lp(np.full(500, 1 / 500), np.full(400, 1 / 400), rng.random((500, 400)))
+    assert seen == [2_000_000]
+    seen.clear()
+    assert abs(tr._solve_lp(a, b, cost)[0] - exact) < 1e-9 and seen == [100_000]  # never below POT's default
+    monkeypatch.setattr(tr, "ITER_PER_VARIABLE", 0)  # start from too few: raised until optimal
+    monkeypatch.setattr(tr, "MAX_ITER", 3)
+    seen.clear()
+    assert abs(tr._solve_lp(a, b, cost)[0] - exact) < 1e-9 and seen[:3] == [3, 30, 300]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # POT's UserWarning must not escape either
+        with pytest.raises(DataError, match="did not reach the optimum of a 40 x 50 transport problem within 5 "):
+            tr._solve_lp(a, b, cost, max_iter=5)

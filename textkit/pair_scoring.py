@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -170,11 +171,12 @@ def _pair_rows(path: str, after: int = 0) -> Iterable[tuple[int, str, str, str]]
 def _checked_rows(path: str):
     """The rows of a pairs file, every line checked before the first is handed out.
 
-    Standard input is held in memory; a file is read once when it fits in one
+    Standard input, a pipe (``<(cmd)``) or any other file that cannot be read
+    twice is held in memory; a regular file is read once when it fits in one
     window of :data:`PAIR_WINDOW` rows, otherwise the rest is checked first and
     then read again, from the line after the first window.
     """
-    if path == "-":
+    if path == "-" or not os.path.isfile(path):
         return list(_pair_rows(path))
     rows = _pair_rows(path)
     first = list(itertools.islice(rows, PAIR_WINDOW))
@@ -271,8 +273,6 @@ def _worth_many_batches(path: str, batch_size: int) -> bool:
     then overlaps with the reading) or on first use; not standard input, whose
     size is unknown.
     """
-    import os
-
     if path == "-":
         return False
     try:
