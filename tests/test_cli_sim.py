@@ -320,3 +320,21 @@ def test_pairs_cosine_and_whiten(workdir, tmp_path):
     ok = (a.known > 0) & (b.known > 0)
     want = np.einsum("ij,ij->i", wa, wb) / np.linalg.norm(wa, axis=1) / np.linalg.norm(wb, axis=1)
     np.testing.assert_allclose(np.array(got)[ok], want[ok], atol=1e-5)
+
+
+def test_explain_is_the_exact_plan_so_not_with_sinkhorn(workdir):
+    code, out, err = run("sim", "w1 w2 w3", "w4 w5", "--explain", "--sinkhorn", "0.1", *store_args(workdir))
+    assert code == 2 and out == "" and "without --sinkhorn" in err
+
+
+def test_search_corpus_and_queries_take_one_file(workdir, tmp_path):
+    """Line numbers are per file: a pattern matching several files is refused; matching one, it is that file."""
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text("w1 w2\nw3\n", encoding="utf-8")
+    pattern = str(tmp_path / "*.txt")
+    code, out, err = run("search", "w1", "--corpus", pattern, *store_args(workdir))
+    assert code == 2 and out == "" and "--corpus takes one file" in err and "matches 2" in err
+    code, out, err = run("search", "--queries", pattern, "--corpus", tmp_path / "a.txt", *store_args(workdir))
+    assert code == 2 and out == "" and "--queries takes one file" in err
+    code, out, _ = run("search", "w1", "--corpus", str(tmp_path / "a*.txt"), "-k", "1", *store_args(workdir))
+    assert code == 0 and out.split("\t")[1:] == ["1", "w1 w2\n"]

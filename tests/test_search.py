@@ -295,3 +295,25 @@ def test_any_corpus_search_equals_the_per_text_reference(docs, query, k, setting
     assert [(h.line, h.distance) for h in pruned] == [(h.line, h.distance) for h in brute]
     assert [h.line for h in pruned] == [line for _, line in full[:k]]
     assert [h.distance for h in pruned] == pytest.approx([d for d, _ in full[:k]], abs=1e-12)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d.update(ids=d["ids"][:-3]), "offsets that do not match"),
+    (lambda d: d.update(indptr=d["indptr"][::-1].copy()), "offsets that do not match"),
+    (lambda d: d.update(ids=d["ids"] + 10_000), "word ids outside the vectors"),
+    (lambda d: d.pop("ids"), "no ids"),
+    (lambda d: d.update(counts=np.zeros_like(d["counts"])), "word counts below 1"),
+    (lambda d: d.update(ids=d["ids"].astype(np.float64)), "wrong shape or type"),
+    (lambda d: d.update(n_tokens=d["n_tokens"][:-1]), "wrong length"),
+])
+def test_damaged_index_is_one_error(tmp_path, damage, message):
+    """Arrays that disagree (a file edited or damaged, yet readable) are refused on load, not met mid-search."""
+    store, docs = make_corpus(5, n_docs=210)
+    index = SearchIndex.from_texts(docs, store, str.split)
+    index.save(str(tmp_path / "idx.npz"))
+    with np.load(tmp_path / "idx.npz") as npz:
+        data = {key: npz[key] for key in npz.files}
+    damage(data)
+    np.savez(tmp_path / "bad.npz", **data)
+    with pytest.raises(DataError, match=f"damaged index .*{message}.*rebuild it"):
+        SearchIndex.load(str(tmp_path / "bad.npz"), store)

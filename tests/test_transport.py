@@ -298,6 +298,20 @@ def test_sinkhorn_is_an_approximation_near_the_exact_value():
     assert s >= d - 1e-6  # the entropic plan is feasible, so it cannot cost less
 
 
+def test_sinkhorn_that_does_not_converge_falls_back_to_the_exact_value(caplog):
+    """A tiny EPS leaves Sinkhorn's marginals off (WRD similarities of -5 were printed): such a pair is
+    solved exactly, and one warning says so."""
+    store = random_store(8)
+    exact = tr.Transport(store, metric="wrd")
+    tiny = tr.Transport(store, metric="wrd", sinkhorn=1e-300)
+    pairs = [(["w1", "w2", "w3"], ["w4", "w5", "w6", "w1"]), (["w7", "w2"], ["w3", "w9"])]
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        got = [tiny.distance(tiny.bag(x), tiny.bag(y)) for x, y in pairs]
+    assert got == [exact.distance(exact.bag(x), exact.bag(y)) for x, y in pairs]
+    notes = [r.getMessage() for r in caplog.records]
+    assert len(notes) == 1 and "did not converge" in notes[0] and "solved exactly" in notes[0]
+
+
 def test_bad_parameters():
     store = random_store(0)
     with pytest.raises(UsageError):

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from .errors import CorpusError
+from .errors import CorpusError, UsageError
 
 log = logging.getLogger("textkit")
 
@@ -182,6 +182,17 @@ def check_encoding(encoding: str) -> None:
         raise CorpusError(f"--encoding {encoding}: not readable line by line (textkit reads encodings that "
                           f"keep ASCII as is: utf-8, gb18030, big5, latin-1, ...); convert first, e.g. "
                           f"iconv -f {encoding} -t utf-8")
+
+
+def one_file(source: str, option: str) -> None:
+    """Raise :class:`UsageError` unless ``source`` names one file (or stdin): ``option``'s lines are
+    numbered per file, so several files (a directory, a glob) would give ambiguous line numbers."""
+    if os.path.isdir(source):
+        raise UsageError(f"{source}: {option} takes one file (line numbers are per file), not a directory")
+    files = Corpus([source]).files()
+    if len(files) > 1:
+        raise UsageError(f"{source}: {option} takes one file (line numbers are per file); "
+                         f"this pattern matches {len(files)}")
 
 
 class Corpus:

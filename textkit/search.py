@@ -141,6 +141,30 @@ def _index_batch(batch: Sequence[tuple[int, str]]):
     return (lines, *table)
 
 
+def _index_problem(data: dict, n_docs: int, n_words: int, dim: int) -> str:
+    """What is inconsistent in an index's arrays (empty when they agree), so that a damaged
+    file is one error line rather than a failure deep in the search."""
+    indptr, ids, counts = data["indptr"], data["ids"], data["counts"]
+    if any(a.ndim != 1 or a.dtype.kind not in "iu" for a in (indptr, ids, counts, data["lines"])):
+        return "arrays of the wrong shape or type"
+    if len(data["lines"]) != n_docs:
+        return f"{n_docs} texts for {len(data['lines'])} lines"
+    if indptr.ndim != 1 or len(indptr) != n_docs + 1 or len(data["n_tokens"]) != n_docs:
+        return "document offsets or token counts of the wrong length"
+    if indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != len(ids) or len(counts) != len(ids):
+        return "document offsets that do not match the word ids"
+    if len(ids) and (ids.min() < 0 or ids.max() >= n_words):
+        return "word ids outside the vectors"
+    if len(counts) and counts.min() < 1:
+        return "word counts below 1"
+    for key in data:
+        if key.startswith("centroid_") and data[key].shape != (n_docs, dim):
+            return f"{key} of shape {data[key].shape}"
+    if "n_oov" in data and len(data["n_oov"]) != n_docs:
+        return "OOV counts of the wrong length"
+    return ""
+
+
 class SearchIndex:
     """A corpus prepared for search: per line its distinct known word ids and counts, and texts.
 
@@ -203,13 +227,11 @@ class SearchIndex:
               encoding: str = "utf-8", oov: str = "drop"):
         """Tokenize every line of ``corpus_path`` (over the pool) into an index (``oov``: see doc_table)."""
         from . import pool
-        from .corpus import Corpus
+        from .corpus import Corpus, one_file
         from .tokenize import get_tokenizer
         from .vectors import open_vectors_cached
 
-        if os.path.isdir(corpus_path):
-            raise UsageError(f"{corpus_path}: --corpus takes one file (line numbers are per file), "
-                             "not a directory")
+        one_file(str(corpus_path), "--corpus")
         open_vectors_cached(vectors_path, opened=vectors)  # forked workers use these
         get_tokenizer(tokenizer_spec).tokens("预热")  # load the dictionary before forking
         texts: list[str] = []
@@ -280,9 +302,13 @@ class SearchIndex:
         if tokenizer_spec is not None and meta["tokenizer"] != json.loads(_spec_json(tokenizer_spec)):
             raise DataError(f"{path}: built with other tokenizer options ({meta['tokenizer']}); "
                             "use the same options or rebuild it with --build-index")
-        texts = bytes(data["texts"]).decode("utf-8").split("\n")
-        if len(texts) != len(data["lines"]):
-            raise DataError(f"{path}: damaged index ({len(texts)} texts for {len(data['lines'])} lines)")
+        missing = [key for key in ("texts", "lines", "indptr", "ids", "counts", "n_tokens") if key not in data]
+        if missing:
+            raise DataError(f"{path}: damaged index (no {', '.join(missing)}); rebuild it with --build-index")
+        texts = bytes(data["texts"]).decode("utf-8", errors="replace").split("\n")
+        problem = _index_problem(data, len(texts), len(vectors.words), vectors.matrix.shape[1])
+        if problem:
+            raise DataError(f"{path}: damaged index ({problem}); rebuild it with --build-index")
         centroids = {key: data[f"centroid_{name}"] for key, name in _METRIC_KEYS.items()
                      if f"centroid_{name}" in data}
         # indexes written before OOV policies were recorded read their documents with "drop"

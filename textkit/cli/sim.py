@@ -75,6 +75,8 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
         raise click.UsageError("--metric whiten needs --whitening PARAMS.npz (from `textkit whiten fit`)")
     if explain and metric not in ("wrd", "wmd"):
         raise click.UsageError("--explain shows a transport plan: use it with --metric wrd or wmd")
+    if explain and sinkhorn is not None:
+        raise click.UsageError("--explain shows the exact transport plan: use it without --sinkhorn")
     if sinkhorn is not None and metric in ("wrd", "wmd"):
         import logging
 
@@ -195,7 +197,7 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
       textkit search --queries questions.txt --index reviews.npz -k 3
     """
     from .. import search as searching
-    from ..corpus import Corpus
+    from ..corpus import Corpus, one_file
     from ..output import check_output_file
     from ..vectors import open_vectors_cached
 
@@ -216,6 +218,7 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
         check_output_file(build_path)  # before tokenizing the whole corpus
     queries = None
     if queries_path is not None:  # read first: a missing or broken file fails before the index is built
+        one_file(queries_path, "--queries")
         queries = [(r.line, r.text) for r in Corpus([queries_path]).records() if r.text.strip()]
     vectors = open_vectors_cached(vectors_path)
     if index_path is not None:
