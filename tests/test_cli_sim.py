@@ -338,3 +338,43 @@ def test_search_corpus_and_queries_take_one_file(workdir, tmp_path):
     assert code == 2 and out == "" and "--queries takes one file" in err
     code, out, _ = run("search", "w1", "--corpus", str(tmp_path / "a*.txt"), "-k", "1", *store_args(workdir))
     assert code == 0 and out.split("\t")[1:] == ["1", "w1 w2\n"]
+
+
+def test_pairs_and_corpus_files_are_read_like_every_input(workdir, tmp_path):
+    """Invalid bytes are replaced with a warning naming the line (an error with --strict); --encoding works."""
+    bad = tmp_path / "bad.tsv"
+    bad.write_bytes(b"w1 w2\tw3\n\xff\xfew4\tw5 w1\n")
+    code, out, err = run("sim", "--pairs", bad, *store_args(workdir))
+    assert code == 0 and len(out.splitlines()) == 2 and f"{bad}:2: invalid utf-8 bytes replaced" in err
+    code, out, err = run("sim", "--pairs", bad, "--strict", *store_args(workdir))
+    assert code == 1 and out == "" and f"{bad}:2: invalid utf-8" in err and err.count("\n") == 1
+    gb = tmp_path / "gb.tsv"
+    gb.write_bytes("w1 w2\tw3\n".encode("gb18030") + "w4 说\tw5 w1\n".encode("gb18030"))
+    code, out, _ = run("sim", "--pairs", gb, "--encoding", "gb18030", *store_args(workdir))
+    want = run("sim", "--pairs", gb.write_text("w1 w2\tw3\nw4 说\tw5 w1\n", encoding="utf-8") and gb,
+               *store_args(workdir))[1]
+    assert code == 0 and out == want
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes("w1 w2\n说 w3\n".encode("gb18030"))
+    code, out, _ = run("search", "w3", "--corpus", corpus, "--encoding", "gb18030", "-k", "1", *store_args(workdir))
+    assert code == 0 and out.split("\t")[1:] == ["2", "说 w3\n"]
+    code, _, err = run("search", "w3", "--corpus", bad, "--strict", *store_args(workdir))
+    assert code == 1 and "invalid utf-8" in err
+
+
+def test_index_of_a_corpus_changed_since_says_so(workdir, tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("w1 w2\nw3 w4\n", encoding="utf-8")
+    index = tmp_path / "c.npz"
+    assert run("search", "--corpus", corpus, "--build-index", index, *store_args(workdir))[0] == 0
+    code, out, err = run("search", "w1", "--index", index, "-k", "1", *store_args(workdir))
+    assert code == 0 and "changed" not in err
+    corpus.write_text("w5 w6\nw1 w2\nw3 w4\n", encoding="utf-8")
+    code, again, err = run("search", "w1", "--index", index, "-k", "1", *store_args(workdir))
+    assert code == 0 and again == out and "has changed since the index was built" in err
+
+
+def test_whitening_only_with_the_whiten_metric(workdir, tmp_path):
+    code, out, err = run("sim", "w1", "w2", "--metric", "cosine", "--whitening", tmp_path / "w.npz",
+                         *store_args(workdir))
+    assert code == 2 and out == "" and "--metric whiten only" in err

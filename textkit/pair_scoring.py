@@ -142,33 +142,33 @@ def score_text_batch(batch: Sequence[tuple[int, str, str]]) -> tuple[np.ndarray,
     return _as_distance(job, scores, valid), valid, tally
 
 
-def _pair_rows(path: str, after: int = 0) -> Iterable[tuple[int, str, str, str]]:
+def _pair_rows(path: str, after: int = 0, *, encoding: str = "utf-8", strict: bool = False,
+               report: bool = True) -> Iterable[tuple[int, str, str, str]]:
     """(line number, line, text1, text2) of a ``text1<TAB>text2[<TAB>...]`` file; DataError on 1 field.
 
-    Blank lines (nothing but spaces) are skipped, as ``eval`` skips them: a
-    trailing empty line is common and holds no pair.  A line with a tab but
-    empty sides is a pair, scored with the error value.  The first ``after``
-    lines are passed over unread (a second pass over a file resumes there).
+    Read through :class:`textkit.corpus.Corpus` like every input: compressed or
+    not, ``encoding``, invalid bytes replaced with a warning naming the line (an
+    error with ``strict``).  Blank lines (nothing but spaces) are skipped, as
+    ``eval`` skips them: a trailing empty line is common and holds no pair.  A
+    line with a tab but empty sides is a pair, scored with the error value.  The
+    first ``after`` lines are passed over (a second pass over a file resumes
+    there, with ``report=False``: its warnings were given by the first).
     """
-    from textkit.corpus import open_text
+    from textkit.corpus import Corpus
 
-    with open_text(path) as fh:
-        lines = enumerate(fh, 1)
-        collections.deque(itertools.islice(lines, after), maxlen=0)
-        for number, line in lines:
-            line = line.rstrip("\r\n")
-            if number == 1 and line.startswith("\ufeff"):
-                line = line[1:]
-            if "\t" not in line and not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) < 2:
-                raise DataError(f"{path}, line {number}: expected text1<TAB>text2, found one field "
-                                f"{preview(line, 30)}")
-            yield number, line, fields[0], fields[1]
+    records = Corpus([path], encoding=encoding, strict=strict, report=report).records()
+    for record in itertools.islice(records, after, None):
+        line = record.text
+        if "\t" not in line and not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2:
+            raise DataError(f"{record.source}, line {record.line}: expected text1<TAB>text2, found one field "
+                            f"{preview(line, 30)}")
+        yield record.line, line, fields[0], fields[1]
 
 
-def _checked_rows(path: str):
+def _checked_rows(path: str, encoding: str = "utf-8", strict: bool = False):
     """The rows of a pairs file, every line checked before the first is handed out.
 
     Standard input, a pipe (``<(cmd)``) or any other file that cannot be read
@@ -177,15 +177,16 @@ def _checked_rows(path: str):
     then read again, from the line after the first window.
     """
     if path == "-" or not os.path.isfile(path):
-        return list(_pair_rows(path))
-    rows = _pair_rows(path)
+        return list(_pair_rows(path, encoding=encoding, strict=strict))
+    rows = _pair_rows(path, encoding=encoding, strict=strict)
     first = list(itertools.islice(rows, PAIR_WINDOW))
     extra = 0
     for _ in rows:
         extra += 1
     if not extra:
         return first
-    return itertools.chain(first, _pair_rows(path, after=first[-1][0]))
+    return itertools.chain(first, _pair_rows(path, after=first[-1][0], encoding=encoding, strict=strict,
+                                             report=False))
 
 
 def group_batches(texts: Sequence[tuple[str, str]], batch_size: int) -> list[list[int]]:
@@ -281,7 +282,8 @@ def _worth_many_batches(path: str, batch_size: int) -> bool:
         return False  # _checked_rows reports it
 
 
-def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: int = PAIR_BATCH):
+def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: int = PAIR_BATCH,
+                     encoding: str = "utf-8", strict: bool = False):
     """Yield ``(line, line_text, score, valid)`` for every line of a pairs file, in input order.
 
     The whole file is checked first (a line with one field raises
@@ -308,7 +310,7 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
                    initargs=(job,)) as workers_pool:
         if workers > 1 and _worth_many_batches(path, batch_size):
             workers_pool.start()  # fork now: the workers get ready while this process reads
-        source = _checked_rows(path)
+        source = _checked_rows(path, encoding, strict)
         try:
             if workers <= 1:  # in this process (set up above), one text cache for the whole file
                 for chunk in chunks(source, batch_size):

@@ -46,6 +46,7 @@ import heapq
 import json
 import logging
 import os
+import stat
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -141,6 +142,15 @@ def _index_batch(batch: Sequence[tuple[int, str]]):
     return (lines, *table)
 
 
+def _file_stamp(path: str) -> list | None:
+    """[size, modification time in ns] of a regular file, None otherwise (stdin, a pipe, missing)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return [st.st_size, st.st_mtime_ns] if stat.S_ISREG(st.st_mode) else None
+
+
 def _index_problem(data: dict, n_docs: int, n_words: int, dim: int) -> str:
     """What is inconsistent in an index's arrays (empty when they agree), so that a damaged
     file is one error line rather than a failure deep in the search."""
@@ -180,6 +190,7 @@ class SearchIndex:
     def __init__(self, lines, indptr, ids, counts, n_tokens, texts, *, identity: str, tokenizer: str,
                  vectors=None, centroids: dict | None = None, source: str = "", n_oov=None,
                  oov: str = "drop", unknown: int | None = None):
+        self.source_stamp: list | None = None  # [size, mtime_ns] of the corpus file when it was read
         self.lines = np.asarray(lines, dtype=np.int64)
         self.indptr = np.asarray(indptr, dtype=np.int64)
         self.ids = np.asarray(ids, dtype=np.int64)
@@ -224,20 +235,22 @@ class SearchIndex:
 
     @classmethod
     def build(cls, corpus_path: str, vectors, tokenizer_spec, *, workers: int = 1, vectors_path=None,
-              encoding: str = "utf-8", oov: str = "drop"):
-        """Tokenize every line of ``corpus_path`` (over the pool) into an index (``oov``: see doc_table)."""
+              encoding: str = "utf-8", strict: bool = False, oov: str = "drop"):
+        """Tokenize every line of ``corpus_path`` (over the pool) into an index (``oov``: see doc_table);
+        ``encoding`` and ``strict`` as for :class:`textkit.corpus.Corpus`."""
         from . import pool
         from .corpus import Corpus, one_file
         from .tokenize import get_tokenizer
         from .vectors import open_vectors_cached
 
         one_file(str(corpus_path), "--corpus")
+        source_stamp = _file_stamp(str(corpus_path))  # before reading: a file changed meanwhile looks stale
         open_vectors_cached(vectors_path, opened=vectors)  # forked workers use these
         get_tokenizer(tokenizer_spec).tokens("预热")  # load the dictionary before forking
         texts: list[str] = []
 
         def documents():  # (line, text), keeping the texts for the index
-            for record in Corpus([corpus_path], encoding=encoding).records():
+            for record in Corpus([corpus_path], encoding=encoding, strict=strict).records():
                 texts.append(record.text)
                 yield record.line, record.text
 
@@ -256,6 +269,7 @@ class SearchIndex:
         index = cls(lines, indptr, ids, counts, n_tokens, texts, identity=vectors.identity,
                     tokenizer=_spec_json(tokenizer_spec), vectors=vectors, source=str(corpus_path),
                     n_oov=dropped, oov=oov, unknown=int(unknown.sum()))
+        index.source_stamp = source_stamp
         total = int(index.n_tokens.sum())
         if total and index.unknown:
             split = index.unknown - int(index.n_oov.sum())
@@ -273,7 +287,7 @@ class SearchIndex:
             self.centroids(metric, normalize)
         meta = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "identity": self.identity,
                 "tokenizer": json.loads(self.tokenizer), "source": self.source, "documents": len(self),
-                "oov": self.oov, "unknown": self.unknown}
+                "oov": self.oov, "unknown": self.unknown, "source_stamp": self.source_stamp}
         blob = np.frombuffer("\n".join(self.texts).encode("utf-8"), dtype=np.uint8)
         arrays = {f"centroid_{name}": self._centroids[key] for key, name in _METRIC_KEYS.items()}
         with atomic_path(str(path)) as tmp, open(tmp, "wb") as fh:
@@ -315,10 +329,16 @@ class SearchIndex:
         oov = meta.get("oov", "drop")
         if oov not in OOV_POLICIES:
             raise DataError(f"{path}: damaged index (OOV policy {oov!r})")
-        return cls(data["lines"], data["indptr"], data["ids"], data["counts"], data["n_tokens"], texts,
-                   identity=meta["identity"], tokenizer=json.dumps(meta["tokenizer"], sort_keys=True),
-                   vectors=vectors, centroids=centroids, source=meta.get("source", ""),
-                   n_oov=data.get("n_oov"), oov=oov, unknown=meta.get("unknown"))
+        index = cls(data["lines"], data["indptr"], data["ids"], data["counts"], data["n_tokens"], texts,
+                    identity=meta["identity"], tokenizer=json.dumps(meta["tokenizer"], sort_keys=True),
+                    vectors=vectors, centroids=centroids, source=meta.get("source", ""),
+                    n_oov=data.get("n_oov"), oov=oov, unknown=meta.get("unknown"))
+        index.source_stamp = meta.get("source_stamp")
+        now = _file_stamp(index.source) if index.source_stamp else None
+        if now is not None and now != index.source_stamp:
+            log.warning("%s: its corpus %s has changed since the index was built; results are from the old "
+                        "text (rebuild it with --build-index)", path, index.source)
+        return index
 
     # ------------------------------------------------------------------ per-metric caches
     def _vocabulary_rows(self, metric: str, normalize: bool):

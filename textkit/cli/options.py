@@ -141,6 +141,18 @@ def input_options(f: Callable) -> Callable:
     )
 
 
+def encoding_options(f: Callable) -> Callable:
+    """--encoding and --strict, for commands reading text files of their own (pairs, a corpus to search)."""
+    return _add(
+        f,
+        [
+            click.option("--encoding", default="utf-8", show_default=True,
+                         help="Text encoding of the input files (e.g. gb18030)."),
+            click.option("--strict", is_flag=True, help="Invalid bytes are errors instead of warnings."),
+        ],
+    )
+
+
 def tokenizer_options(f: Callable) -> Callable:
     """jieba / char / whitespace tokenizer and token filters -> ``tokenizer_spec``."""
 

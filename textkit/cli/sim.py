@@ -10,6 +10,7 @@ from ..errors import UsageError
 from ..output import format_value, open_output, write_rows
 from .options import (
     TextkitCommand,
+    encoding_options,
     normalize_option,
     oov_option,
     output_options,
@@ -48,12 +49,13 @@ def _tokens(tokenizer_spec, text: str):
                    "(word1, word2, mass moved, unit cost).")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
               help="Word pairs shown by --explain.")
+@encoding_options
 @tokenizer_options
 @vectors_option
 @workers_option
 @output_options
 def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening_path, explain, top,
-        tokenizer_spec, vectors_path, workers, output):
+        encoding, strict, tokenizer_spec, vectors_path, workers, output):
     """Similarity of TEXT1 and TEXT2, or of every pair in --pairs FILE.
 
     Prints one number: WRD similarity (1 - WRD; identical texts give 1) by default,
@@ -73,6 +75,8 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
 
     if metric == "whiten" and not whitening_path:
         raise click.UsageError("--metric whiten needs --whitening PARAMS.npz (from `textkit whiten fit`)")
+    if whitening_path and metric != "whiten":
+        raise click.UsageError("--whitening is used by --metric whiten only")
     if explain and metric not in ("wrd", "wmd"):
         raise click.UsageError("--explain shows a transport plan: use it with --metric wrd or wmd")
     if explain and sinkhorn is not None:
@@ -89,7 +93,7 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
             raise click.UsageError("give either TEXT1 TEXT2 or --pairs FILE, not both")
         if explain:
             raise click.UsageError("--explain works on one pair (TEXT1 TEXT2), not on --pairs")
-        _score_file(pairs_path, job, workers, output)
+        _score_file(pairs_path, job, workers, output, encoding, strict)
         return
     if len(texts) != 2:
         raise click.UsageError(f"expected TEXT1 TEXT2 (or --pairs FILE), got {len(texts)} text(s)")
@@ -140,10 +144,10 @@ def _write_one(output, metric: str, distance: bool, value: float, flows=None) ->
             write_rows(fh, rows, columns, "tsv", header=True)
 
 
-def _score_file(path: str, job, workers: int, output) -> None:
+def _score_file(path: str, job, workers: int, output, encoding: str, strict: bool) -> None:
     from ..pair_scoring import score_pairs_file
 
-    rows = score_pairs_file(path, job, workers=workers)
+    rows = score_pairs_file(path, job, workers=workers, encoding=encoding, strict=strict)
     with open_output(output.path) as fh:
         if output.fmt == "tsv":
             if output.header:
@@ -175,12 +179,13 @@ def _score_file(path: str, job, workers: int, output) -> None:
               help="One query per line (- for stdin; blank lines skipped) instead of QUERY: writes "
                    "query_line<TAB>score<TAB>line_number<TAB>text, queries in file order.")
 @click.option("--brute-force", is_flag=True, help="Solve every document exactly (no pruning; for checking).")
+@encoding_options
 @tokenizer_options
 @vectors_option
 @workers_option
 @output_options
 def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov, queries_path, brute_force,
-           tokenizer_spec, vectors_path, workers, output):
+           encoding, strict, tokenizer_spec, vectors_path, workers, output):
     """The k documents of a corpus nearest to QUERY by WMD or WRD.
 
     Prints score<TAB>line_number<TAB>text, best first (line numbers 1-based as in
@@ -219,13 +224,15 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
     queries = None
     if queries_path is not None:  # read first: a missing or broken file fails before the index is built
         one_file(queries_path, "--queries")
-        queries = [(r.line, r.text) for r in Corpus([queries_path]).records() if r.text.strip()]
+        queries = [(r.line, r.text) for r in Corpus([queries_path], encoding=encoding, strict=strict).records()
+                   if r.text.strip()]
     vectors = open_vectors_cached(vectors_path)
     if index_path is not None:
         index = searching.SearchIndex.load(index_path, vectors, tokenizer_spec)
     else:
         index = searching.SearchIndex.build(corpus_path, vectors, tokenizer_spec, workers=workers,
-                                            vectors_path=vectors_path, oov=oov or "drop")
+                                            vectors_path=vectors_path, encoding=encoding, strict=strict,
+                                            oov=oov or "drop")
         if build_path is not None:
             index.save(build_path)
     if queries is not None:
