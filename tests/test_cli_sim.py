@@ -378,3 +378,15 @@ def test_whitening_only_with_the_whiten_metric(workdir, tmp_path):
     code, out, err = run("sim", "w1", "w2", "--metric", "cosine", "--whitening", tmp_path / "w.npz",
                          *store_args(workdir))
     assert code == 2 and out == "" and "--metric whiten only" in err
+
+
+def test_one_pair_follows_format_and_header(workdir):
+    args = ["sim", "w1 w2 w3", "w4 w5", "--explain", "--top", "2", *store_args(workdir)]
+    _, plain, _ = run(*args)
+    value = plain.splitlines()[0]
+    code, out, _ = run(*args, "--format", "csv")
+    lines = out.splitlines()
+    assert code == 0 and lines[:3] == ["similarity", value, "word1,word2,mass,cost"] and len(lines) == 5
+    assert lines[3].split(",")[:2] == plain.splitlines()[2].split("\t")[:2]
+    code, out, _ = run("sim", "w1 w2", "w4", "--metric", "wmd", "--header", *store_args(workdir))
+    assert code == 0 and out.splitlines()[0] == "distance" and float(out.splitlines()[1]) > 0

@@ -127,21 +127,24 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
 
 
 def _write_one(output, metric: str, distance: bool, value: float, flows=None) -> None:
-    """One pair's score: a bare number (then --explain's rows as TSV), or with
-    --format jsonl one object ``{"metric", "similarity"|"distance"[, "explain"]}``."""
+    """One pair's score: a bare number (under a "similarity"/"distance" line with --header or
+    --format csv), then --explain's rows in the same format; or with --format jsonl one object
+    ``{"metric", "similarity"|"distance"[, "explain"]}``."""
     columns = ["word1", "word2", "mass", "cost"]
     rows = [[f.source, f.target, float(f.mass), float(f.cost)] for f in flows or ()]
+    name = "distance" if distance or metric == "wmd" else "similarity"
     with open_output(output.path) as fh:
         if output.fmt == "jsonl":
-            record = {"metric": metric,
-                      "distance" if distance or metric == "wmd" else "similarity": value}
+            record = {"metric": metric, name: value}
             if flows is not None:
                 record["explain"] = [dict(zip(columns, row)) for row in rows]
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
+        if output.header or output.fmt == "csv":
+            fh.write(name + "\n")
         fh.write(format_value(value) + "\n")
         if flows is not None:
-            write_rows(fh, rows, columns, "tsv", header=True)
+            write_rows(fh, rows, columns, output.fmt, header=True)
 
 
 def _score_file(path: str, job, workers: int, output, encoding: str, strict: bool) -> None:
