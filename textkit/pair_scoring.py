@@ -12,7 +12,6 @@ number of workers.  The scores themselves come from :mod:`textkit.transport`
 
 from __future__ import annotations
 
-import collections
 import itertools
 import os
 from collections.abc import Iterable, Sequence

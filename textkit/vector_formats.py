@@ -465,8 +465,8 @@ def _glove_dim(first_row: str) -> int:
     """
     fields = first_row.split(" ")
     trailing = 0
-    for field in reversed(fields[1:]):
-        if not _is_number(field):
+    for value in reversed(fields[1:]):
+        if not _is_number(value):
             break
         trailing += 1
     head = fields[1 : len(fields) - trailing]
