@@ -64,7 +64,8 @@ Fast path (why not ``ot.emd2`` itself)
     0, exact 0 for the same word).
 Sinkhorn (``sinkhorn=eps``) solves the entropically regularised problem and
     returns ``sum_ij P^eps_ij C_ij``: an *approximate* value (an upper bound of
-    the exact one up to convergence), never exact.
+    the exact one up to convergence), never exact.  A pair on which it does not
+    converge within 1000 iterations is solved exactly instead (with a warning).
 
 Out-of-vocabulary policy: ``oov="drop"`` (default) drops unknown tokens and
 counts them; ``oov="error"`` raises :class:`DataError` naming the token;
