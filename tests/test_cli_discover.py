@@ -105,3 +105,15 @@ def test_one_pmi_value_applies_to_every_length(sample_path):
     a = run_textkit("discover", sample_path, "--min-count", "3", "--min-pmi", "3", "--top", "20")
     b = run_textkit("discover", sample_path, "--min-count", "3", "--min-pmi", "3,3,3", "--top", "20")
     assert a.returncode == 0 and a.stdout == b.stdout and a.stdout
+
+
+def test_save_dict_written_even_when_the_reader_stops_early(sample_path, tmp_path):
+    """`discover ... --save-dict d | head -1`: the dictionary is written before standard output."""
+    import subprocess
+    import sys
+
+    dict_path = tmp_path / "new.dict"
+    result = subprocess.run(f'"{sys.executable}" -m textkit discover "{sample_path}" --save-dict "{dict_path}" '
+                            f"| head -1", shell=True, capture_output=True)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 1
+    assert dict_path.exists() and len(dict_path.read_text(encoding="utf-8").splitlines()) > 100

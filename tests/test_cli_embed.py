@@ -524,3 +524,16 @@ def test_whiten_fit_checks_its_output_before_the_work(workdir, tmp_path, monkeyp
     res = run(["whiten", "fit", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK,
                "-o", tmp_path / "missing" / "w.npz"], workdir)
     assert res.exit_code == 1 and "does not exist" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_eval_reads_other_encodings(workdir, tmp_path):
+    text = "w1 w2\tw3\t1\nw4\tw5 w1\t2\nw6\tw6\t5\n"
+    (tmp_path / "u.tsv").write_text(text, encoding="utf-8")
+    (tmp_path / "gb.tsv").write_bytes(text.replace("w6\tw6", "的 w6\tw6").encode("gb18030"))
+    (tmp_path / "u2.tsv").write_text(text.replace("w6\tw6", "的 w6\tw6"), encoding="utf-8")
+    base = ["--vectors", workdir / "store", *TOK, "--format", "json"]
+    want = run(["eval", tmp_path / "u2.tsv", *base], workdir)
+    got = run(["eval", tmp_path / "gb.tsv", "--encoding", "gb18030", *base], workdir)
+    assert got.exit_code == 0 and got.stdout == want.stdout
+    res = run(["eval", tmp_path / "gb.tsv", "--strict", *base], workdir)
+    assert res.exit_code == 1 and "gb.tsv:3: invalid utf-8" in res.stderr

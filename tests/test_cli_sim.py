@@ -210,7 +210,7 @@ def test_search_prepared_index(workdir, tmp_path):
     cached = run("search", "w3 w4", "--index", index, "--metric", "wmd", *store_args(workdir))
     assert direct[1] == cached[1] and cached[0] == 0
     code, _, err = run("search", "w3 w4", "--index", index, "--vectors", workdir / "store", "--tokenizer", "char")
-    assert code == 1 and "other tokenizer options" in err
+    assert code == 1 and "other tokenizer options: kind 'whitespace' (given 'char')" in err
 
 
 def test_search_oov_policies(workdir, tmp_path):
@@ -390,3 +390,22 @@ def test_one_pair_follows_format_and_header(workdir):
     assert lines[3].split(",")[:2] == plain.splitlines()[2].split("\t")[:2]
     code, out, _ = run("sim", "w1 w2", "w4", "--metric", "wmd", "--header", *store_args(workdir))
     assert code == 0 and out.splitlines()[0] == "distance" and float(out.splitlines()[1]) > 0
+
+
+def test_pairs_tsv_header_is_as_wide_as_the_rows(workdir):
+    code, out, _ = run("sim", "--pairs", workdir / "pairs.tsv", "--header", *store_args(workdir))
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "text1\ttext2\tfield3\tscore"  # the width of the first line
+    widths = [line.count("\t") for line in lines[1:]]
+    assert widths[0] == 3 and widths.count(3) == len(widths) - 1  # one input line has two fields
+
+
+def test_normalize_only_with_wmd(workdir):
+    for args in (["sim", "w1", "w2"], ["search", "w1", "--corpus", workdir / "corpus.txt"]):
+        code, out, err = run(*args, "--normalize", *store_args(workdir))
+        assert code == 2 and out == "" and "--normalize applies to --metric wmd only" in err
+
+
+def test_identical_texts_print_zero_not_minus_zero(workdir):
+    code, out, _ = run("sim", "w1 w2", "w1 w2", "--metric", "wmd", *store_args(workdir))
+    assert code == 0 and out == "0\n"

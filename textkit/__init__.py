@@ -6,10 +6,21 @@ no jieba, no POT and no numpy.
 >>> from textkit import Corpus, TokenizerSpec, count_words
 >>> table = count_words(Corpus(["data/samples/nahan.txt"]), TokenizerSpec())   # doctest: +SKIP
 >>> table.rows(top=1)                                                           # doctest: +SKIP
-[('的', 4236)]
+[('的', 2458)]
+
+Word vectors, transport distances, whitening and search::
+
+    v = open_vectors()                               # the bundled store (or a path)
+    v.nearest("手机", k=5)
+    tokens = get_tokenizer(TokenizerSpec()).tokens
+    wrd(tokens("物流很快"), tokens("发货速度快"), v)   # Word Rotator's Distance, in [0, 2]
+    wmd(tokens("物流很快"), tokens("发货速度快"), v)   # Word Mover's Distance
+    index = SearchIndex.from_texts(lines, v, tokens)
+    from textkit.search import search                # (the name textkit.search is the module)
+    search(index, tokens("物流很快"), k=3).hits
 """
 
-from importlib import import_module
+from importlib import import_module as _import_module
 
 __version__ = "0.1.0"
 
@@ -22,6 +33,17 @@ _EXPORTS = {
     "merge_count_files": "counting",
     "WordCounts": "counting",
     "TextkitError": "errors",
+    "open_vectors": "vectors",
+    "Vectors": "vectors",
+    "wmd": "transport",
+    "wrd": "transport",
+    "Transport": "transport",
+    "score_pairs": "transport",
+    "SentenceEncoder": "sentences",
+    "Whitening": "whitening",
+    "SearchIndex": "search",
+    "discover_corpus": "discovery",
+    "DiscoverOptions": "discovery",
 }
 
 
@@ -29,7 +51,11 @@ def __getattr__(name):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'textkit' has no attribute {name!r}")
-    return getattr(import_module(f"textkit.{module}"), name)
+    return getattr(_import_module(f"textkit.{module}"), name)
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
 
 
 __all__ = sorted(_EXPORTS)

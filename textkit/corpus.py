@@ -216,6 +216,8 @@ class Corpus:
         on_progress: Optional[Callable[[int, int], None]] = None,
         report: bool = True,
     ):
+        if isinstance(sources, (str, os.PathLike)):  # one path, not a sequence of its characters
+            sources = [sources]
         self.sources = [str(s) for s in sources] or [STDIN]
         check_encoding(encoding)
         self.encoding = encoding

@@ -96,6 +96,10 @@ def count_words(
     ``spec`` defaults to jieba's accurate mode with the default filters. The
     tokenizer is built here first, so forked workers share its dictionary.
     """
+    if not isinstance(corpus, Corpus):
+        raise TypeError(f"count_words takes a textkit.Corpus (e.g. Corpus(['notes.txt'])), not "
+                        f"{type(corpus).__name__}")
+    workers = pool.resolve_workers(workers)
     spec = spec or TokenizerSpec()
     _prepare(spec)
     tasks = ((spec, df, batch) for batch in corpus.batches(max_chars=batch_chars))

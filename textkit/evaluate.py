@@ -85,36 +85,30 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return pearson(average_ranks(a), average_ranks(b))
 
 
-def read_pairs(path: str) -> list[LabelledPair]:
-    """Read ``s1<TAB>s2<TAB>label`` lines (any compression, '-' for stdin)."""
-    from textkit.corpus import open_text
+def read_pairs(path: str, *, encoding: str = "utf-8", strict: bool = False) -> list[LabelledPair]:
+    """Read ``s1<TAB>s2<TAB>label`` lines through :class:`textkit.corpus.Corpus` (any compression,
+    '-' for stdin, ``encoding``; invalid bytes replaced with a warning, an error with ``strict``)."""
+    from textkit.corpus import Corpus
 
     pairs: list[LabelledPair] = []
-    with open_text(path) as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\r\n")
-            if number == 1:
-                line = line.lstrip("\ufeff")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) != 3:
-                raise DataError(
-                    f"{path}, line {number}: expected 3 tab-separated fields "
-                    f"(sentence1, sentence2, label), found {len(fields)}"
-                )
-            s1, s2, text = fields
-            try:
-                label = float(text.strip())
-            except ValueError:
-                raise DataError(
-                    f"{path}, line {number}: label {text.strip()!r} is not a number"
-                ) from None
-            if not math.isfinite(label):
-                raise DataError(
-                    f"{path}, line {number}: label {text.strip()!r} is not a finite number"
-                )
-            pairs.append(LabelledPair(number, s1, s2, label))
+    for record in Corpus([path], encoding=encoding, strict=strict).records():
+        number, line = record.line, record.text
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3:
+            raise DataError(
+                f"{path}, line {number}: expected 3 tab-separated fields "
+                f"(sentence1, sentence2, label), found {len(fields)}"
+            )
+        s1, s2, text = fields
+        try:
+            label = float(text.strip())
+        except ValueError:
+            raise DataError(f"{path}, line {number}: label {text.strip()!r} is not a number") from None
+        if not math.isfinite(label):
+            raise DataError(f"{path}, line {number}: label {text.strip()!r} is not a finite number")
+        pairs.append(LabelledPair(number, s1, s2, label))
     if not pairs:
         raise DataError(
             f"{path}: no labelled pairs found (expected sentence1<TAB>sentence2<TAB>label lines)"

@@ -158,7 +158,7 @@ def open_output(path: Optional[str]) -> Iterator[IO[str]]:
 def format_value(value: Any) -> str:
     """Text of one field: floats with up to 6 significant digits, the rest with str()."""
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value + 0.0:.6g}"  # + 0.0 turns -0.0 into 0.0: no "-0" for a zero score
     return str(value)
 
 

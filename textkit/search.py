@@ -313,8 +313,12 @@ class SearchIndex:
         if meta["identity"] != vectors.identity:
             raise DataError(f"{path}: built with other vectors ({meta['identity']}, not {vectors.identity}); "
                             "rebuild it with --build-index")
-        if tokenizer_spec is not None and meta["tokenizer"] != json.loads(_spec_json(tokenizer_spec)):
-            raise DataError(f"{path}: built with other tokenizer options ({meta['tokenizer']}); "
+        given = json.loads(_spec_json(tokenizer_spec)) if tokenizer_spec is not None else None
+        if given is not None and meta["tokenizer"] != given:
+            built = meta["tokenizer"]
+            differ = ", ".join(f"{key} {built.get(key)!r} (given {given.get(key)!r})"
+                               for key in sorted(set(built) | set(given)) if built.get(key) != given.get(key))
+            raise DataError(f"{path}: built with other tokenizer options: {differ}; "
                             "use the same options or rebuild it with --build-index")
         missing = [key for key in ("texts", "lines", "indptr", "ids", "counts", "n_tokens") if key not in data]
         if missing:
@@ -482,7 +486,7 @@ def search(index: SearchIndex, query_tokens: Sequence[str], *, k: int = 10, metr
     query without a known word; documents without a known word are skipped (one note).
     """
     transport = _transport(index, k, metric, normalize, oov)
-    query = transport.bag(list(query_tokens), what="query")
+    query = transport.bag(query_tokens if isinstance(query_tokens, str) else list(query_tokens), what="query")
     if query.empty:
         raise EmptyBagError("the query has no word in the vectors")
     return _search_bag(index, transport, query, _searchable(index, metric, normalize), k, metric, normalize,

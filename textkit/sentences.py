@@ -146,6 +146,9 @@ class SentenceEncoder:
 
     def encode(self, token_lists: Sequence[Sequence[str]]) -> EncodedBatch:
         """Sentence vectors for a batch of token lists (empty lists allowed)."""
+        if isinstance(token_lists, str) or any(isinstance(tokens, str) for tokens in token_lists[:1]):
+            raise TypeError("give a list of token lists, not strings (tokenize each text first, e.g. "
+                            "textkit.get_tokenizer(textkit.TokenizerSpec()).tokens(text))")
         n = len(token_lists)
         total = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=n)
         flat = [tok for toks in token_lists for tok in toks]

@@ -105,6 +105,7 @@ import functools
 import itertools
 import logging
 import math
+import os
 import types
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -483,17 +484,23 @@ class Transport:
 
     Args:
         vectors:   anything with ``matrix`` (n, dim) and ``lookup(tokens) ->
-                   (ids, known)`` (ids -1 where unknown); ``words`` for explain().
+                   (ids, known)`` (ids -1 where unknown); ``words`` for explain();
+                   or a path / None, opened with :func:`textkit.vectors.open_vectors`
+                   (None: the bundled store).
         metric:    "wmd" or "wrd".
         normalize: WMD on unit-length vectors (ignored by WRD, which is
                    always on directions).
-        oov:       "drop" or "error".
+        oov:       "drop", "error" or "split".
         sinkhorn:  None for the exact solver, or the entropic regularisation
                    eps > 0 (approximate values).
     """
 
     def __init__(self, vectors, *, metric: str = "wrd", normalize: bool = False,
                  oov: str = "drop", sinkhorn: float | None = None):
+        if vectors is None or isinstance(vectors, (str, os.PathLike)):
+            from textkit.vectors import open_vectors_cached
+
+            vectors = open_vectors_cached(None if vectors is None else str(vectors))
         if metric not in METRICS:
             raise UsageError(f"unknown transport metric {metric!r}; choose one of {', '.join(METRICS)}")
         if oov not in OOV_POLICIES:
@@ -524,6 +531,14 @@ class Transport:
         """The bag of ``tokens``; ``what`` names the text in an OOV error."""
         return self.bags([tokens], [what])[0]
 
+    @staticmethod
+    def _check_token_lists(texts: Sequence[Sequence[str]]) -> None:
+        """A text given as a string would be read as its characters: a TypeError says so instead."""
+        for tokens in texts:
+            if isinstance(tokens, str):
+                raise TypeError("give a list of tokens, not a string (tokenize it first, e.g. "
+                                "textkit.get_tokenizer(textkit.TokenizerSpec()).tokens(text))")
+
     def bags(self, texts: Sequence[Sequence[str]], whats: Sequence[str] | None = None) -> list[Bag]:
         """The bags of many token lists, built together in a few array operations.
 
@@ -533,6 +548,7 @@ class Transport:
         with an unknown token raises.  With ``oov="split"`` an unknown token
         counts as its known pieces (see :func:`known_pieces`).
         """
+        self._check_token_lists(texts)
         owner, ids, _unknown, dropped = token_rows(texts, self.vectors, oov=self.oov, pieces=self.pieces,
                                                    whats=whats)
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))

@@ -106,7 +106,7 @@ def idf_norms(matrix: np.ndarray, counts: np.ndarray, total_tokens: int) -> np.n
     word similarity, unit pooling and whitening, do not change. A zero row (or one
     of negligible length, below 1e-6 of the longest) stays zero.
 
-    >>> idf_norms(np.array([[3.0, 4.0]]), np.array([10]), 1000).round(4).tolist()
+    >>> idf_norms(np.array([[3.0, 4.0]]), np.array([10]), 1000).astype(np.float64).round(4).tolist()
     [[2.7631, 3.6841]]
     """
     lengths = np.linalg.norm(matrix.astype(np.float64), axis=1)

@@ -106,8 +106,8 @@ def discover(corpus, max_n, min_count, min_pmi, min_entropy, min_len, new_only, 
         raise click.UsageError("--user-dict is used only with --new-only")
     result = discover_corpus(corpus, options, workers=workers, known=known,
                              max_table_bytes=table_memory << 20)
-    with open_output(output.path) as fh:
-        write_rows(fh, result.words, COLUMNS, output.fmt, output.header)
-    if save_dict:
+    if save_dict:  # first: a reader that closes standard output early (| head) must not lose it
         with open_output(save_dict) as fh:
             write_user_dict(fh, result.words)
+    with open_output(output.path) as fh:
+        write_rows(fh, result.words, COLUMNS, output.fmt, output.header)

@@ -15,6 +15,7 @@ from ..output import atomic_path, is_special_file, open_output, write_rows
 from .options import (
     TextkitCommand,
     TextkitGroup,
+    encoding_options,
     input_options,
     normalize_option,
     oov_option,
@@ -291,12 +292,14 @@ def whiten_apply(corpus, spec, workers, whitening_path, output):
     "cosine, 1 - WRD, or -WMD.",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="text: one summary line; json: one object (with --scores, the scores too).",
 )
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically (default: stdout).")
+@encoding_options
 def eval_pairs(
     pairs_path, spec, workers, method, fit_on, n_components, eigenvalue_floor, normalize, oov, scores, fmt,
-    output
+    output, encoding, strict
 ):
     """Spearman and Pearson (x100) of a similarity against the labels of PAIRS.tsv.
 
@@ -314,7 +317,9 @@ def eval_pairs(
         raise click.UsageError("--fit-on, --dim and --eigen-floor apply only to --method whiten")
     if method not in ("wmd", "wrd") and (normalize or oov != "drop"):
         raise click.UsageError("--normalize and --oov apply only to --method wmd and wrd")
-    pairs = read_pairs(pairs_path)
+    if normalize and method != "wmd":
+        raise click.UsageError("--normalize applies to --method wmd only (WRD always compares directions)")
+    pairs = read_pairs(pairs_path, encoding=encoding, strict=strict)
     try:
         result = evaluate_pairs(
             pairs,

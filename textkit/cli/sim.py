@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import click
@@ -77,6 +78,8 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
         raise click.UsageError("--metric whiten needs --whitening PARAMS.npz (from `textkit whiten fit`)")
     if whitening_path and metric != "whiten":
         raise click.UsageError("--whitening is used by --metric whiten only")
+    if normalize and metric != "wmd":
+        raise click.UsageError("--normalize applies to --metric wmd only (WRD always compares directions)")
     if explain and metric not in ("wrd", "wmd"):
         raise click.UsageError("--explain shows a transport plan: use it with --metric wrd or wmd")
     if explain and sinkhorn is not None:
@@ -153,8 +156,12 @@ def _score_file(path: str, job, workers: int, output, encoding: str, strict: boo
     rows = score_pairs_file(path, job, workers=workers, encoding=encoding, strict=strict)
     with open_output(output.path) as fh:
         if output.fmt == "tsv":
-            if output.header:
-                fh.write("line\tscore\n")
+            if output.header:  # as wide as the rows: the input's fields (of its first line), then the score
+                first = next(rows, None)
+                if first is not None:
+                    extra = [f"field{i}" for i in range(3, first[1].count("\t") + 2)]
+                    fh.write("\t".join(["text1", "text2", *extra, "score"]) + "\n")
+                    rows = itertools.chain([first], rows)
             for _number, line, score, _ok in rows:
                 fh.write(f"{line}\t{format_value(score)}\n")
         else:
@@ -211,6 +218,8 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
 
     if k < 1:
         raise UsageError(f"-k must be at least 1, got {k}")
+    if normalize and metric != "wmd":
+        raise click.UsageError("--normalize applies to --metric wmd only (WRD always compares directions)")
     if (corpus_path is None) == (index_path is None):
         raise click.UsageError("give exactly one of --corpus FILE and --index INDEX.npz")
     if build_path is not None and corpus_path is None:

@@ -293,7 +293,8 @@ def info(store, fmt):
 @vectors.command()
 @click.argument("store", metavar="STORE")
 @click.option(
-    "-o", "--output", "dest", metavar="FILE", help="File to write (default: standard output)."
+    "-o", "--output", "dest", metavar="FILE",
+    help="File to write (default: standard output; word2vec-binary needs a file)."
 )
 @click.option(
     "--format",
