@@ -532,10 +532,8 @@ def convert(
     dtype: str = "float32",
 ):
     """Stream the vectors file ``src`` into a store at ``dest``; returns (Vectors, ReadReport)."""
-    from .output import check_output_dir
-    from .vectors import StoreWriter, is_store
+    from .vectors import StoreWriter
 
-    check_output_dir(str(dest), is_store)
     reader = VectorFileReader(src, format=format, limit=limit)
     writer = None
     try:
