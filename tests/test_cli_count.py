@@ -93,6 +93,20 @@ def test_usage_errors_exit_2():
     assert run_textkit("count", "--cut-all", "--search", input=b"").returncode == 2
 
 
+@pytest.mark.parametrize("args, says", [
+    (["count", "--format", "xml"], "Invalid value for '--format'"),
+    (["count", "--topp", "3"], "No such option '--topp'"),
+    (["cont"], "No such command 'cont'"),
+    (["count", "--cut-all", "--search"], "--cut-all and --search are exclusive"),
+])
+def test_usage_errors_are_one_line_naming_the_help(args, says):
+    code, out, err = run_main(*args)
+    command = "textkit" if args == ["cont"] else "textkit count"
+    assert code == 2 and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith("textkit: error: ") and says in err
+    assert err.rstrip().endswith(f"(see '{command} --help')")
+
+
 def test_invalid_utf8_warns_and_counts(tmp_path):
     path = tmp_path / "bad.txt"
     path.write_bytes("你好\n".encode() + b"\xff\xfe\n" + "你好\n".encode())
@@ -215,10 +229,26 @@ def test_ctrl_c_exits_130_without_traceback_or_strays(tmp_path, sample_lines):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert b"Traceback" not in err and err.decode().strip() == "textkit: interrupted"
+    assert b"Traceback" not in err and err.decode() == "textkit: interrupted\n"  # no blank line before it
     time.sleep(0.2)
     assert not [w for w in workers if os.path.exists(f"/proc/{w}") and
                 open(f"/proc/{w}/stat").read().split()[2] != "Z"]
+
+
+def test_an_eof_error_escaping_a_reader_is_an_error_not_an_interruption(monkeypatch, tmp_path):
+    """click reports EOFError as Ctrl-D ("Aborted!", or our "interrupted", 130): it is data ending early."""
+    import textkit.cli.count as count_cli
+
+    def cut_short(*args, **kwargs):
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+    monkeypatch.setattr(count_cli, "count_words", cut_short)
+    path = tmp_path / "a.txt"
+    path.write_text("你好\n", encoding="utf-8")
+    code, out, err = run_main("count", path)
+    assert code == 1 and out == ""
+    assert err == "textkit: error: input ended early (Compressed file ended before the end-of-stream marker " \
+                  "was reached)\n"
 
 
 def test_merge_sums_count_files(tmp_path):

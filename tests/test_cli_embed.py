@@ -156,6 +156,8 @@ def test_embed_sif_with_count_file(workdir, tmp_path):
         np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-6)
     res = run([*args, "--counts", counts, "-o", out], workdir)
     assert res.exit_code == 2  # --counts without --weighting sif
+    res = run([*args, "--sif-a", "0.01", "-o", out], workdir)
+    assert res.exit_code == 2 and "--sif-a is used only with --weighting sif" in res.output
 
 
 def test_embed_jsonl_to_stdout(workdir, tmp_path):

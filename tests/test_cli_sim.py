@@ -327,6 +327,13 @@ def test_explain_is_the_exact_plan_so_not_with_sinkhorn(workdir):
     assert code == 2 and out == "" and "without --sinkhorn" in err
 
 
+def test_top_without_explain_is_refused_not_ignored(workdir):
+    code, out, err = run("sim", "w1 w2 w3", "w4 w5", "--top", "3", *store_args(workdir))
+    assert code == 2 and out == "" and "use it with --explain" in err
+    code, out, _ = run("sim", "w1 w2 w3", "w4 w5", *store_args(workdir))  # its default is no problem
+    assert code == 0 and out
+
+
 def test_search_corpus_and_queries_take_one_file(workdir, tmp_path):
     """Line numbers are per file: a pattern matching several files is refused; matching one, it is that file."""
     for name in ("a.txt", "b.txt"):

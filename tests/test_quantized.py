@@ -142,7 +142,7 @@ def test_int8_store_with_bad_scales_is_one_error(tmp_path):
 def test_cli_convert_info_export_int8(tmp_path):
     words, m = _random(5, 3)
     text = tmp_path / "v.txt"
-    text.write_text(f"5 3\n" + "".join(
+    text.write_text("5 3\n" + "".join(
         w + " " + " ".join(repr(float(x)) for x in r) + "\n" for w, r in zip(words, m)), encoding="utf-8")
     code, _, err = run_main("vectors", "convert", text, "--dtype", "int8", "-o", tmp_path / "s")
     assert code == 0, err

@@ -16,6 +16,7 @@ from .options import (
     TextkitCommand,
     TextkitGroup,
     encoding_options,
+    given,
     input_options,
     normalize_option,
     oov_option,
@@ -34,6 +35,8 @@ def encoder_options(f: Callable) -> Callable:
 
         if counts is not None and weighting != "sif":
             raise click.UsageError("--counts is used only with --weighting sif")
+        if given("sif_a") and weighting != "sif":
+            raise click.UsageError("--sif-a is used only with --weighting sif")
         kwargs["spec"] = EncoderSpec(
             tokenizer=tokenizer_spec,
             vectors=vectors_path,

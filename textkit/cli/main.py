@@ -2,7 +2,8 @@
 
 Exit statuses: 0 success (also when a downstream reader such as ``head`` closed
 the pipe early), 1 runtime error (bad file, bad data: one ``textkit: error:``
-line), 2 usage error (bad option or value), 130 interrupted (Ctrl-C).
+line), 2 usage error (bad option or value: one line too, naming the command's
+``--help``), 130 interrupted (Ctrl-C).
 Set ``TEXTKIT_DEBUG=1`` to see the traceback behind an error.
 """
 
@@ -15,7 +16,7 @@ import sys
 import click
 
 from ..errors import TextkitError
-from .options import PipeClosed, TextkitGroup, configure_logging
+from .options import Interrupted, PipeClosed, TextkitGroup, configure_logging
 
 
 @click.group(cls=TextkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,6 +61,11 @@ def _silence_stdout() -> None:
         pass
 
 
+def _one_line(message: str) -> str:
+    """Click's message on one line (its suggestions, "Did you mean ...", come on a second)."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
 def main(argv=None) -> None:
     """Entry point of the ``textkit`` console script."""
     configure_logging()
@@ -72,10 +78,14 @@ def main(argv=None) -> None:
         code = 0
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
+    except click.UsageError as exc:  # a bad option or value: one line, like every error
+        command = exc.ctx.command_path if exc.ctx is not None else "textkit"
+        sys.stderr.write(f"textkit: error: {_one_line(exc.format_message())} (see '{command} --help')\n")
         code = exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except click.ClickException as exc:
+        sys.stderr.write(f"textkit: error: {_one_line(exc.format_message())}\n")
+        code = exc.exit_code
+    except (Interrupted, click.exceptions.Abort, KeyboardInterrupt):
         sys.stderr.write("textkit: interrupted\n")
         code = 130
     except (PipeClosed, BrokenPipeError):

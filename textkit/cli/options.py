@@ -62,11 +62,18 @@ class PipeClosed(Exception):
     """Standard output's reader went away (``| head``): the run ends quietly, status 0."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) during a command: one ``textkit: interrupted`` line, status 130."""
+
+
 class TextkitCommand(click.Command):
     """A command with ``-q/--quiet`` (hide notes and warnings on stderr).
 
-    A broken pipe is re-raised as :class:`PipeClosed` before click's own
-    handling (which exits with status 1, differently across click versions).
+    A broken pipe is re-raised as :class:`PipeClosed` and Ctrl-C as
+    :class:`Interrupted` before click's own handling (which exits with status 1
+    on a broken pipe, differently across click versions, and writes a blank
+    line to stderr on Ctrl-C); an ``EOFError`` that escapes a reader is an
+    error (click would report it as an interruption).
     """
 
     def invoke(self, ctx: click.Context):
@@ -74,6 +81,10 @@ class TextkitCommand(click.Command):
             return super().invoke(ctx)
         except BrokenPipeError as exc:
             raise PipeClosed() from exc
+        except KeyboardInterrupt as exc:
+            raise Interrupted() from exc
+        except EOFError as exc:  # click would call it Ctrl-D, "interrupted": it is data that ends early
+            raise TextkitError(f"input ended early ({exc or 'end of file'})") from exc
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -102,6 +113,14 @@ def _add(f: Callable, options) -> Callable:
     for opt in reversed(options):
         f = opt(f)
     return f
+
+
+def given(name: str) -> bool:
+    """Whether the option whose parameter is ``name`` was set by the user rather than left at its default."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
 
 
 def progress_enabled() -> bool:

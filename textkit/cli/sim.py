@@ -12,6 +12,7 @@ from ..output import format_value, open_output, write_rows
 from .options import (
     TextkitCommand,
     encoding_options,
+    given,
     normalize_option,
     oov_option,
     output_options,
@@ -82,6 +83,8 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
         raise click.UsageError("--normalize applies to --metric wmd only (WRD always compares directions)")
     if explain and metric not in ("wrd", "wmd"):
         raise click.UsageError("--explain shows a transport plan: use it with --metric wrd or wmd")
+    if given("top") and not explain:
+        raise click.UsageError("--top is the number of word pairs --explain shows: use it with --explain")
     if explain and sinkhorn is not None:
         raise click.UsageError("--explain shows the exact transport plan: use it without --sinkhorn")
     if sinkhorn is not None and metric in ("wrd", "wmd"):
