@@ -83,6 +83,20 @@ def test_unit_view(tmp_path):
     assert np.allclose(u[3], m[3] / np.linalg.norm(m[3]), atol=1e-7)
 
 
+def test_rows_of_tiny_or_huge_values_keep_their_direction(tmp_path):
+    """Squares of such float32 values vanish or overflow in float32; their lengths are summed in float64."""
+    base = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    m = np.stack([base, base * np.float32(1e-23), base * np.float32(1e-30), base * np.float32(1e20),
+                  np.array([3.0, 2.0, 1.0], dtype=np.float32)])
+    v = save_store(tmp_path / "s", ["base", "tiny", "tinier", "huge", "other"], m)
+    want = base / np.linalg.norm(base.astype(np.float64))
+    np.testing.assert_allclose(v.norms(), np.linalg.norm(m.astype(np.float64), axis=1), rtol=1e-6)
+    np.testing.assert_allclose(v.unit()[:4], np.tile(want, (4, 1)), rtol=1e-6)
+    got = dict(v.nearest("base", k=4))
+    assert got["tiny"] == got["tinier"] == got["huge"] == pytest.approx(1.0, abs=1e-6)
+    assert got["other"] == pytest.approx(10 / 14, abs=1e-6)
+
+
 @pytest.mark.parametrize("block", [3, 7, 1000])
 def test_nearest_matches_brute_force(tmp_path, monkeypatch, block):
     monkeypatch.setattr(vmod, "_BLOCK_ROWS", block)

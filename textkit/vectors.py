@@ -317,8 +317,7 @@ class Vectors:
         best_sc = [np.empty(0, np.float32) for _ in range(m)]
         for start, block in self._blocks():
             if fresh is not None:
-                with np.errstate(over="ignore"):  # a row too long for float32: inf, weight 0
-                    n = _row_norms(block)
+                n = _row_norms(block)  # a row too long for float32: inf, weight 0
                 fresh[start : start + len(block)] = n
             else:
                 n = cached[start : start + len(block)]  # type: ignore[index]
@@ -363,8 +362,15 @@ class Vectors:
 
 
 def _row_norms(block: np.ndarray) -> np.ndarray:
-    """Euclidean length of each row of a float32 block."""
-    return np.sqrt(np.einsum("ij,ij->i", block, block))
+    """Euclidean length of each row of a float32 block, as float32.
+
+    Summed in float64: squares of float32 values below ~1e-23 vanish and above
+    ~1e19 overflow in float32, which made such rows zero-length (no direction).
+    A length beyond float32's range (values near 1e38) is still inf.
+    """
+    wide = block.astype(np.float64)
+    with np.errstate(over="ignore"):
+        return np.sqrt(np.einsum("ij,ij->i", wide, wide)).astype(np.float32)
 
 
 def _top_k(col: np.ndarray, k: int, offset: int) -> Tuple[np.ndarray, np.ndarray]:
