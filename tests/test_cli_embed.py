@@ -338,6 +338,9 @@ def test_eval_cosine_json_matches_library_reference(workdir):
     b = reference_vectors(workdir, [r[1] for r in rows])
     labels = [float(r[2]) for r in rows]
     scores = cosine_rows(a, b)
+    empty = ~a.any(axis=1) | ~b.any(axis=1)  # a side with no known word: scored -1, as by sim
+    assert empty.any()
+    scores[empty] = -1.0
     assert summary["pairs"] == 60 and summary["method"] == "cosine"
     assert summary["spearman"] == pytest.approx(100 * spearman(scores, labels), abs=1e-3)
     assert summary["pearson"] == pytest.approx(100 * pearson(scores, labels), abs=1e-3)
@@ -496,6 +499,34 @@ def test_eval_empty_side_warnings_show_the_reported_score(workdir, tmp_path):
         assert len(warning) == 1 and f"(scored {float(first[1]):g}): line 1" in warning[0], (method, res.stderr)
     res = run(["eval", path, "--vectors", workdir / "store", *TOK, "--method", "wrd", "--oov", "error"], workdir)
     assert res.exit_code == 1 and f"{path}, line 1, text 1:" in res.stderr
+
+
+def test_eval_scores_are_the_scores_sim_gives(workdir, tmp_path):
+    """eval correlates what `sim --pairs` prints (-WMD for wmd), empty sides included (-1 for cosine)."""
+    path = tmp_path / "pairs.tsv"
+    path.write_text("qqq\tw1 w2\t1\nw3\tw4 w5\t2\nw6 w1\tw7\t0\nw2 w3\tzzz\t3\n", encoding="utf-8")
+    plain = tmp_path / "plain.tsv"
+    plain.write_text("".join(line.rsplit("\t", 1)[0] + "\n" for line in path.read_text("utf-8").splitlines()),
+                     encoding="utf-8")
+    whitening = tmp_path / "w.npz"
+    res = run(["whiten", "fit", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK, "-o", whitening],
+              workdir)
+    assert res.exit_code == 0, res.output
+    for method in ("wmd", "wrd", "cosine", "whiten"):
+        extra = ["--fit-on", whitening] if method == "whiten" else []
+        res = run(["eval", path, "--vectors", workdir / "store", *TOK, "--method", method, "--scores", *extra],
+                  workdir)
+        assert res.exit_code == 0, res.output
+        got = [float(row.split("\t")[1]) for row in res.stdout.splitlines()]
+        extra = ["--whitening", whitening] if method == "whiten" else []
+        res = run(["sim", "--pairs", plain, "--vectors", workdir / "store", *TOK, "--metric", method, *extra],
+                  workdir)
+        assert res.exit_code == 0, res.output
+        want = [float(row.split("\t")[2]) for row in res.stdout.splitlines()]
+        want = [-w for w in want] if method == "wmd" else want
+        assert got == pytest.approx(want, abs=1e-6), method
+        if method in ("cosine", "whiten"):
+            assert got[0] == got[3] == -1.0
 
 
 def test_whitening_params_that_are_not_an_npz_are_one_line(workdir, tmp_path):

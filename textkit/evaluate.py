@@ -257,7 +257,7 @@ def evaluate_pairs(
         from textkit.errors import UsageError
 
         raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    from textkit.sentences import build_encoder
+    from textkit.sentences import EMPTY_COSINE, build_encoder
 
     tokenizer_spec = spec.tokenizer
     if tokenizer_spec is None:
@@ -291,7 +291,9 @@ def evaluate_pairs(
             a = np.where(left.known[:, None] > 0, whitening.transform(a), 0.0)
             b = np.where(right.known[:, None] > 0, whitening.transform(b), 0.0)
         scores = cosine_rows(a, b)
-        _warn_empty_sides([p.line for p in pairs], (left.known == 0) | (right.known == 0), scores)
+        empty = (left.known == 0) | (right.known == 0)
+        scores[empty] = EMPTY_COSINE  # as `sim --pairs` scores them
+        _warn_empty_sides([p.line for p in pairs], empty, scores)
     else:
         from textkit.transport import score_pairs
 
@@ -315,7 +317,7 @@ def evaluate_pairs(
 
 
 def _warn_empty_sides(lines: Sequence[int], empty: np.ndarray, scores: np.ndarray) -> None:
-    """The warning transport gives, for cosine: pairs with a side of no known word (their cosine is 0)."""
+    """The warning transport gives, for cosine: pairs with a side of no known word (scored -1, the worst cosine)."""
     from textkit.transport import PairTally
 
     if empty.any():

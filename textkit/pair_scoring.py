@@ -54,7 +54,7 @@ class SentenceCosine:
     """Cosine (optionally after whitening) of pooled sentence vectors, with the pair API of PairScorer."""
 
     def __init__(self, vectors, whitening_path: str | None):
-        from textkit.sentences import SentenceEncoder
+        from textkit.sentences import EMPTY_COSINE, SentenceEncoder
 
         self.whitening = None
         pooling, weighting = "unit", None
@@ -67,7 +67,7 @@ class SentenceCosine:
             pooling = settings.get("pooling", "unit")
             weighting = "sif" if settings.get("weighting", "none").startswith("sif") else None
         self.encoder = SentenceEncoder(vectors, pooling=pooling, weighting=weighting)
-        self.error_value = -1.0
+        self.error_value = EMPTY_COSINE
 
     def scores(self, token_pairs: Sequence[tuple[Sequence[str], Sequence[str]]]):
         """(cosines float64, valid mask, known tokens, total tokens) of a batch of pairs."""

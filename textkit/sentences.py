@@ -56,6 +56,9 @@ log = logging.getLogger("textkit.sentences")
 
 POOLINGS = ("unit", "raw")
 WEIGHTINGS = (None, "sif")
+# the cosine score of a pair with a side of no known word (a zero vector): the worst
+# cosine, so that the pair ranks last, as transport's error value does for WMD and WRD
+EMPTY_COSINE = -1.0
 
 
 @dataclass

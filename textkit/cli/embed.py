@@ -178,7 +178,8 @@ def embed(corpus, spec, workers, whitening_path, output):
 
     The vector is the mean of the line's unit-length word vectors (--pooling raw:
     the stored vectors; --weighting sif: weighted by a/(a + p(w))). Unknown words
-    are skipped; a line with no known word gets a zero vector and a warning.
+    are skipped; a line with no known word gets a zero vector and a warning
+    (with --whitening too).
 
     \b
     Example:
@@ -210,8 +211,10 @@ def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
     """Fit whitening parameters on the sentence vectors of INPUT... (one sentence per line).
 
     Streams: statistics (n, mean, scatter) are accumulated per batch, so any
-    corpus size fits in memory. The saved file records the vector store; applying
-    it with other vectors is an error.
+    corpus size fits in memory. Lines with no known word have no direction and
+    are left out of the fit (and counted); applied later, such a line keeps its
+    zero vector. The saved file records the vector store; applying it with other
+    vectors is an error.
 
     \b
     Example:
@@ -292,7 +295,8 @@ def whiten_apply(corpus, spec, workers, whitening_path, output):
     is_flag=True,
     help="Also give the per-pair scores (text: line<TAB>score<TAB>label rows on stdout, "
     'the summary on stderr; json: a "scores" list); scores are similarities: '
-    "cosine, 1 - WRD, or -WMD.",
+    "cosine, 1 - WRD, or -WMD, as `sim --pairs` gives them (a pair with a side of no "
+    "known word gets the worst score, -1 for cosine).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
