@@ -421,7 +421,9 @@ def test_encodings_that_cannot_be_read_by_line_are_one_error(tmp_path, encoding)
     path = tmp_path / "t.txt"
     path.write_text("今天\n", encoding="utf-8")
     code, out, err = run_main("count", path, "--encoding", encoding)
-    assert code == 1 and out == "" and f"--encoding {encoding}: not readable" in err and err.count("\n") == 1
+    assert code == 2 and out == "" and f"--encoding {encoding}: not readable" in err and err.count("\n") == 1
+    code, out, err = run_main("count", path, "--encoding", "klingon")
+    assert code == 2 and out == "" and err == "textkit: error: unknown encoding 'klingon'\n"
 
 
 def test_text_starting_with_bzh_is_text(tmp_path):

@@ -117,3 +117,14 @@ def test_save_dict_written_even_when_the_reader_stops_early(sample_path, tmp_pat
                             f"| head -1", shell=True, capture_output=True)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 1
     assert dict_path.exists() and len(dict_path.read_text(encoding="utf-8").splitlines()) > 100
+
+
+def test_input_warnings_given_once_though_read_twice(tmp_path, sample_lines):
+    """Discovery reads its input twice; a bad byte is reported by the first pass only."""
+    path = tmp_path / "bad.txt"
+    path.write_bytes("\n".join(sample_lines[:50]).encode("utf-8") + b"\n\xff\xfe\n")
+    for workers in ("1", "2"):
+        res = run_textkit("discover", path, "-j", workers)
+        assert res.returncode == 0 and res.stdout
+        err = res.stderr.decode()
+        assert err.count("invalid utf-8 bytes replaced") == 1 and err.count("shown as U+FFFD") == 1, err

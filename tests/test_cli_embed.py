@@ -337,10 +337,12 @@ def test_eval_cosine_json_matches_library_reference(workdir):
     a = reference_vectors(workdir, [r[0] for r in rows])
     b = reference_vectors(workdir, [r[1] for r in rows])
     labels = [float(r[2]) for r in rows]
-    scores = cosine_rows(a, b)
     empty = ~a.any(axis=1) | ~b.any(axis=1)  # a side with no known word: scored -1, as by sim
     assert empty.any()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores = np.sum(a * b, axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     scores[empty] = -1.0
+    np.testing.assert_allclose(cosine_rows(a, b), scores, atol=1e-12)
     assert summary["pairs"] == 60 and summary["method"] == "cosine"
     assert summary["spearman"] == pytest.approx(100 * spearman(scores, labels), abs=1e-3)
     assert summary["pearson"] == pytest.approx(100 * pearson(scores, labels), abs=1e-3)
@@ -570,3 +572,17 @@ def test_eval_reads_other_encodings(workdir, tmp_path):
     assert got.exit_code == 0 and got.stdout == want.stdout
     res = run(["eval", tmp_path / "gb.tsv", "--strict", *base], workdir)
     assert res.exit_code == 1 and "gb.tsv:3: invalid utf-8" in res.stderr
+
+
+def test_eval_refuses_standard_input_twice(workdir):
+    res = run(["eval", "-", "--method", "whiten", "--fit-on", "-", "--vectors", workdir / "store", *TOK], workdir)
+    assert res.exit_code == 2 and "standard input can be read only once" in res.stderr
+
+
+def test_an_empty_counts_file_is_a_data_error_naming_it(workdir, tmp_path):
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("", encoding="utf-8")
+    res = run(["embed", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK, "--weighting", "sif",
+               "--counts", empty, "-o", tmp_path / "e.npy"], workdir)
+    assert res.exit_code == 1 and f"{empty}: no word counts" in res.stderr
+    assert not (tmp_path / "e.npy").exists()

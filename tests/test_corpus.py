@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from textkit.corpus import Corpus, open_text
-from textkit.errors import CorpusError
+from textkit.errors import CorpusError, UsageError
 
 LINES = ["第一行 text", "", "第三行，结束。"]
 RAW = ("\n".join(LINES) + "\n").encode("utf-8")
@@ -65,7 +65,7 @@ def test_gb18030(tmp_path):
     path = tmp_path / "gb.txt"
     path.write_bytes("中文编码测试\n第二行€\n".encode("gb18030"))
     assert docs(path, encoding="gb18030") == ["中文编码测试", "第二行€"]
-    with pytest.raises(CorpusError, match="unknown encoding"):
+    with pytest.raises(UsageError, match="unknown encoding"):  # a bad value: exit 2 at the CLI
         Corpus([str(path)], encoding="klingon")
 
 

@@ -163,7 +163,7 @@ def open_text(path: str, encoding: str = "utf-8") -> Iterator[io.TextIOBase]:
 
 
 def check_encoding(encoding: str) -> None:
-    """Raise :class:`CorpusError` unless ``encoding`` is a known text encoding that keeps ASCII as is.
+    """Raise :class:`UsageError` unless ``encoding`` is a known text encoding that keeps ASCII as is.
 
     Lines are split on the byte ``\\n`` before decoding, so UTF-16 / UTF-32 (two or
     four bytes per character) and codecs that are not byte-per-ASCII text
@@ -174,7 +174,7 @@ def check_encoding(encoding: str) -> None:
     try:
         info = codecs.lookup(encoding)
     except (LookupError, TypeError, ValueError):
-        raise CorpusError(f"unknown encoding {encoding!r}") from None
+        raise UsageError(f"unknown encoding {encoding!r}") from None
     try:
         usable = (getattr(info, "_is_text_encoding", True)
                   and "a1 \n".encode(encoding) == b"a1 \n" and b"a1 \n".decode(encoding) == "a1 \n")
@@ -182,7 +182,7 @@ def check_encoding(encoding: str) -> None:
     except (UnicodeError, LookupError, TypeError, ValueError):
         usable = False
     if not usable:
-        raise CorpusError(f"--encoding {encoding}: not readable line by line (textkit reads encodings that "
+        raise UsageError(f"--encoding {encoding}: not readable line by line (textkit reads encodings that "
                           f"keep ASCII as is: utf-8, gb18030, big5, latin-1, ...); convert first, e.g. "
                           f"iconv -f {encoding} -t utf-8")
 

@@ -385,6 +385,17 @@ def discover(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _warn_once(corpus) -> Callable[[], Iterable[Sequence[str]]]:
+    """``corpus.batches`` for the first pass, then the same input read without its warnings
+    (bad bytes, skipped records): they were given once already."""
+    from .corpus import Corpus
+
+    quiet = Corpus(corpus.sources, encoding=corpus.encoding, field=corpus.field, strict=corpus.strict,
+                   on_progress=corpus.on_progress, report=False)
+    passes = iter([corpus.batches])
+    return lambda: next(passes, quiet.batches)()
+
+
 def discover_corpus(corpus, options: DiscoverOptions = DiscoverOptions(), **kw) -> DiscoveryResult:
     """:func:`discover` over a :class:`~textkit.corpus.Corpus`.
 
@@ -396,7 +407,7 @@ def discover_corpus(corpus, options: DiscoverOptions = DiscoverOptions(), **kw) 
     from .corpus import STDIN, Corpus
 
     if STDIN not in corpus.sources:
-        return discover(corpus.batches, options, **kw)
+        return discover(_warn_once(corpus), options, **kw)
     with tempfile.TemporaryDirectory(prefix="textkit-stdin-", dir=kw.get("spill_dir")) as tmp:
         path = f"{tmp}/input.txt"
         with open(path, "w", encoding="utf-8") as fh:

@@ -177,12 +177,15 @@ def tokenize_texts(texts: Sequence[str], tokenizer_spec, *, workers: int = 1) ->
 
 
 def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cosine similarity, float64; 0 where either row is the zero vector."""
+    """Row-wise cosine similarity, float64; where either row is the zero vector (a
+    sentence with no known word) the worst cosine, -1 (``sentences.EMPTY_COSINE``)."""
+    from textkit.sentences import EMPTY_COSINE
+
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
     dots = np.einsum("ij,ij->i", a, b)
-    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    return np.divide(dots, norms, out=np.full_like(dots, EMPTY_COSINE), where=norms > 0)
 
 
 def _whitening_for(

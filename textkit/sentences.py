@@ -208,8 +208,13 @@ def read_counts(path: str) -> dict[str, int]:
     lacks the rare words' mass, which slightly raises every p(w).
     """
     from textkit.counting import read_counts as read_count_file
+    from textkit.errors import DataError
 
-    return dict(read_count_file(path).counts)
+    counts = dict(read_count_file(path).counts)
+    if sum(counts.values()) <= 0:
+        raise DataError(f"{'<stdin>' if path == '-' else path}: no word counts in it (SIF needs p(w) = "
+                        f"count / total; make one with `textkit count`)")
+    return counts
 
 
 def build_encoder(spec: EncoderSpec) -> tuple[Any, SentenceEncoder]:

@@ -326,6 +326,8 @@ def eval_pairs(
         raise click.UsageError("--normalize and --oov apply only to --method wmd and wrd")
     if normalize and method != "wmd":
         raise click.UsageError("--normalize applies to --method wmd only (WRD always compares directions)")
+    if pairs_path == "-" and fit_on == "-":
+        raise click.UsageError("standard input can be read only once: give the pairs or --fit-on as a file")
     pairs = read_pairs(pairs_path, encoding=encoding, strict=strict)
     try:
         result = evaluate_pairs(
@@ -341,7 +343,7 @@ def eval_pairs(
         )
     except DataError as exc:
         if str(exc).startswith("line "):  # an --oov error names the line and side: add the file
-            raise DataError(f"{pairs_path}, {exc}") from None
+            raise DataError(f"{'<stdin>' if pairs_path == '-' else pairs_path}, {exc}") from None
         raise
     summary = result.summary()
     with open_output(output) as fh:
