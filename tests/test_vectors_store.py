@@ -97,6 +97,42 @@ def test_rows_of_tiny_or_huge_values_keep_their_direction(tmp_path):
     assert got["other"] == pytest.approx(10 / 14, abs=1e-6)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_damaged_row_is_an_error_naming_its_word(tmp_path, bad):
+    """Stores are written finite; a row damaged on disk is refused wherever rows are read."""
+    from textkit.sentences import SentenceEncoder
+    from textkit.transport import Transport
+
+    words, m = _random(20, 4)
+    save_store(tmp_path / "s", words, m)
+    on_disk = np.load(tmp_path / "s" / "vectors.npy", mmap_mode="r+")
+    on_disk[7, 2] = bad
+    on_disk.flush()
+    del on_disk
+    message = r"the vector of '词7' \(row 8\) holds NaN or inf; the store is damaged"
+    with pytest.raises(VectorsError, match=message):
+        open_vectors(tmp_path / "s").nearest("词3", k=3)
+    with pytest.raises(VectorsError, match=message):
+        open_vectors(tmp_path / "s").unit()
+    for metric in ("wrd", "wmd"):
+        with pytest.raises(VectorsError, match=message):
+            Transport(open_vectors(tmp_path / "s"), metric=metric).bag(["词1", "词7"])
+    Transport(open_vectors(tmp_path / "s"), metric="wrd").bag(["词1", "词2"])  # sound rows still work
+    with pytest.raises(VectorsError, match=message):
+        SentenceEncoder(open_vectors(tmp_path / "s"), pooling="raw").encode([["词1"], ["词7"]])
+    with pytest.raises(VectorsError, match=message):
+        SentenceEncoder(open_vectors(tmp_path / "s"))
+
+
+def test_a_file_that_is_not_numpy_is_named_without_unpickling_advice(tmp_path):
+    words, m = _random(5, 3)
+    save_store(tmp_path / "s", words, m)
+    (tmp_path / "s" / "vectors.npy").write_text("hello\n", encoding="utf-8")
+    with pytest.raises(VectorsError, match=r"vectors.npy: not a readable .npy matrix \(not a numpy") as info:
+        open_store(tmp_path / "s")
+    assert "pickle" not in str(info.value)
+
+
 @pytest.mark.parametrize("block", [3, 7, 1000])
 def test_nearest_matches_brute_force(tmp_path, monkeypatch, block):
     monkeypatch.setattr(vmod, "_BLOCK_ROWS", block)

@@ -145,8 +145,8 @@ def test_params_from_other_vectors_are_an_error(tmp_path):
 def test_load_rejects_files_that_are_not_whitening_params(tmp_path):
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip at all")
-    with pytest.raises(DataError, match="junk.npz"):
-        Whitening.load(junk)
+    with pytest.raises(DataError, match=r"junk.npz: not a readable .npz whitening file \(not a numpy .npy/.npz"):
+        Whitening.load(junk)  # not numpy's advice to unpickle it
     other = tmp_path / "other.npz"
     np.savez(other, a=np.ones(3))
     with pytest.raises(DataError, match="missing"):
@@ -159,6 +159,13 @@ def test_load_rejects_files_that_are_not_whitening_params(tmp_path):
     cut.write_bytes(good.read_bytes()[:300])  # a zip that ends early (an interrupted copy)
     with pytest.raises(DataError, match="cut.npz: not a readable"):
         Whitening.load(cut)
+    for key in ("mu", "W", "eigenvalues"):  # a damaged file: NaN or inf would flow into every vector
+        data = dict(np.load(good))
+        data[key] = data[key].copy()
+        data[key].flat[0] = np.nan if key != "W" else np.inf
+        np.savez(tmp_path / "bad.npz", **data)
+        with pytest.raises(DataError, match="bad.npz: holds NaN or inf"):
+            Whitening.load(tmp_path / "bad.npz")
 
 
 def test_transform_checks_the_dimension():

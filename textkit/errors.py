@@ -12,6 +12,19 @@ def preview(text: str, width: int) -> str:
     return repr(text if len(text) <= width else text[:width] + "...")
 
 
+def numpy_file_problem(exc: BaseException) -> str:
+    """What ``np.load`` found wrong with a file, in words for the user.
+
+    With ``allow_pickle=False`` numpy answers a file that is neither .npy nor
+    .npz (text, a foreign format) with advice to load it as a pickle: unsafe,
+    and not what happened.
+    """
+    text = str(exc)
+    if "pickle" in text:
+        return "not a numpy .npy/.npz file"
+    return text or type(exc).__name__
+
+
 class TextkitError(Exception):
     """A failure caused by input or settings; exit status 1 at the CLI."""
 

@@ -54,7 +54,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import sparse
 
-from .errors import DataError, UsageError
+from .errors import DataError, UsageError, numpy_file_problem
 from .transport import (OOV_POLICIES, EmptyBagError, RowTable, Transport, distinct_counts, piece_finder,
                         token_rows)
 
@@ -307,7 +307,7 @@ class SearchIndex:
                 data = {key: npz[key] for key in npz.files}
             meta = json.loads(str(data["meta"]))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # a cut or foreign file
-            raise DataError(f"{path}: not a textkit search index ({exc})") from None
+            raise DataError(f"{path}: not a textkit search index ({numpy_file_problem(exc)})") from None
         if meta.get("format") != INDEX_FORMAT or meta.get("version") != INDEX_VERSION:
             raise DataError(f"{path}: not a textkit search index (version {INDEX_VERSION})")
         if meta["identity"] != vectors.identity:
@@ -359,7 +359,8 @@ class SearchIndex:
     def _compute_vocabulary_rows(self, metric: str, normalize: bool):
         vocab, inverse = np.unique(self.ids, return_inverse=True)
         unit = metric == "wrd" or normalize
-        table = RowTable(self.vectors.matrix, unit)  # the rows exactly as transport prepares them
+        # the rows exactly as transport prepares them
+        table = RowTable(self.vectors.matrix, unit, self.vectors.words, getattr(self.vectors, "path", None))
         table.slots(vocab)  # a fresh table: vocab[i] goes to slot i
         n = len(vocab)
         rows, norms, sq = table.rows[:n], table.norm[:n], table.sq[:n]

@@ -169,7 +169,13 @@ class SentenceEncoder:
             weights = np.ones(ids.size) if self._row_weights is None else self._row_weights[ids]
             weights = weights / known[sentence_of]
             pool = sparse.csr_matrix((weights, (sentence_of, local)), shape=(n, rows.size))
-            out = pool @ np.asarray(self._base[rows], dtype=np.float64)
+            base = np.asarray(self._base[rows], dtype=np.float64)
+            if self.pooling == "raw" and not np.isfinite(base).all():  # unit rows were checked by unit()
+                from textkit.vectors import damaged_row_error
+
+                row = int(rows[np.flatnonzero(~np.isfinite(base).all(axis=1))[0]])
+                raise damaged_row_error(self.vectors.words, row, getattr(self.vectors, "path", None))
+            out = pool @ base
         return EncodedBatch(np.asarray(out, dtype=np.float32), known, total)
 
 

@@ -151,11 +151,13 @@ class RowTable:
 
     Per row x (float64 from the store): ``norm = ||x||`` (what WRD weighs a word by),
     ``rows = x`` or ``x / ||x||`` (unit costs; a zero row stays zero), ``sq = ||rows||^2``.
+    A row holding NaN or inf (a damaged store) is a VectorsError naming its word.
     """
 
-    def __init__(self, matrix, unit: bool):
+    def __init__(self, matrix, unit: bool, words: Sequence[str], source: str | None = None):
         self.matrix = matrix
         self.unit = unit
+        self.words, self.source = words, source  # to name a damaged row
         self.slot = None  # row id -> slot, -1 for rows not read yet (made on first use)
         dim = int(matrix.shape[1])
         self.rows = np.empty((0, dim), dtype=np.float64)
@@ -176,6 +178,11 @@ class RowTable:
                 self._grow(stop)
             rows = self.matrix[new].astype(np.float64)
             norm = np.sqrt(np.einsum("ij,ij->i", rows, rows))
+            if not np.isfinite(norm).all():  # stores are written finite: this one was damaged
+                from textkit.vectors import damaged_row_error
+
+                row = int(new[np.flatnonzero(~np.isfinite(norm))[0]])
+                raise damaged_row_error(self.words, row, self.source)
             if self.unit:
                 np.divide(rows, norm[:, None], out=rows, where=norm[:, None] > 0)
             self.rows[self.used:stop] = rows
@@ -516,7 +523,7 @@ class Transport:
         # a plain view of a memmap: cheaper indexing (an int8 store's matrix already holds one)
         matrix = vectors.matrix
         self._matrix = matrix if isinstance(matrix, Int8Matrix) else np.asarray(matrix)
-        self._table = RowTable(self._matrix, self.unit)
+        self._table = RowTable(self._matrix, self.unit, vectors.words, getattr(vectors, "path", None))
         self.pieces = piece_finder(vectors)  # unknown token -> row ids of its known pieces (oov="split")
         self._error_value: float | None = None
         self._sinkhorn_warned = False

@@ -44,7 +44,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .errors import UsageError, VectorsError
+from .errors import UsageError, VectorsError, numpy_file_problem
 from .quantized import Int8Matrix, quantize_rows
 
 log = logging.getLogger("textkit")
@@ -241,13 +241,22 @@ class Vectors:
 
     # -- lengths and the unit view -----------------------------------------------
     def norms(self) -> np.ndarray:
-        """Euclidean length of every stored row, float32 (cached)."""
+        """Euclidean length of every stored row, float32 (cached); VectorsError for a row with NaN or inf."""
         if self._norms is None:
             out = np.empty(len(self), dtype=np.float32)
             for start, block in self._blocks():
-                out[start : start + len(block)] = _row_norms(block)
+                out[start : start + len(block)] = self._block_norms(start, block)
             self._norms = out
         return self._norms
+
+    def _block_norms(self, start: int, block: np.ndarray) -> np.ndarray:
+        """:func:`_row_norms` of the block of rows from ``start``, each checked finite."""
+        norms = _row_norms(block)
+        if not np.isfinite(norms).all():  # NaN or inf in a row, or a finite row too long for float32
+            bad = ~np.isfinite(block).all(axis=1)
+            if bad.any():
+                raise damaged_row_error(self.words, start + int(np.flatnonzero(bad)[0]), self.path)
+        return norms
 
     def unit(self) -> np.ndarray:
         """Rows scaled to unit length as a float32 array (zero rows stay zero); cached."""
@@ -317,7 +326,7 @@ class Vectors:
         best_sc = [np.empty(0, np.float32) for _ in range(m)]
         for start, block in self._blocks():
             if fresh is not None:
-                n = _row_norms(block)  # a row too long for float32: inf, weight 0
+                n = self._block_norms(start, block)  # a row too long for float32: inf, weight 0
                 fresh[start : start + len(block)] = n
             else:
                 n = cached[start : start + len(block)]  # type: ignore[index]
@@ -359,6 +368,13 @@ class Vectors:
             dtype=dtype,
             source=source if source is not None else self.meta.get("source"),
         )
+
+
+def damaged_row_error(words: Sequence[str], row: int, source: Optional[str]) -> VectorsError:
+    """The error for a stored row holding NaN or inf (stores are written finite: the file was damaged)."""
+    where = f"{source}: " if source else ""
+    return VectorsError(f"{where}the vector of {words[row]!r} (row {row + 1}) holds NaN or inf; "
+                        "the store is damaged: convert or train it again")
 
 
 def _row_norms(block: np.ndarray) -> np.ndarray:
@@ -714,7 +730,7 @@ def _load_npy(path: str, name: str, what: str, missing: str) -> np.ndarray:
     except FileNotFoundError:
         raise VectorsError(missing) from None
     except (ValueError, OSError, EOFError) as exc:
-        raise VectorsError(f"{file_path}: not a readable .npy {what} ({exc})") from None
+        raise VectorsError(f"{file_path}: not a readable .npy {what} ({numpy_file_problem(exc)})") from None
 
 
 def _open_scales(path: str, count: int) -> np.ndarray:

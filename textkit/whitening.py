@@ -57,7 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textkit.errors import DataError, UsageError
+from textkit.errors import DataError, UsageError, numpy_file_problem
 
 log = logging.getLogger("textkit.whitening")
 
@@ -302,13 +302,15 @@ class Whitening:
         except DataError:
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # a cut or foreign file
-            raise DataError(f"{name}: not a readable .npz whitening file ({exc})") from None
+            raise DataError(f"{name}: not a readable .npz whitening file ({numpy_file_problem(exc)})") from None
         k, dim, n = int(data["k"]), int(data["dim"]), int(data["n"])
         mu, w, eig = data["mu"], data["W"], data["eigenvalues"]
         if mu.shape != (dim,) or w.shape != (dim, k) or eig.shape != (dim,):
             raise DataError(
                 f"{name}: inconsistent shapes (mu {mu.shape}, W {w.shape}, dim {dim}, k {k})"
             )
+        if not all(np.isfinite(a).all() for a in (mu, w, eig)):
+            raise DataError(f"{name}: holds NaN or inf (a damaged file); fit it again with `textkit whiten fit`")
         floor = float(data.get("eigenvalue_floor", 0.0))
         self = cls(k, eigenvalue_floor=floor or None)
         self.mean_ = mu.astype(np.float64)

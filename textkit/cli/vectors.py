@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import TextkitError, UsageError
 from ..output import open_output, write_rows
 from ..vector_formats import EXPORT_FORMATS, FORMATS, convert as convert_file, export_vectors
-from ..vectors import DTYPES, is_store, open_vectors
+from ..vectors import DTYPES, damaged_row_error, is_store, open_vectors
 from .options import (
     TextkitGroup,
     input_options,
@@ -216,6 +216,8 @@ def neighbors(words, vectors_path, k, min_count, output):
     for w in words:
         if w not in vec:
             log.warning("%r is not in the vocabulary; skipped", w)
+        elif not np.isfinite(vec.matrix[vec.index_of(w)]).all():
+            raise damaged_row_error(vec.words, vec.index_of(w), vec.path)
         elif not _has_direction(vec.matrix[vec.index_of(w)]):
             log.warning("%r has a zero vector, so no cosine with it; skipped", w)
         else:
