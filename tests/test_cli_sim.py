@@ -403,8 +403,19 @@ def test_pairs_tsv_header_is_as_wide_as_the_rows(workdir):
     code, out, _ = run("sim", "--pairs", workdir / "pairs.tsv", "--header", *store_args(workdir))
     lines = out.splitlines()
     assert code == 0 and lines[0] == "text1\ttext2\tfield3\tscore"  # the width of the first line
-    widths = [line.count("\t") for line in lines[1:]]
-    assert widths[0] == 3 and widths.count(3) == len(widths) - 1  # one input line has two fields
+    assert all(line.count("\t") == 3 for line in lines[1:])  # every score under "score"
+    short = [line for line in lines[1:] if line.split("\t")[2] == ""]
+    assert len(short) == 1  # the input line of two fields, padded with an empty field3
+    code, plain, _ = run("sim", "--pairs", workdir / "pairs.tsv", *store_args(workdir))
+    assert [row.rsplit("\t", 1)[1] for row in plain.splitlines()] == [row.rsplit("\t", 1)[1] for row in lines[1:]]
+
+
+def test_pairs_tsv_header_warns_of_a_line_wider_than_the_first(workdir, tmp_path):
+    path = tmp_path / "p.tsv"
+    path.write_text("w1\tw2\nw3\tw4\tx\ty\nw5\tw6\n", encoding="utf-8")
+    code, out, err = run("sim", "--pairs", path, "--header", *store_args(workdir))
+    assert code == 0 and out.splitlines()[0] == "text1\ttext2\tscore"
+    assert "line 2 has 4 fields, more than the first line's 2" in err and err.count("more than") == 1
 
 
 def test_normalize_only_with_wmd(workdir):

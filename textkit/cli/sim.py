@@ -153,18 +153,39 @@ def _write_one(output, metric: str, distance: bool, value: float, flows=None) ->
             write_rows(fh, rows, columns, output.fmt, header=True)
 
 
+def _under_header(rows, tabs: int, fh):
+    """Write a header as wide as the first line (its fields, then "score") and keep every score under it.
+
+    A line with fewer fields than the first is padded with empty fields; one with
+    more keeps them (its score then sits further right), with one warning.
+    """
+    import logging
+
+    extra = [f"field{i}" for i in range(3, tabs + 2)]
+    fh.write("\t".join(["text1", "text2", *extra, "score"]) + "\n")
+    warned = False
+    for number, line, score, ok in rows:
+        have = line.count("\t")
+        if have < tabs:
+            line += "\t" * (tabs - have)
+        elif have > tabs and not warned:
+            warned = True
+            logging.getLogger("textkit").warning(
+                "line %d has %d fields, more than the first line's %d: with --header its score is not "
+                "under 'score' (give every line the same fields)", number, have + 1, tabs + 1)
+        yield number, line, score, ok
+
+
 def _score_file(path: str, job, workers: int, output, encoding: str, strict: bool) -> None:
     from ..pair_scoring import score_pairs_file
 
     rows = score_pairs_file(path, job, workers=workers, encoding=encoding, strict=strict)
     with open_output(output.path) as fh:
         if output.fmt == "tsv":
-            if output.header:  # as wide as the rows: the input's fields (of its first line), then the score
+            if output.header:
                 first = next(rows, None)
                 if first is not None:
-                    extra = [f"field{i}" for i in range(3, first[1].count("\t") + 2)]
-                    fh.write("\t".join(["text1", "text2", *extra, "score"]) + "\n")
-                    rows = itertools.chain([first], rows)
+                    rows = _under_header(itertools.chain([first], rows), first[1].count("\t"), fh)
             for _number, line, score, _ok in rows:
                 fh.write(f"{line}\t{format_value(score)}\n")
         else:
