@@ -190,7 +190,22 @@ def test_worker_exception_is_one_line(monkeypatch, tmp_path):
     result = run_textkit("count", "-j2", "--stopwords", stop, input="今天\n".encode())
     assert result.returncode == 1
     assert result.stderr.decode().strip().splitlines() == [
-        f"textkit: error: {stop}: not UTF-8 text (invalid start byte at byte 0)"]
+        f"textkit: error: {stop}: not valid utf-8 (invalid start byte)"]
+
+
+def test_word_lists_and_user_dictionaries_are_read_compressed_too(tmp_path):
+    """--stopwords and --user-dict are side files read like every other (open_text): gzip works."""
+    data = tmp_path / "d.txt"
+    data.write_text("今天下雨了吗\n今天下雨\n", encoding="utf-8")
+    plain_stop, gz_stop = tmp_path / "stop.txt", tmp_path / "stop.txt.gz"
+    plain_stop.write_text("今天\n", encoding="utf-8")
+    gz_stop.write_bytes(gzip.compress(plain_stop.read_bytes()))
+    plain_dict, gz_dict = tmp_path / "u.txt", tmp_path / "u.gz"
+    plain_dict.write_text("下雨了吗 1000\n", encoding="utf-8")
+    gz_dict.write_bytes(gzip.compress(plain_dict.read_bytes()))
+    for stop, user in ((plain_stop, plain_dict), (gz_stop, gz_dict)):
+        code, out, err = run_main("count", data, "--stopwords", stop, "--user-dict", user)
+        assert code == 0 and out == "下雨\t1\n下雨了吗\t1\n", err
 
 
 def test_sigpipe_is_quiet(sample_path):

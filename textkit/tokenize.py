@@ -88,16 +88,12 @@ def _has_content(token: str) -> bool:
 
 
 def read_word_list(path: str) -> List[str]:
-    """Words of a one-word-per-line UTF-8 file (blank lines and surrounding spaces ignored)."""
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            return [w.strip() for w in fh if w.strip()]
-    except FileNotFoundError:
-        raise TextkitError(f"{path}: no such file (word list)") from None
-    except UnicodeDecodeError as exc:
-        raise TextkitError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise TextkitError(f"{path}: cannot read ({exc.strerror})") from None
+    """Words of a one-word-per-line UTF-8 file, compressed or not (blank lines and surrounding
+    spaces ignored); read by :func:`textkit.corpus.open_text` like every side file."""
+    from .corpus import open_text
+
+    with open_text(path) as fh:
+        return [w.strip() for w in fh if w.strip()]
 
 
 def _load_cached_prefix_dict(segmenter) -> bool:
@@ -162,13 +158,13 @@ def _load_jieba(spec: TokenizerSpec):
     if not _load_cached_prefix_dict(segmenter):
         segmenter.initialize()  # builds (and caches) the prefix dictionary
     if spec.user_dict:
-        path = Path(spec.user_dict)
-        if not path.is_file():
-            raise TextkitError(f"{spec.user_dict}: no such file (user dictionary)")
-        try:
-            segmenter.load_userdict(str(path))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise TextkitError(f"{spec.user_dict}: not a jieba user dictionary ({exc})") from None
+        from .corpus import open_text
+
+        with open_text(spec.user_dict) as fh:  # compressed or not, like every side file
+            try:
+                segmenter.load_userdict(fh)
+            except ValueError as exc:
+                raise TextkitError(f"{spec.user_dict}: not a jieba user dictionary ({exc})") from None
     return segmenter
 
 

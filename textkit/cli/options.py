@@ -206,7 +206,7 @@ def tokenizer_options(f: Callable) -> Callable:
             click.option("--no-hmm", is_flag=True, help="jieba: no HMM for unknown words."),
             click.option("--cut-all", is_flag=True, help="jieba: full mode (every dictionary word)."),
             click.option("--search", is_flag=True, help="jieba: search-engine mode."),
-            click.option("--user-dict", type=click.Path(dir_okay=False), metavar="FILE",
+            click.option("--user-dict", type=click.Path(dir_okay=False, readable=False), metavar="FILE",
                          help="jieba user dictionary (word [freq] [tag] per line)."),
             click.option("--stopwords", metavar="FILE|default",
                          help="Drop the words of FILE (one per line); 'default' is the bundled "

@@ -44,7 +44,8 @@ def _tokens(tokenizer_spec, text: str):
 @oov_option
 @click.option("--sinkhorn", type=click.FloatRange(min=0, min_open=True), metavar="EPS",
               help="APPROXIMATE transport with entropic regularisation EPS instead of the exact solver.")
-@click.option("--whitening", "whitening_path", type=click.Path(dir_okay=False), metavar="PARAMS.npz",
+@click.option("--whitening", "whitening_path", type=click.Path(dir_okay=False, readable=False),
+              metavar="PARAMS.npz",
               help="Whitening parameters from `textkit whiten fit` (for --metric whiten).")
 @click.option("--explain", is_flag=True,
               help="WMD/WRD of one pair: also print the top word pairs of the transport plan "
