@@ -188,6 +188,8 @@ def test_bom_and_crlf(tmp_path):
         ("1 3\na 1  2 3\n", "value 1 ('') is not a number (two spaces in a row?)"),
         pytest.param("1 3\na 1 " + "1." * 100 + " 3\n", "value 2 ('" + "1." * 12 + "...') is not a number",
                      id="long-value-cut-short"),
+        ("-2 3\na 1 2 3\nb 1 2 3\n", "1: '-2 3' is not a word2vec header"),
+        ("2 3 7\na 1 2 3\nb 1 2 3\n", "1: '2 3 7' is not a word2vec header"),
     ],
 )
 def test_malformed_text_names_the_line(tmp_path, content, message):
@@ -197,6 +199,36 @@ def test_malformed_text_names_the_line(tmp_path, content, message):
         read_vectors(str(p), format="auto")
     assert message in str(err.value)
     assert str(p) in str(err.value)
+
+
+def test_tabs_between_fields_read_like_spaces(tmp_path):
+    words, m = ["甲", "乙", "丙"], _values(3, 3, seed=5)
+    _naive_text(tmp_path / "v.txt", words, m)
+    (tmp_path / "t.txt").write_text((tmp_path / "v.txt").read_text("utf-8").replace(" ", "\t"), encoding="utf-8")
+    want, got = read_vectors(str(tmp_path / "v.txt")), read_vectors(str(tmp_path / "t.txt"))
+    assert got.words == words and np.array_equal(got.matrix, want.matrix)
+
+
+def test_rows_with_an_empty_word_are_skipped_with_a_warning(tmp_path, caplog):
+    (tmp_path / "e.txt").write_text("3 2\na 1 2\n 3 4\nb 5 6\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        got = read_vectors(str(tmp_path / "e.txt"))
+    assert got.words == ["a", "b"] and got.matrix.tolist() == [[1, 2], [5, 6]]
+    assert "1 row with an empty word skipped (first: line 3)" in caplog.text
+
+
+def test_a_text_file_with_a_stray_control_byte_is_not_read_as_binary_words(tmp_path):
+    """A NUL in a text row: still read as text (the bad value named); read as binary, the error says try text."""
+    words, m = [f"词{i}" for i in range(40)], _values(40, 8, seed=6)
+    _naive_text(tmp_path / "v.txt", words, m)
+    data = (tmp_path / "v.txt").read_bytes()
+    (tmp_path / "nul.txt").write_bytes(data[:12] + b"\0" + data[12:])
+    for fmt in ("auto", "word2vec"):  # read as text: the bad value is named
+        with pytest.raises(VectorsError, match=r"nul.txt:2: value 1 .* is not a number"):
+            read_vectors(str(tmp_path / "nul.txt"), format=fmt)
+    with pytest.raises(VectorsError, match=r"nul.txt: (record \d+: a word holding a newline|more data after).*"
+                                           r"--format word2vec"):
+        read_vectors(str(tmp_path / "nul.txt"), format="word2vec-binary")
 
 
 def test_numpy_files_are_not_vectors_files(tmp_path):

@@ -60,6 +60,9 @@ _READ_CHUNK = 1 << 20
 _FLOAT32_OVERFLOW = 2.0**128 - 2.0**103  # the smallest double that rounds to float32 inf
 _MAX_WORD_BYTES = 1 << 16
 _HEADER = re.compile(rb"^\s*(\d+)[ \t]+(\d+)\s*$")
+# two or three whole numbers alone on the first line: meant as a header (no vectors file
+# starts with a word of one or two whole-number values), but not a valid one
+_BAD_HEADER = re.compile(rb"^\s*[-+]?\d+(?:[ \t]+[-+]?\d+){1,2}\s*$")
 _TEXT_BYTES = frozenset(b"0123456789+-.eEinfaINFA \t\r\n")
 _STRIP = " \t\r\n"
 
@@ -76,6 +79,8 @@ class ReadReport:
     kept: int = 0
     duplicates: int = 0
     first_duplicate: Optional[Tuple[str, str]] = None  # (word, "line N" / "record N")
+    empty_words: int = 0  # rows whose word is empty: no token can ever match them
+    first_empty: Optional[str] = None  # "line N" / "record N"
     spaced_words: int = 0
     bad_utf8: int = 0
     limited: bool = False
@@ -188,6 +193,9 @@ class VectorFileReader:
                                "(the folder holding vectors.npy) or a word2vec / fastText / GloVe file")
         kind = _KIND.get(self.format)
         header = _HEADER.match(first) if kind != "glove" else None
+        if header is None and kind is None and _BAD_HEADER.match(first):
+            raise VectorsError(f"{self.name}:1: {preview(first.decode('latin-1').strip(), 30)} is not a "
+                               "word2vec header ('count dim', two positive whole numbers)")
         if header is None:
             if kind in ("text", "binary"):
                 raise VectorsError(
@@ -225,6 +233,14 @@ class VectorFileReader:
                 word,
                 where,
             )
+        if rep.empty_words:
+            log.warning(
+                "%s: %d row%s with an empty word skipped (first: %s)",
+                self.name,
+                rep.empty_words,
+                "s" if rep.empty_words != 1 else "",
+                rep.first_empty,
+            )
         if rep.bad_utf8:
             log.warning(
                 "%s: %d word(s) were not valid %s; bad bytes replaced",
@@ -237,8 +253,13 @@ class VectorFileReader:
 
     # -- shared bookkeeping ------------------------------------------------------------
     def _keep(self, word: str, where: str) -> bool:
-        """Record ``word``; False for a repeat (counted) — its row is dropped."""
+        """Record ``word``; False for a repeat or an empty word (counted) — its row is dropped."""
         self.report.rows += 1
+        if not word:
+            self.report.empty_words += 1
+            if self.report.first_empty is None:
+                self.report.first_empty = where
+            return False
         if word in self._seen:
             self.report.duplicates += 1
             if self.report.first_duplicate is None:
@@ -271,6 +292,8 @@ class VectorFileReader:
         for raw in lines:
             lineno += 1
             text = self._decode(raw).rstrip(_STRIP)
+            if "\t" in text:  # fields separated by tabs (some exports): the same as spaces
+                text = text.replace("\t", " ")
             if lineno == 1:
                 text = text.lstrip("\ufeff")
             if not text.strip(" "):
@@ -434,6 +457,11 @@ class VectorFileReader:
                     f"{where} ({word!r}): truncated, {got} of {need} value bytes present"
                 )
             word = self._decode(bytes(buf[pos : pos + word_len]).lstrip(b"\r\n"))
+            if "\n" in word:  # records are word, space, values, [newline]: never a newline inside a word
+                raise VectorsError(
+                    f"{where}: a word holding a newline ({preview(word, 30)}): not word2vec binary; "
+                    "a text file with a stray control byte? (--format word2vec names the bad line)"
+                )
             start = pos + word_len + 1
             values = np.frombuffer(bytes(buf[start : start + need]), dtype="<f4")
             pos = start + need
@@ -451,7 +479,8 @@ class VectorFileReader:
             fill(64)
             if bytes(buf[pos:]).strip():
                 raise VectorsError(
-                    f"{self.name}: more data after the {count} records the header announces"
+                    f"{self.name}: more data after the {count} records the header announces (a wrong "
+                    "count, or not word2vec binary: --format word2vec reads text)"
                 )
 
 
@@ -482,8 +511,9 @@ def _looks_binary(probe: bytes, dim: int) -> bool:
     characters of numbers and spaces. In a binary file the ``4 * dim`` value bytes
     after the word hold other bytes, unless the very first one is a newline byte; then
     the record's own newline, ``4 * dim`` bytes on, tells. A first line that is
-    UTF-8 text of exactly ``dim + 1`` fields without control bytes counts as text
-    even when a field is not a number, so that the error names that value.
+    UTF-8 text of exactly ``dim + 1`` fields without control bytes (a stray NUL
+    aside) counts as text even when a field is not a number, so that the error
+    names that value.
     """
     sp = probe.find(b" ")
     if sp < 0:
@@ -495,10 +525,10 @@ def _looks_binary(probe: bytes, dim: int) -> bool:
         fields = []
     if len(fields) == dim + 1 and all(_is_number(f) for f in fields[1:]):
         return False
-    if len(fields) == dim + 1 and not any(b < 0x20 and b != 0x09 for b in first):
-        # a text row with a value that is not a number (the text reader names it): a
-        # binary record's float bytes are seldom valid UTF-8 free of control bytes
-        # that also splits into exactly dim + 1 fields
+    if len(fields) == dim + 1 and not any(0 < b < 0x20 and b != 0x09 for b in first):
+        # a text row with a value that is not a number, or a stray NUL (the text reader
+        # names it): a binary record's float bytes are seldom valid UTF-8 free of control
+        # bytes (other than NUL) that also splits into exactly dim + 1 fields
         return False
     nl = probe.find(b"\n", sp + 1)
     rest = probe[sp + 1 : nl if nl >= 0 else len(probe)]
