@@ -190,7 +190,7 @@ def test_worker_exception_is_one_line(monkeypatch, tmp_path):
     result = run_textkit("count", "-j2", "--stopwords", stop, input="今天\n".encode())
     assert result.returncode == 1
     assert result.stderr.decode().strip().splitlines() == [
-        f"textkit: error: {stop}: not valid utf-8 (invalid start byte)"]
+        f"textkit: error: {stop}:1: not valid utf-8 (invalid start byte at byte 1 of the line)"]
 
 
 def test_word_lists_and_user_dictionaries_are_read_compressed_too(tmp_path):

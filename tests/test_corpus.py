@@ -181,4 +181,19 @@ def test_open_text_decompresses(tmp_path):
     path = tmp_path / "side.tsv"
     path.write_bytes(bz2.compress("a\t1\n".encode()))
     with open_text(str(path)) as fh:
-        assert fh.read() == "a\t1\n"
+        assert list(fh) == ["a\t1\n"]
+
+
+def test_open_text_names_the_line_and_refuses_binary(tmp_path):
+    path = tmp_path / "side.tsv"
+    path.write_bytes(b"\xef\xbb\xbfa\t1\r\nb\t2\n" + b"c\xff\t3\n")
+    with pytest.raises(CorpusError, match=r"side.tsv:3: not valid utf-8 \(invalid start byte at byte 2 of the line"):
+        with open_text(str(path)) as fh:
+            seen = []
+            for line in fh:
+                seen.append(line)
+    assert seen == ["a\t1\n", "b\t2\n"]  # BOM dropped, CRLF read as LF
+    path.write_bytes(b"a\t1\n\x00\x01\n")
+    with pytest.raises(CorpusError, match="side.tsv: looks like a binary file"):
+        with open_text(str(path)):
+            pass

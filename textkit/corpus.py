@@ -144,22 +144,45 @@ def open_binary(path: str) -> Iterator[BinaryIO]:
 
 
 @contextmanager
-def open_text(path: str, encoding: str = "utf-8") -> Iterator[io.TextIOBase]:
-    """``path`` as text (decompressed by content, BOM ignored, universal newlines).
+def open_text(path: str, encoding: str = "utf-8") -> Iterator["TextLines"]:
+    """``path``'s lines as text (decompressed by content, BOM ignored, ``\r\n`` read as ``\n``).
 
-    For small side files (count files, pairs, word lists, vectors text); corpora go
-    through :class:`Corpus`. Undecodable bytes raise :class:`CorpusError`
-    naming the file.
+    For small side files (count files, word lists, user dictionaries); corpora go
+    through :class:`Corpus`. A binary file (NUL bytes in its first 8 KiB) and
+    undecodable bytes raise :class:`CorpusError` naming the file (and line).
     """
     with open_binary(path) as stream:
-        enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
-        text = io.TextIOWrapper(stream, encoding=enc, newline=None)  # type: ignore[arg-type]
-        try:
-            yield text
-        except UnicodeDecodeError as exc:
-            raise CorpusError(f"{_display(path)}: not valid {encoding} ({exc.reason})") from None
-        finally:
-            text.detach()
+        name = _display(path)
+        head = stream.peek(_BINARY_PROBE)[:_BINARY_PROBE] if hasattr(stream, "peek") else b""
+        if b"\x00" in head:
+            raise CorpusError(f"{name}: looks like a binary file (NUL bytes); expected text")
+        yield TextLines(stream, encoding, name)
+
+
+class TextLines:
+    """The lines of a binary stream decoded one by one (what :func:`open_text` yields).
+
+    Iterating gives each line with its ``\n`` (``\r\n`` made ``\n``); a line that
+    does not decode is a :class:`CorpusError` naming ``name`` and the line.
+    ``name`` is there for readers that name their file (jieba's user dictionary).
+    """
+
+    def __init__(self, stream: BinaryIO, encoding: str, name: str):
+        self.stream, self.encoding, self.name = stream, encoding, name
+
+    def __iter__(self) -> Iterator[str]:
+        encoding = self.encoding
+        for lineno, raw in enumerate(self.stream, 1):
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf") and encoding.lower().replace("_", "-") in (
+                    "utf-8", "utf8"):
+                raw = raw[3:]
+            if raw.endswith(b"\r\n"):
+                raw = raw[:-2] + b"\n"
+            try:
+                yield raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise CorpusError(f"{self.name}:{lineno}: not valid {encoding} ({exc.reason} at byte "
+                                  f"{exc.start + 1} of the line)") from None
 
 
 def check_encoding(encoding: str) -> None:
