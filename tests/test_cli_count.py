@@ -230,24 +230,77 @@ def _children(pid):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and signals")
 def test_ctrl_c_exits_130_without_traceback_or_strays(tmp_path, sample_lines):
+    proc, workers = _busy_count(tmp_path, sample_lines)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert b"Traceback" not in err and err.decode() == "textkit: interrupted\n"  # no blank line before it
+    time.sleep(0.2)
+    assert not _alive(workers)
+
+
+def _alive(pids):
+    """The processes of ``pids`` still running (zombies, already exited, do not count)."""
+    alive = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().split()[2] != "Z":
+                    alive.append(pid)
+        except OSError:
+            pass
+    return alive
+
+
+def _busy_count(tmp_path, sample_lines, *extra):
+    """A `count -j2` run long enough to be stopped mid-way, once its two workers are up."""
     data = tmp_path / "big.txt"
-    with open(data, "w", encoding="utf-8") as fh:  # numbered lines: no clause repeats, slow to cut
+    with open(data, "w", encoding="utf-8") as fh:
         for i in range(30):
             fh.writelines(f"{i}{n}{line}\n" for n, line in enumerate(sample_lines))
-    proc = subprocess.Popen([sys.executable, "-m", "textkit", "count", "-j2", str(data)],
+    proc = subprocess.Popen([sys.executable, "-m", "textkit", "count", "-j2", str(data), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while len(_children(proc.pid)) < 2 and time.time() < deadline:
         time.sleep(0.05)
     workers = _children(proc.pid)
     assert len(workers) >= 2
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
-    assert b"Traceback" not in err and err.decode() == "textkit: interrupted\n"  # no blank line before it
+    return proc, workers
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and signals")
+def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path, sample_lines):
+    """cron, systemd and timeout send SIGTERM: one line, status 143, workers gone, -o untouched, no temporary."""
+    out = tmp_path / "out" / "counts.tsv"
+    out.parent.mkdir()
+    out.write_text("yesterday\n", encoding="utf-8")
+    proc, workers = _busy_count(tmp_path, sample_lines, "-o", str(out))
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.decode() == "textkit: terminated\n"
     time.sleep(0.2)
-    assert not [w for w in workers if os.path.exists(f"/proc/{w}") and
-                open(f"/proc/{w}/stat").read().split()[2] != "Z"]
+    assert not _alive(workers)
+    assert os.listdir(out.parent) == ["counts.tsv"] and out.read_text(encoding="utf-8") == "yesterday\n"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and signals")
+def test_workers_do_not_outlive_a_killed_parent(tmp_path, sample_lines):
+    """SIGKILL leaves no chance to clean up; the workers still end (parent-death signal), not block for ever."""
+    proc, workers = _busy_count(tmp_path, sample_lines)
+    proc.kill()
+    proc.communicate(timeout=60)
+    deadline = time.time() + 10
+    while _alive(workers) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not _alive(workers)
+
+
+def test_closed_standard_error_does_not_stop_the_work(sample_path):
+    """2>&- (stderr closed at start): the notes have nowhere to go; the counts are still written."""
+    want = run_textkit("count", sample_path).stdout
+    proc = subprocess.run([sys.executable, "-m", "textkit", "count", str(sample_path)], stdout=subprocess.PIPE,
+                          preexec_fn=lambda: os.close(2), timeout=120)  # as a shell's 2>&-
+    assert proc.returncode == 0 and proc.stdout == want
 
 
 def test_an_eof_error_escaping_a_reader_is_an_error_not_an_interruption(monkeypatch, tmp_path):
@@ -309,6 +362,26 @@ def test_progress_only_on_a_terminal(sample_path):
     assert b" MB, " in shown and b"lines" in shown and b"MB/s" in shown
     piped = run_textkit("count", "-j1", sample_path)
     assert piped.stderr == b""
+
+
+def test_a_note_erases_the_progress_line_first(monkeypatch):
+    """On a terminal a note written while progress is shown takes the line: the two never share one."""
+    import io
+    import logging
+
+    from textkit.cli.options import configure_logging
+    from textkit.output import Progress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", screen)
+    configure_logging()
+    progress = Progress(True)
+    progress(2_000_000, 10)
+    logging.getLogger("textkit").warning("something to say")
+    progress.close()
+    drawn = screen.getvalue()
+    assert "MB/s\x1b[K\r\x1b[Ktextkit: warning: something to say\n" in drawn
+    assert drawn.endswith("say\n")  # erased already: nothing more to clear
 
 
 def test_in_process_cli_reads_stdin_without_peek():

@@ -234,3 +234,22 @@ def test_large_partials_travel_as_memory_mapped_files(sample_lines, tmp_path, mo
     assert table_dict(back) == table_dict(part)
     merged = ng.merge_counts(back, ng.count_batch(sample_lines[200:], 4))
     assert table_dict(merged) == dict(count_ngrams(sample_lines, 4))
+
+
+def test_entropy_is_minus_sum_p_log_p_and_exactly_zero_for_one_neighbour():
+    from textkit.discovery import entropy_of
+
+    rng = np.random.default_rng(3)
+    counts = rng.integers(1, 50, size=40)
+    groups = np.sort(rng.integers(0, 6, size=40))
+    boundary = rng.random(40) < 0.2
+    got = entropy_of(counts, boundary, groups, 7)
+    for g in range(7):  # independent: a boundary row of count c is c distinct neighbours of one occurrence
+        probs = []
+        for c, b in zip(counts[groups == g], boundary[groups == g]):
+            probs.extend([1] * int(c) if b else [int(c)])
+        total = sum(probs)
+        want = -sum(p / total * math.log(p / total) for p in probs) if total else 0.0
+        assert got[g] == pytest.approx(want, abs=1e-12)
+    one = entropy_of(np.array([39, 7]), np.array([False, False]), np.array([0, 1]), 2)
+    assert one.tolist() == [0.0, 0.0]  # not 4e-16: printed as 0, and --min-entropy 0 thresholds hold

@@ -302,15 +302,20 @@ def merge_cuts(a: CutCounts, b: CutCounts) -> CutCounts:
 
 def entropy_of(counts: np.ndarray, boundary: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     """Entropy per group from neighbour counts (``boundary`` marks clause-boundary rows,
-    each of whose occurrences is a distinct neighbour): ``log T − Σ c log c / T``."""
+    each of whose occurrences is a distinct neighbour), natural log:
+    ``H = −Σ p log p = Σ (c/T) log(T/c)`` over the neighbours (a boundary row of count c
+    adds ``(c/T) log T``), T the group's total.
+
+    Summed as non-negative terms, so a word with one neighbour gets exactly 0 (the
+    form ``log T − Σ c log c / T`` left 4e-16 there).
+    """
     c = counts.astype(np.float64)
     total = np.bincount(groups, weights=c, minlength=n_groups)
-    clogc = np.where(boundary, 0.0, c * np.log(np.maximum(c, 1.0)))
-    s = np.bincount(groups, weights=clogc, minlength=n_groups)
+    t = total[groups]
     with np.errstate(divide="ignore", invalid="ignore"):
-        h = np.log(total) - s / total
-    # rounding can leave -2e-16 where the entropy is 0
-    return np.where(total > 0, np.maximum(h, 0.0), 0.0)
+        share = np.where(t > 0, c / t, 0.0)
+        term = share * np.log(np.where(boundary, t, t / np.maximum(c, 1.0)))
+    return np.bincount(groups, weights=np.where(t > 0, term, 0.0), minlength=n_groups)
 
 
 def _table_entropy(table: ng.Table, n_slots: int) -> np.ndarray:

@@ -211,7 +211,18 @@ class Progress:
     """Bytes and lines read with the rate, redrawn on stderr at most 5 times a second.
 
     Silent unless ``enabled`` (the CLI enables it only when stderr is a terminal).
+    A note written meanwhile first erases the line (:meth:`erase`), so the two never
+    share a line; the next redraw puts it back.
     """
+
+    _on_screen: Optional["Progress"] = None  # the progress whose line is drawn now
+
+    @classmethod
+    def erase(cls) -> None:
+        """Erase the progress line on stderr, if one is drawn (before another line is written)."""
+        shown = cls._on_screen
+        if shown is not None:
+            shown.close()
 
     def __init__(self, enabled: bool, label: str = "read"):
         self.enabled = enabled
@@ -233,9 +244,12 @@ class Progress:
         )
         sys.stderr.flush()
         self._drawn = True
+        Progress._on_screen = self
 
     def close(self) -> None:
         if self._drawn:
             sys.stderr.write("\r\x1b[K")
             sys.stderr.flush()
             self._drawn = False
+        if Progress._on_screen is self:
+            Progress._on_screen = None

@@ -3,7 +3,7 @@
 Exit statuses: 0 success (also when a downstream reader such as ``head`` closed
 the pipe early), 1 runtime error (bad file, bad data: one ``textkit: error:``
 line), 2 usage error (bad option or value: one line too, naming the command's
-``--help``), 130 interrupted (Ctrl-C).
+``--help``), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM: the same clean stop).
 Set ``TEXTKIT_DEBUG=1`` to see the traceback behind an error.
 """
 
@@ -16,6 +16,7 @@ import sys
 import click
 
 from ..errors import TextkitError
+from . import Terminated, handle_sigterm
 from .options import Interrupted, PipeClosed, TextkitGroup, configure_logging
 
 
@@ -61,6 +62,14 @@ def _silence_stdout() -> None:
         pass
 
 
+def _say(line: str) -> None:
+    """Write the run's last word (an error, "interrupted") to stderr, over any progress line."""
+    from ..output import Progress
+
+    Progress.erase()
+    sys.stderr.write(line)
+
+
 def _one_line(message: str) -> str:
     """Click's message on one line (its suggestions, "Did you mean ...", come on a second)."""
     return " ".join(part.strip() for part in message.splitlines() if part.strip())
@@ -68,6 +77,19 @@ def _one_line(message: str) -> str:
 
 def main(argv=None) -> None:
     """Entry point of the ``textkit`` console script."""
+    if sys.stderr is None:  # started with stderr closed (2>&-): notes and errors go nowhere, the work goes on
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
+    previous_sigterm = handle_sigterm()
+    try:
+        _main(argv)
+    finally:
+        if previous_sigterm is not None:
+            import signal
+
+            signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+def _main(argv) -> None:
     configure_logging()
     for stream in (sys.stdout, sys.stderr):
         if stream is not None and hasattr(stream, "reconfigure"):
@@ -80,14 +102,18 @@ def main(argv=None) -> None:
         code = exc.exit_code
     except click.UsageError as exc:  # a bad option or value: one line, like every error
         command = exc.ctx.command_path if exc.ctx is not None else "textkit"
-        sys.stderr.write(f"textkit: error: {_one_line(exc.format_message())} (see '{command} --help')\n")
+        _say(f"textkit: error: {_one_line(exc.format_message())} (see '{command} --help')\n")
         code = exc.exit_code
     except click.ClickException as exc:
-        sys.stderr.write(f"textkit: error: {_one_line(exc.format_message())}\n")
+        _say(f"textkit: error: {_one_line(exc.format_message())}\n")
         code = exc.exit_code
-    except (Interrupted, click.exceptions.Abort, KeyboardInterrupt):
-        sys.stderr.write("textkit: interrupted\n")
-        code = 130
+    except Interrupted as exc:
+        _say(f"textkit: {exc}\n")
+        code = exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        terminated = isinstance(exc, Terminated) or isinstance(exc.__context__, Terminated)
+        _say("textkit: terminated\n" if terminated else "textkit: interrupted\n")
+        code = 143 if terminated else 130
     except (PipeClosed, BrokenPipeError):
         _silence_stdout()
         code = 0
@@ -95,13 +121,13 @@ def main(argv=None) -> None:
         if debug:
             sys.stderr.write(getattr(exc, "worker_traceback", "") or "")
             raise
-        sys.stderr.write(f"textkit: error: {exc}\n")
+        _say(f"textkit: error: {exc}\n")
         code = exc.exit_code
     except OSError as exc:  # the system refused: disk full, permission denied, ...
         if debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
-        sys.stderr.write(f"textkit: error: {where}{exc.strerror or exc}\n")
+        _say(f"textkit: error: {where}{exc.strerror or exc}\n")
         code = 1
     try:
         if sys.stdout is not None:  # None when started with standard output closed
@@ -126,6 +152,10 @@ def run() -> None:
         main()
     except SystemExit as exc:
         code = exc.code
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM outside a command (while starting or ending)
+        terminated = isinstance(exc, Terminated)
+        sys.stderr.write("textkit: terminated\n" if terminated else "textkit: interrupted\n")
+        code = 143 if terminated else 130
     else:
         code = 0
     if not isinstance(code, int):  # None, or a message (never from main; as Python would handle it)

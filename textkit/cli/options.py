@@ -24,6 +24,7 @@ from ..errors import TextkitError
 from ..output import FORMATS, Progress
 from ..pool import resolve_workers
 from ..tokenize import TokenizerSpec
+from . import Terminated
 
 _LOGGER = "textkit"
 
@@ -34,6 +35,7 @@ class _StderrHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             prefix = "textkit: warning: " if record.levelno >= logging.WARNING else "textkit: "
+            Progress.erase()  # a progress line on the terminal: the note takes the line
             sys.stderr.write(prefix + record.getMessage() + "\n")
             sys.stderr.flush()
         except (BrokenPipeError, ValueError):
@@ -63,7 +65,11 @@ class PipeClosed(Exception):
 
 
 class Interrupted(Exception):
-    """Ctrl-C (SIGINT) during a command: one ``textkit: interrupted`` line, status 130."""
+    """Ctrl-C (SIGINT) or SIGTERM during a command: one line, status 130 or 143."""
+
+    def __init__(self, terminated: bool = False):
+        super().__init__("terminated" if terminated else "interrupted")
+        self.exit_code = 143 if terminated else 130
 
 
 class TextkitCommand(click.Command):
@@ -82,7 +88,7 @@ class TextkitCommand(click.Command):
         except BrokenPipeError as exc:
             raise PipeClosed() from exc
         except KeyboardInterrupt as exc:
-            raise Interrupted() from exc
+            raise Interrupted(terminated=isinstance(exc, Terminated)) from exc
         except EOFError as exc:  # click would call it Ctrl-D, "interrupted": it is data that ends early
             raise TextkitError(f"input ended early ({exc or 'end of file'})") from exc
 
