@@ -251,6 +251,12 @@ class Corpus:
         self.stats = ReadStats()
         self._stdin_used = False
 
+    def again(self) -> "Corpus":
+        """The same input for another pass, read without repeating its warnings (bad bytes,
+        skipped records): the first pass gave them."""
+        return Corpus(self.sources, encoding=self.encoding, field=self.field, strict=self.strict,
+                      on_progress=self.on_progress, report=False)
+
     # -- sources -------------------------------------------------------------
     def files(self) -> List[str]:
         """The files a pass reads, in order (stdin as ``-``); errors for missing inputs."""

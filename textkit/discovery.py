@@ -391,14 +391,10 @@ def discover(
 
 
 def _warn_once(corpus) -> Callable[[], Iterable[Sequence[str]]]:
-    """``corpus.batches`` for the first pass, then the same input read without its warnings
-    (bad bytes, skipped records): they were given once already."""
-    from .corpus import Corpus
-
-    quiet = Corpus(corpus.sources, encoding=corpus.encoding, field=corpus.field, strict=corpus.strict,
-                   on_progress=corpus.on_progress, report=False)
+    """``corpus.batches`` for the first pass, then :meth:`Corpus.again`'s (no repeated warnings)."""
     passes = iter([corpus.batches])
-    return lambda: next(passes, quiet.batches)()
+    again = corpus.again()
+    return lambda: next(passes, again.batches)()
 
 
 def discover_corpus(corpus, options: DiscoverOptions = DiscoverOptions(), **kw) -> DiscoveryResult:

@@ -97,7 +97,7 @@ def _rebuild_error(name: str, message: str, trace: str) -> TextkitError:
     return err
 
 
-def _worker_main(*args) -> None:
+def _worker_main(task_q, result_q, func, merge, initializer, initargs, parent_pid) -> None:
     """Entry of a worker process: ignore SIGINT, then run :func:`_worker_loop` in a thread.
 
     The thread is there for memory, not concurrency: glibc's malloc serves a new
@@ -108,9 +108,9 @@ def _worker_main(*args) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's own handler is not for workers
-    parent_pid = args[-1]
     _die_with_parent(parent_pid)
-    thread = threading.Thread(target=_worker_loop, args=args, name="textkit-worker", daemon=True)
+    thread = threading.Thread(target=_worker_loop, args=(task_q, result_q, func, merge, initializer, initargs),
+                              name="textkit-worker", daemon=True)
     thread.start()
     while thread.is_alive():
         thread.join(_POLL_SECONDS * 4)
@@ -124,7 +124,7 @@ def _die_with_parent(parent_pid: int) -> None:
     A parent killed while writing a task leaves half a message in the pipe, and a
     worker blocked on it, or on flushing results nobody reads, would never exit;
     the parent-death signal ends it whatever it is doing.  Elsewhere (or if the
-    call fails) the watch in :func:`_worker_main` and the loop's own check remain.
+    call fails) the watch in :func:`_worker_main` remains.
     """
     if not sys.platform.startswith("linux"):
         return
@@ -138,20 +138,16 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _worker_loop(task_q, result_q, func, merge, initializer, initargs, parent_pid) -> None:
-    """Loop of one worker: take (index, payload) tasks until a None sentinel."""
+def _worker_loop(task_q, result_q, func, merge, initializer, initargs) -> None:
+    """Loop of one worker: take (index, payload) tasks until a None sentinel (its main
+    thread, :func:`_worker_main`, watches the parent meanwhile)."""
     try:
         if initializer is not None:
             initializer(*initargs)
         acc: Any = None
         have = False
         while True:
-            try:
-                task = task_q.get(timeout=_POLL_SECONDS * 4)
-            except queue.Empty:
-                if os.getppid() != parent_pid:  # the parent is gone: do not linger
-                    return
-                continue
+            task = task_q.get()
             if task is None:
                 break
             index, payload = task

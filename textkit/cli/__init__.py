@@ -11,6 +11,15 @@ class Terminated(KeyboardInterrupt):
     Ctrl-C runs (workers stopped, temporary files removed) runs for it too."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM: the one line to print (``str``) and the status, 130 or 143."""
+
+    def __init__(self, cause: BaseException):
+        terminated = isinstance(cause, Terminated) or isinstance(cause.__context__, Terminated)
+        super().__init__("terminated" if terminated else "interrupted")
+        self.exit_code = 143 if terminated else 130
+
+
 def _raise_terminated(signum, frame) -> None:
     raise Terminated()
 
@@ -31,8 +40,8 @@ def run() -> None:
     try:
         from .main import run as run_textkit
     except KeyboardInterrupt as exc:
-        terminated = isinstance(exc, Terminated)
+        stop = Interrupted(exc)
         if sys.stderr is not None:
-            sys.stderr.write("textkit: terminated\n" if terminated else "textkit: interrupted\n")
-        os._exit(143 if terminated else 130)
+            sys.stderr.write(f"textkit: {stop}\n")
+        os._exit(stop.exit_code)
     run_textkit()

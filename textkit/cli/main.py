@@ -16,8 +16,8 @@ import sys
 import click
 
 from ..errors import TextkitError
-from . import Terminated, handle_sigterm
-from .options import Interrupted, PipeClosed, TextkitGroup, configure_logging
+from . import Interrupted, handle_sigterm
+from .options import PipeClosed, TextkitGroup, configure_logging
 
 
 @click.group(cls=TextkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,13 +107,10 @@ def _main(argv) -> None:
     except click.ClickException as exc:
         _say(f"textkit: error: {_one_line(exc.format_message())}\n")
         code = exc.exit_code
-    except Interrupted as exc:
-        _say(f"textkit: {exc}\n")
-        code = exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
-        terminated = isinstance(exc, Terminated) or isinstance(exc.__context__, Terminated)
-        _say("textkit: terminated\n" if terminated else "textkit: interrupted\n")
-        code = 143 if terminated else 130
+    except (Interrupted, click.exceptions.Abort, KeyboardInterrupt) as exc:
+        stop = exc if isinstance(exc, Interrupted) else Interrupted(exc)  # Abort: click's, from Ctrl-C
+        _say(f"textkit: {stop}\n")
+        code = stop.exit_code
     except (PipeClosed, BrokenPipeError):
         _silence_stdout()
         code = 0
@@ -153,9 +150,9 @@ def run() -> None:
     except SystemExit as exc:
         code = exc.code
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM outside a command (while starting or ending)
-        terminated = isinstance(exc, Terminated)
-        sys.stderr.write("textkit: terminated\n" if terminated else "textkit: interrupted\n")
-        code = 143 if terminated else 130
+        stop = Interrupted(exc)
+        sys.stderr.write(f"textkit: {stop}\n")
+        code = stop.exit_code
     else:
         code = 0
     if not isinstance(code, int):  # None, or a message (never from main; as Python would handle it)

@@ -24,7 +24,7 @@ from ..errors import TextkitError
 from ..output import FORMATS, Progress
 from ..pool import resolve_workers
 from ..tokenize import TokenizerSpec
-from . import Terminated
+from . import Interrupted
 
 _LOGGER = "textkit"
 
@@ -64,14 +64,6 @@ class PipeClosed(Exception):
     """Standard output's reader went away (``| head``): the run ends quietly, status 0."""
 
 
-class Interrupted(Exception):
-    """Ctrl-C (SIGINT) or SIGTERM during a command: one line, status 130 or 143."""
-
-    def __init__(self, terminated: bool = False):
-        super().__init__("terminated" if terminated else "interrupted")
-        self.exit_code = 143 if terminated else 130
-
-
 class TextkitCommand(click.Command):
     """A command with ``-q/--quiet`` (hide notes and warnings on stderr).
 
@@ -88,7 +80,7 @@ class TextkitCommand(click.Command):
         except BrokenPipeError as exc:
             raise PipeClosed() from exc
         except KeyboardInterrupt as exc:
-            raise Interrupted(terminated=isinstance(exc, Terminated)) from exc
+            raise Interrupted(exc) from exc
         except EOFError as exc:  # click would call it Ctrl-D, "interrupted": it is data that ends early
             raise TextkitError(f"input ended early ({exc or 'end of file'})") from exc
 
