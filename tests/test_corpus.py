@@ -96,6 +96,18 @@ def test_truncated_gzip_names_file(tmp_path):
 
 
 @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_truncated_archive_says_where(tmp_path, compress):
+    """The error says how far the reading got: after line N, or before the first line
+    (bzip2 decompresses in blocks of up to 900 kB, so a small cut file yields no line)."""
+    path = tmp_path / "cut.bin"
+    blob = compress(RAW * 2000)
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CorpusError, match=r"cut.bin: truncated or corrupt compressed data "
+                                          r"(after line [1-9]\d*|before its first line) \("):
+        docs(path)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
 def test_truncated_side_file_names_file(tmp_path, compress):
     """open_text (pairs, count files, word lists): a cut archive is a CorpusError, not an EOFError.
 

@@ -184,6 +184,8 @@ def test_bom_and_crlf(tmp_path):
         ("1 3\na 1 2 3\nb 1 2 3\n", "3: more rows than the 1 the header announces"),
         ("a 1 2 3\nb 1 2\n", "2: expected 3 values after the word, found 2"),
         ("2 3\n", "header announces 2 rows but the file holds 0"),
+        ("2 3\na 1 2 3\nb 1 2", "3: expected 3 values after the word, found 2 (the file ends inside this row"),
+        ("2 3\na 1 2\nb 1 2 3\n", "2: expected 3 values after the word, found 2"),
         ("", "empty file"),
         ("1 3\na 1  2 3\n", "value 1 ('') is not a number (two spaces in a row?)"),
         pytest.param("1 3\na 1 " + "1." * 100 + " 3\n", "value 2 ('" + "1." * 12 + "...') is not a number",
@@ -258,6 +260,10 @@ def test_malformed_binary_names_the_record(tmp_path):
     with pytest.raises(VectorsError, match="truncated or corrupt compressed data"):
         (tmp_path / "v.gz").write_bytes(gzip.compress(data)[:-20])
         read_vectors(str(tmp_path / "v.gz"))
+    # cut inside the first word: no value byte to tell binary from text, so the end is named
+    (tmp_path / "first.bin").write_bytes(data[:5])
+    with pytest.raises(VectorsError, match=r"first.bin:2: .*found 0 \(the file ends inside this row: truncated\?\)"):
+        read_vectors(str(tmp_path / "first.bin"))
 
 
 def test_explicit_header_format_without_header(tmp_path):

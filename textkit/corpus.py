@@ -334,7 +334,9 @@ class Corpus:
             try:
                 head = stream.peek(_BINARY_PROBE)[:_BINARY_PROBE] if hasattr(stream, "peek") else b""
             except (EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
-                raise CorpusError(f"{name}: corrupt or truncated compressed data ({exc})") from None
+                raise CorpusError(
+                    f"{name}: truncated or corrupt compressed data before its first line ({exc})"
+                ) from None
             if b"\x00" in head:
                 if skip_binary:
                     log.warning("%s: skipped, looks like a binary file", name)

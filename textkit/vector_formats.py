@@ -167,6 +167,7 @@ class VectorFileReader:
         self.block_rows = block_rows
         self.report = ReadReport(self.name)
         self._seen: dict = {}
+        self._unterminated = 0  # number of a last line without its newline (text formats)
 
     # -- entry -----------------------------------------------------------------------
     def blocks(self) -> Iterator[Tuple[List[str], np.ndarray]]:
@@ -291,6 +292,8 @@ class VectorFileReader:
         data_rows = 0
         for raw in lines:
             lineno += 1
+            if not raw.endswith(b"\n"):
+                self._unterminated = lineno  # the last line, cut short if the file was
             text = self._decode(raw).rstrip(_STRIP)
             if "\t" in text:  # fields separated by tabs (some exports): the same as spaces
                 text = text.replace("\t", " ")
@@ -375,8 +378,9 @@ class VectorFileReader:
         where = f"{self.name}:{lineno}"
         parts = text.rsplit(" ", dim)
         if len(parts) < dim + 1:
+            cut = " (the file ends inside this row: truncated?)" if lineno == self._unterminated else ""
             raise VectorsError(
-                f"{where}: expected {dim} values after the word, found {len(parts) - 1}"
+                f"{where}: expected {dim} values after the word, found {len(parts) - 1}{cut}"
             )
         word = parts[0]
         for j, token in enumerate(parts[1:]):
