@@ -251,6 +251,24 @@ def test_empty_side_raises_in_single_pair_api(side):
         tr.wmd(["w1"], side, store)
 
 
+@pytest.mark.parametrize("scale", [1e-30, 1.0, 1e20])
+def test_longest_row_of_an_int8_matrix_equals_decoding_every_row(scale):
+    """The int8 screen (norms from the codes) finds exactly the longest decoded row, ties included."""
+    from textkit.quantized import Int8Matrix, quantize_rows
+
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        rows = rng.standard_normal((int(rng.integers(1, 40)), int(rng.integers(1, 12)))) * scale
+        if trial % 5 == 0:
+            rows[:] = rows[0]  # every row the same length
+        if trial % 9 == 0:
+            rows[:] = 0
+        matrix = Int8Matrix(*quantize_rows(rows))
+        decoded = np.asarray(matrix, dtype=np.float64)
+        want = float(np.sqrt(np.einsum("ij,ij->i", decoded, decoded).max()))
+        assert tr._max_row_norm(matrix) == want
+
+
 def test_score_pairs_error_value_mask_and_warning(caplog):
     store = random_store(0)
     pairs = [(["w1", "w2"], ["w3"]), ([], ["w1"]), (["zzz"], ["w2"]), (["w4"], ["w4", "w5"])]

@@ -723,14 +723,36 @@ def _max_row_norm(matrix) -> float:
     """max_k ||x_k|| over a (possibly memory-mapped or int8) matrix, in chunks.
 
     Small chunks (2048 rows) reuse the same freed memory: with 65,536-row chunks each
-    one was fresh pages, and the pass took 4-10x longer on the default store.
+    one was fresh pages, and the pass took 4-10x longer on the default store.  An
+    int8 matrix is screened first on its codes (:func:`_int8_norm_candidates`).
     """
+    if isinstance(matrix, Int8Matrix):
+        rows = _int8_norm_candidates(matrix)
+        if rows is not None:
+            block = np.asarray(matrix[rows], dtype=np.float64)
+            return float(np.sqrt(np.einsum("ij,ij->i", block, block).max())) if len(block) else 0.0
     best = 0.0
     for start in range(0, len(matrix), 2048):
         block = np.asarray(matrix[start:start + 2048], dtype=np.float64)
         if len(block):
             best = max(best, float(np.sqrt(np.einsum("ij,ij->i", block, block).max())))
     return best
+
+
+def _int8_norm_candidates(matrix: Int8Matrix) -> np.ndarray | None:
+    """Rows of an int8 matrix that may hold the longest decoded row (None: screen not possible).
+
+    A decoded row is float32(code * scale) per value, within a relative 2^-24 of
+    code * scale, so its length is within 6e-8 of s_k * ||q_k||, which integer
+    arithmetic gives exactly (127^2 * dim fits int32 for dim < 133,000).  Rows more
+    than 1e-6 below the largest such estimate cannot be the longest; the caller
+    measures the few others exactly.  About 3x faster than decoding every row.
+    """
+    codes = matrix.codes
+    if not len(codes) or codes.shape[1] >= 133_000:
+        return None
+    estimate = np.sqrt(np.einsum("ij,ij->i", codes, codes, dtype=np.int32)) * matrix.scales.astype(np.float64)
+    return np.flatnonzero(estimate >= estimate.max() * (1 - 1e-6))
 
 
 # ---------------------------------------------------------------------- contract functions
