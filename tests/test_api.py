@@ -51,3 +51,121 @@ def test_transport_opens_vectors_given_by_path(tmp_path):
     words = store.words[:4]
     assert textkit.wmd(words[:2], words[2:], str(tmp_path / "s")) == pytest.approx(
         textkit.wmd(words[:2], words[2:], textkit.open_vectors(str(tmp_path / "s"))), abs=0)
+
+
+def _saved_store(path, seed):
+    from textkit.vectors import save_store
+
+    store = random_store(seed)
+    save_store(path, store.words, np.asarray(store.matrix, dtype=np.float32))
+    return store
+
+
+def test_an_index_built_with_own_vectors_leaves_the_default_store_alone(tmp_path):
+    """Vectors handed to SearchIndex.build are not cached as 'the default store' (None)."""
+    from textkit.vectors import open_vectors_cached
+
+    default = textkit.open_vectors()
+    fake = random_store(5)
+    store = textkit.Vectors(fake.words, np.asarray(fake.matrix, dtype=np.float32))
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("w1 w2\nw3 w4 w5\n", encoding="utf-8")
+    spec = textkit.TokenizerSpec(kind="whitespace")
+    index = textkit.SearchIndex.build(str(corpus), store, spec, workers=2)
+    assert search(index, ["w1", "w2"], k=1).hits[0].line == 1
+    assert open_vectors_cached(None).identity == default.identity
+
+
+def test_two_pair_scoring_runs_side_by_side(tmp_path):
+    """Each run keeps its own scorer: interleaving two runs gives what each gives alone."""
+    from textkit.pair_scoring import PairJob, score_pairs_file
+
+    _saved_store(tmp_path / "s", 6)
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("w1 w2\tw3\nw4\tw4\nzzz\tw1\nw5 w6\tw7 w8 w9\n", encoding="utf-8")
+    spec = textkit.TokenizerSpec(kind="whitespace")
+    jobs = [PairJob(str(tmp_path / "s"), spec, metric=metric) for metric in ("wrd", "wmd")]
+    alone = [[score for _, _, score, _ in score_pairs_file(str(pairs), job, batch_size=1)] for job in jobs]
+    runs = [score_pairs_file(str(pairs), job, batch_size=1) for job in jobs]
+    together = [(a[2], b[2]) for a, b in zip(*runs)]
+    assert [list(column) for column in zip(*together)] == alone
+    assert alone[0][1] == 1.0 and alone[0][2] == -1.0  # WRD: identical texts 1, an empty side -1
+
+
+def test_caches_notice_rewritten_files_and_a_new_directory(tmp_path, monkeypatch):
+    """Tokenizers and opened stores are cached per process; an edited file is read anew."""
+    import os
+
+    from textkit.vectors import open_vectors_cached
+
+    words = tmp_path / "user.dict"
+    words.write_text("北京大学生\n", encoding="utf-8")
+    spec = textkit.TokenizerSpec(user_dict=str(words))
+    assert "北京大学生" in textkit.get_tokenizer(spec).tokens("北京大学生活动")
+    words.write_text("大学生活 10000000\n", encoding="utf-8")
+    os.utime(words, ns=(1, 1))  # a new modification time even on a coarse clock
+    assert "大学生活" in textkit.get_tokenizer(spec).tokens("北京大学生活动")
+
+    _saved_store(tmp_path / "s", 1)
+    first = open_vectors_cached(str(tmp_path / "s"))
+    assert open_vectors_cached(str(tmp_path / "s")) is first
+    _saved_store(tmp_path / "s", 2)
+    os.utime(tmp_path / "s" / "vectors.npy", ns=(1, 1))
+    second = open_vectors_cached(str(tmp_path / "s"))
+    assert second.identity != first.identity
+    (tmp_path / "other").mkdir()
+    _saved_store(tmp_path / "other" / "s", 3)
+    monkeypatch.chdir(tmp_path / "other")
+    assert open_vectors_cached("s").identity not in (first.identity, second.identity)
+
+
+def test_a_transport_shared_by_threads_gives_the_sequential_scores():
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = random_store(8, n_words=400, dim=8)
+    rng = np.random.default_rng(8)
+    pairs = [([store.words[i] for i in rng.integers(0, 400, 6)], [store.words[i] for i in rng.integers(0, 400, 6)])
+             for _ in range(600)]
+    shared = textkit.Transport(store, metric="wrd")
+    with ThreadPoolExecutor(8) as threads:
+        got = list(threads.map(lambda p: shared.distance(shared.bag(p[0]), shared.bag(p[1])), pairs))
+    alone = textkit.Transport(store, metric="wrd")
+    assert got == [alone.distance(alone.bag(a), alone.bag(b)) for a, b in pairs]
+
+
+def test_inputs_a_user_may_give(tmp_path, sample_path):
+    """Generators, a single path, an empty list and strings: read right or refused, never stdin by surprise."""
+    from textkit.discovery import discover_documents
+
+    (tmp_path / "c.tsv").write_text("好\t3\n的\t2\n", encoding="utf-8")
+    assert textkit.merge_count_files(p for p in [str(tmp_path / "c.tsv")]).rows() == [("好", 3), ("的", 2)]
+    assert textkit.merge_count_files(tmp_path / "c.tsv").rows() == [("好", 3), ("的", 2)]
+    with pytest.raises(textkit.TextkitError, match="no input given"):
+        textkit.Corpus([])
+    docs = sample_path.read_text(encoding="utf-8").splitlines()[:300]
+    assert discover_documents(d for d in docs).words == discover_documents(docs).words
+    with pytest.raises(TypeError, match="takes a textkit.Corpus"):
+        textkit.discover_corpus(docs)
+    store = random_store(2)
+    with pytest.raises(TypeError, match="list of tokens, not a string"):
+        textkit.score_pairs([("w1 w2", "w3")], store)
+    with pytest.raises(textkit.TextkitError, match="whole number"):
+        textkit.count_words(textkit.Corpus(str(sample_path)), workers=2.5)
+
+
+def test_an_index_of_texts_with_line_breaks_saves_and_loads(tmp_path):
+    from textkit.search import SearchIndex
+
+    fake = random_store(3)
+    store = textkit.Vectors(fake.words, np.asarray(fake.matrix, dtype=np.float32))
+    spec = textkit.TokenizerSpec(kind="whitespace")
+    texts = ["w1 w2\nw3", "", "w4"]
+    index = SearchIndex.from_texts(texts, store, str.split, tokenizer=spec)
+    index.save(str(tmp_path / "i.npz"))
+    loaded = SearchIndex.load(str(tmp_path / "i.npz"), store, spec)
+    assert loaded.texts == texts
+    assert search(loaded, ["w4"], k=1).hits == search(index, ["w4"], k=1).hits
+    with pytest.raises(textkit.TextkitError, match="other tokenizer options"):
+        SearchIndex.load(str(tmp_path / "i.npz"), store, textkit.TokenizerSpec())
+    SearchIndex.from_texts(texts, store, str.split).save(str(tmp_path / "j.npz"))  # no settings recorded
+    assert SearchIndex.load(str(tmp_path / "j.npz"), store, textkit.TokenizerSpec()).texts == texts

@@ -27,6 +27,7 @@ import logging
 import lzma
 import os
 import re
+import stat
 import sys
 import zlib
 from contextlib import contextmanager
@@ -210,6 +211,33 @@ def check_encoding(encoding: str) -> None:
                           f"iconv -f {encoding} -t utf-8")
 
 
+def file_stamp(path) -> Optional[list]:
+    """[size, modification time in ns] of a regular file, None otherwise (stdin, a pipe, missing)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError, TypeError):
+        return None
+    return [st.st_size, st.st_mtime_ns] if stat.S_ISREG(st.st_mode) else None
+
+
+def cache_key(path, *inside: str) -> Optional[tuple]:
+    """What identifies the file (or the files ``inside`` a folder) at ``path`` now, for a cache.
+
+    The absolute path (a relative one means another file after ``os.chdir``) with
+    :func:`file_stamp` of each file, so that a cache built from a file that was
+    since rewritten is not used.  None for None.
+    """
+    if path is None:
+        return None
+    path = str(path)
+    if path == "-":
+        return (path,)
+    full = os.path.abspath(path)
+    if inside and os.path.isdir(full):
+        return (full, *(tuple(file_stamp(os.path.join(full, name)) or ()) for name in inside))
+    return (full, tuple(file_stamp(full) or ()))
+
+
 def one_file(source: str, option: str) -> None:
     """Raise :class:`UsageError` unless ``source`` names one file (or stdin): ``option``'s lines are
     numbered per file, so several files (a directory, a glob) would give ambiguous line numbers."""
@@ -241,7 +269,9 @@ class Corpus:
     ):
         if isinstance(sources, (str, os.PathLike)):  # one path, not a sequence of its characters
             sources = [sources]
-        self.sources = [str(s) for s in sources] or [STDIN]
+        self.sources = [str(s) for s in sources]
+        if not self.sources:  # e.g. a glob that matched nothing: not a silent read of stdin
+            raise UsageError("no input given: name files, or '-' for standard input")
         check_encoding(encoding)
         self.encoding = encoding
         self.field = field

@@ -18,6 +18,7 @@ import csv
 import itertools
 import json
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Sequence, Tuple
@@ -75,7 +76,7 @@ def count_batch(task: Tuple[TokenizerSpec, bool, List[str]]) -> WordCounts:
 
 
 def merge_counts(a: WordCounts, b: WordCounts) -> WordCounts:
-    """Associative, commutative merge of two partial tables."""
+    """Associative, commutative merge of two partial tables: ``a`` with ``b`` added, in place."""
     return a.merge(b)
 
 
@@ -227,7 +228,11 @@ def read_counts(path: str) -> WordCounts:
 
 
 def merge_count_files(paths: Sequence[str]) -> WordCounts:
-    """The sum of several count files (df summed only when every file has it)."""
+    """The sum of several count files (df summed only when every file has it).
+
+    ``paths``: one path or several (files, directories, glob patterns; ``-`` for stdin).
+    """
+    paths = [str(paths)] if isinstance(paths, (str, os.PathLike)) else [str(p) for p in paths]
     if not paths:
         raise UsageError("give at least one count file")
     if list(paths).count("-") > 1:

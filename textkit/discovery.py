@@ -407,6 +407,9 @@ def discover_corpus(corpus, options: DiscoverOptions = DiscoverOptions(), **kw) 
     """
     from .corpus import STDIN, Corpus
 
+    if not isinstance(corpus, Corpus):
+        raise TypeError(f"discover_corpus takes a textkit.Corpus (for a list of texts: discover_documents), "
+                        f"not {type(corpus).__name__}")
     if STDIN not in corpus.sources:
         return discover(_warn_once(corpus), options, **kw)
     with tempfile.TemporaryDirectory(prefix="textkit-stdin-", dir=kw.get("spill_dir")) as tmp:
@@ -419,7 +422,13 @@ def discover_corpus(corpus, options: DiscoverOptions = DiscoverOptions(), **kw) 
 
 
 def discover_documents(docs: Sequence[str], options: DiscoverOptions = DiscoverOptions(), **kw) -> DiscoveryResult:
-    """:func:`discover` over an in-memory list of documents (batches of about 1 M characters)."""
+    """:func:`discover` over an in-memory list of documents (batches of about 1 M characters).
+
+    Discovery reads its input twice, so an iterator (a generator) is first taken
+    into a list.
+    """
+    if iter(docs) is docs:
+        docs = list(docs)
 
     def batches():
         batch, size = [], 0

@@ -85,8 +85,13 @@ class SentenceCosine:
         return cos, valid, int(np.sum(batch.known)), int(np.sum(batch.total))
 
 
-def init_pair_worker(job: PairJob) -> None:
-    """Pool initializer: vectors, tokenizer and a scorer with its text cache."""
+def init_pair_worker(job: PairJob) -> dict:
+    """Pool initializer: vectors, tokenizer and a scorer with its text cache, for ``job``.
+
+    Returns them (``job``, ``scorer``, ``tokens``) and installs them as this
+    process's state for :func:`score_text_batch`; a caller scoring in its own
+    process keeps the returned state, so two jobs can run side by side.
+    """
     from textkit.tokenize import get_tokenizer
 
     vectors = open_vectors_cached(job.vectors_path)
@@ -98,9 +103,10 @@ def init_pair_worker(job: PairJob) -> None:
     else:
         scorer = PairScorer(Transport(vectors, metric=job.metric, normalize=job.normalize, oov=job.oov,
                                       sinkhorn=job.sinkhorn))
-    _WORKER["job"] = job
-    _WORKER["scorer"] = scorer
-    _WORKER["tokens"] = get_tokenizer(job.tokenizer_spec).tokens
+    state = {"job": job, "scorer": scorer, "tokens": get_tokenizer(job.tokenizer_spec).tokens}
+    _WORKER.clear()
+    _WORKER.update(state)
+    return state
 
 
 def _as_distance(job: PairJob, scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -115,12 +121,19 @@ def _as_distance(job: PairJob, scores: np.ndarray, valid: np.ndarray) -> np.ndar
 def score_text_batch(batch: Sequence[tuple[int, str, str]]) -> tuple[np.ndarray, np.ndarray, PairTally]:
     """Scores of ``(line, text1, text2)`` rows: (float64 scores, valid mask, tally).
 
-    Runs in a pool worker set up by :func:`init_pair_worker`.  Texts are
-    tokenized once per worker (cached by text); an OOV error names the line.
+    Runs in a pool worker set up by :func:`init_pair_worker`; see :func:`score_batch_with`.
     """
-    job: PairJob = _WORKER["job"]
-    scorer = _WORKER["scorer"]
-    tokenize = _WORKER["tokens"]
+    return score_batch_with(_WORKER, batch)
+
+
+def score_batch_with(state: dict, batch: Sequence[tuple[int, str, str]]):
+    """:func:`score_text_batch` with the state :func:`init_pair_worker` returned.
+
+    Texts are tokenized once per state (cached by text); an OOV error names the line.
+    """
+    job: PairJob = state["job"]
+    scorer = state["scorer"]
+    tokenize = state["tokens"]
     tally = PairTally(pairs=len(batch))
     if isinstance(scorer, SentenceCosine):
         scores, valid, known, total = scorer.scores([(tokenize(t1), tokenize(t2)) for _, t1, t2 in batch])
@@ -298,9 +311,9 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
     """
     from textkit import pool
 
-    init_pair_worker(job)  # in this process first: errors surface here, forked workers inherit
+    state = init_pair_worker(job)  # in this process first: errors surface here, forked workers inherit
     if job.metric not in ("cosine", "whiten"):
-        _WORKER["tokens"]("预热")  # load the segmenter's dictionary before forking
+        state["tokens"]("预热")  # load the segmenter's dictionary before forking
 
     tally = PairTally()
     error_value = None
@@ -313,7 +326,7 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
         try:
             if workers <= 1:  # in this process (set up above), one text cache for the whole file
                 for chunk in chunks(source, batch_size):
-                    scores, valid, part = score_text_batch([(n, t1, t2) for n, _, t1, t2 in chunk])
+                    scores, valid, part = score_batch_with(state, [(n, t1, t2) for n, _, t1, t2 in chunk])
                     tally = tally.merge(part)
                     if not valid.all():
                         error_value = float(scores[~valid][0])

@@ -66,6 +66,8 @@ def resolve_workers(value: Any) -> int:
         return available_cores()
     try:
         n = int(value)
+        if isinstance(value, float) and n != value:
+            raise ValueError
     except (TypeError, ValueError):
         raise UsageError(f"--workers takes a whole number or 'auto', not {value!r}") from None
     if n < 0:

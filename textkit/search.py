@@ -45,8 +45,6 @@ from __future__ import annotations
 import heapq
 import json
 import logging
-import os
-import stat
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -54,6 +52,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import sparse
 
+from .corpus import file_stamp
 from .errors import DataError, UsageError, numpy_file_problem
 from .transport import (OOV_POLICIES, EmptyBagError, RowTable, Transport, distinct_counts, piece_finder,
                         token_rows)
@@ -142,13 +141,17 @@ def _index_batch(batch: Sequence[tuple[int, str]]):
     return (lines, *table)
 
 
-def _file_stamp(path: str) -> list | None:
-    """[size, modification time in ns] of a regular file, None otherwise (stdin, a pipe, missing)."""
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return [st.st_size, st.st_mtime_ns] if stat.S_ISREG(st.st_mode) else None
+def _saved_texts(data: dict) -> list[str]:
+    """The texts of a saved index: its UTF-8 blob cut at the saved byte lengths (indexes
+    written before these were saved: at line breaks)."""
+    blob = bytes(data["texts"])
+    sizes = data.get("text_bytes")
+    if sizes is None or sizes.ndim != 1 or sizes.dtype.kind not in "iu" or (sizes < 0).any() \
+            or int(sizes.sum()) + max(len(sizes) - 1, 0) != len(blob):
+        return blob.decode("utf-8", errors="replace").split("\n")
+    ends = np.cumsum(sizes) + np.arange(len(sizes))  # each text but the last is followed by a "\n"
+    return [blob[end - size:end].decode("utf-8", errors="replace")
+            for end, size in zip(ends.tolist(), sizes.tolist())]
 
 
 def _index_problem(data: dict, n_docs: int, n_words: int, dim: int) -> str:
@@ -223,9 +226,17 @@ class SearchIndex:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_texts(cls, texts: Sequence[str], vectors, tokenize, *, lines=None, tokenizer: str = "{}",
+    def from_texts(cls, texts: Sequence[str], vectors, tokenize, *, lines=None, tokenizer="{}",
                    oov: str = "drop"):
-        """An index of in-memory texts with a tokenize(text) -> tokens function (tests, small corpora)."""
+        """An index of in-memory texts with a tokenize(text) -> tokens function (tests, small corpora).
+
+        ``tokenizer``: the :class:`textkit.tokenize.TokenizerSpec` behind ``tokenize``
+        (or its JSON), recorded so that :meth:`load` can check it; the default
+        ``"{}"`` records none, and such an index loads with any settings.
+        """
+        if not isinstance(tokenizer, str):
+            tokenizer = _spec_json(tokenizer)
+        texts = list(texts)
         lines = list(range(1, len(texts) + 1)) if lines is None else list(lines)
         n_tokens, unknown, dropped, lengths, ids, counts = doc_table(
             [tokenize(t) for t in texts], vectors, oov=oov, whats=[f"line {line}" for line in lines])
@@ -241,11 +252,11 @@ class SearchIndex:
         from . import pool
         from .corpus import Corpus, one_file
         from .tokenize import get_tokenizer
-        from .vectors import open_vectors_cached
+        from .vectors import share_vectors
 
         one_file(str(corpus_path), "--corpus")
-        source_stamp = _file_stamp(str(corpus_path))  # before reading: a file changed meanwhile looks stale
-        open_vectors_cached(vectors_path, opened=vectors)  # forked workers use these
+        source_stamp = file_stamp(str(corpus_path))  # before reading: a file changed meanwhile looks stale
+        vectors_path = share_vectors(vectors, vectors_path)  # forked workers use these, not a store named alike
         get_tokenizer(tokenizer_spec).tokens("预热")  # load the dictionary before forking
         texts: list[str] = []
 
@@ -288,12 +299,15 @@ class SearchIndex:
         meta = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "identity": self.identity,
                 "tokenizer": json.loads(self.tokenizer), "source": self.source, "documents": len(self),
                 "oov": self.oov, "unknown": self.unknown, "source_stamp": self.source_stamp}
-        blob = np.frombuffer("\n".join(self.texts).encode("utf-8"), dtype=np.uint8)
+        encoded = [text.encode("utf-8") for text in self.texts]
+        blob = np.frombuffer(b"\n".join(encoded), dtype=np.uint8)
+        # bytes per text: texts from from_texts may hold line breaks (the corpus's never do)
+        text_bytes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         arrays = {f"centroid_{name}": self._centroids[key] for key, name in _METRIC_KEYS.items()}
         with atomic_path(str(path)) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, meta=np.str_(json.dumps(meta, ensure_ascii=False)), lines=self.lines,
                      indptr=self.indptr, ids=self.ids, counts=self.counts, n_tokens=self.n_tokens,
-                     n_oov=self.n_oov, texts=blob, **arrays)
+                     n_oov=self.n_oov, texts=blob, text_bytes=text_bytes, **arrays)
 
     @classmethod
     def load(cls, path: str, vectors, tokenizer_spec=None) -> SearchIndex:
@@ -314,7 +328,7 @@ class SearchIndex:
             raise DataError(f"{path}: built with other vectors ({meta['identity']}, not {vectors.identity}); "
                             "rebuild it with --build-index")
         given = json.loads(_spec_json(tokenizer_spec)) if tokenizer_spec is not None else None
-        if given is not None and meta["tokenizer"] != given:
+        if given is not None and meta["tokenizer"] and meta["tokenizer"] != given:  # {}: none recorded
             built = meta["tokenizer"]
             differ = ", ".join(f"{key} {built.get(key)!r} (given {given.get(key)!r})"
                                for key in sorted(set(built) | set(given)) if built.get(key) != given.get(key))
@@ -323,7 +337,7 @@ class SearchIndex:
         missing = [key for key in ("texts", "lines", "indptr", "ids", "counts", "n_tokens") if key not in data]
         if missing:
             raise DataError(f"{path}: damaged index (no {', '.join(missing)}); rebuild it with --build-index")
-        texts = bytes(data["texts"]).decode("utf-8", errors="replace").split("\n")
+        texts = _saved_texts(data)
         problem = _index_problem(data, len(texts), len(vectors.words), vectors.matrix.shape[1])
         if problem:
             raise DataError(f"{path}: damaged index ({problem}); rebuild it with --build-index")
@@ -338,7 +352,7 @@ class SearchIndex:
                     vectors=vectors, centroids=centroids, source=meta.get("source", ""),
                     n_oov=data.get("n_oov"), oov=oov, unknown=meta.get("unknown"))
         index.source_stamp = meta.get("source_stamp")
-        now = _file_stamp(index.source) if index.source_stamp else None
+        now = file_stamp(index.source) if index.source_stamp else None
         if now is not None and now != index.source_stamp:
             log.warning("%s: its corpus %s has changed since the index was built; results are from the old "
                         "text (rebuild it with --build-index)", path, index.source)
@@ -506,7 +520,7 @@ def search_queries(index: SearchIndex, queries: Iterable[tuple[int, Sequence[str
     docs = _searchable(index, metric, normalize)
     empty: list[int] = []
     for number, tokens in queries:
-        query = transport.bag(list(tokens), what=f"query line {number}")
+        query = transport.bag(tokens if isinstance(tokens, str) else list(tokens), what=f"query line {number}")
         if query.empty:
             empty.append(number)
             continue

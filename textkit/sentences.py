@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -204,7 +205,7 @@ class EncoderSpec:
     sif_a: float = 1e-3
 
 
-_WORKER_STATE: dict[EncoderSpec, tuple[Any, SentenceEncoder]] = {}
+_WORKER_STATE: dict[tuple, tuple[Any, SentenceEncoder]] = {}
 
 
 def read_counts(path: str) -> dict[str, int]:
@@ -224,8 +225,16 @@ def read_counts(path: str) -> dict[str, int]:
 
 
 def build_encoder(spec: EncoderSpec) -> tuple[Any, SentenceEncoder]:
-    """(tokenizer, encoder) for a spec, built once per process (forked workers inherit it)."""
-    if spec not in _WORKER_STATE:
+    """(tokenizer, encoder) for a spec, built once per process (forked workers inherit it).
+
+    Files named in the spec are known by path, size and modification time
+    (:func:`textkit.corpus.cache_key`): a rewritten store or counts file is read anew.
+    """
+    from textkit.corpus import cache_key
+    from textkit.vectors import MATRIX_FILE, META_FILE, VOCAB_FILE
+
+    key = (spec, cache_key(spec.vectors, META_FILE, MATRIX_FILE, VOCAB_FILE), cache_key(spec.counts))
+    if key not in _WORKER_STATE:
         from textkit.tokenize import TokenizerSpec, get_tokenizer
         from textkit.vectors import open_vectors
 
@@ -236,31 +245,25 @@ def build_encoder(spec: EncoderSpec) -> tuple[Any, SentenceEncoder]:
             vectors, pooling=spec.pooling, weighting=spec.weighting, counts=counts, sif_a=spec.sif_a
         )
         _WORKER_STATE.clear()  # one encoder per process: a store can be large
-        _WORKER_STATE[spec] = (tokenizer, encoder)
-    return _WORKER_STATE[spec]
+        _WORKER_STATE[key] = (tokenizer, encoder)
+    return _WORKER_STATE[key]
 
 
-def _init_worker(spec: EncoderSpec) -> None:
-    build_encoder(spec)
+def encode_texts(spec: EncoderSpec, texts: Sequence[str]) -> EncodedBatch:
+    """Worker function: tokenize and encode a batch of texts with the encoder of ``spec``.
 
-
-def _current() -> tuple[Any, SentenceEncoder]:
-    if not _WORKER_STATE:
-        raise RuntimeError("sentence encoder worker used before its initializer ran")
-    return next(iter(_WORKER_STATE.values()))
-
-
-def encode_texts(texts: Sequence[str]) -> EncodedBatch:
-    """Worker function: tokenize and encode a batch of texts with the process's encoder."""
-    tokenizer, encoder = _current()
+    The encoder is built once per process (:func:`build_encoder`); the spec travels
+    with every batch, so two runs with different specs in one process stay apart.
+    """
+    tokenizer, encoder = build_encoder(spec)
     return encoder.encode([tokenizer.tokens(t) for t in texts])
 
 
-def stats_of_texts(texts: Sequence[str]) -> Any:
+def stats_of_texts(spec: EncoderSpec, texts: Sequence[str]) -> Any:
     """Worker function: whitening statistics of a batch, sentences with no known token left out."""
     from textkit.whitening import batch_stats
 
-    batch = encode_texts(texts)
+    batch = encode_texts(spec, texts)
     return (batch_stats(batch.matrix[batch.known > 0]), int(np.count_nonzero(batch.known == 0)))
 
 
@@ -323,13 +326,7 @@ class EmbeddingRun:
                 held.append(batch)
                 yield [rec.text for rec in batch]
 
-        results = imap(
-            encode_texts,
-            texts(),
-            workers=self.workers,
-            initializer=_init_worker,
-            initargs=(self.spec,),
-        )
+        results = imap(functools.partial(encode_texts, self.spec), texts(), workers=self.workers)
         for encoded in results:
             records = held.pop(0)
             self._account(records, encoded)
@@ -388,9 +385,7 @@ def fit_whitening(
     )
     total = None
     empty = 0
-    for stats, n_empty in imap(
-        stats_of_texts, batches, workers=workers, initializer=_init_worker, initargs=(spec,)
-    ):
+    for stats, n_empty in imap(functools.partial(stats_of_texts, spec), batches, workers=workers):
         total = merge_stats(total, stats)
         empty += n_empty
     if empty:

@@ -515,12 +515,20 @@ class Tokenizer:
 
 
 
-_TOKENIZERS: Dict[TokenizerSpec, Tokenizer] = {}
+_TOKENIZERS: Dict[tuple, Tokenizer] = {}
 
 
 def get_tokenizer(spec: TokenizerSpec) -> Tokenizer:
-    """The process-wide tokenizer for ``spec`` (built on first use, then cached)."""
-    tok = _TOKENIZERS.get(spec)
+    """The process-wide tokenizer for ``spec`` (built on first use, then cached).
+
+    The cache knows the user dictionary and stopword files by their absolute
+    path, size and modification time: an edited file gives a new tokenizer.
+    """
+    from .corpus import cache_key
+
+    stopwords = None if spec.stopwords in (None, "default") else spec.stopwords
+    key = (spec, cache_key(spec.user_dict), cache_key(stopwords))
+    tok = _TOKENIZERS.get(key)
     if tok is None:
-        tok = _TOKENIZERS[spec] = Tokenizer(spec)
+        tok = _TOKENIZERS[key] = Tokenizer(spec)
     return tok

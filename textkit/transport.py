@@ -106,6 +106,7 @@ import itertools
 import logging
 import math
 import os
+import threading
 import types
 import warnings
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -152,9 +153,14 @@ class RowTable:
     Per row x (float64 from the store): ``norm = ||x||`` (what WRD weighs a word by),
     ``rows = x`` or ``x / ||x||`` (unit costs; a zero row stays zero), ``sq = ||rows||^2``.
     A row holding NaN or inf (a damaged store) is a VectorsError naming its word.
+
+    Threads may share a table: new rows are added under a lock, and a slot is
+    published only once its row is written (rows already in the table never move
+    within the arrays a reader holds; growing copies them into new arrays).
     """
 
     def __init__(self, matrix, unit: bool, words: Sequence[str], source: str | None = None):
+        self._lock = threading.Lock()
         self.matrix = matrix
         self.unit = unit
         self.words, self.source = words, source  # to name a damaged row
@@ -168,8 +174,18 @@ class RowTable:
     def slots(self, ids: np.ndarray) -> np.ndarray:
         """Slots of distinct row ``ids`` (int64), reading the rows not in the table yet."""
         if self.slot is None:
-            width = np.int32 if len(self.matrix) < 2**31 else np.int64
-            self.slot = np.full(len(self.matrix), -1, dtype=width)
+            with self._lock:
+                if self.slot is None:
+                    width = np.int32 if len(self.matrix) < 2**31 else np.int64
+                    self.slot = np.full(len(self.matrix), -1, dtype=width)
+        found = self.slot[ids]
+        if (found < 0).any():
+            with self._lock:
+                found = self._add(ids)
+        return found.astype(np.int64)
+
+    def _add(self, ids: np.ndarray) -> np.ndarray:
+        """Read the rows of ``ids`` not in the table yet (the caller holds the lock); all their slots."""
         found = self.slot[ids]
         new = ids[found < 0]
         if len(new):
@@ -191,7 +207,7 @@ class RowTable:
             self.slot[new] = np.arange(self.used, stop)
             self.used = stop
             found = self.slot[ids]
-        return found.astype(np.int64)
+        return found
 
     def _grow(self, need: int) -> None:
         size = max(need, 2 * len(self.rows), 1024)
@@ -872,6 +888,7 @@ def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vect
         return i + 1 if numbers is None else numbers[i]
 
     for chunk in chunks(token_pairs, PAIR_BATCH):
+        Transport._check_token_lists([tokens for pair in chunk for tokens in pair])
         chunk = [(tuple(tokens1), tuple(tokens2)) for tokens1, tokens2 in chunk]
         bags = scorer.bags(((key, f"{what} {number(index + i)}, text {side}")
                             for i, pair in enumerate(chunk) for side, key in enumerate(pair, 1)), tuple)

@@ -808,11 +808,29 @@ def open_vectors_cached(path=None, *, opened=None):
 
     ``opened``: vectors the caller already opened from ``path``, kept for it
     (so that workers use them instead of reading the path again).  Only the
-    last store is kept (a store can be large).
+    last store is kept (a store can be large).  A store or file rewritten since
+    it was opened, or a relative path after a change of directory, is opened
+    anew (:func:`textkit.corpus.cache_key`).
     """
-    key = None if path is None else str(path)
+    from .corpus import cache_key
+
+    key = cache_key(path, META_FILE, MATRIX_FILE, VOCAB_FILE)
     vectors = _OPENED.get(key)
     if vectors is None or (opened is not None and opened is not vectors):
         _OPENED.clear()
         vectors = _OPENED[key] = opened if opened is not None else open_vectors(path)
     return vectors
+
+
+def share_vectors(vectors, path=None):
+    """The ``path`` argument under which pool workers find ``vectors`` through :func:`open_vectors_cached`.
+
+    ``path`` as given when the caller opened ``vectors`` from it (the default
+    store for None); otherwise a name that stands for these vectors alone, so
+    that they never replace the default store in the cache.  A forked worker
+    inherits them; elsewhere (spawned workers) only a real path can be opened.
+    """
+    if path is None and _OPENED.get(None) is not vectors:
+        path = f"<vectors in memory {id(vectors):x}>"
+    open_vectors_cached(path, opened=vectors)
+    return path

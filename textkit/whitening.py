@@ -179,7 +179,9 @@ class Whitening:
     ) -> Whitening:
         """Fit on a (n, d) array or on an iterable of (m, d) batches (streamed, bounded memory).
 
-        ``vectors_identity`` and ``encoder`` (a label of the sentence-vector settings) are
+        Every row counts, zero rows too: leave out the sentences with no known word
+        (``EncodedBatch.known == 0``) as ``textkit whiten fit`` does, or they pull
+        the mean towards 0.  ``vectors_identity`` and ``encoder`` (a label of the sentence-vector settings) are
         recorded so that applying the parameters to other vectors can be refused.
         """
         if isinstance(data, np.ndarray):
@@ -241,7 +243,12 @@ class Whitening:
             raise UsageError("this Whitening is not fitted yet: call fit() or Whitening.load()")
 
     def transform(self, matrix: np.ndarray) -> np.ndarray:
-        """(x - μ) W for rows x of a (m, d) array; returns float64 (m, k)."""
+        """(x - μ) W for rows x of a (m, d) array; returns float64 (m, k).
+
+        A pure affine map: a zero row (a sentence with no known word) becomes -μW.
+        ``textkit embed --whitening`` writes 0 for such sentences instead; do the
+        same with the batch's ``known`` counts if that is what you want.
+        """
         self._check_fitted()
         x = np.asarray(matrix, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.n_features_:
