@@ -472,6 +472,16 @@ def test_merge_checks_json_types(tmp_path, line, message):
     assert code == 1 and out == "" and "c.jsonl:1:" in err and message in err
 
 
+def test_a_word_tsv_cannot_carry_is_refused_before_writing(tmp_path):
+    """A word with a tab or a line break (from JSON Lines or CSV) would split its TSV row."""
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"word": "a", "count": 9}\n{"word": "x\\t5", "count": 3}\n', encoding="utf-8")
+    code, out, err = run_main("merge", path)
+    assert code == 1 and out == "" and "'x\\t5' holds a tab or a line break" in err and "--format jsonl" in err
+    code, out, err = run_main("merge", path, "--format", "jsonl")
+    assert code == 0 and out.splitlines()[1] == '{"word": "x\\t5", "count": 3}'
+
+
 def test_merge_takes_globs_and_directories_and_stdin_once(tmp_path):
     folder = tmp_path / "days"
     folder.mkdir()

@@ -72,13 +72,39 @@ def test_count_files_roundtrip_and_merge(tmp_path):
     ("的\t1\n的\t2\n", "listed twice"),
     ("的\n", "got 1 fields"),
     ("的\t-3\n", "negative"),
+    ("的\t+5\n", "count '\\+5' is not a whole number"),
+    ("的\t 6\n", "count ' 6' is not a whole number"),
+    ("的\t5_000\n", "count '5_000' is not a whole number"),
+    ("的\t\u0665\n", "is not a whole number"),  # an Arabic-Indic 5: int() would take it
+    ("\t5\n", "a row without a word"),
+    ("的\t1\t5\n", "df 5 is larger than the count 1"),
 ])
 def test_bad_count_files_name_the_line(tmp_path, content, message):
     path = tmp_path / "bad.tsv"
-    path.write_text("ok\t1\n" + content, encoding="utf-8")
+    first_has_df = content.split("\n")[0].count("\t") == 2
+    path.write_text(("ok\t1\t1\n" if first_has_df else "ok\t1\n") + content, encoding="utf-8")
     with pytest.raises(DataError, match=message) as err:
         read_counts(str(path))
     assert "bad.tsv:2" in str(err.value) or "bad.tsv:3" in str(err.value)
+
+
+@pytest.mark.parametrize("word", ["g\rh", "a\nb", "x\t5", "逗,号", 'q"uote', "x" * 140_000])
+def test_csv_carries_any_word_back_to_merge(tmp_path, word):
+    """What the CSV writer writes, the count-file reader reads back: line breaks, a lone CR, long words."""
+    import io
+
+    from textkit.output import write_rows
+
+    buf = io.StringIO()
+    write_rows(buf, [(word, 3), ("好", 2)], ("word", "count"), "csv")
+    (tmp_path / "c.csv").write_text(buf.getvalue(), encoding="utf-8", newline="")
+    assert read_counts(str(tmp_path / "c.csv")).counts == Counter({word: 3, "好": 2})
+
+
+def test_a_line_that_is_not_csv_names_it(tmp_path):
+    (tmp_path / "c.csv").write_text("word,count\n好,1\na\rb,1\n", encoding="utf-8", newline="")
+    with pytest.raises(DataError, match=r"c.csv:3: not a CSV row \(new-line character seen in unquoted field\)$"):
+        read_counts(str(tmp_path / "c.csv"))
 
 
 def test_jsonl_writer_has_no_infinity():

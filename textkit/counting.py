@@ -19,6 +19,7 @@ import itertools
 import json
 import logging
 import os
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Sequence, Tuple
@@ -115,13 +116,12 @@ def count_words(
 # -- count files -------------------------------------------------------------
 
 def _int_field(value: str, where: str, name: str) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: {name} {value!r} is not a whole number") from None
-    if n < 0:
-        raise DataError(f"{where}: {name} {n} is negative")
-    return n
+    """A count as ``textkit count`` writes it: ASCII digits only (not "+5", " 6", "5_000" or "٥")."""
+    if value.startswith("-") and value[1:].isascii() and value[1:].isdigit():
+        raise DataError(f"{where}: {name} {value} is negative")
+    if not (value.isascii() and value.isdigit()):
+        raise DataError(f"{where}: {name} {value!r} is not a whole number")
+    return int(value)
 
 
 def _parse_rows(path: str) -> Iterable[Tuple[str, Sequence[str]]]:
@@ -139,7 +139,10 @@ def _parse_rows(path: str) -> Iterable[Tuple[str, Sequence[str]]]:
         if kind == "jsonl":
             yield from _jsonl_rows(name, lines)
             return
-        rows = csv.reader(lines) if kind == "csv" else (line.rstrip("\r\n").split("\t") for line in lines)
+        if kind == "csv":
+            rows = _csv_rows(name, lines)
+        else:
+            rows = (line.rstrip("\r\n").split("\t") for line in lines)
         header_seen = False
         for lineno, row in enumerate(rows, 1):
             if not row or row == [""]:
@@ -149,6 +152,25 @@ def _parse_rows(path: str) -> Iterable[Tuple[str, Sequence[str]]]:
                 continue
             header_seen = True
             yield f"{name}:{lineno}", row
+
+
+def _csv_rows(name: str, lines: Iterable[str]) -> Iterable[List[str]]:
+    """The rows of CSV lines; a line that is not CSV is a DataError naming it.
+
+    Fields may be as long as a line (count writes words of any length; csv's
+    default cap is 128 KiB).
+    """
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    reader = csv.reader(lines)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = str(exc).split(" - ")[0]  # without csv's advice about newline modes
+            raise DataError(f"{name}:{reader.line_num}: not a CSV row ({reason})") from None
+        yield row
 
 
 def _count_file_kind(path: str, first: str) -> str:
@@ -212,8 +234,10 @@ def read_counts(path: str) -> WordCounts:
     seen_df_column: Optional[bool] = None
     for where, row in _parse_rows(path):
         if len(row) not in (2, 3):
-            raise DataError(f"{where}: expected word<TAB>count[<TAB>df], got {len(row)} fields")
+            raise DataError(f"{where}: expected word, count and optionally df, got {len(row)} fields")
         word = row[0]
+        if not word:
+            raise DataError(f"{where}: a row without a word")
         if word in counts:
             raise DataError(f"{where}: word {word!r} listed twice")
         counts[word] = _int_field(row[1], where, "count")
@@ -224,6 +248,9 @@ def read_counts(path: str) -> WordCounts:
             raise DataError(f"{where}: some rows have a df column and some do not")
         if has_df and df is not None:
             df[word] = _int_field(row[2], where, "df")
+            if df[word] > counts[word]:
+                raise DataError(f"{where}: df {df[word]} is larger than the count {counts[word]} "
+                                "(a word is in at most as many documents as it occurs)")
     return WordCounts(counts, df if seen_df_column else None, 0)
 
 

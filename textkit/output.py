@@ -11,6 +11,7 @@ terminal): renaming a file over it would replace the device itself.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -193,9 +194,21 @@ def write_rows(
             n += 1
     elif fmt == "csv":
         writer = csv.writer(handle, lineterminator="\n")
+        # csv quotes a field holding a character of its line terminator; with "\n" a lone
+        # "\r" would go out bare and split the row when read back: such rows go through
+        # a writer ending lines with "\r\n", whose "\r\n" is then put back to "\n"
+        spare = io.StringIO()
+        careful = csv.writer(spare, lineterminator="\r\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([format_value(v) for v in row])
+            fields = [format_value(v) for v in row]
+            if any("\r" in field for field in fields):
+                spare.seek(0)
+                spare.truncate()
+                careful.writerow(fields)
+                handle.write(spare.getvalue()[:-2] + "\n")
+            else:
+                writer.writerow(fields)
             n += 1
     elif fmt == "jsonl":
         for row in rows:

@@ -7,6 +7,7 @@ from typing import Optional
 import click
 
 from ..counting import WordCounts, count_words, merge_count_files
+from ..errors import DataError, preview
 from ..output import open_output, write_rows
 from .options import (OutputSpec, TextkitCommand, input_options, output_options,
                       tokenizer_options, workers_option)
@@ -17,6 +18,11 @@ _MIN_COUNT = click.option("--min-count", type=click.IntRange(min=1), default=1, 
 
 
 def _write(table: WordCounts, output: OutputSpec, top: Optional[int], min_count: int) -> None:
+    if output.fmt == "tsv":  # checked before writing: half a table on stdout would be worse
+        bad = next((word for word in table.counts if "\t" in word or "\n" in word or "\r" in word), None)
+        if bad is not None:
+            raise DataError(f"the word {preview(bad, 30)} holds a tab or a line break, which TSV cannot "
+                            "carry; use --format csv or --format jsonl")
     with open_output(output.path) as fh:
         write_rows(fh, table.rows(top, min_count), table.columns(), output.fmt, output.header)
 
