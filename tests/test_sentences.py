@@ -44,15 +44,15 @@ WORDS = ["的", "我们", "今天", "天气", "很好", "北京", "零向量"]
 def fake_store(counts=None, seed=0):
     rng = np.random.default_rng(seed)
     matrix = rng.normal(size=(len(WORDS), 5)) * rng.uniform(0.5, 4.0, size=(len(WORDS), 1))
-    matrix[-1] = 0.0  # a stored zero row must stay harmless
+    matrix[-1] = 0.0  # a stored zero row: no direction, counted as unknown
     return FakeVectors(WORDS, matrix, counts=counts)
 
 
 def naive_encode(store, tokens, pooling="unit", weight=None):
-    """Reference: loop over tokens, skip OOV, weighted mean over the known ones."""
+    """Reference: loop over tokens, skip OOV and zero rows, weighted mean over the known ones."""
     rows, known = [], 0
     for tok in tokens:
-        if tok not in store:
+        if tok not in store or not store.matrix[store.index_of(tok)].any():
             continue
         v = store.matrix[store.index_of(tok)].astype(np.float64)
         if pooling == "unit":
@@ -71,6 +71,7 @@ SENTENCES = [
     [],
     ["火星文", "外星语"],
     ["零向量", "天气"],
+    ["零向量"],
     ["的"],
 ]
 

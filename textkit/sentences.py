@@ -21,7 +21,8 @@ approximation: the store's rows must be sorted by decreasing frequency, as
 every common format is).  Only the weighting of SIF is done here, not the
 removal of the first principal component (whitening subsumes it).
 
-OOV tokens are skipped and counted.  A sentence with no known token gets the
+OOV tokens are skipped and counted, and so are words stored as a zero row (no
+direction; WRD gives them no mass either).  A sentence with no known token gets the
 zero vector (never NaN); ``EncodedBatch.known == 0`` marks it so the caller
 can warn with its line number.  Sums run in float64; the result is float32.
 
@@ -163,19 +164,24 @@ class SentenceEncoder:
         known_mask = np.asarray(known_mask, dtype=bool)
         sentence_of = np.repeat(np.arange(n), total)[known_mask]
         ids = ids[known_mask]
-        known = np.bincount(sentence_of, minlength=n).astype(np.int64)
-        out = np.zeros((n, self.dim), dtype=np.float64)
         if ids.size:
             rows, local = np.unique(ids, return_inverse=True)
-            weights = np.ones(ids.size) if self._row_weights is None else self._row_weights[ids]
-            weights = weights / known[sentence_of]
-            pool = sparse.csr_matrix((weights, (sentence_of, local)), shape=(n, rows.size))
             base = np.asarray(self._base[rows], dtype=np.float64)
             if self.pooling == "raw" and not np.isfinite(base).all():  # unit rows were checked by unit()
                 from textkit.vectors import damaged_row_error
 
                 row = int(rows[np.flatnonzero(~np.isfinite(base).all(axis=1))[0]])
                 raise damaged_row_error(self.vectors.words, row, getattr(self.vectors, "path", None))
+            blank = ~base.any(axis=1)
+            if blank.any():  # a word stored as a zero row has no direction: counted as unknown
+                keep = ~blank[local]
+                ids, local, sentence_of = ids[keep], local[keep], sentence_of[keep]
+        known = np.bincount(sentence_of, minlength=n).astype(np.int64)
+        out = np.zeros((n, self.dim), dtype=np.float64)
+        if ids.size:
+            weights = np.ones(ids.size) if self._row_weights is None else self._row_weights[ids]
+            weights = weights / known[sentence_of]
+            pool = sparse.csr_matrix((weights, (sentence_of, local)), shape=(n, rows.size))
             out = pool @ base
         return EncodedBatch(np.asarray(out, dtype=np.float32), known, total)
 
