@@ -174,6 +174,43 @@ def test_embed_jsonl_to_stdout(workdir, tmp_path):
     assert "two.txt, line 2: no known word" in res.stderr
 
 
+def test_embed_to_a_pipe_named_as_a_file(workdir, tmp_path):
+    """-o /dev/stdout (a pipe here) writes JSON Lines, as stdout does; a pipe named .npy gets a whole .npy."""
+    import os
+    import threading
+
+    from .conftest import run_textkit
+
+    two = tmp_path / "two.txt"
+    two.write_text("w1 w2\nw3\n", encoding="utf-8")
+    args = ["embed", str(two), "--vectors", str(workdir / "store"), *map(str, TOK), "-q"]
+    want = run_textkit(*args).stdout
+    done = run_textkit(*args, "-o", "/dev/stdout")
+    assert done.returncode == 0 and done.stdout == want
+    fifo = tmp_path / "v.npy"
+    os.mkfifo(fifo)
+    got = {}
+    reader = threading.Thread(target=lambda: got.setdefault("bytes", fifo.read_bytes()))
+    reader.start()
+    assert run_textkit(*args, "-o", str(fifo)).returncode == 0
+    reader.join(30)
+    (tmp_path / "copy.npy").write_bytes(got["bytes"])
+    rows = np.load(tmp_path / "copy.npy")
+    np.testing.assert_allclose(rows, reference_vectors(workdir, ["w1 w2", "w3"]), rtol=1e-6)
+
+
+def test_empty_input_and_a_parameters_file_named_npy(workdir, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    res = run(["embed", empty, "--vectors", workdir / "store", "-o", tmp_path / "e.npy"], workdir)
+    assert res.exit_code == 0 and "the input has no lines" in res.stderr
+    assert np.load(tmp_path / "e.npy").shape == (0, 6)
+    res = run(["whiten", "fit", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK,
+               "-o", tmp_path / "w.npy"], workdir)
+    assert res.exit_code == 2 and "an .npz archive; name the file .npz" in res.stderr
+    assert not (tmp_path / "w.npy").exists()
+
+
 def test_whiten_fit_then_apply_gives_white_vectors(workdir, tmp_path):
     params = tmp_path / "p.npz"
     res = run(

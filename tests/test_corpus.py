@@ -95,6 +95,18 @@ def test_truncated_gzip_names_file(tmp_path):
         docs(path)
 
 
+def test_a_tar_archive_is_named(tmp_path):
+    import io
+    import tarfile
+
+    with tarfile.open(tmp_path / "c.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("c.txt")
+        info.size = len(RAW)
+        tar.addfile(info, io.BytesIO(RAW))
+    with pytest.raises(CorpusError, match=r"c.tar.gz: a tar archive; extract it first"):
+        docs(tmp_path / "c.tar.gz")
+
+
 @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
 def test_truncated_archive_says_where(tmp_path, compress):
     """The error says how far the reading got: after line N, or before the first line

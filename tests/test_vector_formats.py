@@ -192,6 +192,8 @@ def test_bom_and_crlf(tmp_path):
                      id="long-value-cut-short"),
         ("-2 3\na 1 2 3\nb 1 2 3\n", "1: '-2 3' is not a word2vec header"),
         ("2 3 7\na 1 2 3\nb 1 2 3\n", "1: '2 3 7' is not a word2vec header"),
+        ("2024 1 2\n猫 3 4\n", "a GloVe file whose first word is a number needs --format glove"),
+        ("0 5\n", "1: the header announces 0 rows; no vectors"),
     ],
 )
 def test_malformed_text_names_the_line(tmp_path, content, message):
@@ -201,6 +203,34 @@ def test_malformed_text_names_the_line(tmp_path, content, message):
         read_vectors(str(p), format="auto")
     assert message in str(err.value)
     assert str(p) in str(err.value)
+
+
+def test_words_in_another_encoding_and_words_with_edge_spaces(tmp_path, caplog):
+    gbk = tmp_path / "gbk.txt"
+    gbk.write_bytes("3 2\n酒店 1 2\n宾馆 3 4\n北京 5 6\n".encode("gbk"))
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        convert(str(gbk), str(tmp_path / "bad"))
+    assert "3 word(s) were not valid utf-8" in caplog.text and "--encoding" in caplog.text
+    store, _ = convert(str(gbk), str(tmp_path / "good"), encoding="gbk")
+    assert store.words == ["酒店", "宾馆", "北京"]
+    caplog.clear()
+    (tmp_path / "two.txt").write_text("2 3\n猫  1 2 3\n狗  4 5 6\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        assert read_vectors(str(tmp_path / "two.txt")).words == ["猫 ", "狗 "]
+    assert "2 word(s) start or end with a space (two spaces before the values?)" in caplog.text
+
+
+def test_a_tar_archive_is_named(tmp_path):
+    import io
+    import tarfile
+
+    data = "2 2\n猫 1 2\n狗 3 4\n".encode("utf-8")
+    with tarfile.open(tmp_path / "v.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("v.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(VectorsError, match=r"v.tar.gz: a tar archive; extract it first"):
+        read_vectors(str(tmp_path / "v.tar.gz"))
 
 
 def test_tabs_between_fields_read_like_spaces(tmp_path):

@@ -156,7 +156,7 @@ def open_text(path: str, encoding: str = "utf-8") -> Iterator["TextLines"]:
         name = _display(path)
         head = stream.peek(_BINARY_PROBE)[:_BINARY_PROBE] if hasattr(stream, "peek") else b""
         if b"\x00" in head:
-            raise CorpusError(f"{name}: looks like a binary file (NUL bytes); expected text")
+            raise CorpusError(binary_file_problem(name, head))
         yield TextLines(stream, encoding, name)
 
 
@@ -209,6 +209,18 @@ def check_encoding(encoding: str) -> None:
         raise UsageError(f"--encoding {encoding}: not readable line by line (textkit reads encodings that "
                           f"keep ASCII as is: utf-8, gb18030, big5, latin-1, ...); convert first, e.g. "
                           f"iconv -f {encoding} -t utf-8")
+
+
+def binary_file_problem(name: str, head: bytes) -> str:
+    """The error line for a file whose first bytes ``head`` (after decompression) are not text."""
+    if is_tar(head):
+        return f"{name}: a tar archive; extract it first (tar xf), then give the file inside"
+    return f"{name}: looks like a binary file (NUL bytes); expected text"
+
+
+def is_tar(head: bytes) -> bool:
+    """Whether ``head`` starts a tar archive (POSIX ustar or GNU tar: "ustar" at byte 257)."""
+    return head[257:262] == b"ustar"
 
 
 def file_stamp(path) -> Optional[list]:
@@ -371,7 +383,7 @@ class Corpus:
                 if skip_binary:
                     log.warning("%s: skipped, looks like a binary file", name)
                     return 0
-                raise CorpusError(f"{name}: looks like a binary file (NUL bytes); expected text")
+                raise CorpusError(binary_file_problem(name, head))
             stats = self.stats
             stats.files += 1
             lineno = 0

@@ -341,7 +341,9 @@ class EmbeddingRun:
             log.warning(
                 "%d more lines had no known word (zero vectors)", self.empty - SHOWN_EMPTY_WARNINGS
             )
-        if self.tokens:
+        if not self.sentences:
+            log.warning("the input has no lines: no sentence vectors")
+        elif self.tokens:
             log.info(
                 "%d sentences, %d tokens, %.1f%% out of vocabulary",
                 self.sentences,

@@ -42,6 +42,7 @@ from typing import BinaryIO, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .corpus import binary_file_problem, is_tar
 from .errors import CorpusError, UsageError, VectorsError, preview
 
 log = logging.getLogger("textkit")
@@ -82,6 +83,8 @@ class ReadReport:
     empty_words: int = 0  # rows whose word is empty: no token can ever match them
     first_empty: Optional[str] = None  # "line N" / "record N"
     spaced_words: int = 0
+    edge_spaces: int = 0  # words starting or ending with a space
+    first_edge_space: Optional[Tuple[str, str]] = None
     bad_utf8: int = 0
     limited: bool = False
     notes: List[str] = field(default_factory=list)
@@ -189,14 +192,18 @@ class VectorFileReader:
             first = first[3:]
         if not first:
             raise VectorsError(f"{self.name}: empty file, no vectors")
+        if is_tar(first + stream.peek(512)[:512] if hasattr(stream, "peek") else first):
+            raise VectorsError(binary_file_problem(self.name, b"\x00" * 257 + b"ustar"))
         if first.startswith((b"PK\x03\x04", b"\x93NUMPY")):  # a user's easy slip: a file from a store or whiten
             raise VectorsError(f"{self.name}: a NumPy .npy/.npz file, not a vectors file; give a vector store "
                                "(the folder holding vectors.npy) or a word2vec / fastText / GloVe file")
         kind = _KIND.get(self.format)
         header = _HEADER.match(first) if kind != "glove" else None
         if header is None and kind is None and _BAD_HEADER.match(first):
+            glove = "; a GloVe file whose first word is a number needs --format glove" \
+                if len(first.split()) == 3 else ""
             raise VectorsError(f"{self.name}:1: {preview(first.decode('latin-1').strip(), 30)} is not a "
-                               "word2vec header ('count dim', two positive whole numbers)")
+                               f"word2vec header ('count dim', two positive whole numbers){glove}")
         if header is None:
             if kind in ("text", "binary"):
                 raise VectorsError(
@@ -210,6 +217,8 @@ class VectorFileReader:
         count, dim = int(header.group(1)), int(header.group(2))
         if dim < 1:
             raise VectorsError(f"{self.name}:1: the header announces {dim} dimensions")
+        if count < 1:
+            raise VectorsError(f"{self.name}:1: the header announces {count} rows; no vectors")
         self.report.header_count = count
         self.report.dim = dim
         probe = stream.read(_READ_CHUNK)
@@ -244,11 +253,15 @@ class VectorFileReader:
             )
         if rep.bad_utf8:
             log.warning(
-                "%s: %d word(s) were not valid %s; bad bytes replaced",
+                "%s: %d word(s) were not valid %s; bad bytes replaced (another encoding? see --encoding)",
                 self.name,
                 rep.bad_utf8,
                 self.encoding,
             )
+        if rep.edge_spaces:
+            word, where = rep.first_edge_space  # type: ignore[misc]
+            log.warning("%s: %d word(s) start or end with a space (two spaces before the values?), kept as "
+                        "they are; first: %r at %s", self.name, rep.edge_spaces, word, where)
         if rep.spaced_words:
             log.info("%s: %d word(s) contain spaces (kept whole)", self.name, rep.spaced_words)
 
@@ -398,13 +411,19 @@ class VectorFileReader:
                     f"{where}: value {j + 1} ({preview(token, 24)}) is beyond the float32 range"
                 )
             out[j] = value
+        if word != word.strip(" "):
+            rep = self.report
+            rep.edge_spaces += 1
+            if rep.first_edge_space is None:
+                rep.first_edge_space = (word, f"line {lineno}")
         if " " in word:
             surplus = word.split(" ")[1:]
             if surplus and all(_is_number(t) for t in surplus):
                 raise VectorsError(
                     f"{where}: expected {dim} values after the word, found {dim + len(surplus)}"
                 )
-            self.report.spaced_words += 1
+            if " " in word.strip(" "):
+                self.report.spaced_words += 1
         return word
 
     # -- binary ---------------------------------------------------------------------------
@@ -564,11 +583,17 @@ def convert(
     format: str = "auto",
     limit: Optional[int] = None,
     dtype: str = "float32",
+    encoding: str = "utf-8",
 ):
-    """Stream the vectors file ``src`` into a store at ``dest``; returns (Vectors, ReadReport)."""
+    """Stream the vectors file ``src`` into a store at ``dest``; returns (Vectors, ReadReport).
+
+    ``encoding``: of the words (the store holds them as UTF-8).
+    """
+    from .corpus import check_encoding
     from .vectors import StoreWriter
 
-    reader = VectorFileReader(src, format=format, limit=limit)
+    check_encoding(encoding)
+    reader = VectorFileReader(src, format=format, limit=limit, encoding=encoding)
     writer = None
     try:
         for words, rows in reader.blocks():

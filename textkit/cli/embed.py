@@ -6,6 +6,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import shutil
+import tempfile
 from typing import Callable
 
 import click
@@ -136,7 +138,19 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
                 matrix = np.where(batch.known[:, None] > 0, whitening.transform(matrix), 0.0)
             yield records, np.asarray(matrix, dtype=np.float32)
 
-    if output is not None and not output.lower().endswith((".jsonl", ".json")) and output != "-":
+    special = output not in (None, "-") and is_special_file(output)  # /dev/stdout, a pipe: JSON Lines
+    if output not in (None, "-") and (output.lower().endswith(".npy") or not (
+            special or output.lower().endswith((".jsonl", ".json")))):
+        if special:  # an .npy header holds the row count, written last: build it aside, then copy
+            with tempfile.TemporaryFile() as fh:
+                writer = NpyRowWriter(fh, dim)
+                for _, matrix in vectors():
+                    writer.add(matrix)
+                writer.close()
+                fh.seek(0)
+                with open(output, "wb") as out:
+                    shutil.copyfileobj(fh, out)
+            return
         with atomic_path(output) as tmp, open(tmp, "wb") as fh:
             writer = NpyRowWriter(fh, dim)
             for _, matrix in vectors():
@@ -223,6 +237,8 @@ def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
     from ..output import check_output_file
     from ..sentences import fit_whitening
 
+    if output.lower().endswith((".npy", ".jsonl", ".json", ".tsv", ".txt")):  # an easy slip for sentence vectors
+        raise click.UsageError(f"-o {output}: the parameters are an .npz archive; name the file .npz")
     check_output_file(output)  # before the work, not after it
     whitening = fit_whitening(
         corpus, spec, n_components=n_components, eigenvalue_floor=eigenvalue_floor, workers=workers

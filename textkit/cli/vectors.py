@@ -63,7 +63,9 @@ def vectors() -> None:
     help="Keep only the first N words (files are ordered by frequency).",
 )
 @_DTYPE
-def convert(source, dest, fmt, limit, dtype):
+@click.option("--encoding", default="utf-8", show_default=True, metavar="NAME",
+              help="Encoding of the words in SRC (e.g. gb18030); the store holds UTF-8.")
+def convert(source, dest, fmt, limit, dtype, encoding):
     """Convert a word2vec / fastText / GloVe / Tencent file (.gz/.bz2/.xz too) into a store.
 
     Later commands open the store memory-mapped in milliseconds.
@@ -72,7 +74,7 @@ def convert(source, dest, fmt, limit, dtype):
     Example:
       textkit vectors convert tencent-d200-v0.2.0.txt.gz --limit 500000 -o tencent
     """
-    store, report = convert_file(source, dest, format=fmt, limit=limit, dtype=dtype)
+    store, report = convert_file(source, dest, format=fmt, limit=limit, dtype=dtype, encoding=encoding)
     log.info(
         "wrote %s: %s words x %d (%s, read as %s)",
         dest,
