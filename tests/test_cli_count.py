@@ -98,13 +98,22 @@ def test_usage_errors_exit_2():
     (["count", "--topp", "3"], "No such option '--topp'"),
     (["cont"], "No such command 'cont'"),
     (["count", "--cut-all", "--search"], "--cut-all and --search are exclusive"),
+    (["search", "w", "--corpus", "README.md", "-k", "0"], "-k must be at least 1"),  # refused by the library
+    (["sim", "a", "b", "--metric", "cosine", "--oov", "error"], "--oov and --sinkhorn apply to --metric wrd"),
 ])
 def test_usage_errors_are_one_line_naming_the_help(args, says):
     code, out, err = run_main(*args)
-    command = "textkit" if args == ["cont"] else "textkit count"
+    command = "textkit" if args == ["cont"] else f"textkit {args[0]}"
     assert code == 2 and out == ""
     assert len(err.splitlines()) == 1 and err.startswith("textkit: error: ") and says in err
     assert err.rstrip().endswith(f"(see '{command} --help')")
+
+
+@pytest.mark.parametrize("args", [[], ["vectors"]])
+def test_a_group_without_its_command_shows_its_help(args):
+    code, out, err = run_main(*args)
+    assert code == 2 and out == ""
+    assert err.startswith(f"Usage: textkit {' '.join(args)}".rstrip() + " [OPTIONS] COMMAND") and "Commands:" in err
 
 
 def test_invalid_utf8_warns_and_counts(tmp_path):
@@ -301,6 +310,19 @@ def test_closed_standard_error_does_not_stop_the_work(sample_path):
     proc = subprocess.run([sys.executable, "-m", "textkit", "count", str(sample_path)], stdout=subprocess.PIPE,
                           preexec_fn=lambda: os.close(2), timeout=120)  # as a shell's 2>&-
     assert proc.returncode == 0 and proc.stdout == want
+
+
+def test_a_read_only_standard_error_is_treated_as_closed(sample_path, tmp_path):
+    """A wrapper (pyenv's shim) may leave fd 2 open read-only on its own script: writes fail with EBADF."""
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe today\n")  # a warning to write
+    want = run_textkit("count", bad).stdout
+    script = tmp_path / "wrapper.sh"
+    script.write_text("#!/bin/sh\n", encoding="utf-8")
+    with open(script, "rb") as read_only:
+        proc = subprocess.run([sys.executable, "-m", "textkit", "count", str(bad)],
+                              stdout=subprocess.PIPE, stderr=read_only, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == want and want
 
 
 def test_an_eof_error_escaping_a_reader_is_an_error_not_an_interruption(monkeypatch, tmp_path):
@@ -521,7 +543,7 @@ def test_encodings_that_cannot_be_read_by_line_are_one_error(tmp_path, encoding)
     code, out, err = run_main("count", path, "--encoding", encoding)
     assert code == 2 and out == "" and f"--encoding {encoding}: not readable" in err and err.count("\n") == 1
     code, out, err = run_main("count", path, "--encoding", "klingon")
-    assert code == 2 and out == "" and err == "textkit: error: unknown encoding 'klingon'\n"
+    assert code == 2 and out == "" and err == "textkit: error: unknown encoding 'klingon' (see 'textkit count --help')\n"
 
 
 def test_text_starting_with_bzh_is_text(tmp_path):

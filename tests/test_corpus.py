@@ -221,3 +221,13 @@ def test_open_text_names_the_line_and_refuses_binary(tmp_path):
     with pytest.raises(CorpusError, match="side.tsv: looks like a binary file"):
         with open_text(str(path)):
             pass
+
+
+def test_a_directory_and_a_glob_over_it_are_read_in_the_same_order(tmp_path):
+    root = tmp_path / "ord"
+    (root / "a").mkdir(parents=True)
+    for name in ("a/z.txt", "a.txt", "A.txt", "b.txt", ".hidden.txt"):
+        (root / name).write_text(name + "\n", encoding="utf-8")
+    by_folder = list(Corpus([str(root)]).documents())
+    by_glob = list(Corpus([str(root / "**" / "*.txt")]).documents())
+    assert by_folder == by_glob == ["A.txt", "a/z.txt", "a.txt", "b.txt"]

@@ -37,6 +37,23 @@ def test_counts_equal_naive_for_any_workers_and_batches(sample_path, sample_line
     assert with_df.counts == expected and with_df.df == expected_df
 
 
+def test_counts_of_the_shared_gzip_corpus_equal_naive(shared_data, tmp_path):
+    """Real reviews and abstracts (the first 3,000 lines of ../shared/data/zh_corpus.txt.gz), read
+    gzip-compressed, counted with two workers, with df: the naive loop's counts."""
+    import gzip
+    import itertools
+
+    with gzip.open(shared_data / "zh_corpus.txt.gz", "rt", encoding="utf-8") as fh:
+        lines = [line.rstrip("\n") for line in itertools.islice(fh, 3000)]
+    path = tmp_path / "part.txt.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.writelines(line + "\n" for line in lines)
+    spec = TokenizerSpec()
+    expected, expected_df = naive_counts(lines, spec)
+    table = count_words(Corpus([str(path)]), spec, workers=2, df=True, batch_chars=50_000)
+    assert table.counts == expected and table.df == expected_df and table.documents == 3000
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.lists(_TEXT, min_size=0, max_size=30), st.integers(1, 200))
 def test_counts_on_generated_corpora(tmp_path_factory, docs, batch_chars):

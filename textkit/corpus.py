@@ -318,7 +318,9 @@ class Corpus:
             elif os.path.exists(src):
                 out.append((src, False))
             elif _GLOB_CHARS & set(src):
-                matches = sorted(p for p in glob.glob(src, recursive=True) if os.path.isfile(p))
+                # ordered as a directory's files are: by path components (a/z.txt before a.txt)
+                matches = sorted((p for p in glob.glob(src, recursive=True) if os.path.isfile(p)),
+                                 key=lambda p: p.split(os.sep))
                 if not matches:
                     raise CorpusError(f"{src}: no file matches this pattern")
                 out.extend((path, False) for path in matches)

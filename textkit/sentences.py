@@ -397,7 +397,7 @@ def fit_whitening(
         total = merge_stats(total, stats)
         empty += n_empty
     if empty:
-        log.info("whitening fit: left out %d lines with no known word", empty)
+        log.info("whitening fit: left out %s line%s with no known word", f"{empty:,}", "" if empty == 1 else "s")
     if total is None or total.n < 2:
         from textkit.errors import DataError
 

@@ -48,7 +48,7 @@ def count(corpus, tokenizer_spec, workers, top, min_count, df, output):
     _write(table, output, top, min_count)
 
 
-@click.command(cls=TextkitCommand)
+@click.command(cls=TextkitCommand, short_help="Sum count files (TSV, CSV or JSON Lines).")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @_TOP
 @_MIN_COUNT

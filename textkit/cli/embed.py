@@ -203,7 +203,7 @@ def embed(corpus, spec, workers, whitening_path, output):
     _embed(corpus, spec, workers, whitening_path, output)
 
 
-@click.group(cls=TextkitGroup)
+@click.group(cls=TextkitGroup, short_help="Fit a whitening on sentence vectors, and apply it.")
 def whiten():
     """Fit a whitening on sentence vectors, and apply it (x -> (x - mu) W)."""
 
@@ -237,7 +237,7 @@ def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
     from ..output import check_output_file
     from ..sentences import fit_whitening
 
-    if output.lower().endswith((".npy", ".jsonl", ".json", ".tsv", ".txt")):  # an easy slip for sentence vectors
+    if output.lower().endswith((".npy", ".jsonl", ".json", ".tsv", ".txt")):  # a slip: vectors' names
         raise click.UsageError(f"-o {output}: the parameters are an .npz archive; name the file .npz")
     check_output_file(output)  # before the work, not after it
     whitening = fit_whitening(
@@ -282,7 +282,8 @@ def whiten_apply(corpus, spec, workers, whitening_path, output):
     _embed(corpus, spec, workers, whitening_path, output)
 
 
-@click.command("eval", cls=TextkitCommand)
+@click.command("eval", cls=TextkitCommand,
+               short_help="Spearman and Pearson of a similarity against the labels.")
 @click.argument("pairs_path", metavar="PAIRS.tsv")
 @encoder_options
 @workers_option
@@ -310,9 +311,9 @@ def whiten_apply(corpus, spec, workers, whitening_path, output):
     "--scores",
     is_flag=True,
     help="Also give the per-pair scores (text: line<TAB>score<TAB>label rows on stdout, "
-    'the summary on stderr; json: a "scores" list); scores are similarities: '
-    "cosine, 1 - WRD, or -WMD, as `sim --pairs` gives them (a pair with a side of no "
-    "known word gets the worst score, -1 for cosine).",
+    'the summary on stderr; json: a "scores" list); scores are similarities, as '
+    "`sim --pairs` prints them but for WMD, negated here: cosine, 1 - WRD, -WMD (a pair "
+    "with a side of no known word gets the worst score, -1 for cosine).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,

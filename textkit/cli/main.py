@@ -25,9 +25,10 @@ from .options import PipeClosed, TextkitGroup, configure_logging
 def cli() -> None:
     """Streaming corpus analytics for Chinese text.
 
-    Every command reads files, directories, glob patterns or - (standard input),
-    gzip/bz2/xz transparently, and writes TSV (or CSV / JSON Lines) to standard
-    output or atomically to -o FILE.
+    Commands read files, directories (recursively, in sorted order, hidden
+    entries skipped), glob patterns or - (standard input), gzip/bz2/xz
+    transparently, and write TSV (or the formats their --format offers) to
+    standard output or atomically to -o FILE.
     """
 
 
@@ -75,9 +76,25 @@ def _one_line(message: str) -> str:
     return " ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
+def _stderr_unusable() -> bool:
+    """Whether standard error is closed, or open on something that cannot be written (a
+    read-only descriptor: a wrapper script that closed it may have left its own file there)."""
+    if sys.stderr is None:
+        return True
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):  # not a real file (a test's capture)
+        return False
+    try:
+        os.write(fd, b"")
+    except OSError:
+        return True
+    return False
+
+
 def main(argv=None) -> None:
     """Entry point of the ``textkit`` console script."""
-    if sys.stderr is None:  # started with stderr closed (2>&-): notes and errors go nowhere, the work goes on
+    if _stderr_unusable():  # closed (2>&-) or read-only: notes and errors go nowhere, the work goes on
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
     previous_sigterm = handle_sigterm()
     try:
@@ -101,6 +118,9 @@ def _main(argv) -> None:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.UsageError as exc:  # a bad option or value: one line, like every error
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:  # `textkit` alone: its help
+            _say(exc.ctx.get_help() + "\n")
+            sys.exit(exc.exit_code)
         command = exc.ctx.command_path if exc.ctx is not None else "textkit"
         _say(f"textkit: error: {_one_line(exc.format_message())} (see '{command} --help')\n")
         code = exc.exit_code

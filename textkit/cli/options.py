@@ -20,7 +20,7 @@ from typing import Callable, Optional
 import click
 
 from ..corpus import Corpus
-from ..errors import TextkitError
+from ..errors import TextkitError, UsageError
 from ..output import FORMATS, Progress
 from ..pool import resolve_workers
 from ..tokenize import TokenizerSpec
@@ -83,6 +83,8 @@ class TextkitCommand(click.Command):
             raise Interrupted(exc) from exc
         except EOFError as exc:  # click would call it Ctrl-D, "interrupted": it is data that ends early
             raise TextkitError(f"input ended early ({exc or 'end of file'})") from exc
+        except UsageError as exc:  # a setting the library refused: shown like click's own, with the --help
+            raise click.UsageError(str(exc), ctx) from exc
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

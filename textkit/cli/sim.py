@@ -88,6 +88,9 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
         raise click.UsageError("--top is the number of word pairs --explain shows: use it with --explain")
     if explain and sinkhorn is not None:
         raise click.UsageError("--explain shows the exact transport plan: use it without --sinkhorn")
+    if metric in ("cosine", "whiten") and (sinkhorn is not None or given("oov")):
+        raise click.UsageError("--oov and --sinkhorn apply to --metric wrd and wmd only (cosine drops "
+                               "words without a vector)")
     if sinkhorn is not None and metric in ("wrd", "wmd"):
         import logging
 

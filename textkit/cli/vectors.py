@@ -37,7 +37,7 @@ _DTYPE = click.option(
 )
 
 
-@click.group(cls=TextkitGroup)
+@click.group(cls=TextkitGroup, short_help="Word vectors: convert, train, neighbours, info, export.")
 def vectors() -> None:
     """Word vectors: convert files to fast stores, train from a corpus, query neighbours."""
 
