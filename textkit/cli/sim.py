@@ -33,7 +33,7 @@ def _tokens(tokenizer_spec, text: str):
 @click.option("--pairs", "pairs_path", metavar="FILE.tsv",
               help="Score every line text1<TAB>text2[<TAB>...] of FILE (- for stdin); "
                    "each line is written back with its score appended, in input order "
-                   "(blank lines are skipped).")
+                   "(blank lines are skipped; --format csv|jsonl: line_number, line, score, valid).")
 @click.option("--metric", type=click.Choice(["wrd", "wmd", "cosine", "whiten"]), default="wrd",
               show_default=True,
               help="wrd: Word Rotator's similarity 1 - WRD; wmd: Word Mover's Distance; cosine: "
@@ -48,8 +48,8 @@ def _tokens(tokenizer_spec, text: str):
               metavar="PARAMS.npz",
               help="Whitening parameters from `textkit whiten fit` (for --metric whiten).")
 @click.option("--explain", is_flag=True,
-              help="WMD/WRD of one pair: also print the top word pairs of the transport plan "
-                   "(word1, word2, mass moved, unit cost).")
+              help="WMD/WRD of one pair: also print the word pairs of the transport plan that "
+                   "add most to the distance, mass x cost (word1, word2, mass moved, unit cost).")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
               help="Word pairs shown by --explain.")
 @encoding_options
@@ -64,13 +64,13 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
     Prints one number: WRD similarity (1 - WRD; identical texts give 1) by default,
     the WMD distance with --metric wmd, the cosine with --metric cosine|whiten.
     A side with no word in the vectors is an error for one pair; in a pairs file it
-    is scored as the worst value (WRD -1, cosine -1, WMD the largest possible
-    distance) with a warning naming the lines.
+    is scored as the worst value (similarity -1 for WRD and cosine, 2 with
+    --distance; for WMD the largest possible distance) with a warning naming the lines.
 
     \b
     Examples:
       textkit sim "今天天气很好" "今天天气不错"
-      textkit sim "猫坐在垫子上" "狗躺在地毯上" --metric wmd --explain
+      textkit sim "猫坐在垫子上" "狗躺在地毯上" --metric wmd --normalize --explain
       textkit sim --pairs pairs.tsv -j 2 -o scored.tsv
     """
     from .. import pair_scoring, transport
