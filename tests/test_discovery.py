@@ -253,3 +253,11 @@ def test_entropy_is_minus_sum_p_log_p_and_exactly_zero_for_one_neighbour():
         assert got[g] == pytest.approx(want, abs=1e-12)
     one = entropy_of(np.array([39, 7]), np.array([False, False]), np.array([0, 1]), 2)
     assert one.tolist() == [0.0, 0.0]  # not 4e-16: printed as 0, and --min-entropy 0 thresholds hold
+
+
+def test_one_pmi_threshold_for_every_length():
+    from textkit.discovery import DiscoverOptions
+
+    assert DiscoverOptions(min_pmi=3.0).min_pmi == (3.0, 3.0, 3.0)
+    assert DiscoverOptions(max_n=2, min_pmi=1).min_pmi == (1.0,)
+    assert DiscoverOptions(min_pmi=3.0).thresholds() == DiscoverOptions(min_pmi=(3.0, 3.0, 3.0)).thresholds()

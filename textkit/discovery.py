@@ -96,7 +96,10 @@ def default_min_count(total_chars: int) -> int:
 
 @dataclass(frozen=True)
 class DiscoverOptions:
-    """Settings of :func:`discover`; None means the default (see the module docstring)."""
+    """Settings of :func:`discover`; None means the default (see the module docstring).
+
+    ``min_pmi``: one threshold per length 2..max_n, or one number for every length.
+    """
 
     max_n: int = DEFAULT_MAX_N
     min_count: Optional[int] = None
@@ -110,6 +113,8 @@ class DiscoverOptions:
             raise UsageError(f"max_n must be between 2 and {ng.MAX_N}, not {self.max_n}")
         if self.min_count is not None and self.min_count < 1:
             raise UsageError(f"min_count must be at least 1, not {self.min_count}")
+        if isinstance(self.min_pmi, (int, float)):  # one value for every length, as the CLI takes it
+            object.__setattr__(self, "min_pmi", (float(self.min_pmi),) * (self.max_n - 1))
         if self.min_pmi is not None:
             if len(self.min_pmi) != self.max_n - 1:
                 raise UsageError(
