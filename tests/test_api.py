@@ -169,3 +169,13 @@ def test_an_index_of_texts_with_line_breaks_saves_and_loads(tmp_path):
         SearchIndex.load(str(tmp_path / "i.npz"), store, textkit.TokenizerSpec())
     SearchIndex.from_texts(texts, store, str.split).save(str(tmp_path / "j.npz"))  # no settings recorded
     assert SearchIndex.load(str(tmp_path / "j.npz"), store, textkit.TokenizerSpec()).texts == texts
+
+
+def test_nearest_with_a_number_is_a_type_error():
+    fake = random_store(4)
+    store = textkit.Vectors(fake.words, np.asarray(fake.matrix, dtype=np.float32))
+    with pytest.raises(TypeError, match="not the number 5"):
+        store.nearest(5)
+    with pytest.raises(TypeError, match="k must be a whole number"):
+        store.nearest("w1", k=2.5)
+    assert [w for w, _ in store.nearest("w1", k=np.int64(2))] == [w for w, _ in store.nearest("w1", k=2)]

@@ -287,6 +287,9 @@ class Vectors:
         self, word_or_vector: Union[str, np.ndarray, Sequence[float]], k: int = 10
     ) -> List[Tuple[str, float]]:
         """The ``k`` rows of highest cosine with a word (itself excluded) or a vector."""
+        if isinstance(word_or_vector, (int, float, np.number)):
+            raise TypeError(f"nearest takes a word or a vector of {self.dim} values, not the number "
+                            f"{word_or_vector!r} (k is the second argument)")
         if isinstance(word_or_vector, str):
             i = self._require(word_or_vector)
             ids, scores = self.nearest_ids(self.matrix[i : i + 1], k, exclude=[i])
@@ -308,6 +311,8 @@ class Vectors:
         row where the boolean mask ``candidates`` (n,) is False. ``k`` is capped at the
         number of rows; when fewer rows are available the tail holds id -1 and score NaN.
         """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"k must be a whole number, not {k!r}")
         queries = np.asarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise UsageError(f"query vectors must have {self.dim} values, not {queries.shape[-1]}")
