@@ -267,6 +267,11 @@ def test_longest_row_of_an_int8_matrix_equals_decoding_every_row(scale):
         decoded = np.asarray(matrix, dtype=np.float64)
         want = float(np.sqrt(np.einsum("ij,ij->i", decoded, decoded).max()))
         assert tr._max_row_norm(matrix) == want
+    rows = rng.standard_normal((20_000, 3)) * scale  # several blocks of the screen, the longest in the last
+    rows[-5] *= 3
+    matrix = Int8Matrix(*quantize_rows(rows))
+    decoded = np.asarray(matrix, dtype=np.float64)
+    assert tr._max_row_norm(matrix) == float(np.sqrt(np.einsum("ij,ij->i", decoded, decoded).max()))
 
 
 def test_score_pairs_error_value_mask_and_warning(caplog):

@@ -762,12 +762,17 @@ def _int8_norm_candidates(matrix: Int8Matrix) -> np.ndarray | None:
     code * scale, so its length is within 6e-8 of s_k * ||q_k||, which integer
     arithmetic gives exactly (127^2 * dim fits int32 for dim < 133,000).  Rows more
     than 1e-6 below the largest such estimate cannot be the longest; the caller
-    measures the few others exactly.  About 3x faster than decoding every row.
+    measures the few others exactly.  About 3x faster than decoding every row; in
+    blocks of 8192 rows, so the int32 copies stay small whatever the store's size.
     """
     codes = matrix.codes
     if not len(codes) or codes.shape[1] >= 133_000:
         return None
-    estimate = np.sqrt(np.einsum("ij,ij->i", codes, codes, dtype=np.int32)) * matrix.scales.astype(np.float64)
+    squares = np.empty(len(codes), dtype=np.int64)
+    for start in range(0, len(codes), 8192):
+        block = codes[start:start + 8192]
+        squares[start:start + len(block)] = np.einsum("ij,ij->i", block, block, dtype=np.int32)
+    estimate = np.sqrt(squares) * matrix.scales.astype(np.float64)
     return np.flatnonzero(estimate >= estimate.max() * (1 - 1e-6))
 
 
