@@ -192,8 +192,9 @@ class VectorFileReader:
             first = first[3:]
         if not first:
             raise VectorsError(f"{self.name}: empty file, no vectors")
-        if is_tar(first + stream.peek(512)[:512] if hasattr(stream, "peek") else first):
-            raise VectorsError(binary_file_problem(self.name, b"\x00" * 257 + b"ustar"))
+        head = first + stream.peek(512)[:512] if hasattr(stream, "peek") else first
+        if is_tar(head):
+            raise VectorsError(binary_file_problem(self.name, head))
         if first.startswith((b"PK\x03\x04", b"\x93NUMPY")):  # a user's easy slip: a file from a store or whiten
             raise VectorsError(f"{self.name}: a NumPy .npy/.npz file, not a vectors file; give a vector store "
                                "(the folder holding vectors.npy) or a word2vec / fastText / GloVe file")

@@ -138,24 +138,26 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
                 matrix = np.where(batch.known[:, None] > 0, whitening.transform(matrix), 0.0)
             yield records, np.asarray(matrix, dtype=np.float32)
 
-    special = output not in (None, "-") and is_special_file(output)  # /dev/stdout, a pipe: JSON Lines
-    if output not in (None, "-") and (output.lower().endswith(".npy") or not (
-            special or output.lower().endswith((".jsonl", ".json")))):
-        if special:  # an .npy header holds the row count, written last: build it aside, then copy
+    def write_npy(fh) -> None:
+        writer = NpyRowWriter(fh, dim)
+        for _, matrix in vectors():
+            writer.add(matrix)
+        writer.close()
+
+    named = output not in (None, "-")
+    special = named and is_special_file(output)  # /dev/stdout, a pipe: JSON Lines unless named .npy
+    as_npy = named and (output.lower().endswith(".npy")
+                        or not (special or output.lower().endswith((".jsonl", ".json"))))
+    if as_npy:
+        if special:  # an .npy header holds the row count, written last: built aside, then copied
             with tempfile.TemporaryFile() as fh:
-                writer = NpyRowWriter(fh, dim)
-                for _, matrix in vectors():
-                    writer.add(matrix)
-                writer.close()
+                write_npy(fh)
                 fh.seek(0)
                 with open(output, "wb") as out:
                     shutil.copyfileobj(fh, out)
-            return
-        with atomic_path(output) as tmp, open(tmp, "wb") as fh:
-            writer = NpyRowWriter(fh, dim)
-            for _, matrix in vectors():
-                writer.add(matrix)
-            writer.close()
+        else:
+            with atomic_path(output) as tmp, open(tmp, "wb") as fh:
+                write_npy(fh)
         return
     with_source = len(corpus.files()) > 1
     with open_output(output) as fh:
