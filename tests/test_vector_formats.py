@@ -324,6 +324,21 @@ def test_convert_float16_and_failed_convert_leaves_nothing(tmp_path):
     assert open_store(tmp_path / "s").identity == s.identity
 
 
+def test_convert_float16_warns_about_rows_below_its_normal_range(tmp_path, caplog):
+    m = np.array([[1e-6, -2e-6], [0.5, 1e-9], [0.0, 0.0], [4e-9, 0.0]], dtype=np.float32)
+    _naive_text(tmp_path / "v.txt", ["faint", "fine", "zero", "gone"], m)
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        s, _ = convert(str(tmp_path / "v.txt"), str(tmp_path / "s"), dtype="float16")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "2 rows (the first: word 'faint')" in warnings[0]
+    assert "float32" in warnings[0]
+    assert not np.asarray(s.matrix)[3].any()  # what the warning is about: 4e-9 became 0
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        convert(str(tmp_path / "v.txt"), str(tmp_path / "t"), dtype="float32")
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
 def test_open_vectors_reads_files_with_a_hint(tmp_path, caplog):
     path = _write(tmp_path / "v.txt", "2 2\na 1 0\nb 0 1\n")
     with caplog.at_level(logging.INFO, logger="textkit"):

@@ -64,6 +64,7 @@ _BLOCK_ROWS = 32768
 _SCAN_LOOKUPS = 8  # single-word lookups answered by a list scan before the index is built
 _NPY_HEADER_BYTES = 128
 _FLOAT16_MAX = float(np.finfo(np.float16).max)
+_FLOAT16_TINY = float(np.finfo(np.float16).tiny)  # smallest normal float16, 6.1e-05
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -470,6 +471,8 @@ class StoreWriter:
         self._counts: List[np.ndarray] = []
         self._scales: List[np.ndarray] = []  # int8 stores
         self.rows = 0
+        self._faint_rows = 0  # float16 stores: non-zero rows below the normal range
+        self._faint_word: Optional[str] = None
         self._closed = False
 
     def add(
@@ -496,6 +499,7 @@ class StoreWriter:
                         f"word {words[row]!r}: a value exceeds the float16 range (±65504); "
                         "use float32"
                     )
+                self._note_faint_rows(words, rows)
             rows = rows.astype(self.dtype)
         self._check_finite(words, rows)
         self._write(words, rows, None, counts)
@@ -516,6 +520,23 @@ class StoreWriter:
         scales = np.asarray(scales, dtype=np.float32)
         self._check_finite(words, scales[:, None])
         self._write(words, codes, scales, counts)
+
+    def _note_faint_rows(self, words: Sequence[str], rows: np.ndarray) -> None:
+        """Count non-zero rows whose largest |value| is below float16's normal range.
+
+        float16 keeps 11 significant bits only down to 6.1e-05; below that it
+        has fewer (its subnormals), and values under 3e-08 become 0, so such a
+        row loses most of its precision or turns into zeros, which count as a
+        word without a vector. :meth:`close` warns about them.
+        """
+        if not len(rows) or not self.dim:
+            return
+        peak = np.abs(rows).max(axis=1)
+        faint = (peak > 0) & (peak < _FLOAT16_TINY)
+        if np.any(faint):
+            if self._faint_word is None:
+                self._faint_word = words[int(np.flatnonzero(faint)[0])]
+            self._faint_rows += int(np.count_nonzero(faint))
 
     @staticmethod
     def _check_finite(words: Sequence[str], rows: np.ndarray) -> None:
@@ -587,6 +608,13 @@ class StoreWriter:
                 raise VectorsError(f"{self.path}: cannot write the store ({exc})") from None
             raise
         self._closed = True
+        if self._faint_rows:
+            log.warning(
+                "%s: %d row%s (the first: word %r) hold%s only values below float16's normal range "
+                "(|x| < 6.1e-05): stored with little precision or as zeros; use --dtype float32",
+                self.path, self._faint_rows, "s" if self._faint_rows != 1 else "", self._faint_word,
+                "" if self._faint_rows != 1 else "s",
+            )
         return open_store(self.path)
 
     def abort(self, exc: Optional[BaseException] = None) -> None:
