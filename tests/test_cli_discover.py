@@ -128,3 +128,23 @@ def test_input_warnings_given_once_though_read_twice(tmp_path, sample_lines):
         assert res.returncode == 0 and res.stdout
         err = res.stderr.decode()
         assert err.count("invalid utf-8 bytes replaced") == 1 and err.count("shown as U+FFFD") == 1, err
+
+
+def test_inputs_that_can_be_read_once_are_read_whole(sample_path, tmp_path):
+    """/dev/stdin on a pipe and a named pipe (as `<(cmd)` gives) are copied before the two passes."""
+    import os
+    import threading
+
+    want = run_textkit("discover", sample_path, "--min-count", "3")
+    assert want.returncode == 0 and want.stdout.count(b"\n") > 100
+    via_stdin = run_textkit("discover", "/dev/stdin", "--min-count", "3", input=sample_path.read_bytes())
+    assert via_stdin.returncode == 0 and via_stdin.stdout == want.stdout
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(sample_path.read_bytes()))
+    writer.start()
+    try:
+        via_fifo = run_textkit("discover", fifo, "--min-count", "3", timeout=60)
+    finally:
+        writer.join(timeout=60)
+    assert via_fifo.returncode == 0 and via_fifo.stdout == want.stdout

@@ -261,3 +261,86 @@ def test_one_pmi_threshold_for_every_length():
     assert DiscoverOptions(min_pmi=3.0).min_pmi == (3.0, 3.0, 3.0)
     assert DiscoverOptions(max_n=2, min_pmi=1).min_pmi == (1.0,)
     assert DiscoverOptions(min_pmi=3.0).thresholds() == DiscoverOptions(min_pmi=(3.0, 3.0, 3.0)).thresholds()
+
+
+# -- from the discover audit -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kw", [
+    dict(max_n="4"), dict(min_count="5"), dict(min_count=2.5), dict(min_len=2.5), dict(top=1.5),
+    dict(top=True), dict(min_pmi=True), dict(min_pmi=("1", 2.0, 3.0)), dict(min_entropy="1"),
+])
+def test_options_of_the_wrong_type_raise_type_error(kw):
+    with pytest.raises(TypeError):
+        DiscoverOptions(**kw)
+
+
+def test_numpy_numbers_and_lists_are_options():
+    opts = DiscoverOptions(max_n=np.int64(3), min_count=np.int32(2), min_pmi=[1, np.float64(2.0)], top=np.int64(4))
+    assert (opts.max_n, opts.min_count, opts.min_pmi, opts.top) == (3, 2, (1.0, 2.0), 4)
+    assert type(opts.max_n) is int and type(opts.top) is int
+
+
+def test_one_string_is_not_a_list_of_documents():
+    with pytest.raises(TypeError, match=r"\[text\]"):
+        discover_documents("蝙蝠侠超人朋友，蝙蝠侠超人朋友")
+
+
+def test_workers_zero_means_all_cores_and_negative_is_refused(sample_lines):
+    opts = DiscoverOptions(min_count=3)
+    assert discover_documents(sample_lines, opts, workers=0).words == discover_documents(sample_lines, opts).words
+    with pytest.raises(UsageError):
+        discover_documents(sample_lines, opts, workers=-1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=200), st.integers(1, 30))
+def test_split_long_keeps_every_clause_whole(text, limit):
+    pieces = ng.split_long(text, limit)
+    assert "".join(pieces) == text and (all(pieces) or pieces == [""])
+    assert clause_list(pieces) == clause_list([text])
+    for piece in pieces:  # a piece is longer than the limit only to keep a clause whole
+        if len(piece) > limit:
+            assert max(len(c) for c in clause_list([piece])) >= limit
+
+
+def clause_list(docs):
+    from .discovery_reference import clauses
+
+    return [c for c in clauses(docs)]
+
+
+def test_a_line_longer_than_a_batch_is_cut_between_clauses_with_the_same_result(sample_lines, monkeypatch):
+    import textkit.discovery as discovery
+
+    one_line = ["。".join(sample_lines)]  # the whole sample as one document
+    kw = dict(min_count=2, min_pmi=(1.0, 2.0, 3.0))
+    seen = []
+    monkeypatch.setattr(discovery, "BATCH_CHARS", 2_000)
+    real_count = discovery._count_task
+    monkeypatch.setattr(discovery, "_count_task", lambda item: seen.append(sum(map(len, item[0]))) or real_count(item))
+    fast = discover(lambda: iter([one_line]), DiscoverOptions(**kw)).words
+    assert len(seen) > 10 and max(seen) <= 2_000 + 100  # batches stay near BATCH_CHARS
+    same_rows(fast, reference_discover(one_line, **kw))
+
+
+def test_save_dict_warns_about_words_jieba_splits_apart(tmp_path, caplog):
+    from textkit.discovery import Word
+
+    words = [Word(w, 5, 3.0, 1.0, 1.0) for w in ("iPhone手机", "新词", "ＡＢＣ公司", "㐀㐁㐂")]
+    with caplog.at_level(logging.WARNING, logger="textkit"), open(tmp_path / "d", "w", encoding="utf-8") as fh:
+        assert write_user_dict(fh, words, "new.dict") == 4
+    assert "new.dict: 2 words (e.g. 'ＡＢＣ公司')" in caplog.text
+    assert (tmp_path / "d").read_text(encoding="utf-8").count("\n") == 4  # written all the same
+
+
+def test_empty_output_says_which_filter_emptied_it(sample_lines, caplog):
+    opts = DiscoverOptions(min_count=3)
+    every = {w.word for w in discover_documents(sample_lines, opts).words}
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        assert discover_documents(sample_lines, opts, known=every.__contains__).words == []
+    assert f"the dictionary already holds all {len(every)} words" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        assert discover_documents(sample_lines, DiscoverOptions(min_count=3, min_entropy=50)).words == []
+    assert f"none of the {len(every)} words that pass them reaches min_entropy 50" in caplog.text

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import shutil
 import tempfile
 from collections import Counter
@@ -109,6 +110,18 @@ class DiscoverOptions:
     top: Optional[int] = None
 
     def __post_init__(self) -> None:
+        for name in ("max_n", "min_count", "min_len", "top"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+                raise TypeError(f"{name} must be a whole number, not {value!r}")
+            if value is not None:
+                object.__setattr__(self, name, int(value))
+        pmi = self.min_pmi
+        for value in (list(pmi) if isinstance(pmi, (tuple, list)) else [pmi]) + [self.min_entropy]:
+            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+                raise TypeError(f"min_pmi and min_entropy take numbers, not {value!r}")
+        if isinstance(pmi, list):
+            object.__setattr__(self, "min_pmi", tuple(pmi))
         if not 2 <= self.max_n <= ng.MAX_N:
             raise UsageError(f"max_n must be between 2 and {ng.MAX_N}, not {self.max_n}")
         if self.min_count is not None and self.min_count < 1:
@@ -388,11 +401,37 @@ def discover(
     n-gram tables beyond ``max_table_bytes`` per process spill to a temporary folder
     (inside ``spill_dir`` if given).
     """
+    workers = pool.resolve_workers(workers)
     tmp = tempfile.mkdtemp(prefix="textkit-discover-", dir=spill_dir)
     try:
-        return _discover(batches, options, workers, known, ng.SpillPolicy(tmp, max_table_bytes))
+        return _discover(_bounded(batches), options, workers, known, ng.SpillPolicy(tmp, max_table_bytes))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _bounded(batches: Callable[[], Iterable[Sequence[str]]]) -> Callable[[], Iterable[Sequence[str]]]:
+    """``batches`` with documents longer than :data:`BATCH_CHARS` cut between clauses
+    (:func:`textkit.ngrams.split_long`) and their pieces batched anew, so that a batch's
+    memory stays bounded for a single long line; every count is unchanged."""
+
+    def bounded():
+        for batch in batches():
+            if all(len(doc) <= BATCH_CHARS for doc in batch):
+                yield batch
+                continue
+            out: List[str] = []
+            size = 0
+            for doc in batch:
+                for piece in ng.split_long(doc, BATCH_CHARS):
+                    if out and size + len(piece) > BATCH_CHARS:
+                        yield out
+                        out, size = [], 0
+                    out.append(piece)
+                    size += len(piece) + 1
+            if out:
+                yield out
+
+    return bounded
 
 
 def _warn_once(corpus) -> Callable[[], Iterable[Sequence[str]]]:
@@ -405,19 +444,22 @@ def _warn_once(corpus) -> Callable[[], Iterable[Sequence[str]]]:
 def discover_corpus(corpus, options: DiscoverOptions = DiscoverOptions(), **kw) -> DiscoveryResult:
     """:func:`discover` over a :class:`~textkit.corpus.Corpus`.
 
-    Discovery reads its input twice; standard input can be read once, so a corpus that
-    includes ``-`` is first copied, document by document, to a temporary file (one
-    document per line; a newline inside a JSON field becomes a line break, which is a
-    clause boundary either way, so the result is unchanged).
+    Discovery reads its input twice; standard input, a pipe (``<(cmd)``, a named pipe,
+    ``/dev/stdin``) or any other file that is not a regular file can be read once, so
+    a corpus that includes one is first copied, document by document, to a temporary
+    file (one document per line; a newline inside a JSON field becomes a line break,
+    which is a clause boundary either way, so the result is unchanged).
     """
+    import os
+
     from .corpus import STDIN, Corpus
 
     if not isinstance(corpus, Corpus):
         raise TypeError(f"discover_corpus takes a textkit.Corpus (for a list of texts: discover_documents), "
                         f"not {type(corpus).__name__}")
-    if STDIN not in corpus.sources:
+    if all(path != STDIN and os.path.isfile(path) for path in corpus.files()):
         return discover(_warn_once(corpus), options, **kw)
-    with tempfile.TemporaryDirectory(prefix="textkit-stdin-", dir=kw.get("spill_dir")) as tmp:
+    with tempfile.TemporaryDirectory(prefix="textkit-input-", dir=kw.get("spill_dir")) as tmp:
         path = f"{tmp}/input.txt"
         with open(path, "w", encoding="utf-8") as fh:
             for doc in corpus.documents():
@@ -430,8 +472,11 @@ def discover_documents(docs: Sequence[str], options: DiscoverOptions = DiscoverO
     """:func:`discover` over an in-memory list of documents (batches of about 1 M characters).
 
     Discovery reads its input twice, so an iterator (a generator) is first taken
-    into a list.
+    into a list. One string is not a list of documents (it would be one per character):
+    a ``TypeError``.
     """
+    if isinstance(docs, (str, bytes)):
+        raise TypeError("discover_documents takes a list of texts; for one text, pass [text]")
     if iter(docs) is docs:
         docs = list(docs)
 
@@ -490,21 +535,31 @@ def _discover(batches, options: DiscoverOptions, workers: int, known, spill: ng.
     cut = pool.map_reduce(
         _cut_task, merge_cuts, batches(), workers=workers, initializer=_set_state, initargs=(state,)
     )
-    words = _words(cut, min_count, vocab, kept_keys, kept_coh, offsets, n_slots, max_n, options, known)
+    words, n_known = _words(cut, min_count, vocab, kept_keys, kept_coh, offsets, n_slots, max_n, options, known)
     words.sort(key=lambda w: (-w.count, w.word))
+    passed = len(words)
     if options.min_entropy is not None:
         words = [w for w in words if min(w.left_entropy, w.right_entropy) >= options.min_entropy]
     if options.top is not None:
         words = words[: options.top]
     if not words:
-        log.warning("no word reaches min_count %d and the thresholds; the output is empty", min_count)
+        if passed:
+            why = f"none of the {passed} words that pass them reaches min_entropy {options.min_entropy:g}"
+        elif n_known:
+            why = f"the dictionary already holds all {n_known} words that pass them (new words only)"
+        else:
+            why = "no word passes them"
+        log.warning("min_count %d and the cohesion thresholds: %s; the output is empty", min_count, why)
     return DiscoveryResult(words, total, min_count)
 
 
-def _words(cut, min_count, vocab, kept_keys, kept_coh, offsets, n_slots, max_n, options, known) -> List[Word]:
-    """The output words (count ≥ min_count, min_len, not known) with their statistics."""
+def _words(cut, min_count, vocab, kept_keys, kept_coh, offsets, n_slots, max_n, options,
+           known) -> Tuple[List[Word], int]:
+    """The output words (count ≥ min_count, min_len, not known) with their statistics,
+    and the number of words dropped as known."""
     if cut is None:
-        return []
+        return [], 0
+    n_known = 0
     h_left = _table_entropy(cut.left, n_slots)
     h_right = _table_entropy(cut.right, n_slots)
     out: List[Word] = []
@@ -525,9 +580,14 @@ def _words(cut, min_count, vocab, kept_keys, kept_coh, offsets, n_slots, max_n, 
             word = vocab.word(k, L)
             if known is None or not known(word):
                 out.append(Word(word, c, h, hl, hr))
+            else:
+                n_known += 1
     long_words = []
     for word, c in cut.long.items():
-        if c >= min_count and len(word) >= options.min_len and (known is None or not known(word)):
+        if c >= min_count and len(word) >= options.min_len:
+            if known is not None and known(word):
+                n_known += 1
+                continue
             keys = np.array([vocab.key(word[i : i + max_n]) for i in range(len(word) - max_n + 1)],
                             dtype=np.uint64)
             coh = float(kept_coh[max_n][np.searchsorted(kept_keys[max_n], keys)].min())
@@ -535,15 +595,33 @@ def _words(cut, min_count, vocab, kept_keys, kept_coh, offsets, n_slots, max_n, 
     if long_words:
         hl, hr = _long_entropies([w for w, _, _ in long_words], cut.contexts, max_n)
         out.extend(Word(w, c, coh, l, r) for (w, c, coh), l, r in zip(long_words, hl, hr))
-    return out
+    return out, n_known
 
 
-def write_user_dict(handle, words: Iterable[Word]) -> int:
-    """Write words in jieba's user-dictionary format, ``word count`` per line."""
+def write_user_dict(handle, words: Iterable[Word], name: str = "the user dictionary") -> int:
+    """Write words in jieba's user-dictionary format, ``word count`` per line; the count.
+
+    jieba's accurate mode cuts text into runs of U+4E00–U+9FD5, ASCII letters,
+    digits and ``+#&._%-`` before it looks words up, so a word holding another
+    character (CJK Extension A, U+9FD6 and later, full-width letters) is split
+    whatever the dictionary says: such words are written too, with a warning that
+    they will not join in ``count --user-dict``.
+    """
+    from .tokenize import HAN_PIECE
+
     n = 0
+    apart = []
     for w in words:
         handle.write(f"{w.word} {w.count}\n")
         n += 1
+        if HAN_PIECE.fullmatch(w.word) is None:
+            apart.append(w.word)
+    if apart:
+        log.warning(
+            "%s: %d word%s (e.g. %r) hold characters that jieba splits apart before its dictionary "
+            "lookup (Han outside U+4E00–U+9FD5, full-width letters): as a jieba user dictionary they "
+            "do not join", name, len(apart), "s" if len(apart) != 1 else "", apart[0],
+        )
     return n
 
 

@@ -99,6 +99,41 @@ def _clause_lut() -> np.ndarray:
     return _CLAUSE_LUT
 
 
+def split_long(text: str, limit: int) -> List[str]:
+    """``text`` in pieces of at most about ``limit`` characters, cut only just after a separator.
+
+    A separator is any character that is not a clause character, so every clause
+    lies whole in one piece and the pieces hold exactly the clauses of ``text``
+    (documents are joined with a separator anyway): counts are unchanged. A
+    clause longer than ``limit`` is not cut; its piece runs to the next separator.
+    """
+    if len(text) <= limit:
+        return [text]
+    lut = _clause_lut()
+    pieces: List[str] = []
+    start, n = 0, len(text)
+    while n - start > limit:
+        window = np.frombuffer(text[start : start + limit].encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        separators = np.flatnonzero(~lut[window])
+        if separators.size:
+            cut = start + int(separators[-1]) + 1
+        else:  # one clause fills the window: cut after the next separator, if any
+            cut = start + limit
+            while cut < n:
+                ahead = np.frombuffer(text[cut : cut + limit].encode("utf-32-le", "surrogatepass"), dtype="<u4")
+                separators = np.flatnonzero(~lut[ahead])
+                if separators.size:
+                    cut += int(separators[0]) + 1
+                    break
+                cut += ahead.size
+            if cut >= n:
+                break
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return pieces
+
+
 def empty_table() -> Table:
     return np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
 

@@ -76,7 +76,8 @@ def discover(corpus, max_n, min_count, min_pmi, min_entropy, min_len, new_only, 
              save_dict, table_memory, workers, output):
     """New words in INPUT... (files, directories, globs; - or nothing for stdin).
 
-    Counts character n-grams inside clauses (runs of Han, Latin letters and digits),
+    Counts character n-grams inside clauses (runs of Han characters, ASCII or
+    full-width letters and digits; anything else, accented letters included, ends one),
     keeps cohesive ones (min over binary splits of log(N·#w/(#a·#b))), cuts the text
     where no kept n-gram spans a gap and counts the pieces. Writes
     word<TAB>count<TAB>cohesion<TAB>left_entropy<TAB>right_entropy sorted by count,
@@ -108,6 +109,6 @@ def discover(corpus, max_n, min_count, min_pmi, min_entropy, min_len, new_only, 
                              max_table_bytes=table_memory << 20)
     if save_dict:  # first: a reader that closes standard output early (| head) must not lose it
         with open_output(save_dict) as fh:
-            write_user_dict(fh, result.words)
+            write_user_dict(fh, result.words, save_dict)
     with open_output(output.path) as fh:
         write_rows(fh, result.words, COLUMNS, output.fmt, output.header)
