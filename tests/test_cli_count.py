@@ -100,6 +100,8 @@ def test_usage_errors_exit_2():
     (["count", "--cut-all", "--search"], "--cut-all and --search are exclusive"),
     (["search", "w", "--corpus", "README.md", "-k", "0"], "-k must be at least 1"),  # refused by the library
     (["sim", "a", "b", "--metric", "cosine", "--oov", "error"], "--oov and --sinkhorn apply to --metric wrd"),
+    (["count", "-o"], "Option '-o' requires an argument"),  # click raises it without the command
+    (["sim", "a", "b", "--metric"], "Option '--metric' requires an argument"),
 ])
 def test_usage_errors_are_one_line_naming_the_help(args, says):
     code, out, err = run_main(*args)
@@ -339,6 +341,30 @@ def test_an_eof_error_escaping_a_reader_is_an_error_not_an_interruption(monkeypa
     assert code == 1 and out == ""
     assert err == "textkit: error: input ended early (Compressed file ended before the end-of-stream marker " \
                   "was reached)\n"
+
+
+@pytest.mark.parametrize("signal_cause, status, line", [("Terminated", 143, "terminated"),
+                                                         ("KeyboardInterrupt", 130, "interrupted")])
+def test_an_interruption_wrapped_by_a_c_extension_is_an_interruption(monkeypatch, tmp_path, signal_cause,
+                                                                      status, line):
+    """scipy's SVD turns Ctrl-C or SIGTERM in its Python callback into a SystemError (the signal as context)."""
+    import textkit.cli as cli_package
+    import textkit.cli.count as count_cli
+
+    def svd_interrupted(*args, **kwargs):
+        try:
+            raise getattr(cli_package, signal_cause, KeyboardInterrupt)()
+        except KeyboardInterrupt:
+            raise SystemError("<built-in function slansvd> returned a result with an exception set")
+
+    monkeypatch.setattr(count_cli, "count_words", svd_interrupted)
+    path = tmp_path / "a.txt"
+    path.write_text("你好\n", encoding="utf-8")
+    code, out, err = run_main("count", path)
+    assert (code, out, err) == (status, "", f"textkit: {line}\n")
+    monkeypatch.setattr(count_cli, "count_words", lambda *a, **k: (_ for _ in ()).throw(SystemError("a bug")))
+    with pytest.raises(SystemError):  # a SystemError of its own is a bug: not hidden as an interruption
+        run_main("count", path)
 
 
 def test_merge_sums_count_files(tmp_path):

@@ -64,6 +64,18 @@ class PipeClosed(Exception):
     """Standard output's reader went away (``| head``): the run ends quietly, status 0."""
 
 
+def _interruption_in(exc: BaseException) -> Optional[KeyboardInterrupt]:
+    """The Ctrl-C or SIGTERM (a KeyboardInterrupt) that ``exc`` was raised in, if any."""
+    seen = set()
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 class TextkitCommand(click.Command):
     """A command with ``-q/--quiet`` (hide notes and warnings on stderr).
 
@@ -85,6 +97,21 @@ class TextkitCommand(click.Command):
             raise TextkitError(f"input ended early ({exc or 'end of file'})") from exc
         except UsageError as exc:  # a setting the library refused: shown like click's own, with the --help
             raise click.UsageError(str(exc), ctx) from exc
+        except SystemError as exc:  # Ctrl-C inside a C extension's callback (scipy's SVD) comes wrapped
+            stop = _interruption_in(exc)
+            if stop is None:
+                raise
+            raise Interrupted(stop) from exc
+
+    def parse_args(self, ctx: click.Context, args):
+        """click's parsing; its errors name this command (e.g. an option without its value),
+        so that the hint points to this command's --help, not the top level's."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            if exc.ctx is None:
+                exc.ctx = ctx
+            raise
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
