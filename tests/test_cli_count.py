@@ -306,6 +306,30 @@ def test_workers_do_not_outlive_a_killed_parent(tmp_path, sample_lines):
     assert not _alive(workers)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses prctl(PR_SET_CHILD_SUBREAPER)")
+def test_no_worker_is_left_unreaped(sample_path, tmp_path):
+    """Workers exit on their own after the last batch: textkit waits for them, so none becomes an
+    orphaned zombie (here a subreaper adopts orphans: it would find them among its children)."""
+    script = tmp_path / "adopt.py"
+    script.write_text(
+        "import ctypes, os, subprocess, sys, time\n"
+        "ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
+        "subprocess.run([sys.executable, '-m', 'textkit', 'count', sys.argv[1], '-j2', '-o', os.devnull],\n"
+        "               check=True)\n"
+        "time.sleep(0.5)\n"
+        "try:\n"
+        "    print(os.waitpid(-1, os.WNOHANG)[0])\n"
+        "except ChildProcessError:\n"
+        "    print('none')\n",
+        encoding="utf-8",
+    )
+    big = tmp_path / "big.txt"
+    big.write_bytes(sample_path.read_bytes() * 3)  # batches for both workers
+    proc = subprocess.run([sys.executable, str(script), str(big)], capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().strip() == "none"
+
+
 def test_closed_standard_error_does_not_stop_the_work(sample_path):
     """2>&- (stderr closed at start): the notes have nowhere to go; the counts are still written."""
     want = run_textkit("count", sample_path).stdout
@@ -466,7 +490,51 @@ def test_write_failure_is_one_line():
         proc = subprocess.run([sys.executable, "-m", "textkit", "count", "-"], input="今天\n".encode(),
                               stdout=full, stderr=subprocess.PIPE, timeout=60)
     assert proc.returncode == 1
-    assert proc.stderr.decode().strip().splitlines() == ["textkit: error: No space left on device"]
+    assert proc.stderr.decode().strip().splitlines() == [
+        "textkit: error: standard output: cannot write (No space left on device)"]
+    proc = run_textkit("count", "-", "-o", "/dev/full", input="今天\n".encode())
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip().splitlines() == [
+        "textkit: error: /dev/full: cannot write (No space left on device)"]
+
+
+def test_a_disk_full_while_writing_a_file_names_it_and_keeps_the_old_one(tmp_path, monkeypatch):
+    import errno
+
+    out = tmp_path / "counts.tsv"
+    out.write_text("old\n", encoding="utf-8")
+    data = tmp_path / "a.txt"
+    data.write_text("今天天气不错\n", encoding="utf-8")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    code, stdout, err = run_main("count", data, "-o", out)
+    assert code == 1 and err == f"textkit: error: {out}: cannot write (No space left on device)\n"
+    assert out.read_text(encoding="utf-8") == "old\n" and sorted(os.listdir(tmp_path)) == ["a.txt", "counts.tsv"]
+
+
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+def test_output_named_for_standard_output_appends_to_what_it_is_redirected_to(tmp_path, name):
+    """`-o /dev/stdout >> log`: written through the descriptor, never a new file over the log."""
+    if not os.path.exists(name):
+        pytest.skip(f"no {name} here")
+    log = tmp_path / "app.log"
+    log.write_text("old\n", encoding="utf-8")
+    with open(log, "a") as fh:
+        proc = subprocess.run([sys.executable, "-m", "textkit", "count", "-", "-o", name],
+                              input="今天天气不错\n不错\n".encode(), stdout=fh, stderr=subprocess.PIPE, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text(encoding="utf-8") == "old\n不错\t2\n今天天气\t1\n"
+
+
+def test_descriptor_names():
+    from textkit.output import descriptor_of
+
+    assert [descriptor_of(p) for p in ("/dev/stdout", "/dev/stderr", "/dev/fd/5", "/proc/self/fd/7",
+                                       f"/proc/{os.getpid()}/fd/3", "/proc/1/fd/3", "/dev/null", "out.tsv",
+                                       "/dev//stdout")] == [1, 2, 5, 7, 3, None, None, None, 1]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
@@ -629,3 +697,30 @@ def test_permission_denied_names_the_output_not_a_temporary(tmp_path):
     path.write_text("今天\n", encoding="utf-8")
     code, out, err = run_main("count", path, "-o", target)
     assert code == 1 and err.startswith(f"textkit: error: {target}: cannot write") and ".tmp" not in err
+
+
+def test_progress_stops_once_results_go_to_the_terminal(monkeypatch):
+    """stdout and stderr on one terminal: the progress line is erased before the first result
+    and not drawn again (else rows would be printed after its text, on its line)."""
+    import io
+
+    from textkit.output import Progress, open_output
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    screen = Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    monkeypatch.setattr(sys, "stdout", screen)
+    progress = Progress(enabled=True)
+    progress(1_000_000, 10)
+    assert "MB/s" in screen.getvalue()
+    with open_output(None) as fh:
+        fh.write("的\t3\n")
+        progress._last = 0.0  # due for a redraw
+        progress(2_000_000, 20)
+        fh.write("了\t2\n")
+    assert screen.getvalue().endswith("\r\x1b[K的\t3\n了\t2\n")
+    Progress(enabled=True)  # the next command draws again
+    assert not Progress._held

@@ -5,7 +5,12 @@ renamed over the destination only when the writer finished without error, so a
 failed or interrupted run leaves the previous file untouched and no partial file
 behind. Standard output (``None`` or ``-``) is written as it comes, and so is a
 destination that is not a regular file (``/dev/null``, a named pipe, a
-terminal): renaming a file over it would replace the device itself.
+terminal): renaming a file over it would replace the device itself. A name for
+one of this process's descriptors (``/dev/stdout``, ``/dev/fd/3``,
+``/proc/self/fd/3``) is written through that descriptor: opened anew, a file
+behind it (``>> log``) would be truncated or written from its start.
+
+A write that fails (disk full) is an error naming the destination.
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import errno
 import math
 import os
+import re
+import shutil
 import sys
 import tempfile
 import time
@@ -75,8 +83,50 @@ def check_output_dir(path: str, replaceable: Optional[Callable[[str], bool]] = N
 
 
 def is_special_file(path: str) -> bool:
-    """True for an existing path that is neither a regular file nor a directory."""
+    """True for an existing path that is neither a regular file nor a directory, and for a
+    name of one of this process's descriptors (:func:`descriptor_of`)."""
+    if descriptor_of(path) is not None:
+        return True
     return os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path))
+
+
+_DESCRIPTOR_PATH = re.compile(r"/dev/(?:(stdout)|(stderr)|fd/(\d+))|/proc/(self|\d+)/fd/(\d+)")
+
+
+def descriptor_of(path) -> Optional[int]:
+    """This process's file descriptor that ``path`` names (``/dev/stdout``, ``/dev/stderr``,
+    ``/dev/fd/N``, ``/proc/self/fd/N``, ``/proc/PID/fd/N`` with this PID), else None."""
+    match = _DESCRIPTOR_PATH.fullmatch(os.path.normpath(str(path)))
+    if match is None:
+        return None
+    stdout, stderr, fd, pid, proc_fd = match.groups()
+    if stdout or stderr:
+        return 1 if stdout else 2
+    if fd is not None:
+        return int(fd)
+    if pid != "self" and int(pid) != os.getpid():
+        return None
+    return int(proc_fd)
+
+
+def open_in_place(path: str, mode: str = "w") -> IO:
+    """A special file opened for writing where it is (a descriptor's name: through a copy of
+    that descriptor, which keeps its position and append mode)."""
+    text = {} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}
+    fd = descriptor_of(path)
+    if fd is None:
+        return open(path, mode, **text)
+    for stream in (sys.stdout, sys.stderr):  # what Python holds for the descriptor goes first
+        if stream is not None and _fileno(stream) == fd:
+            stream.flush()
+    return os.fdopen(os.dup(fd), mode, **text)
+
+
+def _fileno(stream) -> Optional[int]:
+    try:
+        return stream.fileno()
+    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        return None
 
 
 @contextmanager
@@ -92,6 +142,15 @@ def atomic_path(path: str, suffix: str = "",
     (nothing, an empty directory, one that ``replaceable`` accepts).
     A special file (``/dev/null``, a pipe) is yielded itself and written in place.
     """
+    if descriptor_of(path) is not None:  # written aside, then copied through the descriptor
+        with tempfile.TemporaryDirectory(prefix="textkit-") as aside:
+            tmp = os.path.join(aside, "output" + suffix)
+            yield tmp
+            if os.path.isdir(tmp):
+                raise TextkitError(f"{path}: a folder cannot be written to a descriptor")
+            with open(tmp, "rb") as src, _named_errors(path), open_in_place(path, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        return
     if os.path.islink(path) and os.path.isfile(path):
         path = os.path.realpath(path)  # -o through a symbolic link updates the file it points to
     if is_special_file(path):
@@ -127,33 +186,62 @@ def atomic_path(path: str, suffix: str = "",
 
 
 def _remove(path: str) -> None:
-    import shutil
-
     if os.path.isdir(path):
         shutil.rmtree(path, ignore_errors=True)
     elif os.path.exists(path):
         os.unlink(path)
 
 
+# errors of a write that say nothing of which file: named by :func:`_named_errors`
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+
+
+@contextmanager
+def _named_errors(name: str) -> Iterator[None]:
+    """A failed write (disk full, quota, I/O error) as an error naming ``name``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS or exc.filename is not None:
+            raise
+        raise TextkitError(f"{name}: cannot write ({exc.strerror})") from None
+
+
 @contextmanager
 def open_output(path: Optional[str]) -> Iterator[IO[str]]:
-    """A text handle for the results: stdout for ``None``/``-``, else an atomic file."""
-    if _is_stdout(path):
+    """A text handle for the results: stdout for ``None``/``-``, else an atomic file.
+
+    While the results go to a terminal, no progress line is drawn there (the two
+    would share lines).
+    """
+    if _is_stdout(path) or descriptor_of(path) == 1:
         if sys.stdout is None:  # started with standard output closed (`>&-`)
             raise TextkitError("standard output is closed; give -o FILE")
-        yield sys.stdout
-        sys.stdout.flush()
+        if _isatty(sys.stdout):
+            Progress.hold()
+        with _named_errors("standard output"):
+            yield sys.stdout
+            sys.stdout.flush()
         return
     if is_special_file(str(path)):
-        with open(str(path), "w", encoding="utf-8", newline="\n") as fh:
+        with _named_errors(str(path)), open_in_place(str(path)) as fh:
+            if _isatty(fh):
+                Progress.hold()
             yield fh
         return
     _check_folder(str(path))
-    with atomic_path(str(path)) as tmp:
+    with atomic_path(str(path)) as tmp, _named_errors(str(path)):
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def format_value(value: Any) -> str:
@@ -229,6 +317,13 @@ class Progress:
     """
 
     _on_screen: Optional["Progress"] = None  # the progress whose line is drawn now
+    _held = False  # results are going to the terminal: no more progress lines
+
+    @classmethod
+    def hold(cls) -> None:
+        """Erase the progress line and draw none from now on (results go to the terminal)."""
+        cls.erase()
+        cls._held = True
 
     @classmethod
     def erase(cls) -> None:
@@ -238,6 +333,7 @@ class Progress:
             shown.close()
 
     def __init__(self, enabled: bool, label: str = "read"):
+        Progress._held = False  # a new command: its results have not started yet
         self.enabled = enabled
         self.label = label
         self.start = time.monotonic()
@@ -245,7 +341,7 @@ class Progress:
         self._drawn = False
 
     def __call__(self, nbytes: int, nlines: int) -> None:
-        if not self.enabled:
+        if not self.enabled or Progress._held:
             return
         now = time.monotonic()
         if now - self._last < 0.2:

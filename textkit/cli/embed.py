@@ -13,7 +13,7 @@ from typing import Callable
 import click
 
 from ..errors import DataError
-from ..output import atomic_path, is_special_file, open_output, write_rows
+from ..output import atomic_path, is_special_file, open_in_place, open_output, write_rows
 from .options import (
     TextkitCommand,
     TextkitGroup,
@@ -153,7 +153,7 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
             with tempfile.TemporaryFile() as fh:
                 write_npy(fh)
                 fh.seek(0)
-                with open(output, "wb") as out:
+                with open_in_place(output, "wb") as out:
                     shutil.copyfileobj(fh, out)
         else:
             with atomic_path(output) as tmp, open(tmp, "wb") as fh:
