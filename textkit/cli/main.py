@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 
 import click
 
@@ -154,16 +155,35 @@ def _main(argv) -> None:
     sys.exit(code)
 
 
+def _reap_workers(timeout: float = 2.0) -> None:
+    """Wait for the pool's workers, which exit on their own once told to stop, at most ``timeout`` s.
+
+    The pool lets them go without waiting (their exit overlaps with the command's
+    last step); reaped here, none is left as a zombie for an init that may not
+    collect orphans (a container's).
+    """
+    mp = sys.modules.get("multiprocess")
+    if mp is None:
+        return
+    deadline = time.monotonic() + timeout
+    try:
+        for proc in mp.active_children():  # reaps those already gone
+            proc.join(max(0.0, deadline - time.monotonic()))
+    except (OSError, ValueError, AssertionError):  # nothing to wait for after all
+        pass
+
+
 def run() -> None:
     """The ``textkit`` program (console script and ``python -m textkit``): :func:`main`, then a quick exit.
 
     A normal interpreter exit frees every object one by one: jieba's dictionary,
     and after a long ``-j1`` run the caches of every text, 0.1-0.3 s of a
     command's wall time.  Nothing is left to do by then (outputs are closed and
-    renamed, pools joined, temporary folders removed by the commands
-    themselves), so after flushing logging and the standard streams the process
-    ends with ``os._exit``.  An unexpected exception still propagates normally.
-    Tests call :func:`main`, which returns through ``SystemExit``.
+    renamed, temporary folders removed by the commands themselves), so after
+    waiting for pool workers that are still exiting (:func:`_reap_workers`) and
+    flushing logging and the standard streams the process ends with
+    ``os._exit``.  An unexpected exception still propagates normally.  Tests
+    call :func:`main`, which returns through ``SystemExit``.
     """
     try:
         main()
@@ -179,6 +199,7 @@ def run() -> None:
         if code is not None:
             sys.stderr.write(f"{code}\n")
         code = 0 if code is None else 1
+    _reap_workers()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
