@@ -231,3 +231,25 @@ def test_a_directory_and_a_glob_over_it_are_read_in_the_same_order(tmp_path):
     by_folder = list(Corpus([str(root)]).documents())
     by_glob = list(Corpus([str(root / "**" / "*.txt")]).documents())
     assert by_folder == by_glob == ["A.txt", "a/z.txt", "a.txt", "b.txt"]
+
+
+def test_a_folder_that_cannot_be_listed_is_an_error_not_skipped(tmp_path, monkeypatch):
+    """os.walk skips a folder it cannot list: the count would miss its files with status 0."""
+    import os
+
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "a.txt").write_text("今天\n", encoding="utf-8")
+    (tmp_path / "d" / "sub" / "b.txt").write_text("明天\n", encoding="utf-8")
+    assert len(list(Corpus([str(tmp_path / "d")]).documents())) == 2
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path).endswith("sub"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(CorpusError, match=r"d/sub: cannot read this folder \(Permission denied\)"):
+        list(Corpus([str(tmp_path / "d")]).documents())
+    with pytest.raises(CorpusError, match=r"sub: cannot read this folder"):
+        list(Corpus([str(tmp_path / "d" / "sub")]).documents())

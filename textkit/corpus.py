@@ -480,9 +480,17 @@ class Corpus:
 
 
 def _walk(root: str) -> List[str]:
-    """Regular files below ``root``, recursively, sorted by path; hidden entries skipped."""
+    """Regular files below ``root``, recursively, sorted by path; hidden entries skipped.
+
+    A folder that cannot be listed is an error (``os.walk`` would skip it, and a
+    count would miss its files without a word).
+    """
+
+    def unreadable(exc: OSError) -> None:
+        raise CorpusError(f"{exc.filename or root}: cannot read this folder ({exc.strerror or exc})")
+
     out: List[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for fn in filenames:
             full = os.path.join(dirpath, fn)
