@@ -148,3 +148,24 @@ def test_inputs_that_can_be_read_once_are_read_whole(sample_path, tmp_path):
     finally:
         writer.join(timeout=60)
     assert via_fifo.returncode == 0 and via_fifo.stdout == want.stdout
+
+
+def test_a_failed_output_leaves_the_saved_dictionary_as_it_was(sample_path, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from .conftest import run_main
+
+    saved, out = tmp_path / "new.dict", tmp_path / "words.tsv"
+    saved.write_text("OLD 1\n", encoding="utf-8")
+    out.write_text("old\n", encoding="utf-8")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    code, _, err = run_main("discover", sample_path, "--min-count", "3", "-o", out, "--save-dict", saved)
+    assert code == 1 and "cannot write (No space left on device)" in err
+    assert saved.read_text(encoding="utf-8") == "OLD 1\n" and out.read_text(encoding="utf-8") == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.dict", "words.tsv"]
+

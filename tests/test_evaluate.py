@@ -84,3 +84,12 @@ def test_read_pairs_names_the_bad_line(tmp_path, bad, message):
         read_pairs(str(path))
     assert "bad.tsv" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_read_pairs_names_the_file_of_a_folder_that_holds_the_bad_line(tmp_path):
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    (folder / "a.tsv").write_text("a\tb\t1\n", encoding="utf-8")
+    (folder / "b.tsv").write_text("a\tb\t1\nonly two\tfields\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"pairs/b\.tsv, line 2: expected 3 tab-separated fields"):
+        read_pairs(str(folder))

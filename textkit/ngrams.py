@@ -541,13 +541,21 @@ def merge_counts(a: NgramCounts, b: NgramCounts) -> NgramCounts:
 
 
 def _write_run(part: NgramCounts) -> Run:
+    """Write the tables of ``part`` to the spill folder; a full disk is an error naming the folder."""
     stem = os.path.join(part.spill.directory, f"run-{os.getpid()}-{uuid.uuid4().hex}")
     files = {}
-    for n, (keys, counts) in part.tables.items():
-        kp, cp = f"{stem}.{n}.keys.npy", f"{stem}.{n}.counts.npy"
-        np.save(kp, keys)
-        np.save(cp, counts)
-        files[n] = (kp, cp)
+    try:
+        for n, (keys, counts) in part.tables.items():
+            kp, cp = f"{stem}.{n}.keys.npy", f"{stem}.{n}.counts.npy"
+            np.save(kp, keys)
+            np.save(cp, counts)
+            files[n] = (kp, cp)
+    except OSError as exc:  # numpy's short write says only "N requested and M written"
+        why = exc.strerror or f"{exc}: is the disk full?"
+        raise TextkitError(
+            f"{part.spill.directory}: cannot write temporary n-gram tables ({why}); free space there, "
+            "set TMPDIR to a roomier folder or give --table-memory more"
+        ) from None
     return Run(vocab=part.vocab, files=files)
 
 

@@ -107,8 +107,19 @@ def discover(corpus, max_n, min_count, min_pmi, min_entropy, min_len, new_only, 
         raise click.UsageError("--user-dict is used only with --new-only")
     result = discover_corpus(corpus, options, workers=workers, known=known,
                              max_table_bytes=table_memory << 20)
-    if save_dict:  # first: a reader that closes standard output early (| head) must not lose it
-        with open_output(save_dict) as fh:
-            write_user_dict(fh, result.words, save_dict)
-    with open_output(output.path) as fh:
-        write_rows(fh, result.words, COLUMNS, output.fmt, output.header)
+    if not save_dict:
+        with open_output(output.path) as fh:
+            write_rows(fh, result.words, COLUMNS, output.fmt, output.header)
+        return
+    # The dictionary is put in place after the rows are written (a failed -o leaves both files as
+    # they were), and also when standard output's reader stops early (| head): it was not lost there.
+    closed = None
+    with open_output(save_dict) as dict_fh:
+        write_user_dict(dict_fh, result.words, save_dict)
+        try:
+            with open_output(output.path) as fh:
+                write_rows(fh, result.words, COLUMNS, output.fmt, output.header)
+        except BrokenPipeError as exc:
+            closed = exc
+    if closed is not None:
+        raise closed
