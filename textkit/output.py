@@ -16,9 +16,9 @@ A write that fails (disk full) is an error naming the destination.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
-import errno
 import math
 import os
 import re
