@@ -65,7 +65,7 @@ import shutil
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -418,20 +418,25 @@ def _bounded(batches: Callable[[], Iterable[Sequence[str]]]) -> Callable[[], Ite
         for batch in batches():
             if all(len(doc) <= BATCH_CHARS for doc in batch):
                 yield batch
-                continue
-            out: List[str] = []
-            size = 0
-            for doc in batch:
-                for piece in ng.split_long(doc, BATCH_CHARS):
-                    if out and size + len(piece) > BATCH_CHARS:
-                        yield out
-                        out, size = [], 0
-                    out.append(piece)
-                    size += len(piece) + 1
-            if out:
-                yield out
+            else:
+                yield from _pack(piece for doc in batch for piece in ng.split_long(doc, BATCH_CHARS))
 
     return bounded
+
+
+def _pack(docs: Iterable[str]) -> Iterator[List[str]]:
+    """Consecutive documents in batches of at most :data:`BATCH_CHARS` characters (one longer
+    document is a batch of its own)."""
+    batch: List[str] = []
+    size = 0
+    for doc in docs:
+        if batch and size + len(doc) > BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+        batch.append(doc)
+        size += len(doc) + 1
+    if batch:
+        yield batch
 
 
 def _warn_once(corpus) -> Callable[[], Iterable[Sequence[str]]]:
@@ -450,14 +455,14 @@ def discover_corpus(corpus, options: DiscoverOptions = DiscoverOptions(), **kw) 
     file (one document per line; a newline inside a JSON field becomes a line break,
     which is a clause boundary either way, so the result is unchanged).
     """
-    import os
-
     from .corpus import STDIN, Corpus
+    from .output import is_special_file
 
     if not isinstance(corpus, Corpus):
         raise TypeError(f"discover_corpus takes a textkit.Corpus (for a list of texts: discover_documents), "
                         f"not {type(corpus).__name__}")
-    if all(path != STDIN and os.path.isfile(path) for path in corpus.files()):
+    # directories and globs yield regular files only: the sources tell, without resolving them
+    if not any(src == STDIN or is_special_file(src) for src in corpus.sources):
         return discover(_warn_once(corpus), options, **kw)
     with tempfile.TemporaryDirectory(prefix="textkit-input-", dir=kw.get("spill_dir")) as tmp:
         path = f"{tmp}/input.txt"
@@ -479,19 +484,7 @@ def discover_documents(docs: Sequence[str], options: DiscoverOptions = DiscoverO
         raise TypeError("discover_documents takes a list of texts; for one text, pass [text]")
     if iter(docs) is docs:
         docs = list(docs)
-
-    def batches():
-        batch, size = [], 0
-        for d in docs:
-            batch.append(d)
-            size += len(d) + 1
-            if size >= BATCH_CHARS:
-                yield batch
-                batch, size = [], 0
-        if batch:
-            yield batch
-
-    return discover(batches, options, **kw)
+    return discover(lambda: _pack(docs), options, **kw)
 
 
 def _discover(batches, options: DiscoverOptions, workers: int, known, spill: ng.SpillPolicy) -> DiscoveryResult:
