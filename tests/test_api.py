@@ -39,7 +39,7 @@ def test_corpus_of_one_path_and_count_words_arguments(sample_path):
     assert one.rows(top=20) == listed.rows(top=20)
     with pytest.raises(TypeError, match="takes a textkit.Corpus"):
         textkit.count_words([str(sample_path)])
-    with pytest.raises(textkit.TextkitError, match="--workers"):
+    with pytest.raises(textkit.TextkitError, match=r"workers \(-j\) must be 0"):
         textkit.count_words(textkit.Corpus(str(sample_path)), workers=-1)
 
 
@@ -179,3 +179,14 @@ def test_nearest_with_a_number_is_a_type_error():
     with pytest.raises(TypeError, match="k must be a whole number"):
         store.nearest("w1", k=2.5)
     assert [w for w, _ in store.nearest("w1", k=np.int64(2))] == [w for w, _ in store.nearest("w1", k=2)]
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda: textkit.Whitening(0), r"n_components \(--dim\) must be at least 1"),
+    (lambda: textkit.TrainingOptions(window=0).check(), r"window \(--window\) must be between 1 and"),
+    (lambda: textkit.TokenizerSpec(min_len=0), r"min_len \(--min-len\) must be at least 1"),
+    (lambda: textkit.Transport(random_store(5, 3, 0), sinkhorn=-1.0), r"sinkhorn \(--sinkhorn\) must be"),
+])
+def test_a_refused_setting_is_named_as_python_and_the_command_line_spell_it(make, says):
+    with pytest.raises(textkit.TextkitError, match=says):
+        make()

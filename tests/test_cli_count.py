@@ -98,7 +98,7 @@ def test_usage_errors_exit_2():
     (["count", "--topp", "3"], "No such option '--topp'"),
     (["cont"], "No such command 'cont'"),
     (["count", "--cut-all", "--search"], "--cut-all and --search are exclusive"),
-    (["search", "w", "--corpus", "README.md", "-k", "0"], "-k must be at least 1"),  # refused by the library
+    (["search", "w", "--corpus", "README.md", "-k", "0"], "-k must be at least 1"),
     (["sim", "a", "b", "--metric", "cosine", "--oov", "error"], "--oov and --sinkhorn apply to --metric wrd"),
     (["count", "-o"], "Option '-o' requires an argument"),  # click raises it without the command
     (["sim", "a", "b", "--metric"], "Option '--metric' requires an argument"),
@@ -635,7 +635,7 @@ def test_encodings_that_cannot_be_read_by_line_are_one_error(tmp_path, encoding)
     path = tmp_path / "t.txt"
     path.write_text("今天\n", encoding="utf-8")
     code, out, err = run_main("count", path, "--encoding", encoding)
-    assert code == 2 and out == "" and f"--encoding {encoding}: not readable" in err and err.count("\n") == 1
+    assert code == 2 and out == "" and f"encoding {encoding!r} (--encoding): not readable" in err and err.count("\n") == 1
     code, out, err = run_main("count", path, "--encoding", "klingon")
     assert code == 2 and out == "" and err == "textkit: error: unknown encoding 'klingon' (see 'textkit count --help')\n"
 

@@ -326,7 +326,7 @@ def test_dim_larger_than_vector_dim_exits_2(workdir, tmp_path):
         workdir,
     )
     assert res.exit_code == 2
-    assert "--dim 7 is larger than the vector dimension 6" in res.stderr
+    assert "n_components (--dim) 7 is larger than the vector dimension 6" in res.stderr
     assert not params.exists()
     res = run(
         [

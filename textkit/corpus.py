@@ -206,7 +206,7 @@ def check_encoding(encoding: str) -> None:
     except (UnicodeError, LookupError, TypeError, ValueError):
         usable = False
     if not usable:
-        raise UsageError(f"--encoding {encoding}: not readable line by line (textkit reads encodings that "
+        raise UsageError(f"encoding {encoding!r} (--encoding): not readable line by line (textkit reads encodings that "
                           f"keep ASCII as is: utf-8, gb18030, big5, latin-1, ...); convert first, e.g. "
                           f"iconv -f {encoding} -t utf-8")
 

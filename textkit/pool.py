@@ -69,9 +69,9 @@ def resolve_workers(value: Any) -> int:
         if isinstance(value, float) and n != value:
             raise ValueError
     except (TypeError, ValueError):
-        raise UsageError(f"--workers takes a whole number or 'auto', not {value!r}") from None
+        raise UsageError(f"workers (-j) takes a whole number or 'auto', not {value!r}") from None
     if n < 0:
-        raise UsageError("--workers must be 0 (all cores) or more")
+        raise UsageError("workers (-j) must be 0 (all cores) or more")
     return n if n > 0 else available_cores()
 
 

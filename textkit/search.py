@@ -534,7 +534,7 @@ def search_queries(index: SearchIndex, queries: Iterable[tuple[int, Sequence[str
 def _transport(index: SearchIndex, k: int, metric: str, normalize: bool, oov: str | None) -> Transport:
     """The checks shared by :func:`search` and :func:`search_queries`, and the transport for the queries."""
     if k < 1:
-        raise UsageError(f"-k must be at least 1, got {k}")
+        raise UsageError(f"k (-k) must be at least 1, got {k}")
     oov = index.oov if oov is None else oov
     if oov != index.oov and index.unknown:
         raise DataError(f"the index was built with --oov {index.oov} and its documents have tokens without "

@@ -384,7 +384,7 @@ def fit_whitening(
     whitening = Whitening(n_components, eigenvalue_floor=eigenvalue_floor)
     _, encoder = build_encoder(spec)
     if n_components is not None and n_components > encoder.dim:
-        raise UsageError(f"--dim {n_components} is larger than the vector dimension {encoder.dim}")
+        raise UsageError(f"n_components (--dim) {n_components} is larger than the vector dimension {encoder.dim}")
     batches = (
         [rec.text for rec in batch]
         for batch in _record_batches(

@@ -77,9 +77,9 @@ class TokenizerSpec:
         if self.mode not in MODES:
             raise UsageError(f"unknown jieba mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.min_len < 1:
-            raise UsageError("--min-len must be at least 1")
+            raise UsageError("min_len (--min-len) must be at least 1")
         if self.max_len is not None and self.max_len < self.min_len:
-            raise UsageError("--max-len must be at least --min-len")
+            raise UsageError("max_len (--max-len) must be at least min_len (--min-len)")
 
 
 def _has_content(token: str) -> bool:

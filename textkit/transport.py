@@ -529,7 +529,7 @@ class Transport:
         if oov not in OOV_POLICIES:
             raise UsageError(f"unknown OOV policy {oov!r}; choose drop, error or split")
         if sinkhorn is not None and not (sinkhorn > 0 and math.isfinite(sinkhorn)):
-            raise UsageError(f"--sinkhorn must be a positive number, got {sinkhorn}")
+            raise UsageError(f"sinkhorn (--sinkhorn) must be a positive number, got {sinkhorn}")
         self.vectors = vectors
         self.metric = metric
         self.normalize = bool(normalize) and metric == "wmd"

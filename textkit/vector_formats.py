@@ -161,7 +161,7 @@ class VectorFileReader:
                 f"unknown vectors format {format!r}; choose one of {', '.join(FORMATS)}"
             )
         if limit is not None and limit < 1:
-            raise UsageError("--limit must be at least 1")
+            raise UsageError("limit (--limit) must be at least 1")
         self.path = str(path)
         self.name = _display(self.path)
         self.format = format

@@ -77,19 +77,19 @@ class TrainingOptions:
 
     def check(self) -> None:
         if self.dim < 1:
-            raise UsageError("--dim must be at least 1")
+            raise UsageError("dim (--dim) must be at least 1")
         if not 1 <= self.window <= MAX_WINDOW:
-            raise UsageError(f"--window must be between 1 and {MAX_WINDOW}")
+            raise UsageError(f"window (--window) must be between 1 and {MAX_WINDOW}")
         if self.min_count < 1:
-            raise UsageError("--min-count must be at least 1")
+            raise UsageError("min_count (--min-count) must be at least 1")
         if not 0 < self.alpha <= 1:
             raise UsageError("alpha (context smoothing) must be in (0, 1]")
         if self.limit is not None and self.limit < 1:
-            raise UsageError("--limit must be at least 1")
+            raise UsageError("limit (--limit) must be at least 1")
         if self.dtype not in ("float32", "float16", "int8"):
-            raise UsageError("--dtype must be float32, float16 or int8")
+            raise UsageError("dtype (--dtype) must be float32, float16 or int8")
         if self.norms not in NORMS:
-            raise UsageError(f"--norms must be one of {', '.join(NORMS)}")
+            raise UsageError(f"norms (--norms) must be one of {', '.join(NORMS)}")
 
 
 NORMS = ("svd", "idf")

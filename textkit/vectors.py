@@ -447,7 +447,7 @@ class StoreWriter:
         from .output import atomic_path, check_output_dir
 
         if dtype not in DTYPES:
-            raise UsageError(f"--dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+            raise UsageError(f"dtype (--dtype) must be one of {', '.join(DTYPES)}, not {dtype!r}")
         if dim < 1:
             raise VectorsError("vectors need at least one dimension")
         self.path = str(path)

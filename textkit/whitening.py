@@ -160,7 +160,7 @@ class Whitening:
 
     def __init__(self, n_components: int | None = None, *, eigenvalue_floor: float | None = None):
         if n_components is not None and n_components < 1:
-            raise UsageError(f"--dim must be at least 1, got {n_components}")
+            raise UsageError(f"n_components (--dim) must be at least 1, got {n_components}")
         if eigenvalue_floor is not None and not (0.0 < eigenvalue_floor < 1.0):
             raise UsageError(
                 "the eigenvalue floor is relative to the largest eigenvalue and must lie "
@@ -198,7 +198,7 @@ class Whitening:
         """Fit from merged statistics (the end of a streamed or distributed fit)."""
         dim = stats.dim
         if self.n_components is not None and self.n_components > dim:
-            raise UsageError(f"--dim {self.n_components} is larger than the vector dimension {dim}")
+            raise UsageError(f"n_components (--dim) {self.n_components} is larger than the vector dimension {dim}")
         cov = stats.covariance()
         u, s, _ = np.linalg.svd(cov, hermitian=True)
         order = np.argsort(-s, kind="stable")
