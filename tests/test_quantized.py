@@ -17,9 +17,15 @@ from textkit.vectors import Vectors, content_identity, open_store, save_store
 
 
 def _naive_quantize(row):
-    """One row, the obvious way: scale = max |x| / 127, code = nearest integer of x / scale."""
+    """One row, the obvious way: scale = max |x| / 127, code = nearest integer of x / scale.
+
+    A scale that float32 cannot hold closely enough for the largest code to be at most
+    127 (below its normal range) is raised one float32 step at a time until it is.
+    """
     peak = max((abs(float(x)) for x in row), default=0.0)
     scale = np.float32(peak / 127)
+    while peak > 0 and (scale == 0 or np.rint(peak / float(scale)) > 127):
+        scale = np.nextafter(scale, np.float32(np.inf))
     if scale == 0:
         return [0] * len(row), scale
     return [int(np.rint(float(x) / float(scale))) for x in row], scale
@@ -53,6 +59,18 @@ def test_quantize_matches_the_naive_rule_and_its_error_bound(rows):
     # |x - q s| <= s / 2 = peak / 254, plus float32 rounding of s and of the product
     assert np.all(np.abs(decoded - rows.astype(np.float64)) <= peak / 254 * (1 + 1e-5) + 1e-30)
     assert np.all(np.abs(codes.astype(int)) <= 127)
+
+
+@pytest.mark.parametrize("peak", [3.052e-42, 1e-44, 1.4e-45, 1e-38, 2e-36])
+def test_rows_below_float32s_normal_range_keep_the_error_bound(peak):
+    # at such sizes s = peak / 127 rounds coarsely (or to 0) in float32: the largest code
+    # would be 128 and clipped, or the row would decode as zeros
+    row = np.array([[peak, -peak / 3, 0.0]], dtype=np.float32)
+    codes, scales = quantize_rows(row)
+    assert abs(int(codes[0, 0])) <= 127 and scales[0] > 0
+    decoded = decode_rows(codes, scales).astype(np.float64)
+    assert np.all(np.abs(decoded - row.astype(np.float64)) <= float(scales[0]) / 2)
+    assert codes[0].tolist() == _naive_quantize(row[0])[0]
 
 
 def test_int8_matrix_indexes_like_the_decoded_array():

@@ -6,7 +6,9 @@ Quantization is symmetric and per row. For a row x of dim d:
     q_j = round(x_j / s),  an integer in [-127, 127]
     x̂_j = q_j · s                                (the decoded value, float32)
 
-so every decoded value is within s/2 = max_j |x_j| / 254 of the original, and a
+(for a row whose largest |x_j| is below about 1.5e-36, s falls below float32's
+normal range and is rounded coarsely: it is then raised to the next float32 until
+round(max_j |x_j| / s) <= 127), so every decoded value is within s/2 = max_j |x_j| / 254 of the original, and a
 row's largest component is kept to float32 rounding. The codes take 1 byte per
 value (a quarter of float32, half of float16) and the scales 4 bytes per row;
 relative to the row's length the error is at most √d / 254, and about
@@ -26,6 +28,7 @@ from typing import Tuple
 import numpy as np
 
 LEVELS = 127  # codes run over [-127, 127]: symmetric, so -x is coded as -q
+_TINY = np.float64(np.finfo(np.float32).smallest_subnormal)
 
 
 def quantize_rows(rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -35,6 +38,12 @@ def quantize_rows(rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         raise ValueError("quantize_rows takes a 2-d block of rows")
     peak = np.abs(rows).max(axis=1) if rows.shape[1] else np.zeros(len(rows))
     scales = (peak / LEVELS).astype(np.float32)
+    # A scale below float32's normal range is rounded coarsely (or to 0): raise it to the
+    # next float32 until the largest component's code fits, so that no code is clipped.
+    short = (peak > 0) & ((scales == 0) | (np.rint(peak / np.maximum(scales, _TINY)) > LEVELS))
+    while short.any():
+        scales[short] = np.nextafter(scales[short], np.float32(np.inf))
+        short &= np.rint(peak / np.maximum(scales, _TINY)) > LEVELS
     divisor = np.where(scales > 0, scales, 1).astype(np.float64)
     codes = np.clip(np.rint(rows / divisor[:, None]), -LEVELS, LEVELS).astype(np.int8)
     return codes, scales
