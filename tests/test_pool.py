@@ -161,3 +161,26 @@ def test_resolve_workers():
         pool.resolve_workers(-1)
     with pytest.raises(UsageError):
         pool.resolve_workers("many")
+
+
+def test_a_finished_run_leaves_no_thread_for_the_next_fork():
+    # Python 3.12+ warns (and a lock held by a thread may deadlock a child) when a process
+    # forks while another thread runs: a finished run's queue feeder thread must be gone
+    import threading
+
+    before = set(threading.enumerate())
+
+    def stopped_early():
+        results = pool.imap(square, range(10), workers=2)
+        next(results)
+        results.close()
+
+    def failed():
+        with pytest.raises(WorkerError):
+            list(pool.imap(fail_on_seven, range(20), workers=2))
+
+    for run in (lambda: list(pool.imap(square, range(10), workers=2)),
+                lambda: pool.map_reduce(letters, add, ["ab", "cd"] * 5, workers=2), stopped_early, failed):
+        for _ in range(5):
+            run()
+            assert [t.name for t in threading.enumerate() if t not in before] == []

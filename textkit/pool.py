@@ -223,13 +223,17 @@ class _Workers:
 
         Every task has been answered, so each worker is idle and exits on its
         stop signal; the process teardown (a few ms for a large parent) then
-        overlaps with the caller's next step.  The queues' feeder threads still
-        deliver the signals (they are joined at interpreter exit), and
-        ``multiprocess`` reaps the exited workers.
+        overlaps with the caller's next step.  Only the task queue's feeder
+        thread is waited for, while it writes the stop signals; ``multiprocess``
+        reaps the exited workers.
         """
         self.finish()
         for q in (self.task_q, self.result_q):
             q.close()
+        # The feeder thread has only the stop signals left to write (every task was read):
+        # wait for it, so that no thread of this run is alive when the next pool forks
+        # (Python 3.12+ warns of it; a lock held by a thread at fork would stay held in the child).
+        self.task_q.join_thread()
         self.closed = True
 
     def abort(self) -> None:
@@ -262,6 +266,12 @@ class _Workers:
         for q in (self.task_q, self.result_q):
             q.cancel_join_thread()
             q.close()
+        # The feeder thread ends once it has written what is left, at once unless the pipe
+        # is full (nobody reads it now): give it a moment, so that the next pool forks
+        # without it in the usual case, but never hang on it.
+        feeder = getattr(self.task_q, "_thread", None)
+        if feeder is not None:
+            feeder.join(timeout=0.2)
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[List[Any]]:
