@@ -277,6 +277,9 @@ def test_cut_input_files_are_one_line_errors(workdir, tmp_path):
     index.write_bytes(index.read_bytes()[:1000])
     code, _, err = run("search", "w1", "--index", index, *store_args(workdir))
     assert code == 1 and "corpus.npz: not a textkit search index" in err and "Traceback" not in err
+    np.save(tmp_path / "array.npy", np.arange(3))  # a .npy given for the index: one array, not an archive
+    code, _, err = run("search", "w1", "--index", tmp_path / "array.npy", *store_args(workdir))
+    assert code == 1 and "array.npy: not a textkit search index (a single array" in err and "Traceback" not in err
 
 
 def test_search_bad_input(workdir):

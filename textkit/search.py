@@ -53,6 +53,7 @@ import numpy as np
 from scipy import sparse
 
 from .corpus import file_stamp
+from .archive import read_npz
 from .errors import DataError, UsageError, numpy_file_problem
 from .transport import (OOV_POLICIES, EmptyBagError, RowTable, Transport, distinct_counts, piece_finder,
                         token_rows)
@@ -317,8 +318,7 @@ class SearchIndex:
         if not os.path.isfile(path):
             raise DataError(f"{path}: no such search index")
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                data = {key: npz[key] for key in npz.files}
+            data = read_npz(path)
             meta = json.loads(str(data["meta"]))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # a cut or foreign file
             raise DataError(f"{path}: not a textkit search index ({numpy_file_problem(exc)})") from None

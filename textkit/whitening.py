@@ -57,6 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textkit.archive import SingleArrayFile, read_npz
 from textkit.errors import DataError, UsageError, numpy_file_problem
 
 log = logging.getLogger("textkit.whitening")
@@ -294,22 +295,16 @@ class Whitening:
         if not Path(name).is_file():
             raise DataError(f"{name}: no such whitening parameters file")
         try:
-            loaded = np.load(name, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load gives a .npy file as one array
-                raise DataError(f"{name}: not a textkit whitening file (a single array, not a .npz "
-                                "archive); make one with `textkit whiten fit`")
-            with loaded as npz:
-                missing = [key for key in _REQUIRED_KEYS if key not in npz.files]
-                if missing:
-                    raise DataError(
-                        f"{name}: not a textkit whitening file (missing {', '.join(missing)}); "
-                        "make one with `textkit whiten fit`"
-                    )
-                data = {key: npz[key] for key in npz.files}
-        except DataError:
-            raise
+            data = read_npz(name)
+        except SingleArrayFile:
+            raise DataError(f"{name}: not a textkit whitening file (a single array, not a .npz "
+                            "archive); make one with `textkit whiten fit`") from None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # a cut or foreign file
             raise DataError(f"{name}: not a readable .npz whitening file ({numpy_file_problem(exc)})") from None
+        missing = [key for key in _REQUIRED_KEYS if key not in data]
+        if missing:
+            raise DataError(f"{name}: not a textkit whitening file (missing {', '.join(missing)}); "
+                            "make one with `textkit whiten fit`")
         k, dim, n = int(data["k"]), int(data["dim"]), int(data["n"])
         mu, w, eig = data["mu"], data["W"], data["eigenvalues"]
         if mu.shape != (dim,) or w.shape != (dim, k) or eig.shape != (dim,):
