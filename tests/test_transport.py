@@ -573,3 +573,18 @@ def test_iteration_limit_grows_with_the_problem_and_a_short_stop_is_an_error(mon
         warnings.simplefilter("error")  # POT's UserWarning must not escape either
         with pytest.raises(DataError, match="did not reach the optimum of a 40 x 50 transport problem within 5 "):
             tr._solve_lp(a, b, cost, max_iter=5)
+
+
+def test_costs_do_not_depend_on_where_the_rows_lie_in_memory():
+    # workers score pairs on arrays at other addresses than one process would: the bits of a
+    # cost must not change (OpenBLAS's matrix-vector sums did, with numpy 1.26)
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n, m, dim = int(rng.integers(1, 4)), int(rng.integers(1, 30)), int(rng.choice([6, 100, 144]))
+        x, y = rng.normal(size=(n, dim)), rng.normal(size=(m, dim))
+        want, want_swapped = tr._gram(x, y), tr._gram(y, x)
+        for offset in range(1, 8):  # the same values, 8 to 56 bytes further on
+            sx = np.empty(x.size + offset)[offset:].reshape(x.shape)
+            sy = np.empty(y.size + offset)[offset:].reshape(y.shape)
+            sx[...], sy[...] = x, y
+            assert np.array_equal(tr._gram(sx, sy), want) and np.array_equal(tr._gram(sy, sx), want_swapped)

@@ -623,7 +623,7 @@ class Transport:
     # ------------------------------------------------------------------ costs
     def cost(self, bag1: Bag, bag2: Bag) -> np.ndarray:
         """Cost matrix C (len(bag1), len(bag2)), float64, C order."""
-        gram = bag1.rows @ bag2.rows.T
+        gram = _gram(bag1.rows, bag2.rows)
         if self.metric == "wrd":
             cost = 1.0 - gram
             np.maximum(cost, 0.0, out=cost)
@@ -647,10 +647,10 @@ class Transport:
                 and np.array_equal(ids1, ids2) and np.array_equal(bag1.mass, bag2.mass)):
             return 0.0
         cost = self.cost(bag1, bag2)
-        if len(ids1) == 1:
-            return float(cost[0] @ bag2.mass)
+        if len(ids1) == 1:  # all of the one word's mass goes to every word of the other side
+            return float(np.sum(cost[0] * bag2.mass))
         if len(ids2) == 1:
-            return float(cost[:, 0] @ bag1.mass)
+            return float(np.sum(cost[:, 0] * bag1.mass))
         if self.sinkhorn is not None:
             return self._sinkhorn(bag1.mass, bag2.mass, cost)
         return _solve_lp(bag1.mass, bag2.mass, cost)[0]
@@ -726,6 +726,20 @@ class Transport:
         """The dual bound (see the module docstring): max over the two sides of a.f + b.g."""
         cost = self.cost(bag1, bag2)
         return max(_dual_value(cost, bag1.mass, bag2.mass), _dual_value(cost.T, bag2.mass, bag1.mass))
+
+
+def _gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x @ y.T for rows x (n, d) and y (m, d), float64, with the same bits in every process.
+
+    A score must not depend on which worker computed it.  With one row on a side,
+    numpy hands the product to BLAS's matrix-vector routine, and OpenBLAS's sums
+    there depend on where the operands lie in memory (seen with numpy 1.26: the
+    same pair scored 1 ulp apart with -j1 and -j2), so that case is summed by
+    einsum; the matrix-matrix routine packs its operands first and is not affected.
+    """
+    if len(x) == 1 or len(y) == 1:
+        return np.einsum("ik,jk->ij", x, y)
+    return x @ y.T
 
 
 def _dual_value(cost: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
