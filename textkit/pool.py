@@ -110,6 +110,7 @@ def _worker_main(task_q, result_q, func, merge, initializer, initargs, parent_pi
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's own handler is not for workers
+    _unblock_stop_signals()  # blocked by the parent around the fork (_Workers.__init__)
     _die_with_parent(parent_pid)
     thread = threading.Thread(target=_worker_loop, args=(task_q, result_q, func, merge, initializer, initargs),
                               name="textkit-worker", daemon=True)
@@ -118,6 +119,26 @@ def _worker_main(task_q, result_q, func, merge, initializer, initargs, parent_pi
         thread.join(_POLL_SECONDS * 4)
         if os.getppid() != parent_pid:  # the parent is gone (the loop may be stuck on a cut message)
             os._exit(1)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _block_stop_signals():
+    """Block SIGINT and SIGTERM in this thread; the previous mask (None where there are no masks)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def _restore_signal_mask(mask) -> None:
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def _unblock_stop_signals() -> None:
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -189,8 +210,17 @@ class _Workers:
             )
             for _ in range(n)
         ]
-        for p in self.procs:
-            p.start()
+        # SIGINT and SIGTERM wait while the workers fork: one arriving during a fork would be
+        # raised inside a fork hook of the parent, which ignores it (the run would go on), and a
+        # worker must not meet one before it has set its own handlers (it inherits the parent's,
+        # which raise). They are delivered when unblocked: here in the parent, in a worker
+        # once its handlers are set (_worker_main).
+        mask = _block_stop_signals()
+        try:
+            for p in self.procs:
+                p.start()
+        finally:
+            _restore_signal_mask(mask)
 
     def put(self, index: int, item: Any) -> None:
         self.task_q.put((index, pickle.dumps(item, protocol=_PROTOCOL)))
