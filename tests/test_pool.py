@@ -184,3 +184,34 @@ def test_a_finished_run_leaves_no_thread_for_the_next_fork():
         for _ in range(5):
             run()
             assert [t.name for t in threading.enumerate() if t not in before] == []
+
+
+class _Unprintable(Exception):
+    def __str__(self):
+        raise MemoryError("no memory left to describe the error")
+
+
+def fail_beyond_words(x):
+    if x == 3:
+        raise _Unprintable()
+    return x
+
+
+def test_a_worker_that_cannot_report_its_error_is_reported_dead():
+    # out of memory, a worker could not even send its error: it ended with status 0 and the
+    # parent waited for ever. Run in a child process, so that a hang fails the test
+    code = ("import sys; sys.path.insert(0, '.')\n"
+            "from tests.test_pool import fail_beyond_words\n"
+            "from textkit import pool\n"
+            "from textkit.errors import WorkerError\n"
+            "try:\n"
+            "    list(pool.imap(fail_beyond_words, range(8), workers=2))\n"
+            "except WorkerError as exc:\n"
+            "    print(exc)\n")
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.startswith("a worker process died (exit status 1)") and done.stderr == ""

@@ -112,13 +112,16 @@ def _worker_main(task_q, result_q, func, merge, initializer, initargs, parent_pi
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's own handler is not for workers
     _unblock_stop_signals()  # blocked by the parent around the fork (_Workers.__init__)
     _die_with_parent(parent_pid)
-    thread = threading.Thread(target=_worker_loop, args=(task_q, result_q, func, merge, initializer, initargs),
-                              name="textkit-worker", daemon=True)
+    finished: list = []
+    thread = threading.Thread(target=_worker_loop, args=(task_q, result_q, func, merge, initializer, initargs,
+                                                         finished), name="textkit-worker", daemon=True)
     thread.start()
     while thread.is_alive():
         thread.join(_POLL_SECONDS * 4)
         if os.getppid() != parent_pid:  # the parent is gone (the loop may be stuck on a cut message)
             os._exit(1)
+    if not finished:  # the loop died without reaching its stop signal, e.g. out of memory while
+        os._exit(1)   # reporting an error: a non-zero status tells the parent (_Workers.get)
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -161,9 +164,10 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _worker_loop(task_q, result_q, func, merge, initializer, initargs) -> None:
+def _worker_loop(task_q, result_q, func, merge, initializer, initargs, finished: list) -> None:
     """Loop of one worker: take (index, payload) tasks until a None sentinel (its main
-    thread, :func:`_worker_main`, watches the parent meanwhile)."""
+    thread, :func:`_worker_main`, watches the parent meanwhile); ``finished`` gets an
+    item once the loop has ended as it should (at the sentinel, or having reported an error)."""
     try:
         if initializer is not None:
             initializer(*initargs)
@@ -184,7 +188,11 @@ def _worker_loop(task_q, result_q, func, merge, initializer, initargs) -> None:
         if merge is not None:
             result_q.put(("final", int(have), pickle.dumps(acc, protocol=_PROTOCOL)))
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
-        result_q.put(("error", -1, pickle.dumps(_describe_error(exc), protocol=_PROTOCOL)))
+        try:
+            result_q.put(("error", -1, pickle.dumps(_describe_error(exc), protocol=_PROTOCOL)))
+        except BaseException:  # noqa: BLE001 - not even that works (out of memory: no thread to
+            return             # send it): the worker's exit status tells the parent
+    finished.append(True)
 
 
 class _Workers:
@@ -236,6 +244,8 @@ class _Workers:
                     code = dead[0].exitcode
                     how = f"signal {-code}" if code < 0 else f"exit status {code}"
                     raise WorkerError(f"a worker process died ({how}); out of memory?") from None
+                if all(p.exitcode is not None for p in self.procs):  # nobody is left to answer
+                    raise WorkerError("the worker processes ended without an answer; out of memory?") from None
                 continue
             if kind == "error":
                 raise _rebuild_error(*pickle.loads(payload))
