@@ -756,3 +756,17 @@ def test_progress_stops_once_results_go_to_the_terminal(monkeypatch):
     assert screen.getvalue().endswith("\r\x1b[K的\t3\n了\t2\n")
     Progress(enabled=True)  # the next command draws again
     assert not Progress._held
+
+
+def test_running_out_of_memory_is_one_line(monkeypatch, sample_path):
+    import numpy as np
+
+    import textkit.cli.count as count_command
+
+    def too_big(*args, **kwargs):
+        return np.empty(1 << 58, dtype=np.uint8)  # numpy: "Unable to allocate 256. PiB for an array ..."
+
+    monkeypatch.setattr(count_command, "count_words", too_big)
+    code, out, err = run_main("count", sample_path)
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("textkit: error: out of memory (Unable to allocate") and "-j" in err

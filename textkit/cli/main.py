@@ -141,6 +141,12 @@ def _main(argv) -> None:
             raise
         _say(f"textkit: error: {exc}\n")
         code = exc.exit_code
+    except MemoryError as exc:  # numpy's says how much it could not allocate
+        if debug:
+            raise
+        detail = _one_line(str(exc))
+        _say(f"textkit: error: out of memory{f' ({detail})' if detail else ''}; fewer workers (-j) need less\n")
+        code = 1
     except OSError as exc:  # the system refused: disk full, permission denied, ...
         if debug:
             raise
