@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import marshal
-import tempfile
+import os
 import unicodedata
 from collections import Counter
-from pathlib import Path
 
 import jieba
 import pytest
@@ -158,36 +157,45 @@ def test_invalid_spec_values():
         TokenizerSpec(min_len=3, max_len=2)
 
 
-def test_fast_cache_load_gives_jiebas_own_prefix_dictionary(tmp_path):
-    """The one-read load of jieba's cache equals jieba's initialize; a bad or missing cache falls back."""
-    from textkit.tokenize import _load_cached_prefix_dict
+def test_the_cached_prefix_dictionary_is_jiebas_own(tmp_path):
+    """Built and kept by textkit, then loaded in one read: equal to jieba's initialize; a bad or
+    missing cache is rebuilt."""
+    from textkit.tokenize import _build_prefix_dict, _load_cached_prefix_dict
 
-    get_tokenizer(TokenizerSpec()).tokens("预热")  # jieba has built its cache by now, if it had none
+    cache = str(tmp_path / "prefix.marshal")
+    built = jieba.Tokenizer()
+    _build_prefix_dict(built, cache)
     fast = jieba.Tokenizer()
-    assert _load_cached_prefix_dict(fast)
+    assert _load_cached_prefix_dict(fast, cache)
     own = jieba.Tokenizer()
     own.initialize()
-    assert fast.initialized and fast.total == own.total and fast.FREQ == own.FREQ
-    assert fast.lcut("他来到了网易杭研大厦") == own.lcut("他来到了网易杭研大厦")
+    for segmenter in (built, fast):
+        assert segmenter.initialized and segmenter.total == own.total and segmenter.FREQ == own.FREQ
+        assert segmenter.lcut("他来到了网易杭研大厦") == own.lcut("他来到了网易杭研大厦")
 
     elsewhere = jieba.Tokenizer()
-    elsewhere.tmp_dir = str(tmp_path)
-    assert not _load_cached_prefix_dict(elsewhere)  # no cache there
-    real = (Path(own.tmp_dir or tempfile.gettempdir()) / "jieba.cache").read_bytes()
+    assert not _load_cached_prefix_dict(elsewhere, str(tmp_path / "absent.marshal"))
+    real = (tmp_path / "prefix.marshal").read_bytes()
     for damaged in (b"not a marshal", real[: len(real) // 2], marshal.dumps(("FREQ", 3))):
-        (tmp_path / "jieba.cache").write_bytes(damaged)
-        assert not _load_cached_prefix_dict(elsewhere)
+        (tmp_path / "prefix.marshal").write_bytes(damaged)
+        assert not _load_cached_prefix_dict(elsewhere, cache)
         assert not elsewhere.initialized
     custom = jieba.Tokenizer(dictionary=str(tmp_path / "dict.txt"))
-    assert not _load_cached_prefix_dict(custom)  # only jieba's default dictionary has that cache
+    assert not _load_cached_prefix_dict(custom, cache)  # only jieba's default dictionary has that cache
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prefix.marshal"]  # no temporary file left
 
 
-def test_jieba_loads_without_pkg_resources_and_builds_its_dictionary(tmp_path):
-    """A fresh process: jieba imported without pkg_resources, and with no cache it still finds its dict.txt."""
+def _fresh_process(code, env):
     import os
     import subprocess
     import sys
 
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env=dict(os.environ, **env))
+
+
+def test_jieba_loads_without_pkg_resources_and_builds_its_dictionary(tmp_path):
+    """A fresh process: jieba imported without pkg_resources, and with no cache it still finds its dict.txt."""
     code = (
         "import sys\n"
         "from textkit.tokenize import TokenizerSpec, get_tokenizer\n"
@@ -195,12 +203,31 @@ def test_jieba_loads_without_pkg_resources_and_builds_its_dictionary(tmp_path):
         "print('pkg_resources' in sys.modules, sys.modules['jieba'].__name__)\n"
         "print(sys.modules.get('pkg_resources', 0) is None)  # not left hidden from others\n"
     )
-    env = dict(os.environ, TMPDIR=str(tmp_path))  # no jieba.cache there: jieba builds the prefix dictionary
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    out = _fresh_process(code, {"XDG_CACHE_HOME": str(tmp_path)})  # no cache there: it is built
     lines = out.stdout.splitlines()
     assert lines[0].split() == jieba.lcut("他来到了网易杭研大厦")
-    assert lines[1:] == ["False jieba", "False"]
-    assert (tmp_path / "jieba.cache").is_file()
+    assert lines[1:] == ["False jieba", "False"] and out.stderr == ""
+    (cache,) = (tmp_path / "textkit").iterdir()
+    assert cache.name.startswith("jieba-") and (tmp_path / "textkit").stat().st_mode & 0o777 == 0o700
+
+
+def test_the_dictionary_cache_is_private_and_never_a_shared_file(tmp_path):
+    """Not jieba's /tmp/jieba.cache, which another user's run may own; with no writable place for a
+    cache the run still works, silently and without leaving files behind."""
+    code = ("from textkit.tokenize import TokenizerSpec, get_tokenizer\n"
+            "print(' '.join(get_tokenizer(TokenizerSpec()).tokens('他来到了网易杭研大厦')))\n")
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    (shared / "jieba.cache").write_bytes(b"another user's file")
+    (shared / "jieba.cache").chmod(0o000)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("", encoding="utf-8")
+    (shared / f"textkit-{os.getuid()}").write_text("", encoding="utf-8")  # the fallback is taken too
+    out = _fresh_process(code, {"XDG_CACHE_HOME": str(blocked), "HOME": str(blocked), "TMPDIR": str(shared)})
+    assert out.stdout.split() == jieba.lcut("他来到了网易杭研大厦") and out.stderr == ""
+    assert sorted(p.name for p in shared.iterdir()) == ["jieba.cache", f"textkit-{os.getuid()}"]
+    (shared / "jieba.cache").chmod(0o600)
+    assert (shared / "jieba.cache").read_bytes() == b"another user's file"
 
 
 # Han characters frequent and rare (some absent from the HMM's emission tables), and ASCII

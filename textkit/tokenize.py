@@ -96,25 +96,55 @@ def read_word_list(path: str) -> List[str]:
         return [w.strip() for w in fh if w.strip()]
 
 
-def _load_cached_prefix_dict(segmenter) -> bool:
-    """Load jieba's cache of its default prefix dictionary the way ``initialize`` would, but faster.
+def prefix_cache_path() -> Optional[str]:
+    """Where this user's copy of jieba's default prefix dictionary is kept; None if nowhere.
 
-    The cache is jieba's own file (``jieba.cache`` in its temporary folder, a
-    marshal of ``(FREQ, total)``), taken under jieba's own condition for the
-    default dictionary (the file exists).  ``initialize`` reads it with
-    ``marshal.load`` on the open file, which reads in small pieces (0.7 s
-    here); ``marshal.loads`` on the bytes read at once gives the same objects
-    in 0.2 s.  False when there is no usable cache: then ``initialize`` builds it.
+    jieba keeps it in ``/tmp/jieba.cache``, shared by every user: made by one
+    user (mode 0600), it can be neither read nor replaced by another, whose
+    every run then rebuilds it (about 1 s), prints a traceback and leaves a
+    9 MB temporary file behind.  textkit keeps its own, in the first usable
+    private folder of ``$XDG_CACHE_HOME/textkit``, ``~/.cache/textkit`` and
+    ``<temp dir>/textkit-<uid>`` (a folder that is this user's own, not a link).
+    """
+    import os
+    import stat
+    import tempfile
+
+    jieba = _import_jieba()
+    name = f"jieba-{getattr(jieba, '__version__', 'unknown')}.prefix-dict.marshal"
+    folders = []
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        folders.append(os.path.join(xdg, "textkit"))
+    home = os.path.expanduser("~")
+    if os.path.isabs(home):
+        folders.append(os.path.join(home, ".cache", "textkit"))
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    folders.append(os.path.join(tempfile.gettempdir(), f"textkit-{uid if uid is not None else 'user'}"))
+    for folder in folders:
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            info = os.lstat(folder)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and (uid is None or info.st_uid == uid) and os.access(folder, os.W_OK):
+            return os.path.join(folder, name)
+    return None
+
+
+def _load_cached_prefix_dict(segmenter, cache: Optional[str]) -> bool:
+    """Load the prefix dictionary of jieba's default dictionary from ``cache``; False if unusable.
+
+    The file is a marshal of ``(FREQ, total)``, as jieba's own cache; read at
+    once and given to ``marshal.loads`` (jieba's ``marshal.load`` on the open
+    file reads in small pieces: 0.7 s against 0.2 s here).
     """
     import marshal
-    import os
-    import tempfile
 
     import jieba
 
-    if segmenter.cache_file or segmenter.dictionary != jieba.DEFAULT_DICT:
+    if cache is None or segmenter.cache_file or segmenter.dictionary != jieba.DEFAULT_DICT:
         return False
-    cache = os.path.join(segmenter.tmp_dir or tempfile.gettempdir(), "jieba.cache")
     try:
         with open(cache, "rb") as fh:
             freq, total = marshal.loads(fh.read())
@@ -125,6 +155,35 @@ def _load_cached_prefix_dict(segmenter) -> bool:
     segmenter.FREQ, segmenter.total = freq, total
     segmenter.initialized = True
     return True
+
+
+def _build_prefix_dict(segmenter, cache: Optional[str]) -> None:
+    """Build the prefix dictionary as jieba's ``initialize`` does, and keep it in ``cache`` when possible.
+
+    The file is written to a temporary name and moved into place (a reader never
+    sees half of it); if that fails (disk full, a read-only folder) the temporary
+    file is removed and the run goes on without a cache.
+    """
+    import marshal
+    import os
+    import tempfile
+
+    segmenter.FREQ, segmenter.total = segmenter.gen_pfdict(segmenter.get_dict_file())
+    segmenter.initialized = True
+    if cache is None:
+        return
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(cache), prefix=".jieba-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            marshal.dump((segmenter.FREQ, segmenter.total), fh)
+        os.replace(tmp, cache)
+    except OSError:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def _import_jieba():
@@ -155,8 +214,9 @@ def _load_jieba(spec: TokenizerSpec):
     jieba = _import_jieba()
     jieba.setLogLevel(logging.WARNING)  # keep "Building prefix dict ..." off the user's terminal
     segmenter = jieba.Tokenizer()
-    if not _load_cached_prefix_dict(segmenter):
-        segmenter.initialize()  # builds (and caches) the prefix dictionary
+    cache = prefix_cache_path()
+    if not _load_cached_prefix_dict(segmenter, cache):
+        _build_prefix_dict(segmenter, cache)
     if spec.user_dict:
         from .corpus import open_text
 
