@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -623,3 +625,29 @@ def test_an_empty_counts_file_is_a_data_error_naming_it(workdir, tmp_path):
                "--counts", empty, "-o", tmp_path / "e.npy"], workdir)
     assert res.exit_code == 1 and f"{empty}: no word counts" in res.stderr
     assert not (tmp_path / "e.npy").exists()
+
+
+def test_file_names_that_are_not_utf8_are_kept_not_fatal(tmp_path):
+    """A name from a Windows zip (GBK bytes) reaches Python as lone surrogates: JSON gets their
+    \\u escape (read back as the same name), text output the name's own bytes, and no run fails."""
+    import subprocess
+    import sys
+
+    odd = os.fsdecode(b"\xff\xfe.txt")
+    (tmp_path / odd).write_text("今天天气很好\n明天\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("今天\n", encoding="utf-8")
+
+    def textkit(*args):
+        return subprocess.run([sys.executable, "-m", "textkit", *args], cwd=tmp_path, capture_output=True,
+                              env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])))
+
+    done = textkit("embed", odd, "b.txt", "-q")
+    assert done.returncode == 0 and done.stderr == b""
+    first = json.loads(done.stdout.splitlines()[0])
+    assert first["source"] == odd and first["line"] == 1
+    done = textkit("vectors", "train", odd, "-o", "store", "--dim", "2", "--min-count", "1", "-q")
+    assert done.returncode == 0 and done.stderr == b""
+    meta = json.loads((tmp_path / "store" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["source"]["trained"]["corpus"] == [odd]
+    done = textkit("vectors", "info", "store")
+    assert done.returncode == 0 and b"\xff\xfe.txt" in done.stdout and done.stderr == b""

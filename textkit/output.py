@@ -34,6 +34,12 @@ from .errors import TextkitError
 FORMATS = ("tsv", "csv", "jsonl")
 
 
+# Text written out is UTF-8. A file name that is not UTF-8 reaches it as lone surrogates
+# (Python's decoding of its bytes, PEP 383): it is written back as those same bytes,
+# as `ls` would show it, rather than failing the run.
+OUTPUT_ERRORS = "surrogateescape"
+
+
 def _is_stdout(path: Optional[str]) -> bool:
     return path is None or str(path) == "-"
 
@@ -112,7 +118,7 @@ def descriptor_of(path) -> Optional[int]:
 def open_in_place(path: str, mode: str = "w") -> IO:
     """A special file opened for writing where it is (a descriptor's name: through a copy of
     that descriptor, which keeps its position and append mode)."""
-    text = {} if "b" in mode else {"encoding": "utf-8", "newline": "\n"}
+    text = {} if "b" in mode else {"encoding": "utf-8", "errors": OUTPUT_ERRORS, "newline": "\n"}
     fd = descriptor_of(path)
     if fd is None:
         return open(path, mode, **text)
@@ -231,7 +237,7 @@ def open_output(path: Optional[str]) -> Iterator[IO[str]]:
         return
     _check_folder(str(path))
     with atomic_path(str(path)) as tmp, _named_errors(str(path)):
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        with open(tmp, "w", encoding="utf-8", errors=OUTPUT_ERRORS, newline="\n") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -242,6 +248,18 @@ def _isatty(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError, OSError):
         return False
+
+
+def json_string(text: str) -> str:
+    """``text`` as a JSON string literal, non-ASCII kept as is; a lone surrogate (a byte of a file
+    name that is not UTF-8, as Python decodes it: "\\udcff") as its \\u escape, which JSON allows
+    and reads back as the same string (written raw it cannot be encoded at all)."""
+    literal = json.dumps(text, ensure_ascii=False)
+    try:
+        literal.encode("utf-8")
+    except UnicodeEncodeError:
+        return literal.encode("utf-8", "backslashreplace").decode("utf-8")
+    return literal
 
 
 def format_value(value: Any) -> str:

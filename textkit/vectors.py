@@ -596,8 +596,11 @@ class StoreWriter:
                 "source": self.source,
             }
             meta.update(extra_meta or {})
+            # errors="backslashreplace": a file name that is not UTF-8 (its bytes decoded as lone
+            # surrogates, e.g. "\udcff") is written as the JSON escape \udcff, read back as itself
             with open(
-                os.path.join(self._tmp, META_FILE), "w", encoding="utf-8", newline="\n"
+                os.path.join(self._tmp, META_FILE), "w", encoding="utf-8", errors="backslashreplace",
+                newline="\n"
             ) as fh:
                 json.dump(meta, fh, ensure_ascii=False, indent=1, sort_keys=True)
                 fh.write("\n")

@@ -13,7 +13,7 @@ from typing import Callable
 import click
 
 from ..errors import DataError
-from ..output import atomic_path, is_special_file, open_in_place, open_output, write_rows
+from ..output import atomic_path, is_special_file, json_string, open_in_place, open_output, write_rows
 from .options import (
     TextkitCommand,
     TextkitGroup,
@@ -164,7 +164,7 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
         for records, matrix in vectors():
             for rec, row in zip(records, matrix):
                 source = (
-                    f'"source": {json.dumps(rec.source, ensure_ascii=False)}, '
+                    f'"source": {json_string(rec.source)}, '
                     if with_source
                     else ""
                 )

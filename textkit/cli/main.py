@@ -17,6 +17,7 @@ import time
 import click
 
 from ..errors import TextkitError
+from ..output import OUTPUT_ERRORS
 from . import Interrupted, handle_sigterm
 from .options import PipeClosed, TextkitGroup, configure_logging
 
@@ -111,7 +112,7 @@ def _main(argv) -> None:
     configure_logging()
     for stream in (sys.stdout, sys.stderr):
         if stream is not None and hasattr(stream, "reconfigure"):
-            stream.reconfigure(encoding="utf-8", errors="backslashreplace" if stream is sys.stderr else "strict")
+            stream.reconfigure(encoding="utf-8", errors="backslashreplace" if stream is sys.stderr else OUTPUT_ERRORS)
     debug = bool(os.environ.get("TEXTKIT_DEBUG"))
     try:
         cli.main(args=argv, prog_name="textkit", standalone_mode=False)
