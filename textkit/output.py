@@ -254,12 +254,7 @@ def json_string(text: str) -> str:
     """``text`` as a JSON string literal, non-ASCII kept as is; a lone surrogate (a byte of a file
     name that is not UTF-8, as Python decodes it: "\\udcff") as its \\u escape, which JSON allows
     and reads back as the same string (written raw it cannot be encoded at all)."""
-    literal = json.dumps(text, ensure_ascii=False)
-    try:
-        literal.encode("utf-8")
-    except UnicodeEncodeError:
-        return literal.encode("utf-8", "backslashreplace").decode("utf-8")
-    return literal
+    return json.dumps(text, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def format_value(value: Any) -> str:

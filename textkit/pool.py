@@ -244,8 +244,6 @@ class _Workers:
                     code = dead[0].exitcode
                     how = f"signal {-code}" if code < 0 else f"exit status {code}"
                     raise WorkerError(f"a worker process died ({how}); out of memory?") from None
-                if all(p.exitcode is not None for p in self.procs):  # nobody is left to answer
-                    raise WorkerError("the worker processes ended without an answer; out of memory?") from None
                 continue
             if kind == "error":
                 raise _rebuild_error(*pickle.loads(payload))

@@ -8,9 +8,10 @@ Quantization is symmetric and per row. For a row x of dim d:
 
 (for a row whose largest |x_j| is below about 1.5e-36, s falls below float32's
 normal range and is rounded coarsely: it is then raised to the next float32 until
-round(max_j |x_j| / s) <= 127), so every decoded value is within s/2 = max_j |x_j| / 254 of the original, and a
-row's largest component is kept to float32 rounding. The codes take 1 byte per
-value (a quarter of float32, half of float16) and the scales 4 bytes per row;
+round(max_j |x_j| / s) <= 127), so every decoded value is within s/2 of the
+original (max_j |x_j| / 254 for every row of a normal size), and a row's
+largest component is kept to float32 rounding. The codes take 1 byte per value
+(a quarter of float32, half of float16) and the scales 4 bytes per row;
 relative to the row's length the error is at most √d / 254, and about
 √(d/12) · s / ‖x‖ for uniform rounding errors: on the default store (d = 144)
 the median is 0.7% and the largest 1.6%.

@@ -160,30 +160,24 @@ def _load_cached_prefix_dict(segmenter, cache: Optional[str]) -> bool:
 def _build_prefix_dict(segmenter, cache: Optional[str]) -> None:
     """Build the prefix dictionary as jieba's ``initialize`` does, and keep it in ``cache`` when possible.
 
-    The file is written to a temporary name and moved into place (a reader never
-    sees half of it); if that fails (disk full, a read-only folder) the temporary
-    file is removed and the run goes on without a cache.
+    Written atomically (:func:`textkit.output.atomic_path`: a reader never sees
+    half of it); if that fails (disk full, a read-only folder) the run goes on
+    without a cache.
     """
     import marshal
-    import os
-    import tempfile
+
+    from .errors import TextkitError
+    from .output import atomic_path
 
     segmenter.FREQ, segmenter.total = segmenter.gen_pfdict(segmenter.get_dict_file())
     segmenter.initialized = True
     if cache is None:
         return
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(cache), prefix=".jieba-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_path(cache) as tmp, open(tmp, "wb") as fh:
             marshal.dump((segmenter.FREQ, segmenter.total), fh)
-        os.replace(tmp, cache)
-    except OSError:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    except (OSError, TextkitError):
+        pass
 
 
 def _import_jieba():
