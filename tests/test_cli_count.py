@@ -484,8 +484,29 @@ def test_a_note_erases_the_progress_line_first(monkeypatch):
     logging.getLogger("textkit").warning("something to say")
     progress.close()
     drawn = screen.getvalue()
-    assert "MB/s\x1b[K\r\x1b[Ktextkit: warning: something to say\n" in drawn
+    line = "read 2.0 MB, 10 lines, "
+    assert drawn.startswith("\r" + line) and "\x1b" not in drawn
+    shown = drawn[1:drawn.index("\r", 1)]
+    assert drawn.endswith(f"{shown}\r{' ' * len(shown)}\rtextkit: warning: something to say\n")
     assert drawn.endswith("say\n")  # erased already: nothing more to clear
+
+
+def test_a_shorter_progress_line_covers_the_longer_one_before_it(monkeypatch):
+    import io
+
+    from textkit.output import Progress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", screen)
+    progress = Progress(True)
+    progress(123_456_789_000, 9_876_543)
+    first = screen.getvalue()
+    progress._last = 0.0  # due for a redraw
+    progress(1_000, 1)
+    second = screen.getvalue()[len(first):]
+    assert second.startswith("\rread 0.0 MB, 1 lines, ") and len(second) == len(first)
+    assert second.rstrip(" ").endswith("MB/s")
+    progress.close()
 
 
 def test_in_process_cli_reads_stdin_without_peek():
@@ -679,7 +700,8 @@ def test_text_starting_with_bzh_is_text(tmp_path):
 
 
 def test_output_problems_found_before_the_work(tmp_path, monkeypatch):
-    """-o's folder, an empty name, --save-dict's folder: checked before reading; the old -o file kept."""
+    """-o's folder (missing, or not writable), an empty name, --save-dict's folder: checked before
+    reading; the old -o file kept."""
     import textkit.cli.count
     import textkit.cli.discover
 
@@ -692,9 +714,12 @@ def test_output_problems_found_before_the_work(tmp_path, monkeypatch):
     path.write_text("今天\n", encoding="utf-8")
     for args, message in ((["count", path, "-o", tmp_path / "no" / "x.tsv"], "does not exist"),
                           (["count", path, "-o", ""], "empty output name"),
-                          (["count", path, "-o", tmp_path], "is a directory")):
+                          (["count", path, "-o", tmp_path], "is a directory"),
+                          # a nightly job learns at once, not after hours of work, that -o cannot be written
+                          (["count", path, "-o", _unwritable_output(tmp_path)], "cannot write")):
         code, out, err = run_main(*args)
         assert code == 1 and message in err and err.count("\n") == 1
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # the folder probe's file
     (tmp_path / "k.tsv").write_text("old\n", encoding="utf-8")
     code, _, err = run_main("discover", path, "-o", tmp_path / "k.tsv", "--save-dict", tmp_path / "no" / "x.dict")
     assert code == 1 and "does not exist" in err
@@ -709,6 +734,11 @@ def test_output_through_a_symbolic_link_updates_its_target(tmp_path):
     assert run_main("count", path, "-o", tmp_path / "link.tsv")[0] == 0
     assert os.path.islink(tmp_path / "link.tsv")
     assert (tmp_path / "target.tsv").read_text(encoding="utf-8") == "今天\t1\n"
+    # a link to a file not made yet: made, as a shell's > does, and the link stays
+    os.symlink("made.tsv", tmp_path / "dangling.tsv")
+    assert run_main("count", path, "-o", tmp_path / "dangling.tsv")[0] == 0
+    assert os.path.islink(tmp_path / "dangling.tsv")
+    assert (tmp_path / "made.tsv").read_text(encoding="utf-8") == "今天\t1\n"
 
 
 def test_closed_standard_output_is_one_line(tmp_path):
@@ -718,17 +748,31 @@ def test_closed_standard_output_is_one_line(tmp_path):
     assert result.returncode == 1 and result.stderr == b"textkit: error: standard output is closed; give -o FILE\n"
 
 
-def test_permission_denied_names_the_output_not_a_temporary(tmp_path):
+def _unwritable_output(tmp_path) -> str:
     if os.geteuid() == 0:
-        target = "/proc/textkit-test.tsv"  # not writable even by root
-    else:
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        target = str(locked / "x.tsv")
+        return "/proc/textkit-test.tsv"  # not writable even by root
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    return str(locked / "x.tsv")
+
+
+def test_permission_denied_names_the_output_not_a_temporary(tmp_path):
+    target = _unwritable_output(tmp_path)
     path = tmp_path / "t.txt"
     path.write_text("今天\n", encoding="utf-8")
     code, out, err = run_main("count", path, "-o", target)
     assert code == 1 and err.startswith(f"textkit: error: {target}: cannot write") and ".tmp" not in err
+
+
+def test_output_name_of_253_bytes(tmp_path):
+    """The longest names a file system takes (255 bytes) work: the temporary's name is cut, not the output's."""
+    path = tmp_path / "t.txt"
+    path.write_text("今天\n", encoding="utf-8")
+    name = "统" * 83 + ".tsv"
+    assert len(name.encode("utf-8")) == 253
+    assert run_main("count", path, "-o", tmp_path / name)[0] == 0
+    assert (tmp_path / name).read_text(encoding="utf-8") == "今天\t1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["t.txt", name])
 
 
 def test_progress_stops_once_results_go_to_the_terminal(monkeypatch):
@@ -747,13 +791,13 @@ def test_progress_stops_once_results_go_to_the_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stdout", screen)
     progress = Progress(enabled=True)
     progress(1_000_000, 10)
-    assert "MB/s" in screen.getvalue()
+    assert screen.getvalue().endswith("MB/s")
     with open_output(None) as fh:
         fh.write("的\t3\n")
         progress._last = 0.0  # due for a redraw
         progress(2_000_000, 20)
         fh.write("了\t2\n")
-    assert screen.getvalue().endswith("\r\x1b[K的\t3\n了\t2\n")
+    assert screen.getvalue().endswith(" \r的\t3\n了\t2\n") and "\x1b" not in screen.getvalue()
     Progress(enabled=True)  # the next command draws again
     assert not Progress._held
 

@@ -44,7 +44,10 @@ def _is_stdout(path: Optional[str]) -> bool:
     return path is None or str(path) == "-"
 
 
-def _check_folder(path: str, allow_dir: bool = False) -> str:
+def _check_folder(path: str, allow_dir: bool = False, probe: bool = True) -> str:
+    """The folder an output ``path`` goes to; errors if it is missing, or (``probe``) if no file
+    can be made there: a new temporary file is made and removed, the one test that tells
+    what the output will meet (permissions, a read-only mount, ACLs, root's exemptions)."""
     if not str(path).strip():
         raise TextkitError("an empty output name; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
@@ -52,7 +55,31 @@ def _check_folder(path: str, allow_dir: bool = False) -> str:
         raise TextkitError(f"{path}: cannot write, folder {folder} does not exist")
     if os.path.isdir(path) and not allow_dir:
         raise TextkitError(f"{path}: is a directory, expected a file name")
+    if probe:
+        try:
+            fd, made = tempfile.mkstemp(prefix=".textkit-", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise TextkitError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        os.close(fd)
+        os.unlink(made)
     return folder
+
+
+def _through_link(path: str) -> str:
+    """What an output ``path`` that is a symbolic link writes: the file it points to, made if
+    missing (as a shell's ``>`` does); a link to a folder is left as it is."""
+    if os.path.islink(path):
+        target = os.path.realpath(path)
+        if not os.path.isdir(target):
+            return target
+    return path
+
+
+def _temporary_prefix(name: str) -> str:
+    """Prefix of the temporary file beside output ``name``: its name, cut to 100 bytes so that
+    the temporary's name (prefix, random part, suffix) stays within the usual 255-byte limit."""
+    raw = os.fsencode(name)
+    return "." + (os.fsdecode(raw[:100]) if len(raw) > 100 else name) + "."
 
 
 def _default_mode(path: str) -> int:
@@ -66,9 +93,10 @@ def _default_mode(path: str) -> int:
 
 
 def check_output_file(path: str) -> None:
-    """Raise before any work if ``path`` cannot become an output file (no folder, or a directory)."""
+    """Raise before any work if ``path`` cannot become an output file (no folder, a folder that
+    cannot be written, or a directory)."""
     if not is_special_file(path):
-        _check_folder(path)
+        _check_folder(_through_link(path))
 
 
 def check_output_dir(path: str, replaceable: Optional[Callable[[str], bool]] = None) -> None:
@@ -157,15 +185,15 @@ def atomic_path(path: str, suffix: str = "",
             with open(tmp, "rb") as src, _named_errors(path), open_in_place(path, "wb") as dst:
                 shutil.copyfileobj(src, dst)
         return
-    if os.path.islink(path) and os.path.isfile(path):
-        path = os.path.realpath(path)  # -o through a symbolic link updates the file it points to
+    path = _through_link(path)  # -o through a symbolic link updates the file it points to
     if is_special_file(path):
         yield path
         return
-    folder = _check_folder(path, allow_dir=True)  # a directory artefact may replace one
-    base = os.path.basename(path)
+    # a directory artefact may replace one; no probe, the temporary made next is one
+    folder = _check_folder(path, allow_dir=True, probe=False)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=f".tmp{suffix}", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(os.path.basename(path)), suffix=f".tmp{suffix}",
+                                   dir=folder)
     except OSError as exc:  # named by the user's path, not the temporary's
         raise TextkitError(f"{path}: cannot write ({exc.strerror or exc})") from None
     os.close(fd)
@@ -235,7 +263,7 @@ def open_output(path: Optional[str]) -> Iterator[IO[str]]:
                 Progress.hold()
             yield fh
         return
-    _check_folder(str(path))
+    _check_folder(_through_link(str(path)), probe=False)  # a directory is refused here (atomic_path takes one)
     with atomic_path(str(path)) as tmp, _named_errors(str(path)):
         with open(tmp, "w", encoding="utf-8", errors=OUTPUT_ERRORS, newline="\n") as fh:
             yield fh
@@ -326,7 +354,9 @@ class Progress:
 
     Silent unless ``enabled`` (the CLI enables it only when stderr is a terminal).
     A note written meanwhile first erases the line (:meth:`erase`), so the two never
-    share a line; the next redraw puts it back.
+    share a line; the next redraw puts it back.  Drawn with carriage returns and
+    spaces over the previous text only, no escape codes: a terminal without them
+    (``TERM=dumb``, an editor's shell) shows it as cleanly as any other.
     """
 
     _on_screen: Optional["Progress"] = None  # the progress whose line is drawn now
@@ -351,7 +381,7 @@ class Progress:
         self.label = label
         self.start = time.monotonic()
         self._last = 0.0
-        self._drawn = False
+        self._drawn = 0  # characters of the line on screen (its text is ASCII: one column each)
 
     def __call__(self, nbytes: int, nlines: int) -> None:
         if not self.enabled or Progress._held:
@@ -361,17 +391,16 @@ class Progress:
             return
         self._last = now
         rate = nbytes / max(now - self.start, 1e-9) / 1e6
-        sys.stderr.write(
-            f"\r{self.label} {nbytes / 1e6:,.1f} MB, {nlines:,} lines, {rate:,.1f} MB/s\x1b[K"
-        )
+        line = f"{self.label} {nbytes / 1e6:,.1f} MB, {nlines:,} lines, {rate:,.1f} MB/s"
+        sys.stderr.write(f"\r{line:<{self._drawn}}")  # padded over a longer previous line
         sys.stderr.flush()
-        self._drawn = True
+        self._drawn = len(line)
         Progress._on_screen = self
 
     def close(self) -> None:
         if self._drawn:
-            sys.stderr.write("\r\x1b[K")
+            sys.stderr.write(f"\r{'':{self._drawn}}\r")
             sys.stderr.flush()
-            self._drawn = False
+            self._drawn = 0
         if Progress._on_screen is self:
             Progress._on_screen = None
