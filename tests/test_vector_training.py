@@ -4,6 +4,7 @@ from collections import Counter, defaultdict
 from fractions import Fraction
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -259,3 +260,32 @@ def test_bad_options():
     for bad in (dict(dim=0), dict(window=0), dict(window=21), dict(min_count=0), dict(alpha=0)):
         with pytest.raises(UsageError):
             TrainingOptions(**bad).check()
+
+
+_BLAS_UNDER_A_LIMIT = """
+import resource
+import numpy as np
+from scipy.linalg import blas
+from textkit.vector_training import reserve_blas_buffers
+reserve_blas_buffers()
+with open("/proc/self/statm") as fh:
+    used = int(fh.read().split()[0]) * resource.getpagesize()
+# room for small arrays, none for a new BLAS buffer (tens of MB)
+resource.setrlimit(resource.RLIMIT_AS, (used + (16 << 20), resource.RLIM_INFINITY))
+square = np.ones((256, 256), dtype=np.float32)
+blas.sgemm(1.0, square, square)
+square @ square
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads /proc/self/statm")
+def test_blas_products_after_the_reservation_need_no_new_memory():
+    """Under a memory limit reached late in training, OpenBLAS would retry a failed buffer
+    allocation for ever (full CPU, deaf to SIGTERM); reserved at the start, it needs none."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _BLAS_UNDER_A_LIMIT], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr

@@ -264,6 +264,24 @@ _BLAS_THREAD_SYMBOLS = (
 )
 
 
+def reserve_blas_buffers() -> None:
+    """Have OpenBLAS take its work buffers now, while memory is plentiful.
+
+    OpenBLAS takes a thread's buffer (tens of MB) from malloc on its first large
+    product and keeps it.  When that malloc fails, as under a memory limit
+    (``ulimit -v``) reached late in a training run, OpenBLAS retries for ever:
+    full CPU, deaf to SIGTERM (Python's handler waits for the C call to return).
+    One product at the start reserves the buffers of both libraries training
+    uses, numpy's and scipy's (PROPACK's); a later shortage is then a
+    MemoryError from numpy, reported as out of memory.
+    """
+    from scipy.linalg import blas
+
+    square = np.ones((256, 256), dtype=np.float32)
+    square @ square
+    blas.sgemm(1.0, square, square)
+
+
 @contextmanager
 def one_blas_thread():
     """Run the block with the loaded OpenBLAS libraries on one thread, then restore them.
@@ -366,6 +384,7 @@ def train_vectors(
         from .vectors import is_store
 
         check_output_dir(str(dest), is_store)
+    reserve_blas_buffers()
     spec = tokenizer_spec if tokenizer_spec is not None else TokenizerSpec()
     report = TrainingReport()
     if chunk_tokens is None:
