@@ -227,6 +227,8 @@ def test_index_save_load_roundtrip(tmp_path):
     index = SearchIndex.from_texts(docs, store, str.split, tokenizer='{"kind": "whitespace"}')
     path = tmp_path / "idx.npz"
     index.save(str(path))
+    with np.load(path) as saved:  # the ids and texts: centroids are recomputed, not stored
+        assert not [key for key in saved.files if key.startswith("centroid")]
     loaded = SearchIndex.load(str(path), store)
     assert loaded.texts == docs
     for metric, normalize in SETTINGS:
@@ -234,6 +236,17 @@ def test_index_save_load_roundtrip(tmp_path):
         a = search(index, ["w1", "w9"], k=5, metric=metric, normalize=normalize)
         b = search(loaded, ["w1", "w9"], k=5, metric=metric, normalize=normalize)
         assert a.hits == b.hits
+    # an index written with its centroids (earlier versions) reads as before
+    with np.load(path) as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    for (metric, normalize), name in {("wmd", False): "wmd", ("wmd", True): "wmd_unit",
+                                      ("wrd", False): "wrd"}.items():
+        arrays[f"centroid_{name}"] = index.centroids(metric, normalize)
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = SearchIndex.load(str(tmp_path / "old.npz"), store)
+    for metric, normalize in SETTINGS:
+        assert search(old, ["w1", "w9"], k=5, metric=metric, normalize=normalize).hits == \
+            search(index, ["w1", "w9"], k=5, metric=metric, normalize=normalize).hits
     other = FakeVectors(store.words, store.matrix, identity="other")
     with pytest.raises(DataError, match="other vectors"):
         SearchIndex.load(str(path), other)

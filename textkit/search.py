@@ -34,10 +34,14 @@ compare bags made by different rules, so it is refused unless no document token
 was unknown (then every policy gives the same document bags).
 
 A prepared index (:meth:`SearchIndex.save`) keeps the corpus's token ids (distinct
-known words and counts per line), the texts and the centroids for every metric
-in one ``.npz`` (no pickle), tied to the vector store's identity, the
-tokenizer settings and the OOV policy; it holds the corpus in memory (about its
-size again in token ids and N x dim float64 centroids per metric).
+known words and counts per line) and the texts in one ``.npz`` (no pickle), tied
+to the vector store's identity, the tokenizer settings and the OOV policy.  The
+centroids are not stored: computed from the ids for the metric a search uses,
+they take about half a second for 156,000 lines, while stored as float64 for
+every metric they made the file about 25 times the corpus's size (625 MB for
+25 MB), slower to read from a cold disk than to recompute.  (Indexes written
+with centroids are still read, and theirs used.)  A search holds the corpus in
+memory: about its size again in token ids, and N x dim float64 centroids.
 """
 
 from __future__ import annotations
@@ -292,11 +296,9 @@ class SearchIndex:
 
     # ------------------------------------------------------------------ storage
     def save(self, path: str) -> None:
-        """Write the index as one .npz (atomic; centroids of every metric included)."""
+        """Write the index as one .npz (atomic; no centroids, see the module docstring)."""
         from .output import atomic_path
 
-        for metric, normalize in _METRIC_KEYS:
-            self.centroids(metric, normalize)
         meta = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "identity": self.identity,
                 "tokenizer": json.loads(self.tokenizer), "source": self.source, "documents": len(self),
                 "oov": self.oov, "unknown": self.unknown, "source_stamp": self.source_stamp}
@@ -304,11 +306,10 @@ class SearchIndex:
         blob = np.frombuffer(b"\n".join(encoded), dtype=np.uint8)
         # bytes per text: texts from from_texts may hold line breaks (the corpus's never do)
         text_bytes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-        arrays = {f"centroid_{name}": self._centroids[key] for key, name in _METRIC_KEYS.items()}
         with atomic_path(str(path)) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, meta=np.str_(json.dumps(meta, ensure_ascii=False)), lines=self.lines,
                      indptr=self.indptr, ids=self.ids, counts=self.counts, n_tokens=self.n_tokens,
-                     n_oov=self.n_oov, texts=blob, text_bytes=text_bytes, **arrays)
+                     n_oov=self.n_oov, texts=blob, text_bytes=text_bytes)
 
     @classmethod
     def load(cls, path: str, vectors, tokenizer_spec=None) -> SearchIndex:
