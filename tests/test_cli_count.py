@@ -551,10 +551,11 @@ def test_write_failure_is_one_line():
         "textkit: error: /dev/full: cannot write (No space left on device)"]
 
 
-def test_a_disk_full_while_writing_a_file_names_it_and_keeps_the_old_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", ["counts.tsv", "counts.tsv.gz"])
+def test_a_disk_full_while_writing_a_file_names_it_and_keeps_the_old_one(tmp_path, monkeypatch, name):
     import errno
 
-    out = tmp_path / "counts.tsv"
+    out = tmp_path / name
     out.write_text("old\n", encoding="utf-8")
     data = tmp_path / "a.txt"
     data.write_text("今天天气不错\n", encoding="utf-8")
@@ -565,7 +566,32 @@ def test_a_disk_full_while_writing_a_file_names_it_and_keeps_the_old_one(tmp_pat
     monkeypatch.setattr(os, "fsync", full)
     code, stdout, err = run_main("count", data, "-o", out)
     assert code == 1 and err == f"textkit: error: {out}: cannot write (No space left on device)\n"
-    assert out.read_text(encoding="utf-8") == "old\n" and sorted(os.listdir(tmp_path)) == ["a.txt", "counts.tsv"]
+    assert out.read_text(encoding="utf-8") == "old\n" and sorted(os.listdir(tmp_path)) == ["a.txt", name]
+
+
+def test_output_format_and_compression_follow_the_name(tmp_path, sample_path):
+    """counts.jsonl is JSON Lines, counts.csv CSV; .gz, .bz2, .xz compress (gzip with no name
+    or time in its header: the same counts give the same bytes, whatever -j)."""
+    import bz2
+    import gzip
+    import lzma
+
+    plain = {fmt: run_main("count", sample_path, "-j1", "--format", fmt)[1] for fmt in ("tsv", "csv", "jsonl")}
+    for name, fmt, unpack in (("c.jsonl", "jsonl", None), ("c.csv", "csv", None), ("c.txt", "tsv", None),
+                              ("c.tsv.gz", "tsv", gzip.decompress), ("c.jsonl.bz2", "jsonl", bz2.decompress),
+                              ("c.CSV.xz", "csv", lzma.decompress)):
+        assert run_main("count", sample_path, "-j1", "-o", tmp_path / name) == (0, "", "")
+        data = (tmp_path / name).read_bytes()
+        assert (unpack(data) if unpack else data).decode("utf-8") == plain[fmt], name
+    assert run_main("count", sample_path, "-j2", "-o", tmp_path / "again.tsv.gz")[0] == 0
+    assert (tmp_path / "again.tsv.gz").read_bytes() == (tmp_path / "c.tsv.gz").read_bytes()
+    # --format given outright wins, with a word when the name says otherwise
+    code, _, err = run_main("count", sample_path, "-j1", "--format", "tsv", "-o", tmp_path / "t.jsonl")
+    assert code == 0 and err == f"textkit: warning: writing TSV to {tmp_path / 't.jsonl'}, as --format says\n"
+    assert (tmp_path / "t.jsonl").read_text(encoding="utf-8") == plain["tsv"]
+    # merge reads them all back
+    assert run_main("merge", tmp_path / "c.tsv.gz", tmp_path / "c.jsonl.bz2")[1] == \
+        run_main("merge", tmp_path / "c.txt", tmp_path / "c.jsonl")[1]
 
 
 @pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])

@@ -580,12 +580,18 @@ def test_whitening_params_that_are_not_an_npz_are_one_line(workdir, tmp_path):
 
 
 def test_embed_output_names(workdir, tmp_path):
-    """-o takes .npy or .jsonl; another name is a usage error before any work; - is standard output."""
+    """-o takes .npy or .jsonl (.jsonl.gz compressed); another name is a usage error before any work;
+    - is standard output."""
+    import gzip
+
     base = ["embed", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK, "-q"]
     res = run([*base, "-o", tmp_path / "e.csv"], workdir)
     assert res.exit_code == 2 and ".npy" in res.stderr and not (tmp_path / "e.csv").exists()
     res = run([*base, "-o", "-"], workdir)
     assert res.exit_code == 0 and res.stdout == run(base, workdir).stdout and res.stdout.startswith('{"line": 1')
+    res = run([*base, "-o", tmp_path / "e.jsonl.gz"], workdir)  # JSON Lines, compressed
+    assert res.exit_code == 0 and gzip.decompress((tmp_path / "e.jsonl.gz").read_bytes()).decode() == \
+        run(base, workdir).stdout
 
 
 def test_whiten_fit_checks_its_output_before_the_work(workdir, tmp_path, monkeypatch):

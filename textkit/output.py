@@ -11,14 +11,22 @@ one of this process's descriptors (``/dev/stdout``, ``/dev/fd/3``,
 behind it (``>> log``) would be truncated or written from its start.
 
 A write that fails (disk full) is an error naming the destination.
+
+A text output file whose name ends in ``.gz``, ``.bz2`` or ``.xz`` is written
+compressed (gzip without a name or time stamp in its header, so the same rows
+give the same bytes), and :func:`format_of_name` reads the rows' format from
+the name before that ending (``counts.jsonl.gz``: JSON Lines).
 """
 
 from __future__ import annotations
 
+import bz2
 import csv
 import errno
+import gzip
 import io
 import json
+import lzma
 import math
 import os
 import re
@@ -32,6 +40,35 @@ from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence
 from .errors import TextkitError
 
 FORMATS = ("tsv", "csv", "jsonl")
+_NAME_FORMATS = {".tsv": "tsv", ".tab": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_COMPRESSED_ENDINGS = (".gz", ".bz2", ".xz")
+
+
+def uncompressed_name(path: str) -> str:
+    """``path`` in lower case without a ``.gz``, ``.bz2`` or ``.xz`` ending (what is written inside)."""
+    stem, ext = os.path.splitext(str(path).lower())
+    return stem if ext in _COMPRESSED_ENDINGS else stem + ext
+
+
+def format_of_name(path: Optional[str]) -> Optional[str]:
+    """The row format an output name asks for by its extension (``.tsv``, ``.csv``, ``.jsonl``,
+    before any ``.gz``/``.bz2``/``.xz``), else None."""
+    if path is None:
+        return None
+    return _NAME_FORMATS.get(os.path.splitext(uncompressed_name(path))[1])
+
+
+def _compressor(path: str, raw: IO[bytes]) -> Optional[IO[bytes]]:
+    """A compressing writer over ``raw`` when ``path`` ends in .gz, .bz2 or .xz, else None."""
+    ext = os.path.splitext(path.lower())[1]
+    if ext == ".gz":
+        # gzip(1)'s own level (the module's 9 is twice as slow); no name, no time: reproducible
+        return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
+    if ext == ".bz2":
+        return bz2.BZ2File(raw, "wb")
+    if ext == ".xz":
+        return lzma.LZMAFile(raw, "wb")
+    return None
 
 
 # Text written out is UTF-8. A file name that is not UTF-8 reaches it as lone surrogates
@@ -264,11 +301,24 @@ def open_output(path: Optional[str]) -> Iterator[IO[str]]:
             yield fh
         return
     _check_folder(_through_link(str(path)), probe=False)  # a directory is refused here (atomic_path takes one)
-    with atomic_path(str(path)) as tmp, _named_errors(str(path)):
-        with open(tmp, "w", encoding="utf-8", errors=OUTPUT_ERRORS, newline="\n") as fh:
+    with atomic_path(str(path)) as tmp, _named_errors(str(path)), open(tmp, "wb") as raw:
+        packed = _compressor(str(path), raw)
+        fh = io.TextIOWrapper(packed or raw, encoding="utf-8", errors=OUTPUT_ERRORS, newline="\n")
+        try:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if packed is not None:
+                packed.close()  # writes its trailer to the file
+            raw.flush()
+            os.fsync(raw.fileno())
+        finally:
+            # let go of the wrappers without closing the file under them twice; after an
+            # error their last flush fails again, and the temporary is removed anyway
+            for closing in (fh.detach, *([packed.close] if packed is not None else [])):
+                try:
+                    closing()
+                except (OSError, ValueError):
+                    pass
 
 
 def _isatty(stream) -> bool:

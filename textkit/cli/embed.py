@@ -13,7 +13,8 @@ from typing import Callable
 import click
 
 from ..errors import DataError
-from ..output import atomic_path, is_special_file, json_string, open_in_place, open_output, write_rows
+from ..output import (atomic_path, is_special_file, json_string, open_in_place, open_output, uncompressed_name,
+                      write_rows)
 from .options import (
     TextkitCommand,
     TextkitGroup,
@@ -115,9 +116,9 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
     from ..whitening import Whitening
 
     if output not in (None, "-") and not is_special_file(output) and \
-            not output.lower().endswith((".npy", ".jsonl", ".json")):
+            not (output.lower().endswith(".npy") or uncompressed_name(output).endswith((".jsonl", ".json"))):
         raise click.UsageError(f"-o {output}: name the output .npy (a float32 matrix) or .jsonl "
-                               "(JSON Lines)")
+                               "(JSON Lines, .jsonl.gz compressed)")
     _, encoder = build_encoder(spec)
     whitening = None
     if whitening_path is not None:
@@ -147,7 +148,7 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
     named = output not in (None, "-")
     special = named and is_special_file(output)  # /dev/stdout, a pipe: JSON Lines unless named .npy
     as_npy = named and (output.lower().endswith(".npy")
-                        or not (special or output.lower().endswith((".jsonl", ".json"))))
+                        or not (special or uncompressed_name(output).endswith((".jsonl", ".json"))))
     if as_npy:
         if special:  # an .npy header holds the row count, written last: built aside, then copied
             with tempfile.TemporaryFile() as fh:
@@ -186,8 +187,8 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
     "-o",
     "--output",
     metavar="OUT",
-    help="OUT.npy: float32 matrix, one row per line (OUT.jsonl: JSON Lines). "
-    "Default: JSON Lines on standard output.",
+    help="OUT.npy: float32 matrix, one row per line (OUT.jsonl: JSON Lines, OUT.jsonl.gz "
+    "compressed). Default: JSON Lines on standard output.",
 )
 def embed(corpus, spec, workers, whitening_path, output):
     """One sentence vector per line of INPUT... (files, directories, globs; - for stdin).
@@ -272,7 +273,8 @@ def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
     "-o",
     "--output",
     metavar="OUT",
-    help="OUT.npy: a float32 matrix; OUT.jsonl: JSON Lines. Default: JSON Lines on stdout.",
+    help="OUT.npy: a float32 matrix; OUT.jsonl: JSON Lines (OUT.jsonl.gz compressed). "
+    "Default: JSON Lines on stdout.",
 )
 def whiten_apply(corpus, spec, workers, whitening_path, output):
     """Whitened sentence vectors of INPUT... (the same as `textkit embed --whitening`).

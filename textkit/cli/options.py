@@ -281,10 +281,17 @@ def output_options(f: Callable) -> Callable:
 
     @functools.wraps(f)
     def wrapper(*args, output, fmt, header, **kwargs):
+        from ..output import format_of_name
+
         if output is not None and output != "-":
             from ..output import check_output_file
 
             check_output_file(output)  # before the work, not after it
+        named = format_of_name(output)
+        if fmt is None:
+            fmt = named or "tsv"
+        elif named is not None and named != fmt:
+            logging.getLogger(_LOGGER).warning("writing %s to %s, as --format says", fmt.upper(), output)
         kwargs["output"] = OutputSpec(output, fmt, header)
         return f(*args, **kwargs)
 
@@ -292,9 +299,11 @@ def output_options(f: Callable) -> Callable:
         wrapper,
         [
             click.option("-o", "--output", metavar="FILE",
-                         help="Write to FILE atomically (default: standard output)."),
-            click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="tsv",
-                         show_default=True, help="Output format."),
+                         help="Write to FILE atomically, compressed if it ends in .gz, .bz2 or .xz "
+                              "(default: standard output)."),
+            click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default=None,
+                         help="Output format  [default: from -o's name (.csv, .jsonl, before any "
+                              ".gz/.bz2/.xz), else tsv]"),
             click.option("--header", is_flag=True, help="TSV: write a header line first."),
         ],
     )
