@@ -99,6 +99,8 @@ def test_usage_errors_exit_2():
     (["count", "--topp", "3"], "--topp"),  # click's wording varies: "No such option: --topp", "... '--topp'"
     (["cont"], "No such command 'cont'"),
     (["count", "--cut-all", "--search"], "--cut-all and --search are exclusive"),
+    (["count", "--tokenizer", "char", "--user-dict", "d.txt"], "--user-dict is used only with --tokenizer jieba"),
+    (["embed", "--tokenizer", "whitespace", "--no-hmm"], "--no-hmm is used only with --tokenizer jieba"),
     (["search", "w", "--corpus", "README.md", "-k", "0"], "-k must be at least 1"),
     (["sim", "a", "b", "--metric", "cosine", "--oov", "error"], "--oov and --sinkhorn apply to --metric wrd"),
     (["count", "-o"], "Option '-o' requires an argument"),  # click raises it without the command

@@ -96,11 +96,20 @@ def test_sim_jsonl_for_scripts(workdir):
     assert len(record["explain"]) == 2 and set(record["explain"][0]) == {"word1", "word2", "mass", "cost"}
 
 
-@pytest.mark.parametrize("text,message", [("", "text 1 is empty"), ("zzz qqq", "text 1 has no word")])
+@pytest.mark.parametrize("text,message", [("", "text 1 is empty"),
+                                          ("zzz qqq", "text 1 has no word in the vectors (2 tokens)")])
 def test_sim_empty_or_oov_only_text_is_one_line_error(workdir, text, message):
     code, out, err = run("sim", text, "w1", *store_args(workdir))
     assert code == 1 and out == ""
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_word_with_a_zero_vector_is_known_but_carries_nothing(tmp_path):
+    """WRD weighs a word by its vector's length: a text of zero-vector words is empty, and the
+    error says why (the word is in the vocabulary)."""
+    save_store(tmp_path / "store", ["a", "zero"], np.array([[1, 0], [0, 0]], dtype=np.float32))
+    code, out, err = run("sim", "zero", "a", "--vectors", tmp_path / "store", *TOK)
+    assert code == 1 and err.endswith("text 1 has no word with a nonzero vector (1 token)\n")
 
 
 def test_sim_oov_error_policy(workdir, tmp_path):

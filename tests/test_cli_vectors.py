@@ -62,6 +62,22 @@ def test_convert_info_neighbors_export(tmp_path, text_file):
     assert code == 0 and binary.read_bytes() == want_bytes
     code, _, _ = run("vectors", "convert", binary, "-o", tmp_path / "again")
     assert open_store(tmp_path / "again").identity == want.identity
+    # named .gz: compressed, and read back as such
+    import gzip
+
+    code, _, _ = run("vectors", "export", store, "--format", "word2vec-binary", "-o", tmp_path / "v.bin.gz")
+    assert code == 0 and gzip.decompress((tmp_path / "v.bin.gz").read_bytes()) == want_bytes
+    code, _, _ = run("vectors", "convert", tmp_path / "v.bin.gz", "-o", tmp_path / "again.gz")
+    assert open_store(tmp_path / "again.gz").identity == want.identity
+
+
+def test_export_without_a_store_writes_the_bundled_vectors(tmp_path, text_file, monkeypatch):
+    import textkit.vectors
+
+    assert run("vectors", "convert", text_file, "-o", tmp_path / "small")[0] == 0
+    monkeypatch.setattr(textkit.vectors, "default_store_path", lambda: tmp_path / "small")  # a small stand-in
+    code, out, _ = run("vectors", "export")
+    assert code == 0 and out == text_file.read_text(encoding="utf-8")
 
 
 def test_neighbors_from_a_plain_file_and_unknown_words(text_file):
@@ -120,6 +136,10 @@ def test_train_then_query(tmp_path):
                        "--min-count", str(floor))
     frequent = {w for w, c in zip(store.words, store.counts.tolist()) if c >= floor} - {"股票"}
     assert code == 0 and {line.split("\t")[2] for line in out.splitlines()} == frequent
+    # a floor above every count leaves nothing to list: said, not an empty answer
+    top = max(store.counts.tolist())
+    code, out, err = run("vectors", "neighbors", "股票", "--vectors", tmp_path / "s", "--min-count", str(top + 1))
+    assert code == 2 and out == "" and f"the most: {top:,}" in err
 
 
 def test_neighbors_min_count_needs_counts(tmp_path, text_file):
@@ -223,7 +243,8 @@ def test_neighbors_huge_k_and_a_zero_vector(tmp_path):
     path.write_text("3 2\na 1 0\nzero 0 0\nb 0.5 0.5\n", encoding="utf-8")
     code, out, err = run("vectors", "neighbors", "zero", "a", "-k", "1000000000000", "--vectors", path)
     assert code == 0 and "'zero' has a zero vector" in err and "Traceback" not in err
-    assert [r.split("\t")[:3] for r in out.splitlines()] == [["a", "1", "b"], ["a", "2", "zero"]]
+    # a zero row has no cosine with anything: never a neighbour, even when k asks for every word
+    assert [r.split("\t")[:3] for r in out.splitlines()] == [["a", "1", "b"]]
     code, out, err = run("vectors", "neighbors", "zero", "--vectors", path)
     assert code == 1 and out == "" and "no" in err and err.count("textkit: error:") == 1
 

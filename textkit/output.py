@@ -58,7 +58,7 @@ def format_of_name(path: Optional[str]) -> Optional[str]:
     return _NAME_FORMATS.get(os.path.splitext(uncompressed_name(path))[1])
 
 
-def _compressor(path: str, raw: IO[bytes]) -> Optional[IO[bytes]]:
+def compressor_for(path: str, raw: IO[bytes]) -> Optional[IO[bytes]]:
     """A compressing writer over ``raw`` when ``path`` ends in .gz, .bz2 or .xz, else None."""
     ext = os.path.splitext(path.lower())[1]
     if ext == ".gz":
@@ -302,7 +302,7 @@ def open_output(path: Optional[str]) -> Iterator[IO[str]]:
         return
     _check_folder(_through_link(str(path)), probe=False)  # a directory is refused here (atomic_path takes one)
     with atomic_path(str(path)) as tmp, _named_errors(str(path)), open(tmp, "wb") as raw:
-        packed = _compressor(str(path), raw)
+        packed = compressor_for(str(path), raw)
         fh = io.TextIOWrapper(packed or raw, encoding="utf-8", errors=OUTPUT_ERRORS, newline="\n")
         try:
             yield fh

@@ -309,7 +309,8 @@ class Vectors:
 
         Returns (ids int64 (m, k), scores float32 (m, k)), best first, ties by row id;
         ``exclude[q]`` (a row id or -1) is left out of query q's answer, and so is every
-        row where the boolean mask ``candidates`` (n,) is False. ``k`` is capped at the
+        row where the boolean mask ``candidates`` (n,) is False, and every zero row (its
+        cosine is undefined). ``k`` is capped at the
         number of rows; when fewer rows are available the tail holds id -1 and score NaN.
         """
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
@@ -338,6 +339,7 @@ class Vectors:
                 n = cached[start : start + len(block)]  # type: ignore[index]
             inv = np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)
             sims = (block @ qu.T) * inv[:, None]  # (rows, m)
+            sims[n == 0] = -np.inf  # a zero row has no direction: no cosine, never a neighbour
             if candidates is not None:
                 sims[~candidates[start : start + len(block)]] = -np.inf
             for q in range(m):

@@ -207,6 +207,11 @@ def tokenizer_options(f: Callable) -> Callable:
                 min_len, max_len, lower, **kwargs):
         if cut_all and search:
             raise click.UsageError("--cut-all and --search are exclusive")
+        if tokenizer != "jieba":  # a silent no-op would hide the slip
+            given = [flag for flag, value in (("--no-hmm", no_hmm), ("--cut-all", cut_all), ("--search", search),
+                                              ("--user-dict", user_dict)) if value]
+            if given:
+                raise click.UsageError(f"{given[0]} is used only with --tokenizer jieba, not {tokenizer}")
         try:
             kwargs["tokenizer_spec"] = TokenizerSpec(
                 kind=tokenizer,

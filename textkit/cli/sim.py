@@ -123,8 +123,9 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
     bag1, bag2 = engine.bag(tokens1, what="text 1"), engine.bag(tokens2, what="text 2")
     for number, bag, tokens in ((1, bag1, tokens1), (2, bag2, tokens2)):
         if bag.empty:
-            what = "is empty" if not tokens else "has no word in the vectors"
-            raise transport.EmptyBagError(f"text {number} {what} ({len(tokens)} tokens)")
+            what = ("is empty" if not tokens else "has no word with a nonzero vector"
+                    if any(token in vectors for token in tokens) else "has no word in the vectors")
+            raise transport.EmptyBagError(f"text {number} {what} ({len(tokens)} token{'s' * (len(tokens) != 1)})")
     value = engine.distance(bag1, bag2)
     if not distance:
         value = engine.score(value)

@@ -214,6 +214,9 @@ def neighbors(words, vectors_path, k, min_count, output):
                 "train` have"
             )
         candidates = np.asarray(vec.counts) >= min_count
+        if not candidates.any():
+            raise UsageError(f"no word of the vectors was seen {min_count:,} times (the most: "
+                             f"{int(np.max(vec.counts)):,}); give a smaller --min-count")
     known = []
     for w in words:
         if w not in vec:
@@ -295,10 +298,11 @@ def info(store, fmt):
 
 
 @vectors.command()
-@click.argument("store", metavar="STORE")
+@click.argument("store", metavar="[STORE]", required=False)
 @click.option(
     "-o", "--output", "dest", metavar="FILE",
-    help="File to write (default: standard output; word2vec-binary needs a file)."
+    help="File to write, compressed if it ends in .gz, .bz2 or .xz (default: standard output; "
+         "word2vec-binary needs a file)."
 )
 @click.option(
     "--format",
@@ -311,12 +315,18 @@ def info(store, fmt):
 def export(store, dest, fmt):
     """Write a store as a word2vec text / binary or GloVe file (exact float32 values).
 
+    Without STORE: the bundled default vectors.
+
     \b
     Example:
       textkit vectors export myvectors --format word2vec-binary -o myvectors.bin
     """
     if fmt == "word2vec-binary" and dest in (None, "-"):
         raise UsageError("--format word2vec-binary needs -o FILE")
+    if dest not in (None, "-"):
+        from ..output import check_output_file
+
+        check_output_file(dest)  # before the work, not after it
     vec = open_vectors(store)
     n = export_vectors(vec, dest, format=fmt)
     if dest not in (None, "-"):
