@@ -465,7 +465,7 @@ def test_progress_only_on_a_terminal(sample_path):
     finally:
         os.close(master)
     assert proc.returncode == 0
-    assert b" MB, " in shown and b"lines" in shown and b"MB/s" in shown
+    assert b" MB, " in shown and b" line" in shown and b"MB/s" in shown
     piped = run_textkit("count", "-j1", sample_path)
     assert piped.stderr == b""
 
@@ -506,7 +506,7 @@ def test_a_shorter_progress_line_covers_the_longer_one_before_it(monkeypatch):
     progress._last = 0.0  # due for a redraw
     progress(1_000, 1)
     second = screen.getvalue()[len(first):]
-    assert second.startswith("\rread 0.0 MB, 1 lines, ") and len(second) == len(first)
+    assert second.startswith("\rread 0.0 MB, 1 line, ") and len(second) == len(first)
     assert second.rstrip(" ").endswith("MB/s")
     progress.close()
 

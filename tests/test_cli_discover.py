@@ -53,7 +53,7 @@ def test_stdin_top_header_jsonl_and_save_dict(sample_path, tmp_path):
 def test_new_only_with_user_dict(sample_path, sample_lines, tmp_path):
     every = discover_documents(sample_lines, DiscoverOptions(min_count=3)).words
     tok = get_tokenizer(TokenizerSpec())
-    new = [w.word for w in every if not tok.in_dictionary(w.word)]
+    new = [w.word for w in every if not (tok.in_dictionary(w.word) or w.word.isdigit())]
     assert new and len(new) < len(every)
     out = run_textkit("discover", sample_path, "--min-count", "3", "--new-only")
     assert [r[0] for r in rows(out.stdout)] == new
@@ -61,6 +61,18 @@ def test_new_only_with_user_dict(sample_path, sample_lines, tmp_path):
     user.write_text(f"{new[0]} 5\n", encoding="utf-8")
     out = run_textkit("discover", sample_path, "--min-count", "3", "--new-only", "--user-dict", user)
     assert [r[0] for r in rows(out.stdout)] == new[1:]
+
+
+def test_new_only_leaves_out_numbers(tmp_path):
+    """A run of digits is one jieba token without any dictionary: no new word, though it is cohesive."""
+    from itertools import permutations
+
+    words = ["蝙蝠侠", "超人", "朋友", "喜欢", "今天", "电影院", "我们", "2019", "灵光乍"]
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join("".join(p) for p in permutations(words, 3)) + "\n", encoding="utf-8")
+    args = ["discover", path, "--min-count", "5", "--min-pmi", "2"]
+    assert "2019" in [r[0] for r in rows(run_textkit(*args).stdout)]
+    assert [r[0] for r in rows(run_textkit(*args, "--new-only").stdout)] == ["灵光乍"]
 
 
 @pytest.mark.parametrize("text, note", [

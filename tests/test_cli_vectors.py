@@ -215,7 +215,8 @@ def test_cli_window_bound_matches_the_library():
 
 
 def test_output_never_replaces_a_users_folder(tmp_path, text_file):
-    """-o may replace a store (or fill an empty folder), never another folder or a file."""
+    """-o may replace a store (or fill an empty folder), never another folder, a store holding
+    other files, or a file."""
     folder = tmp_path / "proj"
     folder.mkdir()
     (folder / "notes.md").write_text("mine", encoding="utf-8")
@@ -236,6 +237,11 @@ def test_output_never_replaces_a_users_folder(tmp_path, text_file):
                      "-o", tmp_path / "empty")  # a store: replaced whole
     assert code == 0 and open_store(tmp_path / "empty").words == ["a", "b", "c", "d"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.txt", "empty", "plain", "proj", "v.txt"]
+    # a store that holds a file of the user's (a README beside the vectors) is theirs too
+    (tmp_path / "empty" / "README.md").write_text("where these vectors come from", encoding="utf-8")
+    code, _, err = run("vectors", "convert", text_file, "-o", tmp_path / "empty")
+    assert code == 1 and "holding other files" in err
+    assert open_store(tmp_path / "empty").words == ["a", "b", "c", "d"] and (tmp_path / "empty" / "README.md").exists()
 
 
 def test_neighbors_huge_k_and_a_zero_vector(tmp_path):

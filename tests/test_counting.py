@@ -134,3 +134,21 @@ def test_jsonl_writer_has_no_infinity():
     write_rows(buf, [("字", float("inf"), 1.5), ("词", float("nan"), 2.0)], ("w", "a", "b"), "jsonl")
     assert [json.loads(x) for x in buf.getvalue().splitlines()] == [
         {"w": "字", "a": None, "b": 1.5}, {"w": "词", "a": None, "b": 2.0}]
+
+
+def test_booleans_are_spelled_alike_in_every_format():
+    import io
+    import json
+
+    import numpy as np
+
+    from textkit.output import FORMATS, write_rows
+
+    written = {}
+    for fmt in FORMATS:
+        buf = io.StringIO()
+        write_rows(buf, [(1, True), (2, np.bool_(False))], ("line", "valid"), fmt)
+        written[fmt] = buf.getvalue()
+    assert written["tsv"] == "1\ttrue\n2\tfalse\n"
+    assert written["csv"] == "line,valid\n1,true\n2,false\n"
+    assert [json.loads(x)["valid"] for x in written["jsonl"].splitlines()] == [True, False]

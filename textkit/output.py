@@ -336,7 +336,10 @@ def json_string(text: str) -> str:
 
 
 def format_value(value: Any) -> str:
-    """Text of one field: floats with up to 6 significant digits, the rest with str()."""
+    """Text of one field: floats with up to 6 significant digits, booleans as JSON writes them
+    (true, false: one spelling in every format), the rest with str()."""
+    if isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b":  # numpy's too
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value + 0.0:.6g}"  # + 0.0 turns -0.0 into 0.0: no "-0" for a zero score
     return str(value)
@@ -441,7 +444,7 @@ class Progress:
             return
         self._last = now
         rate = nbytes / max(now - self.start, 1e-9) / 1e6
-        line = f"{self.label} {nbytes / 1e6:,.1f} MB, {nlines:,} lines, {rate:,.1f} MB/s"
+        line = f"{self.label} {nbytes / 1e6:,.1f} MB, {nlines:,} line{'s' * (nlines != 1)}, {rate:,.1f} MB/s"
         sys.stderr.write(f"\r{line:<{self._drawn}}")  # padded over a longer previous line
         sys.stderr.flush()
         self._drawn = len(line)

@@ -567,6 +567,11 @@ class Tokenizer:
             self._jieba = _load_jieba(self.spec)
         return self._jieba.FREQ.get(word, 0) > 0
 
+    def known_word(self, word: str) -> bool:
+        """True when ``word`` is no new word for jieba: its dictionary (with the user dictionary)
+        holds it, or it is a number (a run of digits, which jieba keeps whole without a dictionary)."""
+        return word.isdigit() or self.in_dictionary(word)
+
 
 
 _TOKENIZERS: Dict[tuple, Tokenizer] = {}

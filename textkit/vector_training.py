@@ -381,9 +381,9 @@ def train_vectors(
     options.check()
     if dest is not None:  # before the work, not after it
         from .output import check_output_dir
-        from .vectors import is_store
+        from .vectors import is_replaceable_store
 
-        check_output_dir(str(dest), is_store)
+        check_output_dir(str(dest), is_replaceable_store)
     reserve_blas_buffers()
     spec = tokenizer_spec if tokenizer_spec is not None else TokenizerSpec()
     report = TrainingReport()

@@ -456,8 +456,8 @@ class StoreWriter:
         self.dim = int(dim)
         self.dtype = np.dtype(dtype).newbyteorder("<")
         self.source = dict(source or {})
-        check_output_dir(self.path, is_store)
-        self._atomic = atomic_path(self.path, replaceable=is_store)
+        check_output_dir(self.path, is_replaceable_store)
+        self._atomic = atomic_path(self.path, replaceable=is_replaceable_store)
         self._tmp = self._atomic.__enter__()
         try:
             os.mkdir(self._tmp)
@@ -687,6 +687,15 @@ def save_store(
 def is_store(path: PathLike) -> bool:
     """True when ``path`` is a directory holding a store's ``meta.json``."""
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, META_FILE))
+
+
+STORE_FILES = frozenset({META_FILE, MATRIX_FILE, VOCAB_FILE, COUNTS_FILE, SCALES_FILE})
+
+
+def is_replaceable_store(path: PathLike) -> bool:
+    """True for a store holding nothing but the files a store is written with: a new store may
+    replace it whole.  One with other files (notes, a README) keeps them: it is refused."""
+    return is_store(path) and set(os.listdir(path)) <= STORE_FILES
 
 
 def open_store(path: PathLike) -> Vectors:

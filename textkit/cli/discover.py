@@ -60,7 +60,7 @@ def _min_entropy(ctx, param, value: Optional[float]) -> Optional[float]:
 @click.option("--min-len", type=click.IntRange(min=1), default=DEFAULT_MIN_LEN, show_default=True,
               help="Drop words shorter than this (characters).")
 @click.option("--new-only", is_flag=True,
-              help="Drop words jieba's dictionary (and --user-dict) already holds.")
+              help="Drop words jieba's dictionary (and --user-dict) already holds, and plain numbers.")
 @click.option("--user-dict", type=click.Path(dir_okay=False, readable=False), metavar="FILE",
               help="With --new-only: a jieba user dictionary whose words also count as known.")
 @click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the N most frequent words.")
@@ -102,7 +102,7 @@ def discover(corpus, max_n, min_count, min_pmi, min_entropy, min_len, new_only, 
     if new_only:
         tokenizer = get_tokenizer(TokenizerSpec(kind="jieba", user_dict=user_dict))
         tokenizer.in_dictionary("的")  # load the dictionary now: errors before any work
-        known = tokenizer.in_dictionary
+        known = tokenizer.known_word
     elif user_dict:
         raise click.UsageError("--user-dict is used only with --new-only")
     result = discover_corpus(corpus, options, workers=workers, known=known,
