@@ -145,9 +145,10 @@ def test_pairs_file_in_order_with_scores_and_same_for_any_workers(workdir):
     got = out1.splitlines()
     assert len(got) == len(src)
     empty = []
+    width = src[0].count("\t")
     for number, (line, row) in enumerate(zip(src, got), 1):
         prefix, score = row.rsplit("\t", 1)
-        assert prefix == line
+        assert prefix == line + "\t" * (width - line.count("\t"))  # a short line padded to the first's width
         t1, t2 = line.split("\t")[:2]
         try:
             want = 1 - tr.wrd(t1.split(), t2.split(), vectors)
@@ -419,14 +420,24 @@ def test_pairs_tsv_header_is_as_wide_as_the_rows(workdir):
     short = [line for line in lines[1:] if line.split("\t")[2] == ""]
     assert len(short) == 1  # the input line of two fields, padded with an empty field3
     code, plain, _ = run("sim", "--pairs", workdir / "pairs.tsv", *store_args(workdir))
-    assert [row.rsplit("\t", 1)[1] for row in plain.splitlines()] == [row.rsplit("\t", 1)[1] for row in lines[1:]]
+    assert plain.splitlines() == lines[1:]  # without the header: the same rows, scores in one column
 
 
-def test_pairs_tsv_header_warns_of_a_line_wider_than_the_first(workdir, tmp_path):
+def test_pairs_scores_stay_in_one_column_without_a_header(workdir, tmp_path):
+    """`cut -f3` finds every score: a shorter line than the first is padded first."""
+    path = tmp_path / "p.tsv"
+    path.write_text("w1\tw2\t1\nw3\tw4\n", encoding="utf-8")
+    code, out, err = run("sim", "--pairs", path, *store_args(workdir))
+    assert code == 0 and [line.split("\t")[:3] for line in out.splitlines()] == [["w1", "w2", "1"], ["w3", "w4", ""]]
+    assert all(line.count("\t") == 3 for line in out.splitlines())
+
+
+@pytest.mark.parametrize("header", [["--header"], []])
+def test_pairs_tsv_warns_of_a_line_wider_than_the_first(workdir, tmp_path, header):
     path = tmp_path / "p.tsv"
     path.write_text("w1\tw2\nw3\tw4\tx\ty\nw5\tw6\n", encoding="utf-8")
-    code, out, err = run("sim", "--pairs", path, "--header", *store_args(workdir))
-    assert code == 0 and out.splitlines()[0] == "text1\ttext2\tscore"
+    code, out, err = run("sim", "--pairs", path, *header, *store_args(workdir))
+    assert code == 0 and (out.splitlines()[0] == "text1\ttext2\tscore") == bool(header)
     assert "line 2 has 4 fields, more than the first line's 2" in err and err.count("more than") == 1
 
 

@@ -32,8 +32,9 @@ def _tokens(tokenizer_spec, text: str):
 @click.argument("texts", nargs=-1, metavar="[TEXT1 TEXT2]")
 @click.option("--pairs", "pairs_path", metavar="FILE.tsv",
               help="Score every line text1<TAB>text2[<TAB>...] of FILE (- for stdin); "
-                   "each line is written back with its score appended, in input order "
-                   "(blank lines are skipped; --format csv|jsonl: line_number, line, score, valid).")
+                   "each line is written back with its score appended, in input order, in the column "
+                   "after the first line's fields (a shorter line is padded with empty fields; blank "
+                   "lines are skipped; --format csv|jsonl: line_number, line, score, valid).")
 @click.option("--metric", type=click.Choice(["wrd", "wmd", "cosine", "whiten"]), default="wrd",
               show_default=True,
               help="wrd: Word Rotator's similarity 1 - WRD; wmd: Word Mover's Distance; cosine: "
@@ -158,16 +159,15 @@ def _write_one(output, metric: str, distance: bool, value: float, flows=None) ->
             write_rows(fh, rows, columns, output.fmt, header=True)
 
 
-def _under_header(rows, tabs: int, fh):
-    """Write a header as wide as the first line (its fields, then "score") and keep every score under it.
+def _aligned(rows, tabs: int):
+    """Keep every score in one column: the one after the first line's fields.
 
-    A line with fewer fields than the first is padded with empty fields; one with
-    more keeps them (its score then sits further right), with one warning.
+    A line with fewer fields than the first is padded with empty fields (so that
+    ``cut -f`` finds every score in the same place); one with more keeps them (its
+    score then sits further right), with one warning.
     """
     import logging
 
-    extra = [f"field{i}" for i in range(3, tabs + 2)]
-    fh.write("\t".join(["text1", "text2", *extra, "score"]) + "\n")
     warned = False
     for number, line, score, ok in rows:
         have = line.count("\t")
@@ -176,8 +176,8 @@ def _under_header(rows, tabs: int, fh):
         elif have > tabs and not warned:
             warned = True
             logging.getLogger("textkit").warning(
-                "line %d has %d fields, more than the first line's %d: with --header its score is not "
-                "under 'score' (give every line the same fields)", number, have + 1, tabs + 1)
+                "line %d has %d fields, more than the first line's %d: its score is not in the first line's "
+                "score column (give every line the same fields)", number, have + 1, tabs + 1)
         yield number, line, score, ok
 
 
@@ -187,10 +187,12 @@ def _score_file(path: str, job, workers: int, output, encoding: str, strict: boo
     rows = score_pairs_file(path, job, workers=workers, encoding=encoding, strict=strict)
     with open_output(output.path) as fh:
         if output.fmt == "tsv":
-            if output.header:
-                first = next(rows, None)
-                if first is not None:
-                    rows = _under_header(itertools.chain([first], rows), first[1].count("\t"), fh)
+            first = next(rows, None)
+            if first is not None:
+                tabs = first[1].count("\t")
+                if output.header:  # as wide as the first line: its fields, then "score"
+                    fh.write("\t".join(["text1", "text2", *(f"field{i}" for i in range(3, tabs + 2)), "score"]) + "\n")
+                rows = _aligned(itertools.chain([first], rows), tabs)
             for _number, line, score, _ok in rows:
                 fh.write(f"{line}\t{format_value(score)}\n")
         else:
