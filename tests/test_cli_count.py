@@ -657,8 +657,8 @@ def test_merge_tells_formats_by_content(tmp_path):
 
 @pytest.mark.parametrize("line, message", [
     ('{"word": null, "count": 1}', "is not a string"),
-    ('{"word": "a", "count": "7"}', "count '7' is not a whole number"),
-    ('{"word": "a", "count": true}', "count True is not a whole number"),
+    ('{"word": "a", "count": "7"}', "count \"7\" is not a whole number"),
+    ('{"word": "a", "count": true}', "count true is not a whole number"),
     ('{"word": "a", "count": 1, "df": 1.5}', "df 1.5 is not a whole number"),
     ('{"word": "\\ud800", "count": 1}', "lone surrogate"),
 ])

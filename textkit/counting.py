@@ -219,8 +219,8 @@ def _jsonl_rows(name: str, lines: Iterable[str]) -> Iterable[Tuple[str, Sequence
         except UnicodeEncodeError:
             raise DataError(f"{where}: word {row[0]!r} holds a lone surrogate, not text") from None
         for value, what in zip(row[1:], ("count", "df")):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise DataError(f"{where}: {what} {value!r} is not a whole number")
+            if not isinstance(value, int) or isinstance(value, bool):  # shown as the file holds it
+                raise DataError(f"{where}: {what} {json.dumps(value, ensure_ascii=False)} is not a whole number")
         yield where, [str(v) for v in row]
 
 
