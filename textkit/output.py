@@ -306,19 +306,26 @@ def open_output(path: Optional[str]) -> Iterator[IO[str]]:
         fh = io.TextIOWrapper(packed or raw, encoding="utf-8", errors=OUTPUT_ERRORS, newline="\n")
         try:
             yield fh
-            fh.flush()
+            fh.detach()  # flushes; the layers below are closed here, not by the text layer
             if packed is not None:
                 packed.close()  # writes its trailer to the file
             raw.flush()
             os.fsync(raw.fileno())
-        finally:
-            # let go of the wrappers without closing the file under them twice; after an
-            # error their last flush fails again, and the temporary is removed anyway
-            for closing in (fh.detach, *([packed.close] if packed is not None else [])):
-                try:
-                    closing()
-                except (OSError, ValueError):
-                    pass
+        except BaseException:
+            _let_go(fh, packed)  # the temporary file is removed by atomic_path
+            raise
+
+
+def _let_go(fh: io.TextIOWrapper, packed: Optional[IO[bytes]]) -> None:
+    """After a failed write: detach the text layer and close the compressor without raising (their
+    flush fails again after a full disk), so that neither writes later, when collected."""
+    for release in (fh.detach, packed.close if packed is not None else None):
+        if release is None:
+            continue
+        try:
+            release()
+        except (OSError, ValueError):
+            pass
 
 
 def _isatty(stream) -> bool:
