@@ -295,14 +295,18 @@ def test_a_stop_signal_while_workers_start_is_one_line(tmp_path, sample_lines, s
     """The signal comes in the middle of the first fork, and the new worker is slow to start, so
     the parent stops it before it has set its own signal handlers: seen under load, an interrupt
     was swallowed by a fork hook (the run went on to exit 0 with a traceback), or the worker,
-    still holding the parent's handlers, printed a traceback."""
+    still holding the parent's handlers, printed a traceback; and blocking the signals in the
+    forking thread alone did not hold them while another thread could take them."""
     data = tmp_path / "big.txt"
     with open(data, "w", encoding="utf-8") as fh:
         for i in range(30):
             fh.writelines(f"{i}{n}{line}\n" for n, line in enumerate(sample_lines))
     script = tmp_path / "race.py"
     script.write_text(
-        "import os, signal, sys, time\n"
+        "import os, signal, sys, threading, time\n"
+        # a thread that does not block the signals, as OpenBLAS keeps: the kernel hands the
+        # signal to it, and Python runs the handler in the main thread all the same
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n"
         "sent = []\n"
         "def before():\n"
         "    if not sent:\n"

@@ -43,6 +43,7 @@ import signal
 import sys
 import threading
 import traceback
+from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
 
 from . import errors
@@ -139,6 +140,40 @@ def _restore_signal_mask(mask) -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
+@contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait while the block runs (the workers fork), then act as usual.
+
+    One acted on during a fork would be raised inside a fork hook of the parent,
+    which ignores it (the run would go on), and a new worker must not meet one
+    before it has set its own handlers (it inherits the parent's, which raise).
+    Two holds, since blocking alone is not enough in the parent: a signal sent to
+    the process goes to any thread that does not block it (OpenBLAS keeps threads
+    of its own), and Python then runs the handler in the main thread all the same.
+
+    * The signals are blocked in this thread, and so in every worker forked here,
+      until the worker has set its own handlers (:func:`_worker_main`).
+    * In the main thread, the handlers only note the signal meanwhile; once the
+      block is done the usual handlers are back and each noted signal is raised
+      again, here.
+    """
+    noted: List[int] = []
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            if signal.getsignal(sig) is not None:  # None: a handler set outside Python, left alone
+                saved[sig] = signal.signal(sig, lambda signum, frame: noted.append(signum))
+    mask = _block_stop_signals()
+    try:
+        yield
+    finally:
+        _restore_signal_mask(mask)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(noted):
+            signal.raise_signal(sig)
+
+
 def _unblock_stop_signals() -> None:
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
@@ -218,17 +253,9 @@ class _Workers:
             )
             for _ in range(n)
         ]
-        # SIGINT and SIGTERM wait while the workers fork: one arriving during a fork would be
-        # raised inside a fork hook of the parent, which ignores it (the run would go on), and a
-        # worker must not meet one before it has set its own handlers (it inherits the parent's,
-        # which raise). They are delivered when unblocked: here in the parent, in a worker
-        # once its handlers are set (_worker_main).
-        mask = _block_stop_signals()
-        try:
+        with _stop_signals_held():
             for p in self.procs:
                 p.start()
-        finally:
-            _restore_signal_mask(mask)
 
     def put(self, index: int, item: Any) -> None:
         self.task_q.put((index, pickle.dumps(item, protocol=_PROTOCOL)))
