@@ -584,6 +584,7 @@ def test_output_format_and_compression_follow_the_name(tmp_path, sample_path):
 
     plain = {fmt: run_main("count", sample_path, "-j1", "--format", fmt)[1] for fmt in ("tsv", "csv", "jsonl")}
     for name, fmt, unpack in (("c.jsonl", "jsonl", None), ("c.csv", "csv", None), ("c.txt", "tsv", None),
+                              ("c.json", "jsonl", None),
                               ("c.tsv.gz", "tsv", gzip.decompress), ("c.jsonl.bz2", "jsonl", bz2.decompress),
                               ("c.CSV.xz", "csv", lzma.decompress)):
         assert run_main("count", sample_path, "-j1", "-o", tmp_path / name) == (0, "", "")
@@ -748,7 +749,8 @@ def test_output_problems_found_before_the_work(tmp_path, monkeypatch):
                           (["count", path, "-o", ""], "empty output name"),
                           (["count", path, "-o", tmp_path], "is a directory"),
                           # a nightly job learns at once, not after hours of work, that -o cannot be written
-                          (["count", path, "-o", _unwritable_output(tmp_path)], "cannot write")):
+                          (["count", path, "-o", _unwritable_output(tmp_path)], "cannot write"),
+                          (["count", path, "-o", tmp_path / ("a" * 256 + ".tsv")], "the name is 260 bytes long")):
         code, out, err = run_main(*args)
         assert code == 1 and message in err and err.count("\n") == 1
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # the folder probe's file
@@ -766,11 +768,12 @@ def test_output_through_a_symbolic_link_updates_its_target(tmp_path):
     assert run_main("count", path, "-o", tmp_path / "link.tsv")[0] == 0
     assert os.path.islink(tmp_path / "link.tsv")
     assert (tmp_path / "target.tsv").read_text(encoding="utf-8") == "今天\t1\n"
-    # a link to a file not made yet: made, as a shell's > does, and the link stays
-    os.symlink("made.tsv", tmp_path / "dangling.tsv")
+    # a link to a file not made yet: made, as a shell's > does, and the link stays; the file
+    # written is what its own name says (format, compression), whatever the link's name
+    os.symlink("made.csv.gz", tmp_path / "dangling.tsv")
     assert run_main("count", path, "-o", tmp_path / "dangling.tsv")[0] == 0
     assert os.path.islink(tmp_path / "dangling.tsv")
-    assert (tmp_path / "made.tsv").read_text(encoding="utf-8") == "今天\t1\n"
+    assert gzip.decompress((tmp_path / "made.csv.gz").read_bytes()) == "word,count\n今天,1\n".encode()
 
 
 def test_closed_standard_output_is_one_line(tmp_path):

@@ -606,6 +606,33 @@ def test_whiten_fit_checks_its_output_before_the_work(workdir, tmp_path, monkeyp
     assert res.exit_code == 1 and "does not exist" in res.stderr and "Traceback" not in res.stderr
 
 
+def test_npz_outputs_refuse_compressed_names(workdir, tmp_path):
+    """An .npz is written as it is: a name ending .gz would say what the file is not."""
+    base = [workdir / "corpus.txt", "--vectors", workdir / "store", *TOK]
+    for name in ("w.npz.gz", "w.jsonl.xz"):
+        res = run(["whiten", "fit", *base, "-o", tmp_path / name], workdir)
+        assert res.exit_code == 2 and "name the file .npz" in res.stderr and not (tmp_path / name).exists()
+    res = run(["search", "w1", "--corpus", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK,
+               "--build-index", tmp_path / "i.npz.gz"], workdir)
+    assert res.exit_code == 2 and "name it .npz" in res.stderr
+
+
+def test_eval_output_is_checked_first_and_named_json_is_json(workdir, tmp_path, monkeypatch):
+    import textkit.evaluate
+
+    args = ["eval", workdir / "pairs.tsv", "--vectors", workdir / "store", *TOK]
+    res = run([*args, "-o", tmp_path / "e.json"], workdir)
+    assert res.exit_code == 0 and json.loads((tmp_path / "e.json").read_text(encoding="utf-8")) == \
+        json.loads(run([*args, "--format", "json"], workdir).stdout)
+
+    def fail(*a, **kw):
+        raise AssertionError("evaluated before the output was checked")
+
+    monkeypatch.setattr(textkit.evaluate, "evaluate_pairs", fail)
+    res = run([*args, "-o", tmp_path / "missing" / "e.txt"], workdir)
+    assert res.exit_code == 1 and "does not exist" in res.stderr
+
+
 def test_eval_reads_other_encodings(workdir, tmp_path):
     text = "w1 w2\tw3\t1\nw4\tw5 w1\t2\nw6\tw6\t5\n"
     (tmp_path / "u.tsv").write_text(text, encoding="utf-8")

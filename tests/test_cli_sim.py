@@ -107,9 +107,13 @@ def test_sim_empty_or_oov_only_text_is_one_line_error(workdir, text, message):
 def test_a_word_with_a_zero_vector_is_known_but_carries_nothing(tmp_path):
     """WRD weighs a word by its vector's length: a text of zero-vector words is empty, and the
     error says why (the word is in the vocabulary)."""
-    save_store(tmp_path / "store", ["a", "zero"], np.array([[1, 0], [0, 0]], dtype=np.float32))
-    code, out, err = run("sim", "zero", "a", "--vectors", tmp_path / "store", *TOK)
-    assert code == 1 and err.endswith("text 1 has no word with a nonzero vector (1 token)\n")
+    save_store(tmp_path / "store", ["a", "zero", "minus_a"], np.array([[1, 0], [0, 0], [-1, 0]], dtype=np.float32))
+    for metric in ("wrd", "cosine"):  # (WMD weighs words by frequency: a zero vector is a point like others)
+        code, out, err = run("sim", "a", "zero", "--metric", metric, "--vectors", tmp_path / "store", *TOK)
+        assert code == 1 and err.endswith("text 2 has no word with a nonzero vector (1 token)\n"), metric
+    # words whose vectors cancel out: text 1 has no direction for a cosine
+    code, out, err = run("sim", "a minus_a", "a", "--metric", "cosine", "--vectors", tmp_path / "store", *TOK)
+    assert code == 1 and "text 1 has a zero sentence vector" in err
 
 
 def test_sim_oov_error_policy(workdir, tmp_path):

@@ -35,6 +35,7 @@ def test_convert_info_neighbors_export(tmp_path, text_file):
     code, out, _ = run("vectors", "info", store)
     facts = dict(line.split("\t", 1) for line in out.splitlines())
     assert facts["words"] == "5" and facts["dim"] == "3" and facts["dtype"] == "float32"
+    assert facts["store"] == "true" and facts["counts"] == "false"  # spelled as in --format json
     assert facts["identity"] == open_store(store).identity
     code, out, _ = run("vectors", "info", store, "--format", "json")
     assert json.loads(out)["source"]["format"] == "word2vec"
@@ -140,6 +141,12 @@ def test_train_then_query(tmp_path):
     top = max(store.counts.tolist())
     code, out, err = run("vectors", "neighbors", "股票", "--vectors", tmp_path / "s", "--min-count", str(top + 1))
     assert code == 2 and out == "" and f"the most: {top:,}" in err
+    # one that only the word itself reaches: a warning for that word
+    counts = dict(zip(store.words, store.counts.tolist()))
+    first = max(counts, key=counts.get)
+    assert sorted(counts.values())[-2] < counts[first]  # the most frequent word is alone at the top
+    code, out, err = run("vectors", "neighbors", first, "--vectors", tmp_path / "s", "--min-count", str(counts[first]))
+    assert code == 0 and out == "" and f"{first!r} has no neighbour seen {counts[first]:,} times or more" in err
 
 
 def test_neighbors_min_count_needs_counts(tmp_path, text_file):

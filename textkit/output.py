@@ -40,7 +40,8 @@ from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence
 from .errors import TextkitError
 
 FORMATS = ("tsv", "csv", "jsonl")
-_NAME_FORMATS = {".tsv": "tsv", ".tab": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_NAME_FORMATS = {".tsv": "tsv", ".tab": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+                 ".json": "jsonl"}  # one object per line, as embed writes .json
 _COMPRESSED_ENDINGS = (".gz", ".bz2", ".xz")
 
 
@@ -52,10 +53,11 @@ def uncompressed_name(path: str) -> str:
 
 def format_of_name(path: Optional[str]) -> Optional[str]:
     """The row format an output name asks for by its extension (``.tsv``, ``.csv``, ``.jsonl``,
-    before any ``.gz``/``.bz2``/``.xz``), else None."""
+    ``.json``, before any ``.gz``/``.bz2``/``.xz``), else None.  A symbolic link is known by
+    the name of the file it writes."""
     if path is None:
         return None
-    return _NAME_FORMATS.get(os.path.splitext(uncompressed_name(path))[1])
+    return _NAME_FORMATS.get(os.path.splitext(uncompressed_name(_through_link(str(path))))[1])
 
 
 def compressor_for(path: str, raw: IO[bytes]) -> Optional[IO[bytes]]:
@@ -93,6 +95,7 @@ def _check_folder(path: str, allow_dir: bool = False, probe: bool = True) -> str
     if os.path.isdir(path) and not allow_dir:
         raise TextkitError(f"{path}: is a directory, expected a file name")
     if probe:
+        _check_name_length(path, folder)
         try:
             fd, made = tempfile.mkstemp(prefix=".textkit-", suffix=".tmp", dir=folder)
         except OSError as exc:
@@ -113,10 +116,25 @@ def _through_link(path: str) -> str:
 
 
 def _temporary_prefix(name: str) -> str:
-    """Prefix of the temporary file beside output ``name``: its name, cut to 100 bytes so that
-    the temporary's name (prefix, random part, suffix) stays within the usual 255-byte limit."""
-    raw = os.fsencode(name)
-    return "." + (os.fsdecode(raw[:100]) if len(raw) > 100 else name) + "."
+    """Prefix of the temporary file beside output ``name``: its name, cut between characters to
+    at most 100 bytes so that the temporary's name (prefix, random part, suffix) stays within
+    the usual 255-byte limit."""
+    while len(os.fsencode(name)) > 100:
+        name = name[:-1]
+    return "." + name + "."
+
+
+def _check_name_length(path: str, folder: str) -> None:
+    """Raise when the file system of ``folder`` takes no name as long as ``path``'s (found before
+    the work, and named as the user gave it, not as the temporary file)."""
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):  # unknown here: the write will tell
+        return
+    size = len(os.fsencode(os.path.basename(os.path.abspath(path))))
+    if limit and size > limit:
+        raise TextkitError(f"{path}: cannot write, the name is {size} bytes long and this file system "
+                           f"takes at most {limit}")
 
 
 def _default_mode(path: str) -> int:
@@ -250,7 +268,10 @@ def atomic_path(path: str, suffix: str = "",
             if os.path.isdir(path):  # checked here too: the folder may have appeared while we wrote
                 raise TextkitError(f"{path}: is a directory, expected a file name")
             os.chmod(tmp, _default_mode(path))
-            os.replace(tmp, path)
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:  # named by the user's path, not the temporary's
+                raise TextkitError(f"{path}: cannot write ({exc.strerror or exc})") from None
     except BaseException:
         _remove(tmp)
         raise
@@ -301,29 +322,42 @@ def open_output(path: Optional[str]) -> Iterator[IO[str]]:
             yield fh
         return
     _check_folder(_through_link(str(path)), probe=False)  # a directory is refused here (atomic_path takes one)
-    with atomic_path(str(path)) as tmp, _named_errors(str(path)), open(tmp, "wb") as raw:
-        packed = compressor_for(str(path), raw)
-        fh = io.TextIOWrapper(packed or raw, encoding="utf-8", errors=OUTPUT_ERRORS, newline="\n")
+    with binary_output(str(path)) as stream:
+        fh = io.TextIOWrapper(stream, encoding="utf-8", errors=OUTPUT_ERRORS, newline="\n")
         try:
             yield fh
-            fh.detach()  # flushes; the layers below are closed here, not by the text layer
+            fh.detach()  # flushes; the layers below are closed by binary_output, not by this one
+        except BaseException:
+            _let_go(fh, None)
+            raise
+
+
+@contextmanager
+def binary_output(path: str) -> Iterator[IO[bytes]]:
+    """A binary handle for an output file: written atomically (:func:`atomic_path`), compressed
+    when the name of the file written ends in .gz, .bz2 or .xz, a failed write an error naming
+    ``path``."""
+    with atomic_path(str(path)) as tmp, _named_errors(str(path)), open(tmp, "wb") as raw:
+        packed = compressor_for(_through_link(str(path)), raw)
+        try:
+            yield packed or raw
             if packed is not None:
                 packed.close()  # writes its trailer to the file
             raw.flush()
             os.fsync(raw.fileno())
         except BaseException:
-            _let_go(fh, packed)  # the temporary file is removed by atomic_path
+            _let_go(None, packed)  # the temporary file is removed by atomic_path
             raise
 
 
-def _let_go(fh: io.TextIOWrapper, packed: Optional[IO[bytes]]) -> None:
+def _let_go(fh: Optional[io.TextIOWrapper], packed: Optional[IO[bytes]]) -> None:
     """After a failed write: detach the text layer and close the compressor without raising (their
     flush fails again after a full disk), so that neither writes later, when collected."""
-    for release in (fh.detach, packed.close if packed is not None else None):
-        if release is None:
+    for layer, release in ((fh, "detach"), (packed, "close")):
+        if layer is None:
             continue
         try:
-            release()
+            getattr(layer, release)()
         except (OSError, ValueError):
             pass
 

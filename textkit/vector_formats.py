@@ -625,7 +625,7 @@ def export_vectors(vectors, dest: Optional[str], *, format: str = "word2vec") ->
     same lines without a header; ``word2vec-binary``: header, then word, a space,
     float32 little-endian bytes and a newline per record.
     """
-    from .output import atomic_path, compressor_for, open_output
+    from .output import binary_output, open_output
 
     if format not in EXPORT_FORMATS:
         raise UsageError(
@@ -643,9 +643,7 @@ def export_vectors(vectors, dest: Optional[str], *, format: str = "word2vec") ->
             )
         if dest is None or dest == "-":
             raise UsageError("word2vec-binary needs an output file (-o FILE)")
-        with atomic_path(dest) as tmp, open(tmp, "wb") as raw:
-            packed = compressor_for(dest, raw)  # a name ending .gz, .bz2, .xz: compressed
-            fh = packed or raw
+        with binary_output(dest) as fh:  # a name ending .gz, .bz2, .xz: compressed
             fh.write(f"{n} {dim}\n".encode())
             for start in range(0, n, BLOCK_ROWS):
                 rows = np.asarray(vectors.matrix[start : start + BLOCK_ROWS], dtype="<f4")
@@ -653,8 +651,6 @@ def export_vectors(vectors, dest: Optional[str], *, format: str = "word2vec") ->
                 for word, row in zip(vectors.words[start : start + BLOCK_ROWS], rows):
                     parts.append(word.encode("utf-8") + b" " + row.tobytes() + b"\n")
                 fh.write(b"".join(parts))
-            if packed is not None:
-                packed.close()
         return n
     if spaced:
         log.warning(

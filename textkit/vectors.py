@@ -807,12 +807,13 @@ def default_store_path() -> Path:
 
 
 def open_vectors(
-    path: Optional[PathLike] = None, *, format: str = "auto", limit: Optional[int] = None
+    path: Optional[PathLike] = None, *, format: str = "auto", limit: Optional[int] = None,
+    other: str = "give --vectors to use others",
 ) -> Vectors:
-    """Vectors for a command: ``None`` -> the default store; a store -> memory-mapped;
-    any other file -> read with the format readers (word2vec text/binary, fastText,
-    GloVe, Tencent; compressed or not) into memory, with a hint that converting it
-    once makes later runs fast.
+    """Vectors for a command: ``None`` -> the default store (said once, with ``other``: how to
+    choose others); a store -> memory-mapped; any other file -> read with the format readers
+    (word2vec text/binary, fastText, GloVe, Tencent; compressed or not) into memory, with a
+    hint that converting it once makes later runs fast.
     """
     global _announced_default
     if path is None:
@@ -824,10 +825,10 @@ def open_vectors(
         vectors = open_store(store)
         if not _announced_default:
             log.info(
-                "using the default vectors (%s words x %d, trained on a 25 MB Chinese corpus); "
-                "give --vectors to use others",
+                "using the default vectors (%s words x %d, trained on a 25 MB Chinese corpus); %s",
                 f"{len(vectors):,}",
                 vectors.dim,
+                other,
             )
             _announced_default = True
         return vectors

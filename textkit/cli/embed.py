@@ -13,8 +13,8 @@ from typing import Callable
 import click
 
 from ..errors import DataError
-from ..output import (atomic_path, is_special_file, json_string, open_in_place, open_output, uncompressed_name,
-                      write_rows)
+from ..output import (atomic_path, format_of_name, is_special_file, json_string, open_in_place, open_output,
+                      uncompressed_name, write_rows)
 from .options import (
     TextkitCommand,
     TextkitGroup,
@@ -240,7 +240,8 @@ def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
     from ..output import check_output_file
     from ..sentences import fit_whitening
 
-    if output.lower().endswith((".npy", ".jsonl", ".json", ".tsv", ".txt")):  # a slip: vectors' names
+    if uncompressed_name(output).endswith((".npy", ".jsonl", ".json", ".tsv", ".txt")) \
+            or uncompressed_name(output) != output.lower():  # a slip: vectors' names, or a compressed one
         raise click.UsageError(f"-o {output}: the parameters are an .npz archive; name the file .npz")
     check_output_file(output)  # before the work, not after it
     whitening = fit_whitening(
@@ -320,10 +321,12 @@ def whiten_apply(corpus, spec, workers, whitening_path, output):
     "with a side of no known word gets the worst score, -1 for cosine).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-    help="text: one summary line; json: one object (with --scores, the scores too).",
+    "--format", "fmt", type=click.Choice(["text", "json"]), default=None,
+    help="text: one summary line; json: one object (with --scores, the scores too)  [default: json "
+    "for an -o named .json or .jsonl, else text]",
 )
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE atomically (default: stdout).")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write to FILE atomically, compressed if it ends in .gz, .bz2 or .xz (default: stdout).")
 @encoding_options
 def eval_pairs(
     pairs_path, spec, workers, method, fit_on, n_components, eigenvalue_floor, normalize, oov, scores, fmt,
@@ -349,6 +352,12 @@ def eval_pairs(
         raise click.UsageError("--normalize applies to --method wmd only (WRD always compares directions)")
     if pairs_path == "-" and fit_on == "-":
         raise click.UsageError("standard input can be read only once: give the pairs or --fit-on as a file")
+    if output not in (None, "-"):
+        from ..output import check_output_file
+
+        check_output_file(output)  # before the work, not after it
+    if fmt is None:
+        fmt = "json" if format_of_name(output) == "jsonl" else "text"
     pairs = read_pairs(pairs_path, encoding=encoding, strict=strict)
     try:
         result = evaluate_pairs(

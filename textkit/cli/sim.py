@@ -114,9 +114,14 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
         scorer = pair_scoring.SentenceCosine(vectors, whitening_path if metric == "whiten" else None)
         scores, valid, _, _ = scorer.scores([(tokens1, tokens2)])
         if not valid[0]:
-            known = scorer.encoder.encode([tokens1, tokens2]).known
-            side = 1 if known[0] == 0 else 2
-            raise transport.EmptyBagError(f"text {side} has no word in the vectors")
+            batch = scorer.encoder.encode([tokens1, tokens2])
+            for number, tokens, known, row in zip((1, 2), (tokens1, tokens2), batch.known, batch.matrix):
+                if not known:
+                    raise _empty_text(number, tokens, vectors)
+                if not row.any():
+                    raise transport.EmptyBagError(f"text {number} has a zero sentence vector (its word vectors "
+                                                  "cancel out): no cosine")
+            raise transport.EmptyBagError("the whitened sentence vectors have no cosine")
         value = 1.0 - float(scores[0]) if distance else float(scores[0])
         _write_one(output, metric, distance, value)
         return
@@ -124,9 +129,7 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
     bag1, bag2 = engine.bag(tokens1, what="text 1"), engine.bag(tokens2, what="text 2")
     for number, bag, tokens in ((1, bag1, tokens1), (2, bag2, tokens2)):
         if bag.empty:
-            what = ("is empty" if not tokens else "has no word with a nonzero vector"
-                    if any(token in vectors for token in tokens) else "has no word in the vectors")
-            raise transport.EmptyBagError(f"text {number} {what} ({len(tokens)} token{'s' * (len(tokens) != 1)})")
+            raise _empty_text(number, tokens, vectors)
     value = engine.distance(bag1, bag2)
     if not distance:
         value = engine.score(value)
@@ -136,6 +139,16 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
 
         logging.getLogger("textkit").info("dropped %d + %d tokens without a vector", bag1.n_oov, bag2.n_oov)
     _write_one(output, metric, distance, value, flows)
+
+
+def _empty_text(number: int, tokens, vectors) -> Exception:
+    """The error for a text that carries nothing to compare: no token, none in the vectors, or only
+    words whose vectors are zero."""
+    from .. import transport
+
+    what = ("is empty" if not tokens else "has no word with a nonzero vector"
+            if any(token in vectors for token in tokens) else "has no word in the vectors")
+    return transport.EmptyBagError(f"text {number} {what} ({len(tokens)} token{'s' * (len(tokens) != 1)})")
 
 
 def _write_one(output, metric: str, distance: bool, value: float, flows=None) -> None:
@@ -244,7 +257,7 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
     """
     from .. import search as searching
     from ..corpus import Corpus, one_file
-    from ..output import check_output_file
+    from ..output import check_output_file, uncompressed_name
     from ..vectors import open_vectors_cached
 
     if k < 1:
@@ -263,6 +276,9 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
     if queries_path == "-" and corpus_path == "-":
         raise click.UsageError("--corpus and --queries cannot both be standard input")
     if build_path is not None:
+        if uncompressed_name(build_path) != build_path.lower():
+            raise click.UsageError(f"--build-index {build_path}: an index is an .npz archive, written as it is; "
+                                   "name it .npz")
         check_output_file(build_path)  # before tokenizing the whole corpus
     queries = None
     if queries_path is not None:  # read first: a missing or broken file fails before the index is built

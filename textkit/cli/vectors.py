@@ -10,7 +10,7 @@ import click
 import numpy as np
 
 from ..errors import TextkitError, UsageError
-from ..output import open_output, write_rows
+from ..output import format_value, open_output, write_rows
 from ..vector_formats import EXPORT_FORMATS, FORMATS, convert as convert_file, export_vectors
 from ..vectors import DTYPES, damaged_row_error, is_store, open_vectors
 from .options import (
@@ -239,6 +239,8 @@ def neighbors(words, vectors_path, k, min_count, output):
         for rank, (j, s) in enumerate(zip(row_ids, row_scores), start=1):
             if j >= 0:
                 rows.append((w, rank, vec.words[j], round(float(s), 6)))
+        if not (row_ids >= 0).any():
+            log.warning("%r has no neighbour%s", w, f" seen {min_count:,} times or more" if min_count > 1 else "")
     with open_output(output.path) as fh:
         write_rows(fh, rows, ("word", "rank", "neighbor", "cosine"), output.fmt, output.header)
 
@@ -273,7 +275,7 @@ def info(store, fmt):
     """
     import json
 
-    vec = open_vectors(store)
+    vec = open_vectors(store, other="give STORE for others")
     path = vec.path or store
     facts = {
         "path": path,
@@ -294,7 +296,7 @@ def info(store, fmt):
             for key, value in facts.items():
                 if isinstance(value, dict):
                     value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-                fh.write(f"{key}\t{value}\n")
+                fh.write(f"{key}\t{format_value(value)}\n")
 
 
 @vectors.command()
@@ -327,7 +329,7 @@ def export(store, dest, fmt):
         from ..output import check_output_file
 
         check_output_file(dest)  # before the work, not after it
-    vec = open_vectors(store)
+    vec = open_vectors(store, other="give STORE to export others")
     n = export_vectors(vec, dest, format=fmt)
     if dest not in (None, "-"):
         log.info("wrote %s: %s words x %d (%s)", dest, f"{n:,}", vec.dim, fmt)
