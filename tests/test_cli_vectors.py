@@ -1,6 +1,7 @@
 """`textkit vectors convert|train|neighbors|info|export` through the real entry point."""
 
 import json
+import os
 import struct
 
 import numpy as np
@@ -70,6 +71,8 @@ def test_convert_info_neighbors_export(tmp_path, text_file):
     assert code == 0 and gzip.decompress((tmp_path / "v.bin.gz").read_bytes()) == want_bytes
     code, _, _ = run("vectors", "convert", tmp_path / "v.bin.gz", "-o", tmp_path / "again.gz")
     assert open_store(tmp_path / "again.gz").identity == want.identity
+    # a device is written in place (no fsync there)
+    assert run("vectors", "export", store, "--format", "word2vec-binary", "-o", os.devnull)[:2] == (0, "")
 
 
 def test_export_without_a_store_writes_the_bundled_vectors(tmp_path, text_file, monkeypatch):

@@ -31,6 +31,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -344,7 +345,8 @@ def binary_output(path: str) -> Iterator[IO[bytes]]:
             if packed is not None:
                 packed.close()  # writes its trailer to the file
             raw.flush()
-            os.fsync(raw.fileno())
+            if stat.S_ISREG(os.fstat(raw.fileno()).st_mode):  # not /dev/null or a pipe: no fsync there
+                os.fsync(raw.fileno())
         except BaseException:
             _let_go(None, packed)  # the temporary file is removed by atomic_path
             raise
