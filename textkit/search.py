@@ -307,9 +307,11 @@ class SearchIndex:
         # bytes per text: texts from from_texts may hold line breaks (the corpus's never do)
         text_bytes = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
         with atomic_path(str(path)) as tmp, open(tmp, "wb") as fh:
+            # one entry per (line, distinct word): int32 halves the largest arrays (a vocabulary
+            # and a word's count in one line stay far below 2^31); read back as int64
             np.savez(fh, meta=np.str_(json.dumps(meta, ensure_ascii=False)), lines=self.lines,
-                     indptr=self.indptr, ids=self.ids, counts=self.counts, n_tokens=self.n_tokens,
-                     n_oov=self.n_oov, texts=blob, text_bytes=text_bytes)
+                     indptr=self.indptr, ids=self.ids.astype(np.int32), counts=self.counts.astype(np.int32),
+                     n_tokens=self.n_tokens, n_oov=self.n_oov, texts=blob, text_bytes=text_bytes)
 
     @classmethod
     def load(cls, path: str, vectors, tokenizer_spec=None) -> SearchIndex:
