@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from .conftest import run_main, run_textkit
@@ -573,6 +574,34 @@ def test_a_disk_full_while_writing_a_file_names_it_and_keeps_the_old_one(tmp_pat
     code, stdout, err = run_main("count", data, "-o", out)
     assert code == 1 and err == f"textkit: error: {out}: cannot write (No space left on device)\n"
     assert out.read_text(encoding="utf-8") == "old\n" and sorted(os.listdir(tmp_path)) == ["a.txt", name]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses RLIMIT_FSIZE")
+@pytest.mark.parametrize("command", ["convert", "embed", "index", "whiten"])
+def test_a_file_size_limit_names_the_output_of_every_writer(tmp_path, sample_path, command):
+    """A write cut short (a full disk, ulimit -f) is one error naming the output, not a
+    temporary file, and leaves nothing behind, for binary outputs (.npy, .npz, stores) too."""
+    import resource
+
+    vectors = tmp_path / "v.txt"
+    rows = np.random.default_rng(0).standard_normal((300, 40))
+    vectors.write_text("300 40\n" + "".join(f"w{i} " + " ".join(f"{x:.6f}" for x in row) + "\n"
+                                              for i, row in enumerate(rows)), encoding="utf-8")
+    out = tmp_path / "out" / {"convert": "store", "embed": "e.npy", "index": "i.npz", "whiten": "w.npz"}[command]
+    out.parent.mkdir()
+    args = {"convert": ["vectors", "convert", vectors], "embed": ["embed", sample_path],
+            "index": ["search", "--corpus", sample_path, "--build-index"], "whiten": ["whiten", "fit", sample_path]}
+    args = [*args[command], *([] if command == "index" else ["-o"]), out, "-q"]
+    limit = 20_000  # bytes: the output needs more
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    done = subprocess.run([sys.executable, "-m", "textkit", *map(str, args)], capture_output=True, timeout=300,
+                          preexec_fn=small_files, cwd=Path(__file__).resolve().parents[1])
+    err = done.stderr.decode()
+    assert done.returncode == 1 and err.startswith(f"textkit: error: {out}: cannot write") and err.count("\n") == 1
+    assert os.listdir(out.parent) == []
 
 
 def test_output_format_and_compression_follow_the_name(tmp_path, sample_path):

@@ -235,7 +235,8 @@ def atomic_path(path: str, suffix: str = "",
     if descriptor_of(path) is not None:  # written aside, then copied through the descriptor
         with tempfile.TemporaryDirectory(prefix="textkit-") as aside:
             tmp = os.path.join(aside, "output" + suffix)
-            yield tmp
+            with _named_errors(path):
+                yield tmp
             if os.path.isdir(tmp):
                 raise TextkitError(f"{path}: a folder cannot be written to a descriptor")
             with open(tmp, "rb") as src, _named_errors(path), open_in_place(path, "wb") as dst:
@@ -255,7 +256,8 @@ def atomic_path(path: str, suffix: str = "",
     os.close(fd)
     os.unlink(tmp)
     try:
-        yield tmp
+        with _named_errors(path):  # a full disk while the caller writes: named by the user's path
+            yield tmp
         if os.path.isdir(tmp):
             check_output_dir(path, replaceable)  # again: the destination may have changed meanwhile
             if os.path.isdir(path):

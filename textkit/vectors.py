@@ -560,9 +560,12 @@ class StoreWriter:
         elif self._counts:
             raise VectorsError("counts given for some blocks but not for others")
         rows = np.ascontiguousarray(rows)
-        self._matrix_fh.write(rows.tobytes())
-        if words:
-            self._vocab_fh.write("\n".join(words) + "\n")
+        try:
+            self._matrix_fh.write(rows.tobytes())
+            if words:
+                self._vocab_fh.write("\n".join(words) + "\n")
+        except OSError as exc:  # a full disk, a file size limit: named by the store, not a temporary file
+            raise VectorsError(f"{self.path}: cannot write the store ({exc.strerror or exc})") from None
         self._fp.add_words(list(words))
         self._fp.add_rows(rows)
         if scales is not None:
