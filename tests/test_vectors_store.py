@@ -120,7 +120,8 @@ def test_a_damaged_row_is_an_error_naming_its_word(tmp_path, bad):
     with pytest.raises(VectorsError, match=message):
         SentenceEncoder(open_vectors(tmp_path / "s"), pooling="raw").encode([["词1"], ["词7"]])
     with pytest.raises(VectorsError, match=message):
-        SentenceEncoder(open_vectors(tmp_path / "s"))
+        SentenceEncoder(open_vectors(tmp_path / "s")).encode([["词1"], ["词7"]])
+    SentenceEncoder(open_vectors(tmp_path / "s")).encode([["词1"], ["词2"]])  # sound rows still work
 
 
 def test_a_file_that_is_not_numpy_is_named_without_unpickling_advice(tmp_path):
@@ -271,3 +272,23 @@ def test_default_store_ships_with_the_package(caplog):
     assert total <= 10 * 1024 * 1024
     assert v.meta["identity"] == v.identity == content_identity(v.words, v.matrix, v.counts)
     assert v.nearest(v.words[50], k=5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int8"])
+def test_unit_rows_are_the_unit_matrix_rows_bit_for_bit(tmp_path, monkeypatch, dtype):
+    """A few rows made unit length on their own equal those rows of the whole unit matrix:
+    sentence vectors do not depend on which of the two a run took."""
+    monkeypatch.setattr(vmod, "_BLOCK_ROWS", 7)
+    words, m = _random(300, 33, seed=3)
+    m[4] = 0  # a zero row stays zero
+    if dtype != "float16":  # (beyond its range)
+        m[10] *= 1e-20  # tiny and huge values: their squares are summed in float64
+        m[11] *= 1e18
+    save_store(tmp_path / "s", words, m, dtype=dtype)
+    whole = open_store(tmp_path / "s").unit()
+    rng = np.random.default_rng(1)
+    for ids in ([4], [10, 11], rng.choice(300, 17, replace=False), np.arange(300)[::-1], rng.integers(0, 300, 40)):
+        fresh = open_store(tmp_path / "s")  # no unit matrix, no norms cached
+        assert np.array_equal(fresh.unit_rows(ids), whole[ids])
+        fresh.norms()  # with the row lengths cached
+        assert np.array_equal(fresh.unit_rows(ids), whole[ids])

@@ -111,7 +111,7 @@ class SentenceEncoder:
         self.weighting = weighting
         self.sif_a = float(sif_a)
         self.dim = int(vectors.dim)
-        self._base = vectors.unit() if pooling == "unit" else vectors.matrix
+        self._unit_rows = getattr(vectors, "unit_rows", lambda ids: vectors.unit()[ids])
         self.frequency_source = None
         self._row_weights: np.ndarray | None = None
         if weighting == "sif":
@@ -166,7 +166,8 @@ class SentenceEncoder:
         ids = ids[known_mask]
         if ids.size:
             rows, local = np.unique(ids, return_inverse=True)
-            base = np.asarray(self._base[rows], dtype=np.float64)
+            picked = self._unit_rows(rows) if self.pooling == "unit" else self.vectors.matrix[rows]
+            base = np.asarray(picked, dtype=np.float64)
             if self.pooling == "raw" and not np.isfinite(base).all():  # unit rows were checked by unit()
                 from textkit.vectors import damaged_row_error
 

@@ -271,6 +271,25 @@ class Vectors:
             self._unit = out
         return self._unit
 
+    def unit_rows(self, ids) -> np.ndarray:
+        """``unit()[ids]`` without building the whole unit matrix: the same arithmetic on the
+        rows asked for only (a few pairs need a few rows of a store of millions); a row with
+        NaN or inf among them is a VectorsError, as in :meth:`unit`."""
+        if self._unit is not None:
+            return self._unit[ids]
+        ids = np.asarray(ids, dtype=np.int64)
+        block = np.asarray(self.matrix[ids], dtype=np.float32)
+        if self._norms is not None:
+            n = self._norms[ids]
+        else:
+            n = _row_norms(block)
+            if not np.isfinite(n).all():
+                bad = ~np.isfinite(block).all(axis=1)
+                if bad.any():
+                    raise damaged_row_error(self.words, int(ids[np.flatnonzero(bad)[0]]), self.path)
+        scale = np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)
+        return block * scale[:, None]
+
     def _blocks(self) -> Iterable[Tuple[int, np.ndarray]]:
         """(first row, float32 block) over the whole matrix."""
         for start in range(0, len(self), _BLOCK_ROWS):
