@@ -606,6 +606,13 @@ def test_whiten_fit_checks_its_output_before_the_work(workdir, tmp_path, monkeyp
     assert res.exit_code == 1 and "does not exist" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_device_as_npz_output_is_named(workdir):
+    res = run(["whiten", "fit", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK, "-o", "/dev/full"],
+              workdir)
+    assert res.exit_code == 1 and res.stderr.endswith("textkit: error: /dev/full: cannot write (No space left on device)\n")
+
+
 def test_npz_outputs_refuse_compressed_names(workdir, tmp_path):
     """An .npz is written as it is: a name ending .gz would say what the file is not."""
     base = [workdir / "corpus.txt", "--vectors", workdir / "store", *TOK]

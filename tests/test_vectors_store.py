@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -292,3 +293,32 @@ def test_unit_rows_are_the_unit_matrix_rows_bit_for_bit(tmp_path, monkeypatch, d
         assert np.array_equal(fresh.unit_rows(ids), whole[ids])
         fresh.norms()  # with the row lengths cached
         assert np.array_equal(fresh.unit_rows(ids), whole[ids])
+    fresh = open_store(tmp_path / "s")  # other indexes, as unit() takes them
+    assert np.array_equal(fresh.unit_rows((3, 5)), whole[[3, 5]]) and np.array_equal(fresh.unit_rows(7), whole[7])
+    assert np.array_equal(fresh.unit_rows(np.arange(300) < 4), whole[:4]) and fresh.unit_rows([]).shape == (0, 33)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses RLIMIT_FSIZE")
+def test_a_store_whose_last_file_is_cut_short_leaves_the_old_one(tmp_path):
+    """np.save does not report a write cut short in its last kilobytes (a full disk, ulimit -f):
+    the counts file alone crossing the limit must still fail the store, and leave the old one."""
+    import subprocess
+
+    old = save_store(tmp_path / "s", ["a", "b"], np.ones((2, 1), np.float32))
+    # 1,270 words: vectors.npy and vocab.txt about 5 kB each, counts.npy 48 bytes over the limit
+    script = (
+        "import itertools, resource, string, sys\n"
+        "import numpy as np\n"
+        "from textkit.errors import VectorsError\n"
+        "from textkit.vectors import save_store\n"
+        "words = [''.join(w) for w in itertools.islice(itertools.product(string.ascii_lowercase, repeat=3), 1270)]\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (10_240, 10_240))\n"
+        "try:\n"
+        "    save_store(sys.argv[1], words, np.ones((1270, 1), np.float32), counts=np.arange(1270) + 1)\n"
+        "except VectorsError as exc:\n"
+        "    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "s")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.startswith(f"{tmp_path / 's'}: cannot write the store (File too large)"), done.stderr
+    assert open_store(tmp_path / "s").identity == old.identity
+    assert sorted(os.listdir(tmp_path)) == ["s"]

@@ -60,6 +60,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .archive import write_npy
 from .errors import TextkitError
 
 BITS = 16
@@ -547,8 +548,8 @@ def _write_run(part: NgramCounts) -> Run:
     try:
         for n, (keys, counts) in part.tables.items():
             kp, cp = f"{stem}.{n}.keys.npy", f"{stem}.{n}.counts.npy"
-            np.save(kp, keys)
-            np.save(cp, counts)
+            write_npy(kp, keys)
+            write_npy(cp, counts)
             files[n] = (kp, cp)
     except OSError as exc:  # numpy's short write says only "N requested and M written"
         why = exc.strerror or f"{exc}: is the disk full?"

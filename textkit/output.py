@@ -235,7 +235,7 @@ def atomic_path(path: str, suffix: str = "",
     if descriptor_of(path) is not None:  # written aside, then copied through the descriptor
         with tempfile.TemporaryDirectory(prefix="textkit-") as aside:
             tmp = os.path.join(aside, "output" + suffix)
-            with _named_errors(path):
+            with _named_errors(f"{aside} (where {path} is written first)"):
                 yield tmp
             if os.path.isdir(tmp):
                 raise TextkitError(f"{path}: a folder cannot be written to a descriptor")
@@ -244,7 +244,8 @@ def atomic_path(path: str, suffix: str = "",
         return
     path = _through_link(path)  # -o through a symbolic link updates the file it points to
     if is_special_file(path):
-        yield path
+        with _named_errors(path):
+            yield path
         return
     # a directory artefact may replace one; no probe, the temporary made next is one
     folder = _check_folder(path, allow_dir=True, probe=False)

@@ -111,7 +111,10 @@ class SentenceEncoder:
         self.weighting = weighting
         self.sif_a = float(sif_a)
         self.dim = int(vectors.dim)
-        self._unit_rows = getattr(vectors, "unit_rows", lambda ids: vectors.unit()[ids])
+        self._unit_rows = getattr(vectors, "unit_rows", None)
+        if self._unit_rows is None and pooling == "unit":  # another vectors class: its unit(), once
+            unit = vectors.unit()
+            self._unit_rows = unit.__getitem__
         self.frequency_source = None
         self._row_weights: np.ndarray | None = None
         if weighting == "sif":
@@ -168,7 +171,7 @@ class SentenceEncoder:
             rows, local = np.unique(ids, return_inverse=True)
             picked = self._unit_rows(rows) if self.pooling == "unit" else self.vectors.matrix[rows]
             base = np.asarray(picked, dtype=np.float64)
-            if self.pooling == "raw" and not np.isfinite(base).all():  # unit rows were checked by unit()
+            if self.pooling == "raw" and not np.isfinite(base).all():  # unit rows were checked by unit_rows()
                 from textkit.vectors import damaged_row_error
 
                 row = int(rows[np.flatnonzero(~np.isfinite(base).all(axis=1))[0]])

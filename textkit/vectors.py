@@ -44,6 +44,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .archive import write_npy
 from .errors import UsageError, VectorsError, numpy_file_problem
 from .quantized import Int8Matrix, quantize_rows
 
@@ -272,12 +273,15 @@ class Vectors:
         return self._unit
 
     def unit_rows(self, ids) -> np.ndarray:
-        """``unit()[ids]`` without building the whole unit matrix: the same arithmetic on the
-        rows asked for only (a few pairs need a few rows of a store of millions); a row with
-        NaN or inf among them is a VectorsError, as in :meth:`unit`."""
-        if self._unit is not None:
-            return self._unit[ids]
-        ids = np.asarray(ids, dtype=np.int64)
+        """``unit()[ids]`` for a list, tuple or 1-D array of row numbers, without building the whole unit
+        matrix: the same arithmetic on the rows asked for only (a few pairs need a few rows
+        of a store of millions); a row with NaN or inf among them is a VectorsError, as in
+        :meth:`unit`.  Other indexes (a mask, one number) are served by ``unit()`` itself."""
+        asked = list(ids) if isinstance(ids, tuple) else ids  # a tuple of row numbers, not a 2-D index
+        ids = np.asarray(asked)
+        if self._unit is not None or ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
+            return self.unit()[asked]
+        ids = ids.astype(np.int64)
         block = np.asarray(self.matrix[ids], dtype=np.float32)
         if self._norms is not None:
             n = self._norms[ids]
@@ -603,12 +607,12 @@ class StoreWriter:
             self._vocab_fh.close()
             if self.dtype.name == "int8":
                 scales = np.concatenate(self._scales) if self._scales else np.empty(0, "<f4")
-                np.save(os.path.join(self._tmp, SCALES_FILE), scales, allow_pickle=False)
+                write_npy(os.path.join(self._tmp, SCALES_FILE), scales)
             has_counts = bool(self._counts)
             if has_counts:
                 counts = np.concatenate(self._counts)
                 self._fp.add_counts(counts)
-                np.save(os.path.join(self._tmp, COUNTS_FILE), counts, allow_pickle=False)
+                write_npy(os.path.join(self._tmp, COUNTS_FILE), counts)
             meta = {
                 "format": STORE_FORMAT,
                 "version": STORE_VERSION,
@@ -632,7 +636,7 @@ class StoreWriter:
         except BaseException as exc:
             self.abort(exc)
             if isinstance(exc, OSError):
-                raise VectorsError(f"{self.path}: cannot write the store ({exc})") from None
+                raise VectorsError(f"{self.path}: cannot write the store ({exc.strerror or exc})") from None
             raise
         self._closed = True
         if self._faint_rows:
