@@ -604,6 +604,32 @@ def test_a_file_size_limit_names_the_output_of_every_writer(tmp_path, sample_pat
     assert os.listdir(out.parent) == []
 
 
+@pytest.mark.parametrize("command", [["count"], ["discover"], ["embed"], ["sim", "--pairs"], ["eval"],
+                                     ["search", "今天", "--corpus"]])
+def test_an_output_that_is_also_an_input_is_refused(tmp_path, command):
+    """`-o` naming the input would replace the text with its results: refused before any reading."""
+    path = tmp_path / ("in.jsonl" if command == ["embed"] else "in.tsv")  # a name embed writes
+    text = "今天天气不错\t今天天气很好\t1\n"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run_main(*command, path, "-o", path)
+    assert code == 2 and "is also an input" in err and path.read_text(encoding="utf-8") == text
+
+
+def test_merge_may_write_over_one_of_its_inputs(tmp_path):
+    """A running total: every input is read whole before the output replaces the first."""
+    (tmp_path / "total.tsv").write_text("的\t5\n了\t1\n", encoding="utf-8")
+    (tmp_path / "day.tsv").write_text("的\t2\n", encoding="utf-8")
+    assert run_main("merge", tmp_path / "total.tsv", tmp_path / "day.tsv", "-o", tmp_path / "total.tsv")[0] == 0
+    assert (tmp_path / "total.tsv").read_text(encoding="utf-8") == "的\t7\n了\t1\n"
+
+
+def test_an_output_inside_an_input_folder_is_warned_of(tmp_path):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.txt").write_text("今天\n", encoding="utf-8")
+    code, out, err = run_main("count", tmp_path / "logs", "-o", tmp_path / "logs" / "counts.tsv")
+    assert code == 0 and "is inside the input folder" in err and "a later run over that folder reads it" in err
+
+
 def test_output_format_and_compression_follow_the_name(tmp_path, sample_path):
     """counts.jsonl is JSON Lines, counts.csv CSV; .gz, .bz2, .xz compress (gzip with no name
     or time in its header: the same counts give the same bytes, whatever -j)."""

@@ -26,6 +26,7 @@ import errno
 import gzip
 import io
 import json
+import logging
 import lzma
 import math
 import os
@@ -38,7 +39,9 @@ import time
 from contextlib import contextmanager
 from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence
 
-from .errors import TextkitError
+from .errors import TextkitError, UsageError
+
+log = logging.getLogger("textkit")
 
 FORMATS = ("tsv", "csv", "jsonl")
 _NAME_FORMATS = {".tsv": "tsv", ".tab": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -153,6 +156,25 @@ def check_output_file(path: str) -> None:
     cannot be written, or a directory)."""
     if not is_special_file(path):
         _check_folder(_through_link(path))
+
+
+def check_not_an_input(path: Optional[str], sources: Iterable[str]) -> None:
+    """Raise :class:`UsageError` when output ``path`` is one of the input files ``sources`` (the run
+    would read it, then replace it with its results); warn when it lies inside an input folder
+    (a later run over that folder would read it as text)."""
+    if _is_stdout(path) or is_special_file(str(path)):
+        return
+    target = os.path.realpath(str(path))
+    for source in sources:
+        if source == "-" or not os.path.exists(source):
+            continue
+        if os.path.isdir(source):
+            if target.startswith(os.path.join(os.path.realpath(source), "")):
+                log.warning("-o %s is inside the input folder %s: a later run over that folder reads it "
+                            "as text", path, source)
+        elif os.path.realpath(source) == target:
+            raise UsageError(f"-o {path} is also an input: the run would read it and then replace it with "
+                             "its results; give another name")
 
 
 def check_output_dir(path: str, replaceable: Optional[Callable[[str], bool]] = None) -> None:

@@ -13,8 +13,8 @@ from typing import Callable
 import click
 
 from ..errors import DataError
-from ..output import (atomic_path, format_of_name, is_special_file, json_string, open_in_place, open_output,
-                      uncompressed_name, write_rows)
+from ..output import (atomic_path, check_not_an_input, format_of_name, is_special_file, json_string, open_in_place,
+                      open_output, uncompressed_name, write_rows)
 from .options import (
     TextkitCommand,
     TextkitGroup,
@@ -119,6 +119,7 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
             not (output.lower().endswith(".npy") or uncompressed_name(output).endswith((".jsonl", ".json"))):
         raise click.UsageError(f"-o {output}: name the output .npy (a float32 matrix) or .jsonl "
                                "(JSON Lines, .jsonl.gz compressed)")
+    check_not_an_input(output, corpus.sources)
     _, encoder = build_encoder(spec)
     whitening = None
     if whitening_path is not None:
@@ -356,6 +357,7 @@ def eval_pairs(
         from ..output import check_output_file
 
         check_output_file(output)  # before the work, not after it
+        check_not_an_input(output, [pairs_path] + ([fit_on] if fit_on not in ("pairs", "-") else []))
     if fmt is None:
         fmt = "json" if format_of_name(output) == "jsonl" else "text"
     pairs = read_pairs(pairs_path, encoding=encoding, strict=strict)

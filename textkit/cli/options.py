@@ -289,9 +289,11 @@ def output_options(f: Callable) -> Callable:
         from ..output import format_of_name
 
         if output is not None and output != "-":
-            from ..output import check_output_file
+            from ..output import check_not_an_input, check_output_file
 
             check_output_file(output)  # before the work, not after it
+            if "corpus" in kwargs:
+                check_not_an_input(output, kwargs["corpus"].sources)
         named = format_of_name(output)
         if fmt is None:
             fmt = named or "tsv"

@@ -104,6 +104,9 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
             raise click.UsageError("give either TEXT1 TEXT2 or --pairs FILE, not both")
         if explain:
             raise click.UsageError("--explain works on one pair (TEXT1 TEXT2), not on --pairs")
+        from ..output import check_not_an_input
+
+        check_not_an_input(output.path, [pairs_path])
         _score_file(pairs_path, job, workers, output, encoding, strict)
         return
     if len(texts) != 2:
@@ -257,7 +260,7 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
     """
     from .. import search as searching
     from ..corpus import Corpus, one_file
-    from ..output import check_output_file, uncompressed_name
+    from ..output import check_not_an_input, check_output_file, uncompressed_name
     from ..vectors import open_vectors_cached
 
     if k < 1:
@@ -275,6 +278,7 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
                                "an index)")
     if queries_path == "-" and corpus_path == "-":
         raise click.UsageError("--corpus and --queries cannot both be standard input")
+    check_not_an_input(output.path, [p for p in (corpus_path, queries_path) if p is not None])
     if build_path is not None:
         if uncompressed_name(build_path) != build_path.lower():
             raise click.UsageError(f"--build-index {build_path}: an index is an .npz archive, written as it is; "
