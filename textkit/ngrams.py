@@ -551,7 +551,7 @@ def _write_run(part: NgramCounts) -> Run:
             write_npy(kp, keys)
             write_npy(cp, counts)
             files[n] = (kp, cp)
-    except OSError as exc:  # numpy's short write says only "N requested and M written"
+    except OSError as exc:  # a write error without an errno (numpy: "N requested and M written")
         why = exc.strerror or f"{exc}: is the disk full?"
         raise TextkitError(
             f"{part.spill.directory}: cannot write temporary n-gram tables ({why}); free space there, "
