@@ -46,13 +46,24 @@ log = logging.getLogger("textkit")
 FORMATS = ("tsv", "csv", "jsonl")
 _NAME_FORMATS = {".tsv": "tsv", ".tab": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
                  ".json": "jsonl"}  # one object per line, as embed writes .json
-_COMPRESSED_ENDINGS = (".gz", ".bz2", ".xz")
+# what a name ending in each of these is written with (gzip: its gzip(1) level, the module's 9
+# being twice as slow; no name and no time stamp in its header, so the same rows give the same bytes)
+_COMPRESSORS: dict = {
+    ".gz": lambda raw: gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6),
+    ".bz2": lambda raw: bz2.BZ2File(raw, "wb"),
+    ".xz": lambda raw: lzma.LZMAFile(raw, "wb"),
+}
+
+
+def is_compressed_name(path: str) -> bool:
+    """Whether ``path`` ends in ``.gz``, ``.bz2`` or ``.xz`` (any case)."""
+    return os.path.splitext(str(path).lower())[1] in _COMPRESSORS
 
 
 def uncompressed_name(path: str) -> str:
     """``path`` in lower case without a ``.gz``, ``.bz2`` or ``.xz`` ending (what is written inside)."""
-    stem, ext = os.path.splitext(str(path).lower())
-    return stem if ext in _COMPRESSED_ENDINGS else stem + ext
+    lower = str(path).lower()
+    return os.path.splitext(lower)[0] if is_compressed_name(lower) else lower
 
 
 def format_of_name(path: Optional[str]) -> Optional[str]:
@@ -66,15 +77,8 @@ def format_of_name(path: Optional[str]) -> Optional[str]:
 
 def compressor_for(path: str, raw: IO[bytes]) -> Optional[IO[bytes]]:
     """A compressing writer over ``raw`` when ``path`` ends in .gz, .bz2 or .xz, else None."""
-    ext = os.path.splitext(path.lower())[1]
-    if ext == ".gz":
-        # gzip(1)'s own level (the module's 9 is twice as slow); no name, no time: reproducible
-        return gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
-    if ext == ".bz2":
-        return bz2.BZ2File(raw, "wb")
-    if ext == ".xz":
-        return lzma.LZMAFile(raw, "wb")
-    return None
+    make = _COMPRESSORS.get(os.path.splitext(path.lower())[1])
+    return make(raw) if make is not None else None
 
 
 # Text written out is UTF-8. A file name that is not UTF-8 reaches it as lone surrogates

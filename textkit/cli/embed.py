@@ -13,8 +13,8 @@ from typing import Callable
 import click
 
 from ..errors import DataError
-from ..output import (atomic_path, check_not_an_input, format_of_name, is_special_file, json_string, open_in_place,
-                      open_output, uncompressed_name, write_rows)
+from ..output import (atomic_path, check_not_an_input, format_of_name, is_compressed_name, is_special_file,
+                      json_string, open_in_place, open_output, uncompressed_name, write_rows)
 from .options import (
     TextkitCommand,
     TextkitGroup,
@@ -242,7 +242,7 @@ def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
     from ..sentences import fit_whitening
 
     if uncompressed_name(output).endswith((".npy", ".jsonl", ".json", ".tsv", ".txt")) \
-            or uncompressed_name(output) != output.lower():  # a slip: vectors' names, or a compressed one
+            or is_compressed_name(output):  # a slip: vectors' names, or a compressed one
         raise click.UsageError(f"-o {output}: the parameters are an .npz archive; name the file .npz")
     check_output_file(output)  # before the work, not after it
     whitening = fit_whitening(

@@ -286,11 +286,9 @@ def output_options(f: Callable) -> Callable:
 
     @functools.wraps(f)
     def wrapper(*args, output, fmt, header, **kwargs):
-        from ..output import format_of_name
+        from ..output import check_not_an_input, check_output_file, format_of_name
 
         if output is not None and output != "-":
-            from ..output import check_not_an_input, check_output_file
-
             check_output_file(output)  # before the work, not after it
             if "corpus" in kwargs:
                 check_not_an_input(output, kwargs["corpus"].sources)
