@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -215,3 +218,19 @@ def test_a_worker_that_cannot_report_its_error_is_reported_dead():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).resolve().parents[1])
     assert done.stdout.startswith("a worker process died (exit status 1)") and done.stderr == ""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forks")
+def test_abort_after_an_interrupt_inside_put_does_not_hang():
+    """Ctrl-C landing inside put(), after the queue's lock was taken, leaves the lock held:
+    stopping the workers, and the process's exit, must not wait for it (seen: a hang under load)."""
+    script = (
+        "from textkit.pool import _Workers\n"
+        "workers = _Workers(1, abs, None, None, ())\n"
+        "workers.put(0, -1)  # the feeder thread is running\n"
+        "workers.task_q._notempty.acquire()  # what the interrupted put leaves behind\n"
+        "workers.abort()\n"
+        "print('stopped')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0 and done.stdout == "stopped\n", done.stderr

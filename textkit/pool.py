@@ -330,13 +330,33 @@ class _Workers:
             p.join(timeout=5)
         for q in (self.task_q, self.result_q):
             q.cancel_join_thread()
-            q.close()
+            _close_queue(q)
         # The feeder thread ends once it has written what is left, at once unless the pipe
         # is full (nobody reads it now): give it a moment, so that the next pool forks
         # without it in the usual case, but never hang on it.
         feeder = getattr(self.task_q, "_thread", None)
         if feeder is not None:
             feeder.join(timeout=0.2)
+
+
+def _close_queue(q) -> None:
+    """Close ``q`` after an interruption, unless this process holds its buffer's lock for good.
+
+    Ctrl-C can land inside this thread's ``put``, after the lock was taken and before the
+    block that frees it: the lock stays held, and ``close`` (now, or its finalizer at exit)
+    would wait for it for ever.  The feeder thread holds it only for an instant, so a lock
+    still taken after a short wait is the lost one: the queue is then left unclosed (its
+    feeder thread is a daemon, gone with the process) and its exit-time close dropped.
+    """
+    notempty = getattr(q, "_notempty", None)  # multiprocess's Queue: a Condition over its buffer
+    if notempty is not None:
+        if not notempty.acquire(timeout=0.2):
+            closer, q._close = getattr(q, "_close", None), None
+            if closer is not None:
+                closer.cancel()  # taken off the finalizers run at exit
+            return
+        notempty.release()
+    q.close()
 
 
 def chunks(items: Iterable[Any], size: int) -> Iterator[List[Any]]:
