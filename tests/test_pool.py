@@ -200,6 +200,12 @@ def fail_beyond_words(x):
     return x
 
 
+def _run_python(code: str) -> subprocess.CompletedProcess:
+    """``code`` run by a new interpreter from the repository root: a hang fails the test (60 s)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+
+
 def test_a_worker_that_cannot_report_its_error_is_reported_dead():
     # out of memory, a worker could not even send its error: it ended with status 0 and the
     # parent waited for ever. Run in a child process, so that a hang fails the test
@@ -211,12 +217,7 @@ def test_a_worker_that_cannot_report_its_error_is_reported_dead():
             "    list(pool.imap(fail_beyond_words, range(8), workers=2))\n"
             "except WorkerError as exc:\n"
             "    print(exc)\n")
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parents[1])
+    done = _run_python(code)
     assert done.stdout.startswith("a worker process died (exit status 1)") and done.stderr == ""
 
 
@@ -231,6 +232,5 @@ def test_abort_after_an_interrupt_inside_put_does_not_hang():
         "workers.task_q._notempty.acquire()  # what the interrupted put leaves behind\n"
         "workers.abort()\n"
         "print('stopped')\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                          cwd=Path(__file__).resolve().parents[1])
+    done = _run_python(script)
     assert done.returncode == 0 and done.stdout == "stopped\n", done.stderr
