@@ -10,6 +10,8 @@ import lzma
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from textkit.corpus import Corpus, open_text
 from textkit.errors import CorpusError, UsageError
@@ -192,6 +194,65 @@ def test_batches_cover_every_document_once(sample_path):
         batches = list(corpus.batches(max_chars=max_chars))
         assert [d for b in batches for d in b] == all_docs
     assert all(len(b) <= 7 for b in corpus.batches(max_docs=7))
+
+
+def naive_records(blob: bytes, encoding: str = "utf-8"):
+    """Reference: split the bytes on newlines, then decode each line alone (bad bytes replaced)."""
+    lines = blob.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    out = []
+    for number, raw in enumerate(lines, 1):
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        text = raw.decode(encoding, errors="replace")
+        out.append((number, text[1:] if number == 1 and text.startswith("\ufeff") else text))
+    return out
+
+
+PIECES = [b"a", b"word ", "字".encode(), "第三行".encode("utf-8"), b"\n", b"\r\n", b"\r", b"\t", b"\xff",
+          "字".encode()[:2], b"\xef\xbb\xbf"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(pieces=st.lists(st.sampled_from(PIECES), max_size=60),
+       compress=st.sampled_from([None, gzip.compress, bz2.compress]))
+def test_reading_matches_a_naive_reader(tmp_path_factory, pieces, compress):
+    """Lines, line numbers and counts are those of decoding every line alone: CR LF, a lone CR,
+    a BOM, bad bytes (counted, and the first one named under --strict), no final newline."""
+    blob = b"".join(pieces)
+    path = tmp_path_factory.mktemp("lines") / "c.txt"
+    path.write_bytes(compress(blob) if compress else blob)
+    corpus = Corpus([str(path)])
+    got = [(r.line, r.text) for r in corpus.records()]
+    expected = naive_records(blob)
+    assert got == expected
+    assert corpus.stats.lines == len(expected) and corpus.stats.bytes == len(blob)
+    bad = [n for n, text in expected if "\ufffd" in text]
+    assert corpus.stats.bad_lines == len(bad)
+    if bad:
+        with pytest.raises(CorpusError, match=rf":{bad[0]}: invalid"):
+            list(Corpus([str(path)], strict=True).records())
+
+
+def test_lines_from_a_pipe_come_as_they_arrive():
+    """A line written to a pipe is read at once, not when more has come or the writer has ended."""
+    import os
+    import threading
+
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, "第一行\n".encode())
+        got = []
+        reader = threading.Thread(target=lambda: got.append(next(Corpus([f"/dev/fd/{read_end}"]).documents())),
+                                  daemon=True)
+        reader.start()
+        reader.join(timeout=10)
+        assert got == ["第一行"]
+    finally:
+        os.close(write_end)
+        reader.join(timeout=10)
+        os.close(read_end)
 
 
 def test_very_long_line(tmp_path):
