@@ -623,11 +623,39 @@ def test_merge_may_write_over_one_of_its_inputs(tmp_path):
     assert (tmp_path / "total.tsv").read_text(encoding="utf-8") == "的\t7\n了\t1\n"
 
 
-def test_an_output_inside_an_input_folder_is_warned_of(tmp_path):
+@pytest.mark.parametrize("inputs, name, warning", [
+    (["logs"], "counts.tsv", "is inside the input folder"),
+    (["logs/*.txt"], "counts.txt", "matches the input pattern"),
+    (["logs/**"], "counts.tsv", "matches the input pattern"),
+])
+def test_an_output_a_later_run_would_read_is_warned_of_then_refused(tmp_path, monkeypatch, inputs, name, warning):
+    """A nightly `count logs -o logs/counts.tsv`: the first run warns that the next one would
+    read the counts as text; the next one refuses, before reading, and leaves them as they were."""
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "a.txt").write_text("今天\n", encoding="utf-8")
-    code, out, err = run_main("count", tmp_path / "logs", "-o", tmp_path / "logs" / "counts.tsv")
-    assert code == 0 and "is inside the input folder" in err and "a later run over that folder reads it" in err
+    code, out, err = run_main("count", *inputs, "-o", f"logs/{name}")
+    assert code == 0 and warning in err and "a later run" in err
+    counts = (tmp_path / "logs" / name).read_bytes()
+    code, out, err = run_main("count", *inputs, "-o", f"logs/{name}")
+    assert code == 2 and f"-o logs/{name} is also an input (through {inputs[0]})" in err
+    assert (tmp_path / "logs" / name).read_bytes() == counts
+
+
+def test_outputs_the_read_skips_are_not_inputs(tmp_path, caplog):
+    """Hidden names and binary files in an input folder, and names a pattern does not match, are never read."""
+    from textkit.output import check_not_an_input
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "a.txt").write_text("今天\n", encoding="utf-8")
+    (logs / "vectors.npy").write_bytes(b"\x93NUMPY\x01\x00" + bytes(100))
+    with caplog.at_level("WARNING", logger="textkit"):
+        check_not_an_input(str(logs / ".counts.tsv"), [str(logs)])
+        check_not_an_input(str(logs / "vectors.npy"), [str(logs)])
+        check_not_an_input(str(logs / "counts.tsv"), [str(logs / "*.txt")])
+        check_not_an_input(str(tmp_path / "counts.txt"), [str(logs / "*.txt")])
+    assert caplog.text == ""
 
 
 def test_output_format_and_compression_follow_the_name(tmp_path, sample_path):

@@ -163,22 +163,50 @@ def check_output_file(path: str) -> None:
 
 
 def check_not_an_input(path: Optional[str], sources: Iterable[str]) -> None:
-    """Raise :class:`UsageError` when output ``path`` is one of the input files ``sources`` (the run
-    would read it, then replace it with its results); warn when it lies inside an input folder
-    (a later run over that folder would read it as text)."""
+    """Refuse an output ``path`` that the run reads, warn of one that a later run would read.
+
+    :class:`UsageError` when ``path`` is one of the files the inputs ``sources``
+    resolve to: named, found in an input folder, or matched by an input pattern
+    (the run would read it, then replace it with its results).  A warning when
+    ``path`` does not exist yet but lies in an input folder or matches an input
+    pattern: the next run over the same inputs would read it as text.
+    """
+    from .corpus import input_files
+
     if _is_stdout(path) or is_special_file(str(path)):
         return
+    sources = [str(s) for s in sources if str(s) != "-"]
     target = os.path.realpath(str(path))
+    if os.path.exists(target):
+        for source in sources:
+            if target in {os.path.realpath(f) for f in input_files([source])}:
+                how = "also an input" if os.path.realpath(source) == target else f"also an input (through {source})"
+                raise UsageError(f"-o {path} is {how}: the run would read it and then replace it with its "
+                                 "results; give another name")
+        return
     for source in sources:
-        if source == "-" or not os.path.exists(source):
-            continue
         if os.path.isdir(source):
-            if target.startswith(os.path.join(os.path.realpath(source), "")):
+            inside = os.path.relpath(target, os.path.realpath(source))
+            if inside != os.pardir and not inside.startswith(os.pardir + os.sep) and not any(
+                    part.startswith(".") for part in inside.split(os.sep)):  # hidden entries are not read
                 log.warning("-o %s is inside the input folder %s: a later run over that folder reads it "
                             "as text", path, source)
-        elif os.path.realpath(source) == target:
-            raise UsageError(f"-o {path} is also an input: the run would read it and then replace it with "
-                             "its results; give another name")
+        elif not os.path.exists(source) and _matches_pattern(str(path), source):
+            log.warning("-o %s matches the input pattern %s: a later run with that pattern reads it as text",
+                        path, source)
+
+
+def _matches_pattern(path: str, pattern: str) -> bool:
+    """Whether ``glob.glob(pattern)`` would list ``path`` once it exists (wildcards match within one
+    name; with ``**`` anywhere, the whole path is matched at once, which may say yes too often)."""
+    import fnmatch
+
+    if not set("*?[") & set(pattern):
+        return False
+    names, parts = os.path.abspath(path).split(os.sep), os.path.abspath(pattern).split(os.sep)
+    if "**" in pattern:
+        return fnmatch.fnmatchcase(os.sep.join(names), os.sep.join(parts))
+    return len(names) == len(parts) and all(fnmatch.fnmatchcase(n, p) for n, p in zip(names, parts))
 
 
 def check_output_dir(path: str, replaceable: Optional[Callable[[str], bool]] = None) -> None:
