@@ -137,6 +137,34 @@ def test_pairs_file_same_scores_for_any_workers(tmp_path):
         np.testing.assert_allclose([row[2] for row in one], scores, rtol=1e-6)
 
 
+def test_pairs_files_scored_in_two_threads_keep_their_own_settings(tmp_path, monkeypatch):
+    """Windows too small for the pool run in this process: two runs in threads, one WRD and one
+    WMD, must each score with their own metric (not with the state kept for worker processes)."""
+    import threading
+
+    from textkit.tokenize import TokenizerSpec
+    from textkit.vectors import save_store
+
+    monkeypatch.setattr(ps, "PAIR_WINDOW", 40)  # many windows of one batch each
+    store = random_store(5, n_words=25, dim=6)
+    save_store(tmp_path / "store", store.words, store.matrix)
+    rng = np.random.default_rng(2)
+    lines = [" ".join(random_tokens(rng, store, 1, 6)) + "\t" + " ".join(random_tokens(rng, store, 1, 6))
+             for _ in range(1200)]
+    (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    jobs = [ps.PairJob(str(tmp_path / "store"), TokenizerSpec(kind="whitespace"), metric=metric)
+            for metric in ("wrd", "wmd")]
+    alone = [list(ps.score_pairs_file(str(tmp_path / "pairs.tsv"), job, workers=2)) for job in jobs]
+    together: dict = {}
+    threads = [threading.Thread(target=lambda k=k: together.__setitem__(
+        k, list(ps.score_pairs_file(str(tmp_path / "pairs.tsv"), jobs[k], workers=2)))) for k in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [together[0], together[1]] == alone
+
+
 def wait_for_workers_to_exit(timeout=10.0):
     deadline = time.monotonic() + timeout
     while multiprocess.active_children() and time.monotonic() < deadline:

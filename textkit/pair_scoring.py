@@ -338,13 +338,19 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
                     size = max(64, min(batch_size, len(window) // (16 * workers)))
                     batches = group_batches([(t1, t2) for _, _, t1, t2 in window], size)
                     items = ([(window[i][0], window[i][2], window[i][3]) for i in batch] for batch in batches)
+                    if len(batches) < 2 and not workers_pool.started:
+                        # the pool would run it here, on the state its initializer keeps for worker
+                        # processes (shared by this process's threads): use this run's own
+                        results = (score_batch_with(state, item) for item in items)
+                    else:
+                        results = workers_pool.imap(items)
                     scores = np.empty(len(window), dtype=np.float64)
                     valid = np.empty(len(window), dtype=bool)
                     done = np.zeros(len(window) + 1, dtype=bool)  # a False sentinel at the end
                     ready = 0
                     # the pool's iterator comes first so that zip runs it to its end (an iterator
                     # left before its end would close the pool)
-                    for (part_scores, part_valid, part), batch in zip(workers_pool.imap(items), batches):
+                    for (part_scores, part_valid, part), batch in zip(results, batches):
                         scores[batch] = part_scores
                         valid[batch] = part_valid
                         done[batch] = True

@@ -16,7 +16,8 @@ Properties a caller relies on:
 
 * Bounded memory: at most ``window`` items are in flight (read but not yet
   answered); the input iterator is consumed lazily.
-* ``workers=1`` (or an input of a single item) runs in this process, no pool.
+* ``workers=1`` (or an input of a single item) runs in this process, no pool;
+  such runs in several threads take turns (:func:`exclusive`).
 * On Linux workers are forked, so whatever the parent loaded before the call
   (jieba's dictionary, a user dictionary, vectors) is shared, not reloaded;
   elsewhere they are spawned and ``initializer(*initargs)`` rebuilds it.
@@ -411,6 +412,11 @@ class Pool:
         self._ready_here = False  # initializer has run in this process
         self._submitted = 0  # tasks sent over all inputs (their indices)
 
+    @property
+    def started(self) -> bool:
+        """Whether the worker processes are running (an :meth:`imap` then uses them, whatever its length)."""
+        return self._procs is not None
+
     def start(self) -> "Pool":
         """Start the worker processes now (no-op with one worker or when started)."""
         if self.workers > 1 and self._procs is None:
@@ -506,6 +512,24 @@ def imap(
         yield from pool.imap(items)
 
 
+_IN_PROCESS_RUNS = threading.RLock()
+
+
+@contextmanager
+def exclusive() -> Iterator[None]:
+    """Hold off the other threads' runs whose tasks read state an initializer set up.
+
+    Initializers keep what tasks need in module-level state (set per worker
+    process); a run in this process (one worker, or one item) sets it here, so
+    two threads running at once would read each other's.  Such runs take this
+    lock (:func:`map_reduce` does it for them; a caller consuming :func:`imap`
+    in full wraps the loop).  The GIL lets only one of them compute at a time
+    anyway.
+    """
+    with _IN_PROCESS_RUNS:
+        yield
+
+
 def map_reduce(
     func: Callable[[Any], Any],
     merge: Callable[[Any, Any], Any],
@@ -519,15 +543,16 @@ def map_reduce(
     """``merge`` of ``func(item)`` over all items; None for no items."""
     head, rest = _prefetch(items)
     if workers <= 1 or len(head) < 2:
-        if initializer is not None:
-            initializer(*initargs)
-        acc: Any = None
-        have = False
-        for item in _chain(head, rest):
-            out = func(item)
-            acc = merge(acc, out) if have else out
-            have = True
-        return acc
+        with exclusive():
+            if initializer is not None:
+                initializer(*initargs)
+            acc: Any = None
+            have = False
+            for item in _chain(head, rest):
+                out = func(item)
+                acc = merge(acc, out) if have else out
+                have = True
+            return acc
     window = window or 3 * workers
     pool = _Workers(workers, func, merge, initializer, initargs)
     try:

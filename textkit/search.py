@@ -273,11 +273,12 @@ class SearchIndex:
         if oov not in OOV_POLICIES:
             raise UsageError(f"unknown OOV policy {oov!r}; choose {', '.join(OOV_POLICIES)}")
         parts: list[list[np.ndarray]] = [[] for _ in range(7)]
-        for part in pool.imap(_index_batch, pool.chunks(documents(), _BATCH_DOCS), workers=workers,
-                              initializer=_init_index_worker,
-                              initargs=(vectors_path, tokenizer_spec, oov, str(corpus_path))):
-            for store, value in zip(parts, part):
-                store.append(value)
+        with pool.exclusive():  # _STATE is this process's when it runs the batches itself
+            for part in pool.imap(_index_batch, pool.chunks(documents(), _BATCH_DOCS), workers=workers,
+                                  initializer=_init_index_worker,
+                                  initargs=(vectors_path, tokenizer_spec, oov, str(corpus_path))):
+                for store, value in zip(parts, part):
+                    store.append(value)
         if not parts[0]:
             raise DataError(f"{corpus_path}: the corpus has no lines")
         lines, n_tokens, unknown, dropped, lengths, ids, counts = (np.concatenate(p) for p in parts)

@@ -244,7 +244,8 @@ def build_encoder(spec: EncoderSpec) -> tuple[Any, SentenceEncoder]:
     from textkit.vectors import MATRIX_FILE, META_FILE, VOCAB_FILE
 
     key = (spec, cache_key(spec.vectors, META_FILE, MATRIX_FILE, VOCAB_FILE), cache_key(spec.counts))
-    if key not in _WORKER_STATE:
+    entry = _WORKER_STATE.get(key)
+    if entry is None:
         from textkit.tokenize import TokenizerSpec, get_tokenizer
         from textkit.vectors import open_vectors
 
@@ -254,9 +255,10 @@ def build_encoder(spec: EncoderSpec) -> tuple[Any, SentenceEncoder]:
         encoder = SentenceEncoder(
             vectors, pooling=spec.pooling, weighting=spec.weighting, counts=counts, sif_a=spec.sif_a
         )
+        entry = (tokenizer, encoder)  # returned as made: another thread may clear the cache meanwhile
         _WORKER_STATE.clear()  # one encoder per process: a store can be large
-        _WORKER_STATE[key] = (tokenizer, encoder)
-    return _WORKER_STATE[key]
+        _WORKER_STATE[key] = entry
+    return entry
 
 
 def encode_texts(spec: EncoderSpec, texts: Sequence[str]) -> EncodedBatch:

@@ -462,15 +462,16 @@ def train_vectors(
 
         t1 = time.perf_counter()
         chunks = list(_chunks(doc_lengths, chunk_tokens))
-        upper = pool.map_reduce(
-            _count_item,
-            merge_tables,
-            chunks,
-            workers=workers,
-            initializer=_init_count,
-            initargs=(ids_path, remap, vocab_size, options.window),
-        )
-        _COUNT_STATE.clear()
+        with pool.exclusive():  # the state is cleared below: not while another thread's run reads it
+            upper = pool.map_reduce(
+                _count_item,
+                merge_tables,
+                chunks,
+                workers=workers,
+                initializer=_init_count,
+                initargs=(ids_path, remap, vocab_size, options.window),
+            )
+            _COUNT_STATE.clear()
     table = (upper + upper.T).tocsr()
     del upper
     report.cooccurrence_nnz = int(table.nnz)
