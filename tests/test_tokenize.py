@@ -143,6 +143,42 @@ def test_user_dict_is_honoured(tmp_path):
     assert not get_tokenizer(TokenizerSpec()).in_dictionary("蓝莓芝士蛋糕")
 
 
+def test_a_frequency_0_word_stays_with_its_user_dictionary(tmp_path, sample_lines):
+    """jieba keeps words of frequency 0 (always cut into characters) for the whole process; a
+    textkit tokenizer keeps them to itself: other tokenizers, jieba's own cut and jieba's log
+    level are as they were, and the tokenizer with the dictionary cuts as jieba does with it."""
+    import logging
+
+    import jieba.finalseg
+
+    from textkit.tokenize import _HmmSegmenter
+
+    runs = [line[k:k + 6] for line in sample_lines[:300] for k in range(0, len(line), 5)]
+    forced = next(w for run in runs for w in jieba.finalseg.cut(run) if len(w) > 1)  # an HMM word
+    text = next(line for line in sample_lines if forced in line)
+    user = tmp_path / "user.txt"
+    user.write_text(f"{forced} 0\n", encoding="utf-8")
+    before = get_tokenizer(TokenizerSpec(min_len=2)).tokens(text)
+    jieba_before = list(jieba.cut(text))
+    jieba.setLogLevel(logging.DEBUG)
+    try:
+        with_dict = get_tokenizer(TokenizerSpec(user_dict=str(user)))
+        assert jieba.default_logger.level == logging.DEBUG
+    finally:
+        jieba.setLogLevel(60)
+    assert set(jieba.finalseg.Force_Split_Words) == set()
+    assert get_tokenizer(TokenizerSpec(min_len=3)).tokens(text) == [t for t in before if len(t) >= 3]
+    assert list(jieba.cut(text)) == jieba_before
+    reference = jieba.Tokenizer()
+    reference.load_userdict(str(user))  # jieba's way: the process-wide set, for this comparison only
+    try:
+        assert with_dict.tokens(text) == naive_tokens(text, TokenizerSpec(), reference)
+        assert forced not in with_dict.tokens(text)
+    finally:
+        jieba.finalseg.Force_Split_Words.discard(forced)
+    assert _HmmSegmenter().force_split == frozenset()
+
+
 def test_missing_user_dict_and_stopwords_are_errors(tmp_path):
     with pytest.raises(TextkitError, match="no such file"):
         Tokenizer(TokenizerSpec(user_dict=str(tmp_path / "nope.txt")))
@@ -245,22 +281,24 @@ def test_hmm_segmenter_equals_jiebas_finalseg(run):
     assert _HmmSegmenter().cut(run) == list(jieba.finalseg.cut(run))
 
 
-def test_hmm_segmenter_honours_force_split_words(sample_lines):
+def test_hmm_segmenter_honours_its_force_split_words(sample_lines):
+    """Words of its own force-split set are cut into characters as jieba cuts the words of its
+    process-wide set; words of that process-wide set alone are not (they belong to other tokenizers)."""
     import jieba.finalseg
 
     from textkit.tokenize import _HmmSegmenter
 
-    hmm = _HmmSegmenter()
     runs = [line[k:k + 6] for line in sample_lines[:300] for k in range(0, len(line), 5)]
     words = [w for run in runs for w in jieba.finalseg.cut(run) if len(w) > 1]
     assert words, "the sample gives multi-character HMM words"
     forced = words[0]
+    plain, own = _HmmSegmenter(), _HmmSegmenter(frozenset({forced}))
+    expected_plain = {run: list(jieba.finalseg.cut(run)) for run in runs}
     jieba.finalseg.Force_Split_Words.add(forced)
     try:
         assert any(forced in run for run in runs)
         for run in runs:
-            assert hmm.cut(run) == list(jieba.finalseg.cut(run)), run
+            assert own.cut(run) == list(jieba.finalseg.cut(run)), run
+            assert plain.cut(run) == expected_plain[run], run
     finally:
         jieba.finalseg.Force_Split_Words.discard(forced)
-    for run in runs:
-        assert hmm.cut(run) == list(jieba.finalseg.cut(run)), run

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
@@ -203,22 +204,41 @@ def _import_jieba():
     return jieba
 
 
-def _load_jieba(spec: TokenizerSpec):
-    """A fresh ``jieba.Tokenizer`` with the default dictionary and ``spec.user_dict`` loaded."""
-    jieba = _import_jieba()
-    jieba.setLogLevel(logging.WARNING)  # keep "Building prefix dict ..." off the user's terminal
-    segmenter = jieba.Tokenizer()
-    cache = prefix_cache_path()
-    if not _load_cached_prefix_dict(segmenter, cache):
-        _build_prefix_dict(segmenter, cache)
-    if spec.user_dict:
-        from .corpus import open_text
+_JIEBA_GLOBALS = threading.Lock()  # held while jieba's module-level state is swapped
 
-        with open_text(spec.user_dict) as fh:  # compressed or not, like every side file
-            try:
-                segmenter.load_userdict(fh)
-            except ValueError as exc:
-                raise TextkitError(f"{spec.user_dict}: not a jieba user dictionary ({exc})") from None
+
+def _load_jieba(spec: TokenizerSpec):
+    """A fresh ``jieba.Tokenizer`` with the default dictionary and ``spec.user_dict`` loaded.
+
+    jieba keeps the words a user dictionary gives frequency 0 (always cut into
+    characters) in one set for the whole process, ``jieba.finalseg.Force_Split_Words``,
+    which every tokenizer and the user's own ``jieba.cut`` read.  Here they go to
+    a set of this segmenter's own (``force_split``), and the process-wide set is
+    left as it was; jieba's logger level too is only changed while loading.
+    """
+    jieba = _import_jieba()
+    import jieba.finalseg as finalseg
+
+    segmenter = jieba.Tokenizer()
+    with _JIEBA_GLOBALS:
+        level = jieba.default_logger.level
+        jieba.setLogLevel(logging.WARNING)  # keep "Building prefix dict ..." off the user's terminal
+        shared, finalseg.Force_Split_Words = finalseg.Force_Split_Words, set()
+        try:
+            cache = prefix_cache_path()
+            if not _load_cached_prefix_dict(segmenter, cache):
+                _build_prefix_dict(segmenter, cache)
+            if spec.user_dict:
+                from .corpus import open_text
+
+                with open_text(spec.user_dict) as fh:  # compressed or not, like every side file
+                    try:
+                        segmenter.load_userdict(fh)
+                    except ValueError as exc:
+                        raise TextkitError(f"{spec.user_dict}: not a jieba user dictionary ({exc})") from None
+        finally:
+            segmenter.force_split, finalseg.Force_Split_Words = frozenset(finalseg.Force_Split_Words), shared
+            jieba.default_logger.setLevel(level)
     return segmenter
 
 
@@ -238,10 +258,10 @@ class _HmmSegmenter:
     ``jieba.finalseg.cut``.
     """
 
-    def __init__(self):
+    def __init__(self, force_split: frozenset = frozenset()):
         import jieba.finalseg as finalseg
 
-        self.finalseg = finalseg  # Force_Split_Words is read at call time: jieba.del_word adds to it
+        self.force_split = force_split  # the words cut into characters (jieba: finalseg.Force_Split_Words)
         low = finalseg.MIN_FLOAT
         start, trans, emit = finalseg.start_P, finalseg.trans_P, finalseg.emit_P
         self.start = [(y, start[y], emit[y].get) for y in "BMES"]
@@ -278,7 +298,7 @@ class _HmmSegmenter:
         return states
 
     def _han_words(self, block: str, out: List[str]) -> None:
-        force_split = self.finalseg.Force_Split_Words
+        force_split = self.force_split
         begin = nexti = 0
         words = []
         for i, pos in enumerate(self._states(block)):
@@ -335,7 +355,7 @@ class _DagSegmenter:
         self.log = math.log
         self.log_prob: Dict[str, float] = {}
         self.hmm = hmm
-        self.hmm_cut = _HmmSegmenter().cut
+        self.hmm_cut = _HmmSegmenter(getattr(segmenter, "force_split", frozenset())).cut
         self.hmm_memo: Dict[str, Tuple[str, ...]] = {}
         self.single_ascii = jieba.re_eng.match
 
@@ -430,13 +450,13 @@ class _DagSegmenter:
 def _piece_segmenter(segmenter, spec: TokenizerSpec) -> Callable[[str], Iterable[str]]:
     """A function giving jieba's tokens for one piece of ``HAN_PIECE.split``.
 
-    Han/alphanumeric pieces go to :class:`_DagSegmenter` (accurate mode) or to
-    jieba's own full/search cut; any other piece is split as ``jieba.cut``
+    Han/alphanumeric pieces go to :class:`_DagSegmenter` (accurate and search
+    modes) or to jieba's own full cut; any other piece is split as ``jieba.cut``
     does: whitespace runs kept whole, other characters one by one (whole in
-    full mode).
+    full mode).  Search mode then adds, before each word of the accurate cut,
+    its 2- and 3-character parts that the dictionary holds, as
+    ``jieba.cut_for_search`` does (:func:`_with_search_parts`).
     """
-    if spec.mode == "search":
-        return lambda piece: segmenter.cut_for_search(piece, HMM=spec.hmm)
     cut_all = spec.mode == "all"
     if cut_all:
         block = lambda piece: segmenter.cut(piece, cut_all=True)  # noqa: E731
@@ -456,7 +476,25 @@ def _piece_segmenter(segmenter, spec: TokenizerSpec) -> Callable[[str], Iterable
                 out.extend(part)
         return out
 
+    if spec.mode == "search":
+        return lambda piece: _with_search_parts(segment(piece), segmenter.FREQ)
     return segment
+
+
+def _with_search_parts(words: Iterable[str], freq: Dict[str, int]) -> List[str]:
+    """``jieba.cut_for_search`` from the accurate cut: each word longer than 2 characters comes
+    after its 2-character parts with a nonzero frequency, and one longer than 3 after its
+    3-character parts too (in order of position, 2-character parts first)."""
+    out: List[str] = []
+    get = freq.get
+    for word in words:
+        n = len(word)
+        if n > 2:
+            out.extend(part for part in (word[i:i + 2] for i in range(n - 1)) if get(part))
+        if n > 3:
+            out.extend(part for part in (word[i:i + 3] for i in range(n - 2)) if get(part))
+        out.append(word)
+    return out
 
 
 class Tokenizer:
