@@ -424,6 +424,21 @@ def test_eval_whiten_fit_on_pairs_file_and_params(workdir, tmp_path):
     assert on_pairs["method"] == "whiten" and on_pairs != on_corpus
 
 
+def test_eval_reads_the_fit_on_corpus_with_encoding_and_strict(workdir, tmp_path):
+    """--encoding and --strict apply to the --fit-on corpus as to the pairs file."""
+    base = ["eval", workdir / "pairs.tsv", "--vectors", workdir / "store", *TOK, "--method", "whiten",
+            "--format", "json"]
+    lines = (workdir / "corpus.txt").read_text(encoding="utf-8").split("\n")
+    latin = tmp_path / "corpus.latin1.txt"  # the same words, one line ending in a byte UTF-8 rejects
+    latin.write_bytes("\n".join(lines[:5] + [lines[5] + " \u00e9"] + lines[6:]).encode("latin-1"))
+    plain = json.loads(run(base + ["--fit-on", workdir / "corpus.txt"], workdir).stdout)
+    read_as_latin1 = run(base + ["--fit-on", latin, "--encoding", "latin-1"], workdir)
+    assert read_as_latin1.exit_code == 0 and "invalid" not in read_as_latin1.stderr
+    assert json.loads(read_as_latin1.stdout) == plain
+    strict = run(base + ["--fit-on", latin, "--strict"], workdir)
+    assert strict.exit_code == 1 and f"{latin}:6: invalid utf-8" in strict.stderr
+
+
 def test_eval_scores_rows(workdir):
     res = run(
         ["eval", workdir / "pairs.tsv", "--vectors", workdir / "store", *TOK, "--scores"], workdir
@@ -691,3 +706,15 @@ def test_file_names_that_are_not_utf8_are_kept_not_fatal(tmp_path):
     assert meta["source"]["trained"]["corpus"] == [odd]
     done = textkit("vectors", "info", "store")
     assert done.returncode == 0 and b"\xff\xfe.txt" in done.stdout and done.stderr == b""
+
+
+def test_evaluate_pairs_takes_a_path_as_the_library_call(workdir):
+    """From Python, a pairs file's path does what its rows do (read_pairs is not needed first)."""
+    from textkit.evaluate import evaluate_pairs, read_pairs
+    from textkit.sentences import EncoderSpec
+    from textkit.tokenize import TokenizerSpec
+
+    spec = EncoderSpec(vectors=str(workdir / "store"), tokenizer=TokenizerSpec(kind="whitespace"))
+    by_path = evaluate_pairs(workdir / "pairs.tsv", spec, method="wrd")
+    by_rows = evaluate_pairs(read_pairs(str(workdir / "pairs.tsv")), spec, method="wrd")
+    assert by_path.summary() == by_rows.summary()

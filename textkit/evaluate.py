@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -189,7 +190,7 @@ def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _whitening_for(
-    fit_on: str, left, right, encoder, spec, *, n_components, eigenvalue_floor, workers
+    fit_on: str, left, right, encoder, spec, *, n_components, eigenvalue_floor, workers, encoding, strict
 ):
     from textkit.whitening import Whitening
 
@@ -214,7 +215,7 @@ def _whitening_for(
     from textkit.sentences import fit_whitening
 
     return fit_whitening(
-        Corpus([fit_on]),
+        Corpus([fit_on], encoding=encoding, strict=strict),
         spec,
         n_components=n_components,
         eigenvalue_floor=eigenvalue_floor,
@@ -246,9 +247,13 @@ def evaluate_pairs(
     workers: int = 1,
     normalize: bool = False,
     oov: str = "drop",
+    encoding: str = "utf-8",
+    strict: bool = False,
 ) -> EvalResult:
     """Score every pair with ``method`` and correlate the scores with the labels.
 
+    pairs: :class:`LabelledPair` rows, or a path that :func:`read_pairs` reads (with
+    ``encoding`` and ``strict``, which apply to a ``fit_on`` corpus file too).
     spec: a ``textkit.sentences.EncoderSpec`` (tokenizer, vectors, pooling, weighting).
     cosine: cos(s1, s2) of sentence vectors; whiten: the same after whitening fitted on
     ``fit_on`` ("pairs" = both sides of every pair, labels unused; a corpus file; or a
@@ -262,6 +267,8 @@ def evaluate_pairs(
         raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     from textkit.sentences import EMPTY_COSINE, build_encoder
 
+    if isinstance(pairs, (str, os.PathLike)):
+        pairs = read_pairs(str(pairs), encoding=encoding, strict=strict)
     tokenizer_spec = spec.tokenizer
     if tokenizer_spec is None:
         from textkit.tokenize import TokenizerSpec
@@ -290,6 +297,8 @@ def evaluate_pairs(
                 n_components=n_components,
                 eigenvalue_floor=eigenvalue_floor,
                 workers=workers,
+                encoding=encoding,
+                strict=strict,
             )
             a = np.where(left.known[:, None] > 0, whitening.transform(a), 0.0)
             b = np.where(right.known[:, None] > 0, whitening.transform(b), 0.0)

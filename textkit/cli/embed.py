@@ -372,6 +372,8 @@ def eval_pairs(
             workers=workers,
             normalize=normalize,
             oov=oov,
+            encoding=encoding,
+            strict=strict,
         )
     except DataError as exc:
         if str(exc).startswith("line "):  # an --oov error names the line and side: add the file
