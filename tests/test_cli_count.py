@@ -642,6 +642,44 @@ def test_an_output_a_later_run_would_read_is_warned_of_then_refused(tmp_path, mo
     assert (tmp_path / "logs" / name).read_bytes() == counts
 
 
+def small_store(path):
+    from textkit.vectors import save_store
+
+    words = ["今天", "天气", "不错", "很好", "的"]
+    matrix = np.random.default_rng(0).normal(size=(len(words), 4)).astype(np.float32)
+    save_store(path, words, matrix)
+    return path
+
+
+@pytest.mark.parametrize("command, option", [
+    (["whiten", "fit", "{text}", "--vectors", "{store}", "-o", "{text}"], "-o"),
+    (["discover", "{text}", "--save-dict", "{text}"], "--save-dict"),
+    (["search", "今天", "--corpus", "{text}", "--vectors", "{store}", "--build-index", "{text}"], "--build-index"),
+    (["vectors", "neighbors", "今天", "--vectors", "{store}", "-o", "{store}/vocab.txt"], "-o"),
+    (["vectors", "export", "{store}", "-o", "{store}/vocab.txt"], "-o"),
+    (["embed", "{text}", "--vectors", "{store}", "-o", "{store}/vocab.jsonl"], "-o"),
+    (["sim", "--pairs", "{text}", "--vectors", "{store}", "-o", "{store}/vocab.txt"], "-o"),
+    (["vectors", "train", "{folder}", "-o", "{folder}/old_store"], "-o"),
+])
+def test_every_output_that_is_an_input_is_refused(tmp_path, command, option):
+    """Whatever the option, an output that the run reads is refused before the work, and the
+    input is left as it was: a corpus (named as an .npz, as whiten fit and search ask), a
+    vector store's own files, an input folder holding an older store."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    text = folder / "in.npz"
+    text.write_text("今天天气不错\t今天天气很好\n", encoding="utf-8")
+    store = small_store(tmp_path / "store")
+    small_store(folder / "old_store")
+    (store / "vocab.jsonl").write_text((store / "vocab.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    args = [part.format(text=text, store=store, folder=folder) for part in command]
+    code, out, err = run_main(*args)
+    assert code == 2, err
+    assert f"{option} " in err and ("is also an input" in err or "holds input files" in err), err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
 def test_outputs_the_read_skips_are_not_inputs(tmp_path, caplog):
     """Hidden names and binary files in an input folder, and names a pattern does not match, are never read."""
     from textkit.output import check_not_an_input

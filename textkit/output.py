@@ -162,38 +162,46 @@ def check_output_file(path: str) -> None:
         _check_folder(_through_link(path))
 
 
-def check_not_an_input(path: Optional[str], sources: Iterable[str]) -> None:
+def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], option: str = "-o") -> None:
     """Refuse an output ``path`` that the run reads, warn of one that a later run would read.
 
     :class:`UsageError` when ``path`` is one of the files the inputs ``sources``
     resolve to: named, found in an input folder, or matched by an input pattern
-    (the run would read it, then replace it with its results).  A warning when
-    ``path`` does not exist yet but lies in an input folder or matches an input
-    pattern: the next run over the same inputs would read it as text.
+    (the run would read it, then replace it with its results), or an output
+    folder that holds one of them (a vector store's own files, an input folder).
+    A warning when ``path`` does not exist yet but lies in an input folder or
+    matches an input pattern: the next run over the same inputs would read it as
+    text.  ``sources`` may hold None (an option not given) and ``-``; ``option``
+    names the output's option in the messages.
     """
     from .corpus import input_files
 
     if _is_stdout(path) or is_special_file(str(path)):
         return
-    sources = [str(s) for s in sources if str(s) != "-"]
+    sources = [str(s) for s in sources if s is not None and str(s) != "-"]
     target = os.path.realpath(str(path))
     if os.path.exists(target):
+        inside = os.path.join(target, "") if os.path.isdir(target) else None
         for source in sources:
-            if target in {os.path.realpath(f) for f in input_files([source])}:
+            files = {os.path.realpath(f) for f in input_files([source])}
+            if target in files:
                 how = "also an input" if os.path.realpath(source) == target else f"also an input (through {source})"
-                raise UsageError(f"-o {path} is {how}: the run would read it and then replace it with its "
+                raise UsageError(f"{option} {path} is {how}: the run would read it and then replace it with its "
                                  "results; give another name")
+            if inside is not None and any(f.startswith(inside) for f in files):
+                raise UsageError(f"{option} {path} holds input files (of {source}): the run would read them and "
+                                 "then replace them with its results; give another name")
         return
     for source in sources:
         if os.path.isdir(source):
             inside = os.path.relpath(target, os.path.realpath(source))
             if inside != os.pardir and not inside.startswith(os.pardir + os.sep) and not any(
                     part.startswith(".") for part in inside.split(os.sep)):  # hidden entries are not read
-                log.warning("-o %s is inside the input folder %s: a later run over that folder reads it "
-                            "as text", path, source)
+                log.warning("%s %s is inside the input folder %s: a later run over that folder reads it "
+                            "as text", option, path, source)
         elif not os.path.exists(source) and _matches_pattern(str(path), source):
-            log.warning("-o %s matches the input pattern %s: a later run with that pattern reads it as text",
-                        path, source)
+            log.warning("%s %s matches the input pattern %s: a later run with that pattern reads it as text",
+                        option, path, source)
 
 
 def _matches_pattern(path: str, pattern: str) -> bool:

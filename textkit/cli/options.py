@@ -290,8 +290,9 @@ def output_options(f: Callable) -> Callable:
 
         if output is not None and output != "-":
             check_output_file(output)  # before the work, not after it
-            if "corpus" in kwargs:
-                check_not_an_input(output, kwargs["corpus"].sources)
+            # the vectors are an input too: `-o STORE/vocab.txt` would break the store
+            check_not_an_input(output, [*(kwargs["corpus"].sources if "corpus" in kwargs else ()),
+                                        kwargs.get("vectors_path"), kwargs.get("store")])
         named = format_of_name(output)
         if fmt is None:
             fmt = named or "tsv"

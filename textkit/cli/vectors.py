@@ -157,8 +157,10 @@ def train(
     Example:
       textkit vectors train corpus.txt.gz --dim 100 --window 5 --min-count 5 -o myvectors
     """
+    from ..output import check_not_an_input
     from ..vector_training import TrainingOptions, train_vectors
 
+    check_not_an_input(dest, corpus.sources)
     options = TrainingOptions(
         dim=dim,
         window=window,
@@ -326,9 +328,10 @@ def export(store, dest, fmt):
     if fmt == "word2vec-binary" and dest in (None, "-"):
         raise UsageError("--format word2vec-binary needs -o FILE")
     if dest not in (None, "-"):
-        from ..output import check_output_file
+        from ..output import check_not_an_input, check_output_file
 
         check_output_file(dest)  # before the work, not after it
+        check_not_an_input(dest, [store])
     vec = open_vectors(store, other="give STORE to export others")
     n = export_vectors(vec, dest, format=fmt)
     if dest not in (None, "-"):
