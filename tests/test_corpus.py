@@ -294,6 +294,22 @@ def test_a_directory_and_a_glob_over_it_are_read_in_the_same_order(tmp_path):
     assert by_folder == by_glob == ["A.txt", "a/z.txt", "a.txt", "b.txt"]
 
 
+def test_folders_a_pattern_matches_are_read_as_named_folders_are(tmp_path, monkeypatch):
+    """'ord/*' reads what the shell's expansion of ord/* reads: matched folders walked in place
+    (hidden entries and binary files in them skipped, as in a named folder), each file once."""
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "ord"
+    for name in ("a/z.txt", "a/.hidden.txt", "a-b/y.txt", "a.txt", "B.txt"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(name + "\n", encoding="utf-8")
+    (root / "a" / "data.bin").write_bytes(b"\x00\x01")
+    expected = ["B.txt", "a/z.txt", "a-b/y.txt", "a.txt"]
+    assert docs("ord/*") == expected == docs(*sorted(str(p) for p in root.iterdir()))
+    assert docs("ord/a*/") == ["a/z.txt", "a-b/y.txt"]
+    (root / "a" / "data.bin").unlink()  # ** matches it as a file, which is then named: an error
+    assert docs("ord/**") == expected == docs("./ord/**") == docs("ord/**/*.txt")
+
+
 def test_a_folder_that_cannot_be_listed_is_an_error_not_skipped(tmp_path, monkeypatch):
     """os.walk skips a folder it cannot list: the count would miss its files with status 0."""
     import os

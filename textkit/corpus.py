@@ -318,12 +318,18 @@ class Corpus:
             elif os.path.exists(src):
                 out.append((src, False))
             elif _GLOB_CHARS & set(src):
-                # ordered as a directory's files are: by path components (a/z.txt before a.txt)
-                matches = sorted((p for p in glob.glob(src, recursive=True) if os.path.isfile(p)),
-                                 key=lambda p: p.split(os.sep))
-                if not matches:
+                # a matched folder is read as a named one is, in place: its files walked; all of
+                # them ordered as a directory's files are, by path components (a/z.txt before a.txt)
+                found: dict = {}  # normalised path -> (path as found, found by walking a folder?)
+                for match in glob.glob(src, recursive=True):
+                    if os.path.isdir(match):
+                        for path in _walk(match):
+                            found.setdefault(os.path.normpath(path), (path, True))
+                    elif os.path.isfile(match):
+                        found[os.path.normpath(match)] = (match, False)
+                if not found:
                     raise CorpusError(f"{src}: no file matches this pattern")
-                out.extend((path, False) for path in matches)
+                out.extend(found[key] for key in sorted(found, key=lambda key: key.split(os.sep)))
             else:
                 raise CorpusError(f"{src}: no such file or directory")
         return out
