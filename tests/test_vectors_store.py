@@ -191,6 +191,18 @@ def test_nearest_ids_batch_and_float16(tmp_path):
     assert sorted(ids[0, :-1].tolist()) == list(range(1, 30))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+def test_a_words_scores_do_not_depend_on_the_other_words_asked(tmp_path, dtype):
+    """`vectors neighbors A B` gives A the scores of `vectors neighbors A`, to the last bit."""
+    words, m = _random(3000, 96, seed=5)
+    v = save_store(tmp_path / "s", words, m, dtype=dtype)
+    asked = [3, 17, 250, 999, 1500, 2999]
+    ids, scores = v.nearest_ids(v.matrix[asked], k=20, exclude=asked)
+    for r, q in enumerate(asked):
+        one_ids, one_scores = v.nearest_ids(v.matrix[[q]], k=20, exclude=[q])
+        assert np.array_equal(ids[r], one_ids[0]) and np.array_equal(scores[r], one_scores[0])
+
+
 def test_overwrite_is_atomic(tmp_path):
     words, m = _random(4, 2)
     save_store(tmp_path / "s", words, m)

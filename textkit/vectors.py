@@ -361,7 +361,13 @@ class Vectors:
             else:
                 n = cached[start : start + len(block)]  # type: ignore[index]
             inv = np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)
-            sims = (block @ qu.T) * inv[:, None]  # (rows, m)
+            # one matrix-vector product per query, each on its own copy: a product with several
+            # query columns goes through other BLAS kernels, whose rounding would make a word's
+            # scores depend on the other words asked in the same call
+            sims = np.empty((len(block), m), dtype=np.float32)
+            for q in range(m):
+                sims[:, q] = block @ qu[q].copy()
+            sims *= inv[:, None]  # (rows, m)
             sims[n == 0] = -np.inf  # a zero row has no direction: no cosine, never a neighbour
             if candidates is not None:
                 sims[~candidates[start : start + len(block)]] = -np.inf
