@@ -176,6 +176,15 @@ def test_embed_jsonl_to_stdout(workdir, tmp_path):
     assert "two.txt, line 2: no known word" in res.stderr
 
 
+def test_embed_jsonl_holds_the_npy_values_exactly(workdir, tmp_path):
+    """JSON Lines is a faithful copy of the .npy: every float32 reads back to the same bits."""
+    base = ["embed", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK]
+    assert run([*base, "-o", tmp_path / "e.npy"], workdir).exit_code == 0
+    assert run([*base, "-o", tmp_path / "e.jsonl"], workdir).exit_code == 0
+    rows = [json.loads(line)["vector"] for line in (tmp_path / "e.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert np.array_equal(np.asarray(rows, dtype=np.float32), np.load(tmp_path / "e.npy"))
+
+
 def test_embed_to_a_pipe_named_as_a_file(workdir, tmp_path):
     """-o /dev/stdout (a pipe here) writes JSON Lines, as stdout does; a pipe named .npy gets a whole .npy."""
     import os

@@ -105,7 +105,8 @@ _FLOOR = click.option(
 
 
 def _format_row(vector) -> str:
-    return "[" + ", ".join(f"{v:.7g}" for v in vector.tolist()) + "]"
+    """A float32 row as a JSON list; 9 significant digits read back to the same float32s."""
+    return "[" + ", ".join(f"{v:.9g}" for v in vector.tolist()) + "]"
 
 
 def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str | None) -> None:
