@@ -454,3 +454,26 @@ def test_normalize_only_with_wmd(workdir):
 def test_identical_texts_print_zero_not_minus_zero(workdir):
     code, out, _ = run("sim", "w1 w2", "w1 w2", "--metric", "wmd", *store_args(workdir))
     assert code == 0 and out == "0\n"
+
+
+def test_an_index_does_not_depend_on_how_paths_are_spelled(workdir, tmp_path, monkeypatch):
+    """The corpus and a user dictionary named relatively or absolutely give the same index bytes;
+    the index accepts the dictionary under either name, and finds its corpus changed from any folder."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs.txt").write_text((workdir / "corpus.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "ud.txt").write_text("w1w2 5\n", encoding="utf-8")
+    jieba = ["--vectors", workdir / "store"]  # the jieba tokenizer: a user dictionary applies
+    assert run("search", "--corpus", "docs.txt", "--user-dict", "ud.txt", "--build-index", "a.npz", *jieba)[0] == 0
+    assert run("search", "--corpus", tmp_path / "docs.txt", "--user-dict", tmp_path / "ud.txt",
+               "--build-index", "b.npz", *jieba)[0] == 0
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    relative = run("search", "w1 w2", "--index", "a.npz", "--user-dict", "ud.txt", *jieba)
+    absolute = run("search", "w1 w2", "--index", "a.npz", "--user-dict", tmp_path / "ud.txt", *jieba)
+    assert relative[0] == absolute[0] == 0 and relative[1] == absolute[1]
+    with open(tmp_path / "docs.txt", "a", encoding="utf-8") as fh:
+        fh.write("w5 w6\n")
+    os.chdir("/")
+    code, _, err = run("search", "w1 w2", "--index", tmp_path / "a.npz", "--user-dict", tmp_path / "ud.txt", *jieba)
+    assert code == 0 and "has changed since the index was built" in err

@@ -298,3 +298,14 @@ def test_train_with_nothing_to_learn_is_an_error(tmp_path, text, message):
                          "-o", tmp_path / "out")
     assert code in (1, 2) and message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_store_does_not_depend_on_how_its_source_is_named(tmp_path, monkeypatch):
+    """meta.json names the converted file as `train` names its corpus, by file name: the same
+    file named relatively or absolutely gives the same store, byte for byte."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("2 3\n今天 1 2 3\n天气 4 5 6\n", encoding="utf-8")
+    assert run_main("vectors", "convert", "a.txt", "-o", "s1")[0] == 0
+    assert run_main("vectors", "convert", tmp_path / "a.txt", "-o", "s2")[0] == 0
+    for name in sorted(p.name for p in (tmp_path / "s1").iterdir()):
+        assert (tmp_path / "s1" / name).read_bytes() == (tmp_path / "s2" / name).read_bytes(), name

@@ -49,6 +49,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import os
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -100,8 +101,19 @@ class SearchResult:
         return len(self.hits)
 
 
+_SPEC_FILES = ("user_dict", "stopwords")  # tokenizer settings that name a file
+
+
+def _spec_settings(settings: dict) -> dict:
+    """Tokenizer settings with their files named by absolute path (as :func:`_spec_json` saves them), so
+    that ``ud.txt`` and ``/data/ud.txt`` compare equal; a relative name saved by an older index is
+    taken from the current folder."""
+    return {key: os.path.realpath(value) if key in _SPEC_FILES and value not in (None, "", "default", "-")
+            else value for key, value in settings.items()}
+
+
 def _spec_json(spec) -> str:
-    return json.dumps(asdict(spec), sort_keys=True, ensure_ascii=False)
+    return json.dumps(_spec_settings(asdict(spec)), sort_keys=True, ensure_ascii=False)
 
 
 def doc_table(token_lists: Sequence[Sequence[str]], vectors, *, oov: str = "drop", pieces=None,
@@ -284,7 +296,8 @@ class SearchIndex:
         lines, n_tokens, unknown, dropped, lengths, ids, counts = (np.concatenate(p) for p in parts)
         indptr = np.concatenate([[0], np.cumsum(lengths)])
         index = cls(lines, indptr, ids, counts, n_tokens, texts, identity=vectors.identity,
-                    tokenizer=_spec_json(tokenizer_spec), vectors=vectors, source=str(corpus_path),
+                    tokenizer=_spec_json(tokenizer_spec), vectors=vectors,
+                    source=str(corpus_path) if str(corpus_path) == "-" else os.path.abspath(corpus_path),
                     n_oov=dropped, oov=oov, unknown=int(unknown.sum()))
         index.source_stamp = source_stamp
         total = int(index.n_tokens.sum())
@@ -332,8 +345,8 @@ class SearchIndex:
             raise DataError(f"{path}: built with other vectors ({meta['identity']}, not {vectors.identity}); "
                             "rebuild it with --build-index")
         given = json.loads(_spec_json(tokenizer_spec)) if tokenizer_spec is not None else None
-        if given is not None and meta["tokenizer"] and meta["tokenizer"] != given:  # {}: none recorded
-            built = meta["tokenizer"]
+        built = _spec_settings(meta["tokenizer"])
+        if given is not None and built and built != given:  # {}: none recorded
             differ = ", ".join(f"{key} {built.get(key)!r} (given {given.get(key)!r})"
                                for key in sorted(set(built) | set(given)) if built.get(key) != given.get(key))
             raise DataError(f"{path}: built with other tokenizer options: {differ}; "

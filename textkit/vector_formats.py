@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator, List, Optional, Sequence, Tuple
@@ -91,7 +92,7 @@ class ReadReport:
 
     def source_meta(self) -> dict:
         return {
-            "converted_from": self.path,
+            "converted_from": os.path.basename(self.path),  # as `train` names its corpus: not where it lay
             "format": self.format,
             "header_count": self.header_count,
             "rows_read": self.rows,

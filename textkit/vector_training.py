@@ -511,7 +511,8 @@ def train_vectors(
         "trained": {
             **asdict(options),
             "method": "PPMI (1/distance window, smoothing alpha) + truncated SVD, W = U S^power",
-            "tokenizer": asdict(spec),
+            "tokenizer": {key: os.path.basename(value) if key in ("user_dict", "stopwords") and value else value
+                          for key, value in asdict(spec).items()},  # file names, as for the corpus
             "corpus": [os.path.basename(s) for s in corpus.sources],
             "documents": report.documents,
             "tokens": report.tokens,
