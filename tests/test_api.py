@@ -190,3 +190,54 @@ def test_nearest_with_a_number_is_a_type_error():
 def test_a_refused_setting_is_named_as_python_and_the_command_line_spell_it(make, says):
     with pytest.raises(textkit.TextkitError, match=says):
         make()
+
+
+def test_the_library_prints_nothing_unless_logging_is_set_up(tmp_path):
+    """A warning (here: invalid UTF-8 replaced) reaches the "textkit" logger, not stderr, until the
+    application configures logging; then it is there."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "bad.txt").write_bytes(b"ok\n\xff\n")
+    script = ("import logging, sys, textkit\n"
+              "if sys.argv[2] == 'configured': logging.basicConfig()\n"
+              "print(len(list(textkit.Corpus([sys.argv[1]]).documents())))\n")
+    root = Path(__file__).resolve().parents[1]
+    quiet, shown = (subprocess.run([sys.executable, "-c", script, str(tmp_path / "bad.txt"), how], cwd=root,
+                                   capture_output=True, text=True, timeout=60) for how in ("plain", "configured"))
+    assert quiet.stdout == shown.stdout == "2\n"
+    assert quiet.stderr == "" and "invalid utf-8" in shown.stderr
+
+
+def test_whitening_refuses_non_finite_vectors():
+    from textkit.errors import DataError
+    from textkit.whitening import Whitening
+
+    data = np.random.default_rng(0).normal(size=(50, 4))
+    data[7, 2] = np.nan
+    with pytest.raises(DataError, match=r"NaN or infinite values \(row 8 "):
+        Whitening().fit(data)
+    data[7, 2] = np.inf
+    with pytest.raises(DataError, match="NaN or infinite"):
+        Whitening(2).fit(iter([data[:5], data[5:]]))
+    data[7, 2] = 1e300  # finite, but its square is not
+    with pytest.raises(DataError, match="not finite"):
+        Whitening().fit(data)
+
+
+def test_count_files_and_dictionaries_given_as_paths(tmp_path, sample_path):
+    """pathlib.Path works where a str does: a CSV count file, a user dictionary in an index."""
+    from pathlib import Path
+
+    from textkit.counting import read_counts
+    from textkit.search import SearchIndex
+    from textkit.tokenize import TokenizerSpec
+    from textkit.vectors import open_vectors
+
+    (tmp_path / "c.csv").write_text("word,count\n今天,3\n", encoding="utf-8")
+    assert read_counts(tmp_path / "c.csv").counts == read_counts(str(tmp_path / "c.csv")).counts
+    (tmp_path / "ud.txt").write_text("蓝莓芝士蛋糕 10\n", encoding="utf-8")
+    (tmp_path / "docs.txt").write_text("蓝莓芝士蛋糕真好吃\n今天天气不错\n", encoding="utf-8")
+    index = SearchIndex.build(Path(tmp_path / "docs.txt"), open_vectors(), TokenizerSpec(user_dict=tmp_path / "ud.txt"))
+    assert len(index) == 2

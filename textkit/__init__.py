@@ -20,7 +20,12 @@ Word vectors, transport distances, whitening and search::
     search(index, tokens("物流很快"), k=3).hits
 """
 
+import logging as _logging
 from importlib import import_module as _import_module
+
+# The library never prints: its notes and warnings go to the "textkit" logger, which
+# shows nothing until the application configures logging (the CLI sends them to stderr).
+_logging.getLogger("textkit").addHandler(_logging.NullHandler())
 
 __version__ = "0.1.0"
 

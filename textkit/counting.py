@@ -229,6 +229,7 @@ def read_counts(path: str) -> WordCounts:
 
     Raises :class:`DataError` naming the line for a malformed row or a word listed twice.
     """
+    path = os.fspath(path)  # a pathlib.Path too
     counts: Counter = Counter()
     df: Optional[Counter] = Counter()
     seen_df_column: Optional[bool] = None

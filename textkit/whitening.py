@@ -106,9 +106,13 @@ def batch_stats(matrix: np.ndarray) -> WhiteningStats:
     n, dim = x.shape
     if n == 0:
         return WhiteningStats(0, np.zeros(dim), np.zeros((dim, dim)))
-    mean = x.mean(axis=0)
-    centred = x - mean
-    return WhiteningStats(n, mean, centred.T @ centred)
+    if not np.isfinite(x).all():
+        raise DataError(f"vectors holding NaN or infinite values (row {int(np.argmin(np.isfinite(x).all(axis=1))) + 1}"
+                        " of a batch): nothing to whiten")
+    with np.errstate(over="ignore", invalid="ignore"):  # values near 1e154 and up: fit_stats says so
+        mean = x.mean(axis=0)
+        centred = x - mean
+        return WhiteningStats(n, mean, centred.T @ centred)
 
 
 def merge_stats(a: WhiteningStats | None, b: WhiteningStats | None) -> WhiteningStats | None:
@@ -201,6 +205,8 @@ class Whitening:
         if self.n_components is not None and self.n_components > dim:
             raise UsageError(f"n_components (--dim) {self.n_components} is larger than the vector dimension {dim}")
         cov = stats.covariance()
+        if not (np.isfinite(cov).all() and np.isfinite(stats.mean).all()):  # finite rows, float64 overflow
+            raise DataError(f"the covariance of the {stats.n} vectors is not finite (values too large)")
         u, s, _ = np.linalg.svd(cov, hermitian=True)
         order = np.argsort(-s, kind="stable")
         u, s = _fix_signs(u[:, order]), s[order]

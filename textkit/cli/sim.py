@@ -223,7 +223,7 @@ def _score_file(path: str, job, workers: int, output, encoding: str, strict: boo
 @click.option("--index", "index_path", metavar="INDEX.npz",
               help="A prepared index from --build-index (instead of --corpus).")
 @click.option("--build-index", "build_path", metavar="INDEX.npz",
-              help="Tokenize --corpus once and save tokens and centroids to INDEX.npz for later queries.")
+              help="Tokenize --corpus once and save its tokens to INDEX.npz for later queries.")
 @click.option("-k", "--top", "k", type=int, default=10, show_default=True, help="Number of documents to return.")
 @click.option("--metric", type=click.Choice(["wmd", "wrd"]), default="wrd", show_default=True,
               help="wmd: distance (smaller first); wrd: similarity 1 - WRD (larger first).")
