@@ -302,3 +302,24 @@ def test_hmm_segmenter_honours_its_force_split_words(sample_lines):
             assert plain.cut(run) == expected_plain[run], run
     finally:
         jieba.finalseg.Force_Split_Words.discard(forced)
+
+
+def test_tokenizers_share_a_segmenter_and_few_are_kept(tmp_path):
+    """Specs that differ only in filters share one jieba segmenter (~60 MB); a process that varies
+    its settings or edits its user dictionary keeps a bounded number of each."""
+    from textkit import tokenize
+
+    base = get_tokenizer(TokenizerSpec(max_len=97))  # specs no other test uses: made here, now
+    assert get_tokenizer(TokenizerSpec(max_len=98, lower=True, mode="search"))._jieba is base._jieba
+    user = tmp_path / "user.txt"
+    segmenters = []
+    for k in range(tokenize._KEPT_SEGMENTERS + 2):
+        user.write_text(f"蓝莓芝士蛋糕 {10 + k}\n", encoding="utf-8")
+        os.utime(user, ns=(k * 10**9, k * 10**9))  # a new stamp for each edit
+        segmenters.append(get_tokenizer(TokenizerSpec(user_dict=str(user)))._jieba)
+    assert len({id(s) for s in segmenters}) == len(segmenters)  # each edit read anew
+    assert len(tokenize._SEGMENTERS) <= tokenize._KEPT_SEGMENTERS
+    for n in range(1, tokenize._KEPT_TOKENIZERS + 5):
+        get_tokenizer(TokenizerSpec(min_len=n))
+    assert len(tokenize._TOKENIZERS) == tokenize._KEPT_TOKENIZERS
+    assert get_tokenizer(TokenizerSpec()).tokens("今天天气不错") == base.tokens("今天天气不错")

@@ -35,7 +35,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
@@ -512,7 +512,7 @@ class Tokenizer:
                 w.lower() if spec.lower else w for w in read_word_list(source)
             )
         if spec.kind == "jieba":
-            self._jieba = _load_jieba(spec)
+            self._jieba = _segmenter_for(spec)
             self._split: Callable[[str], List[str]] = HAN_PIECE.split
             self._segment = _piece_segmenter(self._jieba, spec)
         elif spec.kind == "char":
@@ -602,7 +602,7 @@ class Tokenizer:
     def in_dictionary(self, word: str) -> bool:
         """True when jieba's dictionary (with the user dictionary) holds ``word``."""
         if self._jieba is None:
-            self._jieba = _load_jieba(self.spec)
+            self._jieba = _segmenter_for(self.spec)
         return self._jieba.FREQ.get(word, 0) > 0
 
     def known_word(self, word: str) -> bool:
@@ -612,7 +612,32 @@ class Tokenizer:
 
 
 
-_TOKENIZERS: Dict[tuple, Tokenizer] = {}
+# Caches, most recently used last: a long-running process that varies its settings or edits
+# its user dictionary keeps a few, not every one it ever used (a segmenter is ~60 MB).
+_TOKENIZERS: "OrderedDict[tuple, Tokenizer]" = OrderedDict()
+_SEGMENTERS: "OrderedDict[Optional[tuple], object]" = OrderedDict()
+_KEPT_TOKENIZERS = 16
+_KEPT_SEGMENTERS = 3
+
+
+def _cached(cache: OrderedDict, key, make: Callable[[], object], kept: int):
+    """``cache[key]``, made by ``make()`` when missing; the least recently used beyond ``kept`` dropped."""
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = make()
+        while len(cache) > kept:
+            cache.popitem(last=False)
+    else:
+        cache.move_to_end(key)
+    return value
+
+
+def _segmenter_for(spec: TokenizerSpec):
+    """The jieba segmenter of ``spec``: shared by every spec with the same user dictionary (the
+    other settings filter its tokens), known by the file's path, size and modification time."""
+    from .corpus import cache_key
+
+    return _cached(_SEGMENTERS, cache_key(spec.user_dict), lambda: _load_jieba(spec), _KEPT_SEGMENTERS)
 
 
 def get_tokenizer(spec: TokenizerSpec) -> Tokenizer:
@@ -620,12 +645,11 @@ def get_tokenizer(spec: TokenizerSpec) -> Tokenizer:
 
     The cache knows the user dictionary and stopword files by their absolute
     path, size and modification time: an edited file gives a new tokenizer.
+    It keeps the 16 tokenizers used last, and specs that differ only in their
+    filters share one jieba segmenter (the 3 used last are kept).
     """
     from .corpus import cache_key
 
     stopwords = None if spec.stopwords in (None, "default") else spec.stopwords
     key = (spec, cache_key(spec.user_dict), cache_key(stopwords))
-    tok = _TOKENIZERS.get(key)
-    if tok is None:
-        tok = _TOKENIZERS[key] = Tokenizer(spec)
-    return tok
+    return _cached(_TOKENIZERS, key, lambda: Tokenizer(spec), _KEPT_TOKENIZERS)
