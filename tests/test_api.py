@@ -28,9 +28,34 @@ def test_a_string_where_tokens_are_expected_is_a_type_error():
     index = textkit.SearchIndex.from_texts([" ".join(words)], store, str.split)
     with pytest.raises(TypeError, match="list of tokens"):
         search(index, " ".join(words))
-    with pytest.raises(TypeError, match="token lists, not strings"):
-        textkit.SentenceEncoder(textkit.Vectors(store.words, np.asarray(store.matrix, np.float32))).encode(["a"])
+    encoder = textkit.SentenceEncoder(textkit.Vectors(store.words, np.asarray(store.matrix, np.float32)))
+    with pytest.raises(TypeError, match="not a string"):
+        encoder.encode(["a"])
+    with pytest.raises(TypeError, match="not a string"):  # any text a string, not only the first
+        encoder.encode([words, "".join(words)])
+    with pytest.raises(TypeError, match="list of texts"):
+        textkit.SearchIndex.from_texts(" ".join(words), store, str.split)
     assert textkit.wrd(words, words, store) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_token_lists_may_be_any_iterables():
+    """Generators and tuples of tokens give what lists give."""
+    store = random_store(3)
+    a, b = store.words[:4], store.words[2:7]
+    for distance in (textkit.wrd, textkit.wmd):
+        assert distance(iter(a), (w for w in b), store) == distance(a, b, store)
+    assert textkit.score_pairs([(iter(a), tuple(b))], store) == textkit.score_pairs([(a, b)], store)
+    encoder = textkit.SentenceEncoder(textkit.Vectors(store.words, np.asarray(store.matrix, np.float32)))
+    assert np.array_equal(encoder.encode(iter([iter(a), tuple(b)])).matrix, encoder.encode([a, b]).matrix)
+
+
+def test_an_index_takes_its_vectors_as_wrd_does(tmp_path):
+    """None (the bundled store) or a path, like wrd, wmd and Transport."""
+    bundled = textkit.open_vectors()
+    texts = ["今天 天气 不错", "天气 很好"]
+    by_none = textkit.SearchIndex.from_texts(texts, None, str.split)
+    by_store = textkit.SearchIndex.from_texts(texts, bundled, str.split)
+    assert np.array_equal(by_none.ids, by_store.ids) and by_none.identity == by_store.identity
 
 
 def test_corpus_of_one_path_and_count_words_arguments(sample_path):

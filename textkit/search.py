@@ -247,10 +247,18 @@ class SearchIndex:
                    oov: str = "drop"):
         """An index of in-memory texts with a tokenize(text) -> tokens function (tests, small corpora).
 
+        ``vectors``: a store, its path, or None for the bundled one.
+
         ``tokenizer``: the :class:`textkit.tokenize.TokenizerSpec` behind ``tokenize``
         (or its JSON), recorded so that :meth:`load` can check it; the default
         ``"{}"`` records none, and such an index loads with any settings.
         """
+        if isinstance(texts, (str, bytes)):
+            raise TypeError("SearchIndex.from_texts takes a list of texts; for one text, pass [text]")
+        if vectors is None or isinstance(vectors, (str, os.PathLike)):  # as wrd, wmd and Transport take them
+            from .vectors import open_vectors_cached
+
+            vectors = open_vectors_cached(None if vectors is None else str(vectors))
         if not isinstance(tokenizer, str):
             tokenizer = _spec_json(tokenizer)
         texts = list(texts)

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,11 +152,14 @@ class SentenceEncoder:
         weighting = "none" if self.weighting is None else f"sif(a={self.sif_a:g})"
         return f"pooling={self.pooling} weighting={weighting}"
 
-    def encode(self, token_lists: Sequence[Sequence[str]]) -> EncodedBatch:
-        """Sentence vectors for a batch of token lists (empty lists allowed)."""
-        if isinstance(token_lists, str) or any(isinstance(tokens, str) for tokens in token_lists[:1]):
+    def encode(self, token_lists: Iterable[Iterable[str]]) -> EncodedBatch:
+        """Sentence vectors for a batch of token lists (empty lists allowed; any iterables)."""
+        from textkit.tokenize import as_token_lists
+
+        if isinstance(token_lists, str):
             raise TypeError("give a list of token lists, not strings (tokenize each text first, e.g. "
                             "textkit.get_tokenizer(textkit.TokenizerSpec()).tokens(text))")
+        token_lists = as_token_lists(token_lists)  # every one a list or tuple, none a string
         n = len(token_lists)
         total = np.fromiter((len(t) for t in token_lists), dtype=np.int64, count=n)
         flat = [tok for toks in token_lists for tok in toks]

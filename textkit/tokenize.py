@@ -612,6 +612,20 @@ class Tokenizer:
 
 
 
+def as_token_lists(texts: Iterable[Iterable[str]]) -> list:
+    """``texts`` as a list of token lists or tuples (a generator of tokens is taken into a list).
+
+    A text given as a string would be read as its characters: a TypeError says so instead.
+    """
+    out = []
+    for tokens in texts:
+        if isinstance(tokens, str):
+            raise TypeError("give a list of tokens, not a string (tokenize it first, e.g. "
+                            "textkit.get_tokenizer(textkit.TokenizerSpec()).tokens(text))")
+        out.append(tokens if isinstance(tokens, (list, tuple)) else list(tokens))
+    return out
+
+
 # Caches, most recently used last: a long-running process that varies its settings or edits
 # its user dictionary keeps a few, not every one it ever used (a segmenter is ~60 MB).
 _TOKENIZERS: "OrderedDict[tuple, Tokenizer]" = OrderedDict()

@@ -115,6 +115,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textkit.errors import DataError, UsageError
+from textkit.tokenize import as_token_lists
 from textkit.pool import chunks
 from textkit.quantized import Int8Matrix
 
@@ -554,14 +555,6 @@ class Transport:
         """The bag of ``tokens``; ``what`` names the text in an OOV error."""
         return self.bags([tokens], [what])[0]
 
-    @staticmethod
-    def _check_token_lists(texts: Sequence[Sequence[str]]) -> None:
-        """A text given as a string would be read as its characters: a TypeError says so instead."""
-        for tokens in texts:
-            if isinstance(tokens, str):
-                raise TypeError("give a list of tokens, not a string (tokenize it first, e.g. "
-                                "textkit.get_tokenizer(textkit.TokenizerSpec()).tokens(text))")
-
     def bags(self, texts: Sequence[Sequence[str]], whats: Sequence[str] | None = None) -> list[Bag]:
         """The bags of many token lists, built together in a few array operations.
 
@@ -571,7 +564,7 @@ class Transport:
         with an unknown token raises.  With ``oov="split"`` an unknown token
         counts as its known pieces (see :func:`known_pieces`).
         """
-        self._check_token_lists(texts)
+        texts = as_token_lists(texts)
         owner, ids, _unknown, dropped = token_rows(texts, self.vectors, oov=self.oov, pieces=self.pieces,
                                                    whats=whats)
         lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
@@ -907,8 +900,8 @@ def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vect
         return i + 1 if numbers is None else numbers[i]
 
     for chunk in chunks(token_pairs, PAIR_BATCH):
-        Transport._check_token_lists([tokens for pair in chunk for tokens in pair])
-        chunk = [(tuple(tokens1), tuple(tokens2)) for tokens1, tokens2 in chunk]
+        flat = as_token_lists([tokens for pair in chunk for tokens in pair])
+        chunk = [(tuple(tokens1), tuple(tokens2)) for tokens1, tokens2 in zip(flat[0::2], flat[1::2])]
         bags = scorer.bags(((key, f"{what} {number(index + i)}, text {side}")
                             for i, pair in enumerate(chunk) for side, key in enumerate(pair, 1)), tuple)
         for key1, key2 in chunk:
