@@ -255,7 +255,8 @@ class VectorFileReader:
             )
         if rep.bad_utf8:
             log.warning(
-                "%s: %d word(s) were not valid %s; bad bytes replaced (another encoding? see --encoding)",
+                "%s: %d word(s) were not valid %s; bad bytes replaced (another encoding? convert the file with "
+                "`textkit vectors convert FILE --encoding ENC -o STORE` and use the store)",
                 self.name,
                 rep.bad_utf8,
                 self.encoding,
