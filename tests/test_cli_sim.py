@@ -477,3 +477,22 @@ def test_an_index_does_not_depend_on_how_paths_are_spelled(workdir, tmp_path, mo
     os.chdir("/")
     code, _, err = run("search", "w1 w2", "--index", tmp_path / "a.npz", "--user-dict", tmp_path / "ud.txt", *jieba)
     assert code == 0 and "has changed since the index was built" in err
+
+
+def test_text_arguments_under_an_ascii_locale_without_utf8_mode():
+    """LC_ALL=C with UTF-8 mode off: Python decodes the arguments as ASCII (every Chinese byte a lone
+    surrogate); they are read back as UTF-8, and bytes that are not UTF-8 are one usage error."""
+    from .conftest import run_textkit
+
+    ascii_env = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    texts = ["今天天气很好", "今天天气不错"]
+    plain = run_textkit("sim", *texts, "-q")
+    legacy = run_textkit("sim", *texts, "-q", env=ascii_env)
+    assert plain.returncode == legacy.returncode == 0 and legacy.stdout == plain.stdout
+    words = run_textkit("vectors", "neighbors", "北京", "-k", "2", "-q", env=ascii_env)
+    assert words.returncode == 0 and words.stdout.decode("utf-8").startswith("北京\t1\t")
+    import os
+
+    bad = run_textkit("sim", os.fsdecode(b"\xff\xfe"), "abc", "-q", env=ascii_env)  # the bytes FF FE
+    err = bad.stderr.decode()
+    assert bad.returncode == 2 and "is not valid UTF-8 text" in err and err.count("\n") == 1

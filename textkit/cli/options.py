@@ -254,6 +254,33 @@ def tokenizer_options(f: Callable) -> Callable:
     )
 
 
+class CommandLineText(click.ParamType):
+    """A text given on the command line (a sentence, a query, a word), as UTF-8.
+
+    Python decodes arguments with the locale's encoding; under an ASCII locale
+    without UTF-8 mode (``LC_ALL=C PYTHONUTF8=0``) every non-ASCII byte becomes a
+    lone surrogate, and a Chinese sentence reads as nothing.  Such an argument is
+    taken back to its bytes and read as UTF-8; bytes that are not UTF-8 either
+    are a usage error.
+    """
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and any("\udc80" <= c <= "\udcff" for c in value):
+            import os
+
+            raw = os.fsencode(value)
+            try:
+                return raw.decode("utf-8")
+            except UnicodeError:
+                self.fail(f"{raw!r} is not valid UTF-8 text", param, ctx)
+        return value
+
+
+TEXT = CommandLineText()
+
+
 class _WorkersType(click.ParamType):
     name = "N|auto"
 

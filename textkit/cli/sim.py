@@ -10,6 +10,7 @@ import click
 from ..errors import UsageError
 from ..output import format_value, open_output, write_rows
 from .options import (
+    TEXT,
     TextkitCommand,
     encoding_options,
     given,
@@ -29,7 +30,7 @@ def _tokens(tokenizer_spec, text: str):
 
 
 @click.command(cls=TextkitCommand)
-@click.argument("texts", nargs=-1, metavar="[TEXT1 TEXT2]")
+@click.argument("texts", nargs=-1, metavar="[TEXT1 TEXT2]", type=TEXT)
 @click.option("--pairs", "pairs_path", metavar="FILE.tsv",
               help="Score every line text1<TAB>text2[<TAB>...] of FILE (- for stdin); "
                    "each line is written back with its score appended, in input order, in the column "
@@ -217,7 +218,7 @@ def _score_file(path: str, job, workers: int, output, encoding: str, strict: boo
 
 
 @click.command(cls=TextkitCommand)
-@click.argument("query", required=False)
+@click.argument("query", required=False, type=TEXT)
 @click.option("--corpus", "corpus_path", metavar="FILE",
               help="Documents, one per line (gz/bz2/xz read transparently).")
 @click.option("--index", "index_path", metavar="INDEX.npz",

@@ -14,6 +14,7 @@ from ..output import format_value, open_output, write_rows
 from ..vector_formats import EXPORT_FORMATS, FORMATS, convert as convert_file, export_vectors
 from ..vectors import DTYPES, damaged_row_error, is_store, open_vectors
 from .options import (
+    TEXT,
     TextkitGroup,
     input_options,
     output_options,
@@ -179,7 +180,7 @@ def train(
 
 
 @vectors.command()
-@click.argument("words", nargs=-1, required=True, metavar="WORD...")
+@click.argument("words", nargs=-1, required=True, metavar="WORD...", type=TEXT)
 @vectors_option
 @click.option(
     "-k",
