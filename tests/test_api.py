@@ -266,3 +266,19 @@ def test_count_files_and_dictionaries_given_as_paths(tmp_path, sample_path):
     (tmp_path / "docs.txt").write_text("蓝莓芝士蛋糕真好吃\n今天天气不错\n", encoding="utf-8")
     index = SearchIndex.build(Path(tmp_path / "docs.txt"), open_vectors(), TokenizerSpec(user_dict=tmp_path / "ud.txt"))
     assert len(index) == 2
+
+
+def test_vectors_take_numpys_default_float64_as_save_store_does(tmp_path):
+    from textkit.errors import VectorsError
+    from textkit.vectors import save_store
+
+    words = ["今天", "天气", "不错"]
+    matrix = np.random.default_rng(1).normal(size=(3, 4))  # float64
+    in_memory = textkit.Vectors(words, matrix)
+    saved = save_store(tmp_path / "s", words, matrix)
+    assert in_memory.matrix.dtype == np.float32 and np.array_equal(in_memory.matrix, saved.matrix)
+    assert in_memory.nearest("今天", k=2) == saved.nearest("今天", k=2)
+    with pytest.raises(VectorsError, match="float32's range"):
+        textkit.Vectors(words, matrix * 1e300)
+    with pytest.raises(VectorsError, match="real numbers"):
+        textkit.Vectors(words, matrix.astype(complex))

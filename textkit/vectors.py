@@ -142,8 +142,9 @@ class Vectors:
     """Words and their rows; see the module docstring.
 
     ``matrix`` keeps the rows as stored (float32 or float16; a read-only memmap when
-    opened from a store), or, for an int8 store, an :class:`~textkit.quantized.Int8Matrix`
-    that decodes the rows it is asked for. ``counts`` are the corpus frequencies when known.
+    opened from a store; other real dtypes, such as numpy's default float64, are
+    converted to float32, as :func:`save_store` does), or, for an int8 store, an
+    :class:`~textkit.quantized.Int8Matrix` that decodes the rows it is asked for. ``counts`` are the corpus frequencies when known.
     """
 
     def __init__(
@@ -160,7 +161,13 @@ class Vectors:
         if matrix.ndim != 2:
             raise VectorsError(f"a vectors matrix must have 2 dimensions, not {matrix.ndim}")
         if not isinstance(matrix, Int8Matrix) and matrix.dtype.name not in ("float32", "float16"):
-            raise VectorsError(f"vectors must be float32 or float16, not {matrix.dtype.name}")
+            if matrix.dtype.kind not in "fiu":
+                raise VectorsError(f"vectors must be real numbers (float32 or float16), not {matrix.dtype.name}")
+            with np.errstate(over="ignore"):
+                converted = np.asarray(matrix, dtype=np.float32)  # float64 (numpy's default), integers
+            if np.isinf(converted).any() and not np.isinf(matrix).any():
+                raise VectorsError("vectors hold values beyond float32's range (about 3.4e38)")
+            matrix = converted
         if len(words) != matrix.shape[0]:
             raise VectorsError(f"{len(words)} words but {matrix.shape[0]} rows")
         if counts is not None and len(counts) != len(words):
