@@ -624,9 +624,10 @@ def test_merge_may_write_over_one_of_its_inputs(tmp_path):
 
 
 @pytest.mark.parametrize("inputs, name, warning", [
-    (["logs"], "counts.tsv", "is inside the input folder"),
-    (["logs/*.txt"], "counts.txt", "matches the input pattern"),
-    (["logs/**"], "counts.tsv", "matches the input pattern"),
+    (["logs"], "counts.tsv", "inside the input folder"),
+    (["logs/*.txt"], "counts.txt", "matched by the input pattern"),
+    (["logs/**"], "counts.tsv", "matched by the input pattern"),
+    (["logs/*"], "sub/counts.tsv", "matched by the input pattern"),  # inside a folder the pattern matches
 ])
 def test_an_output_a_later_run_would_read_is_warned_of_then_refused(tmp_path, monkeypatch, inputs, name, warning):
     """A nightly `count logs -o logs/counts.tsv`: the first run warns that the next one would
@@ -634,11 +635,12 @@ def test_an_output_a_later_run_would_read_is_warned_of_then_refused(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "a.txt").write_text("今天\n", encoding="utf-8")
+    (tmp_path / "logs" / "sub").mkdir()
     code, out, err = run_main("count", *inputs, "-o", f"logs/{name}")
     assert code == 0 and warning in err and "a later run" in err
     counts = (tmp_path / "logs" / name).read_bytes()
     code, out, err = run_main("count", *inputs, "-o", f"logs/{name}")
-    assert code == 2 and f"-o logs/{name} is also an input (through {inputs[0]})" in err
+    assert code == 2 and f"-o logs/{name} is {warning.replace('matches', 'matched by')} {inputs[0]}" in err
     assert (tmp_path / "logs" / name).read_bytes() == counts
 
 
@@ -660,6 +662,14 @@ def small_store(path):
     (["embed", "{text}", "--vectors", "{store}", "-o", "{store}/vocab.jsonl"], "-o"),
     (["sim", "--pairs", "{text}", "--vectors", "{store}", "-o", "{store}/vocab.txt"], "-o"),
     (["vectors", "train", "{folder}", "-o", "{folder}/old_store"], "-o"),
+    (["embed", "{text}", "--vectors", "{store}", "-o", "{store}/vectors.npy"], "-o"),  # binary, in the store
+    (["search", "今天", "--index", "{index}", "--vectors", "{store}", "-o", "{index}"], "-o"),
+    (["count", "{text}", "--stopwords", "{words}", "-o", "{words}"], "-o"),
+    (["discover", "{text}", "--new-only", "--user-dict", "{words}", "--save-dict", "{words}"], "--save-dict"),
+    (["sim", "--pairs", "{text}", "--vectors", "{store}", "--metric", "whiten", "--whitening", "{index}",
+      "-o", "{index}"], "-o"),
+    (["embed", "{text}", "--vectors", "{store}", "--weighting", "sif", "--counts", "{words}", "-o",
+      "{words}"], "-o"),
 ])
 def test_every_output_that_is_an_input_is_refused(tmp_path, command, option):
     """Whatever the option, an output that the run reads is refused before the work, and the
@@ -672,11 +682,15 @@ def test_every_output_that_is_an_input_is_refused(tmp_path, command, option):
     store = small_store(tmp_path / "store")
     small_store(folder / "old_store")
     (store / "vocab.jsonl").write_text((store / "vocab.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    index = tmp_path / "index.npz"
+    index.write_bytes(b"PK")  # refused before it is read
+    words = tmp_path / "words.jsonl"
+    words.write_text("今天\t3\n", encoding="utf-8")
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    args = [part.format(text=text, store=store, folder=folder) for part in command]
+    args = [part.format(text=text, store=store, folder=folder, index=index, words=words) for part in command]
     code, out, err = run_main(*args)
     assert code == 2, err
-    assert f"{option} " in err and ("is also an input" in err or "holds input files" in err), err
+    assert f"{option} " in err and ("the run would read it" in err or "which the run reads" in err), err
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
@@ -693,6 +707,8 @@ def test_outputs_the_read_skips_are_not_inputs(tmp_path, caplog):
         check_not_an_input(str(logs / "vectors.npy"), [str(logs)])
         check_not_an_input(str(logs / "counts.tsv"), [str(logs / "*.txt")])
         check_not_an_input(str(tmp_path / "counts.txt"), [str(logs / "*.txt")])
+        check_not_an_input(str(logs / ".counts.tsv"), [str(logs / "*")])  # * matches no leading dot
+        check_not_an_input(str(tmp_path / "store" / "new.tsv"), [], side=[str(tmp_path / "store")])
     assert caplog.text == ""
 
 

@@ -485,27 +485,8 @@ class Corpus:
         return None
 
 
-def input_files(sources: Sequence[str]) -> List[str]:
-    """The files a read of ``sources`` would open (folders walked, patterns expanded), stdin left out.
-
-    Sources that name nothing (missing, an empty folder, a pattern without a
-    match) are passed over: the read itself reports them; so are binary files
-    found in a folder, which the read skips.
-    """
-    out: List[str] = []
-    for source in sources:
-        if source == STDIN:
-            continue
-        try:
-            found = Corpus([source])._resolve()
-        except (CorpusError, UsageError):
-            continue
-        out.extend(path for path, in_directory in found if not (in_directory and _looks_binary(path)))
-    return out
-
-
-def _looks_binary(path: str) -> bool:
-    """Whether the read would skip ``path`` as binary (a NUL byte in its first bytes)."""
+def looks_binary(path: str) -> bool:
+    """Whether reading ``path`` inside a folder would skip it as binary (a NUL byte in its first bytes)."""
     try:
         with open_binary(path) as stream:
             return b"\x00" in _peek(stream, _BINARY_PROBE)  # type: ignore[arg-type]

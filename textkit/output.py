@@ -162,59 +162,104 @@ def check_output_file(path: str) -> None:
         _check_folder(_through_link(path))
 
 
-def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], option: str = "-o") -> None:
+def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], option: str = "-o",
+                       side: Iterable[Optional[str]] = ()) -> None:
     """Refuse an output ``path`` that the run reads, warn of one that a later run would read.
 
-    :class:`UsageError` when ``path`` is one of the files the inputs ``sources``
-    resolve to: named, found in an input folder, or matched by an input pattern
-    (the run would read it, then replace it with its results), or an output
-    folder that holds one of them (a vector store's own files, an input folder).
-    A warning when ``path`` does not exist yet but lies in an input folder or
-    matches an input pattern: the next run over the same inputs would read it as
-    text.  ``sources`` may hold None (an option not given) and ``-``; ``option``
-    names the output's option in the messages.
+    ``sources`` are corpora (files, folders, patterns); ``side`` the other files
+    the run reads (vectors, as a file or a store folder; a user dictionary,
+    stopwords, whitening parameters, an index, a count file).  :class:`UsageError`
+    when ``path`` exists and the run reads it: a source or side file, a file a
+    source folder or pattern reads (not a hidden or binary one, which reading a
+    folder skips), a file of a side folder, or a folder holding any of these.
+    A warning when ``path`` does not exist yet but a source folder or pattern
+    would read it: the next run over the same inputs would.  None (an option
+    not given) and ``-`` are passed over; ``option`` names the output's option.
+    Nothing is listed: a folder of any size costs a few path comparisons.
     """
-    from .corpus import input_files
-
     if _is_stdout(path) or is_special_file(str(path)):
         return
-    sources = [str(s) for s in sources if s is not None and str(s) != "-"]
     target = os.path.realpath(str(path))
-    if os.path.exists(target):
-        inside = os.path.join(target, "") if os.path.isdir(target) else None
-        for source in sources:
-            files = {os.path.realpath(f) for f in input_files([source])}
-            if target in files:
-                how = "also an input" if os.path.realpath(source) == target else f"also an input (through {source})"
-                raise UsageError(f"{option} {path} is {how}: the run would read it and then replace it with its "
-                                 "results; give another name")
-            if inside is not None and any(f.startswith(inside) for f in files):
-                raise UsageError(f"{option} {path} holds input files (of {source}): the run would read them and "
-                                 "then replace them with its results; give another name")
+    exists = os.path.exists(target)
+    for source in (str(s) for s in sources if s is not None and str(s) != "-"):
+        how = _read_through(str(path), target, exists, source)
+        if how is not None and exists:
+            raise UsageError(f"{option} {path} is {how}: the run would read it and then replace it with its "
+                             "results; give another name")
+        if how is not None:
+            log.warning("%s %s is %s: a later run over the same inputs reads it as text",
+                        option, path, how.replace("also an input", "an input"))
+    if not exists:
         return
-    for source in sources:
-        if os.path.isdir(source):
-            inside = os.path.relpath(target, os.path.realpath(source))
-            if inside != os.pardir and not inside.startswith(os.pardir + os.sep) and not any(
-                    part.startswith(".") for part in inside.split(os.sep)):  # hidden entries are not read
-                log.warning("%s %s is inside the input folder %s: a later run over that folder reads it "
-                            "as text", option, path, source)
-        elif not os.path.exists(source) and _matches_pattern(str(path), source):
-            log.warning("%s %s matches the input pattern %s: a later run with that pattern reads it as text",
-                        option, path, source)
+    for item in (str(s) for s in side if s is not None and str(s) != "-"):
+        real = os.path.realpath(item)
+        how = "is" if real == target else "lies in" if _inside(target, real) else "holds" if _inside(real, target) \
+            else None
+        if how is not None:
+            raise UsageError(f"{option} {path} {how} {item}, which the run reads: it would be replaced with the "
+                             "results; give another name")
+
+
+def _inside(path: str, folder: str) -> Optional[str]:
+    """``path`` relative to ``folder`` when it lies strictly inside it (both real paths), else None."""
+    rel = os.path.relpath(path, folder)
+    return None if rel in (os.curdir, os.pardir) or rel.startswith(os.pardir + os.sep) else rel
+
+
+def _read_through(path: str, target: str, exists: bool, source: str) -> Optional[str]:
+    """How a read of corpus ``source`` takes ``target`` (the real path of ``path``), or None if it does not.
+
+    A folder reads the files below it but hidden ones (and binary ones, skipped);
+    a pattern reads what it matches, and the files below a folder it matches.
+    An output folder ``target`` is read when its files would be.
+    """
+    real = os.path.realpath(source)
+    if os.path.isdir(source):
+        if exists and os.path.isdir(target) and _inside(real, target):
+            return f"holding the input folder {source}"
+        rel = _inside(target, real)
+        if rel is None or any(part.startswith(".") for part in rel.split(os.sep)):
+            return None
+        if exists and os.path.isfile(target) and _is_binary(target):
+            return None
+        return f"inside the input folder {source}"
+    if os.path.exists(source):
+        if real == target:
+            return "also an input"
+        if exists and os.path.isdir(target) and _inside(real, target):
+            return f"holding the input {source}"
+        return None
+    if _matches_pattern(path, source) and not (exists and os.path.isfile(target) and _is_binary(target)):
+        return f"matched by the input pattern {source}"
+    return None
+
+
+def _is_binary(path: str) -> bool:
+    from .corpus import looks_binary
+
+    return looks_binary(path)
 
 
 def _matches_pattern(path: str, pattern: str) -> bool:
-    """Whether ``glob.glob(pattern)`` would list ``path`` once it exists (wildcards match within one
-    name; with ``**`` anywhere, the whole path is matched at once, which may say yes too often)."""
+    """Whether a read of ``glob.glob(pattern)`` takes ``path``: a name it matches, or one below a folder it
+    matches (``*`` and ``?`` match no leading dot, and reading a folder skips hidden names).  With
+    ``**`` anywhere the whole path is matched at once, which may say yes too often."""
     import fnmatch
 
     if not set("*?[") & set(pattern):
         return False
     names, parts = os.path.abspath(path).split(os.sep), os.path.abspath(pattern).split(os.sep)
+
+    def name_matches(name: str, part: str) -> bool:
+        return fnmatch.fnmatchcase(name, part) and not (name.startswith(".") and not part.startswith("."))
+
     if "**" in pattern:
-        return fnmatch.fnmatchcase(os.sep.join(names), os.sep.join(parts))
-    return len(names) == len(parts) and all(fnmatch.fnmatchcase(n, p) for n, p in zip(names, parts))
+        literal = next(i for i, part in enumerate(parts) if set("*?[") & set(part))
+        return fnmatch.fnmatchcase(os.sep.join(names), os.sep.join(parts)) and not any(
+            name.startswith(".") for name in names[literal:])
+    if len(names) < len(parts) or not all(name_matches(n, p) for n, p in zip(names, parts)):
+        return False
+    return not any(name.startswith(".") for name in names[len(parts):])
 
 
 def check_output_dir(path: str, replaceable: Optional[Callable[[str], bool]] = None) -> None:

@@ -96,7 +96,7 @@ def discover(corpus, max_n, min_count, min_pmi, min_entropy, min_len, new_only, 
         )
     if save_dict:
         check_output_file(save_dict)  # with -o, before the work: a late failure would leave one of the two
-        check_not_an_input(save_dict, corpus.sources, "--save-dict")
+        check_not_an_input(save_dict, corpus.sources, "--save-dict", side=[user_dict])
     options = DiscoverOptions(max_n=max_n, min_count=min_count, min_pmi=min_pmi,
                               min_entropy=min_entropy, min_len=min_len, top=top)
     known = None

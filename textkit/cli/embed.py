@@ -16,6 +16,7 @@ from ..errors import DataError
 from ..output import (atomic_path, check_not_an_input, format_of_name, is_compressed_name, is_special_file,
                       json_string, open_in_place, open_output, uncompressed_name, write_rows)
 from .options import (
+    side_inputs,
     TextkitCommand,
     TextkitGroup,
     encoding_options,
@@ -120,7 +121,7 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
             not (output.lower().endswith(".npy") or uncompressed_name(output).endswith((".jsonl", ".json"))):
         raise click.UsageError(f"-o {output}: name the output .npy (a float32 matrix) or .jsonl "
                                "(JSON Lines, .jsonl.gz compressed)")
-    check_not_an_input(output, [*corpus.sources, spec.vectors, whitening_path])
+    check_not_an_input(output, corpus.sources, side=side_inputs({"spec": spec, "whitening_path": whitening_path}))
     _, encoder = build_encoder(spec)
     whitening = None
     if whitening_path is not None:
@@ -246,7 +247,7 @@ def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
             or is_compressed_name(output):  # a slip: vectors' names, or a compressed one
         raise click.UsageError(f"-o {output}: the parameters are an .npz archive; name the file .npz")
     check_output_file(output)  # before the work, not after it
-    check_not_an_input(output, [*corpus.sources, spec.vectors])
+    check_not_an_input(output, corpus.sources, side=side_inputs({"spec": spec}))
     whitening = fit_whitening(
         corpus, spec, n_components=n_components, eigenvalue_floor=eigenvalue_floor, workers=workers
     )
@@ -359,7 +360,8 @@ def eval_pairs(
         from ..output import check_output_file
 
         check_output_file(output)  # before the work, not after it
-        check_not_an_input(output, [pairs_path, spec.vectors] + ([fit_on] if fit_on != "pairs" else []))
+        check_not_an_input(output, [pairs_path] + ([fit_on] if fit_on != "pairs" else []),
+                           side=side_inputs({"spec": spec}))
     if fmt is None:
         fmt = "json" if format_of_name(output) == "jsonl" else "text"
     pairs = read_pairs(pairs_path, encoding=encoding, strict=strict)

@@ -299,6 +299,25 @@ def workers_option(f: Callable) -> Callable:
     )(f)
 
 
+def side_inputs(params: dict) -> list:
+    """The files besides its corpus that a command given ``params`` reads (None where not given).
+
+    The vectors (a file, or a store folder: ``-o STORE/vocab.txt`` would break it), the
+    whitening parameters, a search index, the tokenizer's user dictionary and
+    stopwords, an encoder's count file: an output must not be one of them.
+    """
+    found = [params.get(name) for name in ("vectors_path", "store", "whitening_path", "index_path", "user_dict")]
+    encoder = params.get("spec")  # an EncoderSpec (embed, whiten, eval)
+    tokenizers = [params.get("tokenizer_spec")]
+    if encoder is not None:
+        found += [encoder.vectors, encoder.counts]
+        tokenizers.append(encoder.tokenizer)
+    for spec in tokenizers:
+        if spec is not None:
+            found += [spec.user_dict, None if spec.stopwords == "default" else spec.stopwords]
+    return found
+
+
 @dataclass(frozen=True)
 class OutputSpec:
     """Where and how to write rows."""
@@ -317,9 +336,8 @@ def output_options(f: Callable) -> Callable:
 
         if output is not None and output != "-":
             check_output_file(output)  # before the work, not after it
-            # the vectors are an input too: `-o STORE/vocab.txt` would break the store
-            check_not_an_input(output, [*(kwargs["corpus"].sources if "corpus" in kwargs else ()),
-                                        kwargs.get("vectors_path"), kwargs.get("store")])
+            check_not_an_input(output, kwargs["corpus"].sources if "corpus" in kwargs else (),
+                               side=side_inputs(kwargs))
         named = format_of_name(output)
         if fmt is None:
             fmt = named or "tsv"

@@ -10,6 +10,7 @@ import click
 from ..errors import UsageError
 from ..output import format_value, open_output, write_rows
 from .options import (
+    side_inputs,
     TEXT,
     TextkitCommand,
     encoding_options,
@@ -285,7 +286,8 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
             raise click.UsageError(f"--build-index {build_path}: an index is an .npz archive, written as it is; "
                                    "name it .npz")
         check_output_file(build_path)  # before tokenizing the whole corpus
-        check_not_an_input(build_path, [corpus_path, queries_path, vectors_path], "--build-index")
+        check_not_an_input(build_path, [corpus_path, queries_path], "--build-index",
+                           side=side_inputs({"vectors_path": vectors_path, "tokenizer_spec": tokenizer_spec}))
     queries = None
     if queries_path is not None:  # read first: a missing or broken file fails before the index is built
         one_file(queries_path, "--queries")

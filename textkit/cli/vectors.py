@@ -14,6 +14,7 @@ from ..output import format_value, open_output, write_rows
 from ..vector_formats import EXPORT_FORMATS, FORMATS, convert as convert_file, export_vectors
 from ..vectors import DTYPES, damaged_row_error, is_store, open_vectors
 from .options import (
+    side_inputs,
     TEXT,
     TextkitGroup,
     input_options,
@@ -161,7 +162,7 @@ def train(
     from ..output import check_not_an_input
     from ..vector_training import TrainingOptions, train_vectors
 
-    check_not_an_input(dest, corpus.sources)
+    check_not_an_input(dest, corpus.sources, side=side_inputs({"tokenizer_spec": tokenizer_spec}))
     options = TrainingOptions(
         dim=dim,
         window=window,
@@ -332,7 +333,7 @@ def export(store, dest, fmt):
         from ..output import check_not_an_input, check_output_file
 
         check_output_file(dest)  # before the work, not after it
-        check_not_an_input(dest, [store])
+        check_not_an_input(dest, (), side=[store])
     vec = open_vectors(store, other="give STORE to export others")
     n = export_vectors(vec, dest, format=fmt)
     if dest not in (None, "-"):
