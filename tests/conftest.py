@@ -79,3 +79,33 @@ def run_main(*args):
         sys.stderr.flush()
         return code, out.getvalue().decode(), err.getvalue().decode()
 
+
+def run_in_threads(*calls, switch_interval: float = 1e-4) -> list:
+    """Results of ``calls`` (functions of no argument) run at once, one thread each, made to take
+    turns often (as under load: a race that needs an unlucky switch gets many chances);
+    an exception in a thread is raised here."""
+    import sys
+    import threading
+
+    results: list = [None] * len(calls)
+    errors: list = []
+
+    def run(k):
+        try:
+            results[k] = calls[k]()
+        except BaseException as exc:  # noqa: BLE001 - raised in the caller
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(switch_interval)
+    try:
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(len(calls))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    if errors:
+        raise errors[0]
+    return results

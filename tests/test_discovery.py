@@ -367,17 +367,10 @@ def test_a_full_spill_folder_is_one_error_naming_it(sample_lines, tmp_path, monk
 def test_runs_in_two_threads_equal_runs_one_after_the_other(sample_lines):
     """Pass 2 keeps its tables where its tasks find them; two runs in threads of one process
     (workers=1: the tasks run here) must not read each other's."""
-    import threading
+    from .conftest import run_in_threads
 
     halves = [sample_lines[: len(sample_lines) // 2], sample_lines[len(sample_lines) // 2:]]
     opts = DiscoverOptions(min_count=2, min_pmi=(1.0, 2.0, 3.0))
     alone = [discover(split_batches(half, 20), opts).words for half in halves]
-    together: dict = {}
-    threads = [threading.Thread(target=lambda k=k: together.__setitem__(k, discover(split_batches(halves[k], 20),
-                                                                                    opts).words))
-               for k in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [together[0], together[1]] == alone
+    together = run_in_threads(*(lambda half=half: discover(split_batches(half, 20), opts).words for half in halves))
+    assert together == alone

@@ -140,7 +140,7 @@ def test_pairs_file_same_scores_for_any_workers(tmp_path):
 def test_pairs_files_scored_in_two_threads_keep_their_own_settings(tmp_path, monkeypatch):
     """Windows too small for the pool run in this process: two runs in threads, one WRD and one
     WMD, must each score with their own metric (not with the state kept for worker processes)."""
-    import threading
+    from .conftest import run_in_threads
 
     from textkit.tokenize import TokenizerSpec
     from textkit.vectors import save_store
@@ -155,14 +155,9 @@ def test_pairs_files_scored_in_two_threads_keep_their_own_settings(tmp_path, mon
     jobs = [ps.PairJob(str(tmp_path / "store"), TokenizerSpec(kind="whitespace"), metric=metric)
             for metric in ("wrd", "wmd")]
     alone = [list(ps.score_pairs_file(str(tmp_path / "pairs.tsv"), job, workers=2)) for job in jobs]
-    together: dict = {}
-    threads = [threading.Thread(target=lambda k=k: together.__setitem__(
-        k, list(ps.score_pairs_file(str(tmp_path / "pairs.tsv"), jobs[k], workers=2)))) for k in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [together[0], together[1]] == alone
+    together = run_in_threads(*(lambda job=job: list(ps.score_pairs_file(str(tmp_path / "pairs.tsv"), job, workers=2))
+                                for job in jobs))
+    assert together == alone
 
 
 def wait_for_workers_to_exit(timeout=10.0):

@@ -335,10 +335,10 @@ def test_damaged_index_is_one_error(tmp_path, damage, message):
 def test_indexes_built_in_two_threads_equal_those_built_one_after_the_other(sample_path, tmp_path):
     """Index building keeps its tokenizer where its batches find it; two builds in threads of
     one process (workers=1: the batches run here) must not tokenize with each other's."""
-    import threading
-
     from textkit.tokenize import TokenizerSpec
     from textkit.vectors import open_vectors
+
+    from .conftest import run_in_threads
 
     vectors = open_vectors()
     lines = [line for line in sample_path.read_text(encoding="utf-8").split("\n") if line]
@@ -346,12 +346,6 @@ def test_indexes_built_in_two_threads_equal_those_built_one_after_the_other(samp
     sample_path.write_text("\n".join(lines * 5) + "\n", encoding="utf-8")
     specs = [TokenizerSpec(kind="char"), TokenizerSpec()]
     alone = [SearchIndex.build(str(sample_path), vectors, spec) for spec in specs]
-    together: dict = {}
-    threads = [threading.Thread(target=lambda k=k: together.__setitem__(
-        k, SearchIndex.build(str(sample_path), vectors, specs[k]))) for k in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    together = run_in_threads(*(lambda spec=spec: SearchIndex.build(str(sample_path), vectors, spec) for spec in specs))
     for k in (0, 1):
         assert np.array_equal(together[k].ids, alone[k].ids) and np.array_equal(together[k].counts, alone[k].counts)

@@ -304,6 +304,20 @@ def test_hmm_segmenter_honours_its_force_split_words(sample_lines):
         jieba.finalseg.Force_Split_Words.discard(forced)
 
 
+def test_get_tokenizer_from_threads():
+    """The caches are shared by threads: many threads asking for many specs at once all get theirs."""
+    from textkit import tokenize
+
+    from .conftest import run_in_threads
+
+    def ask(seed):
+        for n in range(3000):
+            spec = TokenizerSpec(kind="char", min_len=1 + (seed + n) % (tokenize._KEPT_TOKENIZERS + 4))
+            assert get_tokenizer(spec).spec == spec
+
+    run_in_threads(*(lambda k=k: ask(k) for k in range(4)), switch_interval=1e-6)
+
+
 def test_tokenizers_share_a_segmenter_and_few_are_kept(tmp_path):
     """Specs that differ only in filters share one jieba segmenter (~60 MB); a process that varies
     its settings or edits its user dictionary keeps a bounded number of each."""
@@ -319,6 +333,13 @@ def test_tokenizers_share_a_segmenter_and_few_are_kept(tmp_path):
         segmenters.append(get_tokenizer(TokenizerSpec(user_dict=str(user)))._jieba)
     assert len({id(s) for s in segmenters}) == len(segmenters)  # each edit read anew
     assert len(tokenize._SEGMENTERS) <= tokenize._KEPT_SEGMENTERS
+    # the last edit's segmenter, dropped from the kept ones by others, is still shared while a tokenizer holds it
+    held = get_tokenizer(TokenizerSpec(user_dict=str(user)))
+    for k in range(tokenize._KEPT_SEGMENTERS + 1):
+        other = tmp_path / f"other{k}.txt"
+        other.write_text(f"芝士蛋糕 {k + 1}\n", encoding="utf-8")
+        get_tokenizer(TokenizerSpec(user_dict=str(other)))
+    assert get_tokenizer(TokenizerSpec(user_dict=str(user), min_len=2))._jieba is held._jieba
     for n in range(1, tokenize._KEPT_TOKENIZERS + 5):
         get_tokenizer(TokenizerSpec(min_len=n))
     assert len(tokenize._TOKENIZERS) == tokenize._KEPT_TOKENIZERS

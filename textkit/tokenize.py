@@ -32,8 +32,10 @@ Filters (applied to every token, in this order)
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
+import weakref
 import unicodedata
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -630,28 +632,53 @@ def as_token_lists(texts: Iterable[Iterable[str]]) -> list:
 # its user dictionary keeps a few, not every one it ever used (a segmenter is ~60 MB).
 _TOKENIZERS: "OrderedDict[tuple, Tokenizer]" = OrderedDict()
 _SEGMENTERS: "OrderedDict[Optional[tuple], object]" = OrderedDict()
+_LIVE_SEGMENTERS: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()  # any still in use
 _KEPT_TOKENIZERS = 16
 _KEPT_SEGMENTERS = 3
+_CACHES = threading.RLock()  # RLock: a tokenizer made under it asks for its segmenter
+
+
+def _new_locks_in_child() -> None:
+    """A worker forked while another thread held one of these locks would wait on it for ever."""
+    global _CACHES, _JIEBA_GLOBALS
+    _CACHES, _JIEBA_GLOBALS = threading.RLock(), threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_locks_in_child)
 
 
 def _cached(cache: OrderedDict, key, make: Callable[[], object], kept: int):
     """``cache[key]``, made by ``make()`` when missing; the least recently used beyond ``kept`` dropped."""
-    value = cache.get(key)
-    if value is None:
-        value = cache[key] = make()
-        while len(cache) > kept:
-            cache.popitem(last=False)
-    else:
-        cache.move_to_end(key)
-    return value
+    with _CACHES:
+        value = cache.get(key)
+        if value is None:
+            value = cache[key] = make()
+            while len(cache) > kept:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(key)
+        return value
 
 
 def _segmenter_for(spec: TokenizerSpec):
     """The jieba segmenter of ``spec``: shared by every spec with the same user dictionary (the
-    other settings filter its tokens), known by the file's path, size and modification time."""
+    other settings filter its tokens), known by the file's path, size and modification time.
+
+    The 3 used last are kept; one dropped from them but still held by a tokenizer is
+    found again, not loaded a second time.
+    """
     from .corpus import cache_key
 
-    return _cached(_SEGMENTERS, cache_key(spec.user_dict), lambda: _load_jieba(spec), _KEPT_SEGMENTERS)
+    key = cache_key(spec.user_dict)
+
+    def live_or_new():
+        segmenter = _LIVE_SEGMENTERS.get(key)
+        if segmenter is None:
+            segmenter = _LIVE_SEGMENTERS[key] = _load_jieba(spec)
+        return segmenter
+
+    return _cached(_SEGMENTERS, key, live_or_new, _KEPT_SEGMENTERS)
 
 
 def get_tokenizer(spec: TokenizerSpec) -> Tokenizer:
@@ -660,7 +687,8 @@ def get_tokenizer(spec: TokenizerSpec) -> Tokenizer:
     The cache knows the user dictionary and stopword files by their absolute
     path, size and modification time: an edited file gives a new tokenizer.
     It keeps the 16 tokenizers used last, and specs that differ only in their
-    filters share one jieba segmenter (the 3 used last are kept).
+    filters share one jieba segmenter (see :func:`_segmenter_for`).  Safe to
+    call from several threads.
     """
     from .corpus import cache_key
 
