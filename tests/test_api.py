@@ -282,3 +282,13 @@ def test_vectors_take_numpys_default_float64_as_save_store_does(tmp_path):
         textkit.Vectors(words, matrix * 1e300)
     with pytest.raises(VectorsError, match="real numbers"):
         textkit.Vectors(words, matrix.astype(complex))
+
+
+def test_pairs_must_hold_two_token_lists_and_index_tokens_may_be_iterables():
+    store = random_store(4)
+    a, b, c = store.words[:2], store.words[2:4], store.words[4:6]
+    with pytest.raises(TypeError, match="pairs of two token lists"):
+        textkit.score_pairs([(a, b, c)], store)
+    by_lists = textkit.SearchIndex.from_texts([" ".join(a), " ".join(b)], store, str.split)
+    by_iterators = textkit.SearchIndex.from_texts([" ".join(a), " ".join(b)], store, lambda t: iter(t.split()))
+    assert np.array_equal(by_lists.ids, by_iterators.ids)

@@ -458,7 +458,8 @@ def test_identical_texts_print_zero_not_minus_zero(workdir):
 
 def test_an_index_does_not_depend_on_how_paths_are_spelled(workdir, tmp_path, monkeypatch):
     """The corpus and a user dictionary named relatively or absolutely give the same index bytes;
-    the index accepts the dictionary under either name, and finds its corpus changed from any folder."""
+    the index accepts the dictionary under either name or copied elsewhere (known by its content:
+    an edited one is refused), and finds its corpus changed from any folder."""
     import os
 
     monkeypatch.chdir(tmp_path)
@@ -472,6 +473,17 @@ def test_an_index_does_not_depend_on_how_paths_are_spelled(workdir, tmp_path, mo
     relative = run("search", "w1 w2", "--index", "a.npz", "--user-dict", "ud.txt", *jieba)
     absolute = run("search", "w1 w2", "--index", "a.npz", "--user-dict", tmp_path / "ud.txt", *jieba)
     assert relative[0] == absolute[0] == 0 and relative[1] == absolute[1]
+    import shutil
+
+    copy = tmp_path / "copy"  # a copied folder: the same dictionary by content
+    copy.mkdir()
+    for name in ("a.npz", "ud.txt"):
+        shutil.copy(tmp_path / name, copy / name)
+    assert run("search", "w1 w2", "--index", copy / "a.npz", "--user-dict", copy / "ud.txt", *jieba)[1] == \
+        relative[1]
+    (copy / "ud.txt").write_text("w1w2 5\nw3w4 7\n", encoding="utf-8")  # edited: not the index's tokenizer
+    code, _, err = run("search", "w1 w2", "--index", copy / "a.npz", "--user-dict", copy / "ud.txt", *jieba)
+    assert code == 1 and "built with other tokenizer options: user_dict a file with content sha256:" in err
     with open(tmp_path / "docs.txt", "a", encoding="utf-8") as fh:
         fh.write("w5 w6\n")
     os.chdir("/")

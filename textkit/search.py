@@ -60,6 +60,7 @@ from scipy import sparse
 from .corpus import file_stamp
 from .archive import read_npz
 from .errors import DataError, UsageError, numpy_file_problem
+from .tokenize import as_token_lists
 from .transport import (OOV_POLICIES, EmptyBagError, RowTable, Transport, distinct_counts, piece_finder,
                         token_rows)
 
@@ -105,11 +106,32 @@ _SPEC_FILES = ("user_dict", "stopwords")  # tokenizer settings that name a file
 
 
 def _spec_settings(settings: dict) -> dict:
-    """Tokenizer settings with their files named by absolute path (as :func:`_spec_json` saves them), so
-    that ``ud.txt`` and ``/data/ud.txt`` compare equal; a relative name saved by an older index is
-    taken from the current folder."""
-    return {key: os.path.realpath(value) if key in _SPEC_FILES and value not in (None, "", "default", "-")
-            else value for key, value in settings.items()}
+    """Tokenizer settings with each file named by its content (``sha256:...``), as :func:`_spec_json`
+    saves them: the same dictionary under another name, or in a copied or moved folder, compares
+    equal, and an edited one differs.  A name an older index saved is read from the current
+    folder; a file that cannot be read keeps its name (the tokenizer reports it)."""
+    return {key: _file_identity(value) if key in _SPEC_FILES else value for key, value in settings.items()}
+
+
+def _file_identity(value):
+    if value in (None, "", "default", "-") or str(value).startswith("sha256:"):
+        return value
+    import hashlib
+
+    from .corpus import open_binary
+
+    try:
+        with open_binary(str(value)) as stream:  # compressed or not, as the tokenizer reads it
+            return "sha256:" + hashlib.sha256(stream.read()).hexdigest()
+    except Exception:  # noqa: BLE001 - unreadable now: compared by name
+        return str(value)
+
+
+def _shown(value) -> str:
+    """A setting as an error message shows it (a file by the start of its content digest)."""
+    if isinstance(value, str) and value.startswith("sha256:"):
+        return f"a file with content {value[:15]}..."
+    return repr(value)
 
 
 def _spec_json(spec) -> str:
@@ -126,6 +148,7 @@ def doc_table(token_lists: Sequence[Sequence[str]], vectors, *, oov: str = "drop
     distinct row ids; ``ids`` (ascending within a text) and ``counts``
     concatenated over the texts.  All int64.
     """
+    token_lists = as_token_lists(token_lists)  # generators of tokens (jieba.cut) too
     owner, ids, unknown, dropped = token_rows(token_lists, vectors, oov=oov, pieces=pieces, whats=whats)
     owner, ids, counts = distinct_counts(owner, ids)
     n = len(token_lists)
@@ -355,7 +378,7 @@ class SearchIndex:
         given = json.loads(_spec_json(tokenizer_spec)) if tokenizer_spec is not None else None
         built = _spec_settings(meta["tokenizer"])
         if given is not None and built and built != given:  # {}: none recorded
-            differ = ", ".join(f"{key} {built.get(key)!r} (given {given.get(key)!r})"
+            differ = ", ".join(f"{key} {_shown(built.get(key))} (given {_shown(given.get(key))})"
                                for key in sorted(set(built) | set(given)) if built.get(key) != given.get(key))
             raise DataError(f"{path}: built with other tokenizer options: {differ}; "
                             "use the same options or rebuild it with --build-index")

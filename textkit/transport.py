@@ -900,6 +900,8 @@ def score_pairs(token_pairs: Iterable[tuple[Sequence[str], Sequence[str]]], vect
         return i + 1 if numbers is None else numbers[i]
 
     for chunk in chunks(token_pairs, PAIR_BATCH):
+        if any(len(pair) != 2 for pair in chunk):
+            raise TypeError("give pairs of two token lists (tokens1, tokens2)")
         flat = as_token_lists([tokens for pair in chunk for tokens in pair])
         chunk = [(tuple(tokens1), tuple(tokens2)) for tokens1, tokens2 in zip(flat[0::2], flat[1::2])]
         bags = scorer.bags(((key, f"{what} {number(index + i)}, text {side}")
