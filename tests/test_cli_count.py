@@ -694,6 +694,50 @@ def test_every_output_that_is_an_input_is_refused(tmp_path, command, option):
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.parametrize("inputs, output", [
+    (["d1"], "outside.txt"),  # d1/link.txt -> outside.txt: reading d1 reads it
+    (["data/*.txt"], "alink.txt"),  # alink.txt -> data/a.txt
+    (["ldata/*.txt"], "data/a.txt"),  # ldata -> data
+    (["data/**/*.txt"], "data/a.txt"),  # ** matches no folder too
+    (["d*/**/a.txt"], "data/a.txt"),
+])
+def test_an_input_reached_through_links_or_globstars_is_refused(tmp_path, monkeypatch, inputs, output):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.txt").write_text("今天\n", encoding="utf-8")
+    (tmp_path / "outside.txt").write_text("天气\n", encoding="utf-8")
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "d1" / "link.txt").symlink_to(tmp_path / "outside.txt")
+    (tmp_path / "alink.txt").symlink_to(tmp_path / "data" / "a.txt")
+    (tmp_path / "ldata").symlink_to(tmp_path / "data")
+    before = {p: p.read_bytes() for p in (tmp_path / "data" / "a.txt", tmp_path / "outside.txt")}
+    code, out, err = run_main("count", *inputs, "-o", output)
+    assert code == 2 and "the run would read it" in err, err
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_the_bundled_vectors_and_stopwords_are_inputs_too(tmp_path, monkeypatch):
+    """Without --vectors the bundled store is read: -o into it is refused, as with --vectors.
+    (Copies stand in for the bundled files, which a failing check would replace.)"""
+    import shutil
+
+    from textkit import tokenize, vectors
+
+    store, stopwords = tmp_path / "bundled", tmp_path / "stopwords-zh.txt"
+    shutil.copytree(vectors.default_store_path(), store)
+    shutil.copy(tokenize.DEFAULT_STOPWORDS, stopwords)
+    monkeypatch.setattr(vectors, "default_store_path", lambda: store)
+    monkeypatch.setattr(tokenize, "DEFAULT_STOPWORDS", stopwords)
+    (tmp_path / "c.txt").write_text("今天天气不错\n", encoding="utf-8")
+    before = {p: p.read_bytes() for p in [*store.iterdir(), stopwords]}
+    for args in (["vectors", "neighbors", "北京", "-o", store / "vocab.txt"],
+                 ["embed", tmp_path / "c.txt", "-o", store / "vectors.npy"],
+                 ["count", tmp_path / "c.txt", "--stopwords", "default", "-o", stopwords]):
+        code, out, err = run_main(*args)
+        assert code == 2 and "which the run reads" in err, (args, err)
+    assert {p: p.read_bytes() for p in before} == before
+
+
 def test_outputs_the_read_skips_are_not_inputs(tmp_path, caplog):
     """Hidden names and binary files in an input folder, and names a pattern does not match, are never read."""
     from textkit.output import check_not_an_input
@@ -709,6 +753,8 @@ def test_outputs_the_read_skips_are_not_inputs(tmp_path, caplog):
         check_not_an_input(str(tmp_path / "counts.txt"), [str(logs / "*.txt")])
         check_not_an_input(str(logs / ".counts.tsv"), [str(logs / "*")])  # * matches no leading dot
         check_not_an_input(str(tmp_path / "store" / "new.tsv"), [], side=[str(tmp_path / "store")])
+        check_not_an_input(str(logs / "e.npy"), [str(logs)])  # binary: a folder's read skips it
+        check_not_an_input(str(logs / "sub" / "w.npz"), [str(logs / "*")])  # in a folder the pattern matches
     assert caplog.text == ""
 
 

@@ -209,18 +209,20 @@ def _inside(path: str, folder: str) -> Optional[str]:
 def _read_through(path: str, target: str, exists: bool, source: str) -> Optional[str]:
     """How a read of corpus ``source`` takes ``target`` (the real path of ``path``), or None if it does not.
 
-    A folder reads the files below it but hidden ones (and binary ones, skipped);
-    a pattern reads what it matches, and the files below a folder it matches.
-    An output folder ``target`` is read when its files would be.
+    A folder reads the files below it but hidden ones (and binary ones, skipped),
+    symbolic links to files included; a pattern reads what it matches, and the
+    files below a folder it matches.  An existing output is checked against
+    what the read would open (:func:`_folder_takes`: one listing, no file
+    opened but the output); one still to be written, by the rules alone.
     """
     real = os.path.realpath(source)
     if os.path.isdir(source):
         if exists and os.path.isdir(target) and _inside(real, target):
             return f"holding the input folder {source}"
+        if exists:
+            return f"inside the input folder {source}" if _folder_takes(source, target) else None
         rel = _inside(target, real)
-        if rel is None or any(part.startswith(".") for part in rel.split(os.sep)):
-            return None
-        if exists and os.path.isfile(target) and _is_binary(target):
+        if rel is None or any(part.startswith(".") for part in rel.split(os.sep)) or _binary_name(path):
             return None
         return f"inside the input folder {source}"
     if os.path.exists(source):
@@ -229,37 +231,70 @@ def _read_through(path: str, target: str, exists: bool, source: str) -> Optional
         if exists and os.path.isdir(target) and _inside(real, target):
             return f"holding the input {source}"
         return None
-    if _matches_pattern(path, source) and not (exists and os.path.isfile(target) and _is_binary(target)):
-        return f"matched by the input pattern {source}"
+    if not set("*?[") & set(source):
+        return None
+    if not exists:
+        return f"matched by the input pattern {source}" if _matches_pattern(path, source) else None
+    import glob
+
+    for match in glob.glob(source, recursive=True):
+        if os.path.isdir(match) and (_folder_takes(match, target) or (os.path.isdir(target)
+                                                                       and _inside(os.path.realpath(match), target))):
+            return f"matched by the input pattern {source}"
+        if os.path.isfile(match) and os.path.realpath(match) == target:
+            return f"matched by the input pattern {source}"
     return None
 
 
-def _is_binary(path: str) -> bool:
+def _folder_takes(folder: str, target: str) -> bool:
+    """Whether reading ``folder`` opens ``target`` (a real path) as text, or files inside it when it is a
+    folder: a file below it reached without hidden names, directly or through a symbolic link, and not
+    binary (the read skips those).  Lists the folder once, without opening its files."""
     from .corpus import looks_binary
 
-    return looks_binary(path)
+    is_dir = os.path.isdir(target)
+    for dirpath, dirnames, filenames in os.walk(folder):  # as corpus._walk: symbolic links to folders not followed
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        base = os.path.realpath(dirpath)
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            full = os.path.join(dirpath, name)
+            real = os.path.realpath(full) if os.path.islink(full) else os.path.join(base, name)
+            if real == target or (is_dir and _inside(real, target)):
+                return is_dir or not looks_binary(target)
+    return False
+
+
+def _binary_name(path: str) -> bool:
+    """An output written as binary (a numpy array or archive): reading a folder skips it."""
+    return path.lower().endswith((".npy", ".npz"))
 
 
 def _matches_pattern(path: str, pattern: str) -> bool:
-    """Whether a read of ``glob.glob(pattern)`` takes ``path``: a name it matches, or one below a folder it
-    matches (``*`` and ``?`` match no leading dot, and reading a folder skips hidden names).  With
-    ``**`` anywhere the whole path is matched at once, which may say yes too often."""
+    """Whether a read of ``glob.glob(pattern, recursive=True)`` would take ``path`` once it exists: a name
+    it matches, or one below a folder it matches.  ``*``, ``?`` and ``**`` match no leading dot (nor does
+    reading a folder), and ``**`` matches any number of folders, none included.  Paths are compared as
+    written (made absolute), not through symbolic links."""
     import fnmatch
 
-    if not set("*?[") & set(pattern):
-        return False
     names, parts = os.path.abspath(path).split(os.sep), os.path.abspath(pattern).split(os.sep)
 
-    def name_matches(name: str, part: str) -> bool:
-        return fnmatch.fnmatchcase(name, part) and not (name.startswith(".") and not part.startswith("."))
+    def visible(rest) -> bool:
+        return not any(name.startswith(".") for name in rest)
 
-    if "**" in pattern:
-        literal = next(i for i, part in enumerate(parts) if set("*?[") & set(part))
-        return fnmatch.fnmatchcase(os.sep.join(names), os.sep.join(parts)) and not any(
-            name.startswith(".") for name in names[literal:])
-    if len(names) < len(parts) or not all(name_matches(n, p) for n, p in zip(names, parts)):
-        return False
-    return not any(name.startswith(".") for name in names[len(parts):])
+    def match(i: int, j: int) -> bool:  # names[i:] against parts[j:]
+        if j == len(parts):  # matched whole, or a folder it matched holds the rest
+            return visible(names[i:]) and (i == len(names) or not _binary_name(path))
+        if parts[j] == "**":
+            return any(match(k, j + 1) for k in range(i, len(names) + 1) if visible(names[i:k]))
+        if i == len(names):
+            return False
+        name, part = names[i], parts[j]
+        return fnmatch.fnmatchcase(name, part) and not (name.startswith(".") and not part.startswith(".")) \
+            and match(i + 1, j + 1)
+
+    return match(0, 0)
 
 
 def check_output_dir(path: str, replaceable: Optional[Callable[[str], bool]] = None) -> None:

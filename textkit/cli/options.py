@@ -306,15 +306,22 @@ def side_inputs(params: dict) -> list:
     whitening parameters, a search index, the tokenizer's user dictionary and
     stopwords, an encoder's count file: an output must not be one of them.
     """
-    found = [params.get(name) for name in ("vectors_path", "store", "whitening_path", "index_path", "user_dict")]
+    from ..tokenize import DEFAULT_STOPWORDS
+    from ..vectors import default_store_path
+
+    found = [params.get(name) for name in ("whitening_path", "index_path", "user_dict")]
+    if "vectors_path" in params:  # a command that reads vectors: None is the bundled store
+        found.append(params["vectors_path"] or default_store_path())
+    if "store" in params:
+        found.append(params["store"] or default_store_path())
     encoder = params.get("spec")  # an EncoderSpec (embed, whiten, eval)
     tokenizers = [params.get("tokenizer_spec")]
     if encoder is not None:
-        found += [encoder.vectors, encoder.counts]
+        found += [encoder.vectors or default_store_path(), encoder.counts]
         tokenizers.append(encoder.tokenizer)
     for spec in tokenizers:
         if spec is not None:
-            found += [spec.user_dict, None if spec.stopwords == "default" else spec.stopwords]
+            found += [spec.user_dict, DEFAULT_STOPWORDS if spec.stopwords == "default" else spec.stopwords]
     return found
 
 
