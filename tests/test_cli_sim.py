@@ -508,3 +508,25 @@ def test_text_arguments_under_an_ascii_locale_without_utf8_mode():
     bad = run_textkit("sim", os.fsdecode(b"\xff\xfe"), "abc", "-q", env=ascii_env)  # the bytes FF FE
     err = bad.stderr.decode()
     assert bad.returncode == 2 and "is not valid UTF-8 text" in err and err.count("\n") == 1
+
+
+def test_an_index_with_a_missing_or_piped_dictionary(workdir, tmp_path, monkeypatch):
+    """A dictionary that is not there is named as such; one given through a pipe is not read
+    up before the tokenizer reads it (it cannot be compared: the index refuses it, not its words)."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs.txt").write_text("北京天安门\n上海外滩\n", encoding="utf-8")
+    (tmp_path / "sw.txt").write_text("北京\n", encoding="utf-8")
+    jieba = ["--vectors", workdir / "store"]
+    assert run("search", "--corpus", "docs.txt", "--stopwords", "sw.txt", "--build-index", "sw.npz", *jieba)[0] == 0
+    code, _, err = run("search", "北京", "--index", "sw.npz", "--stopwords", "nope.txt", *jieba)
+    assert code == 1 and "nope.txt: no such file or directory" in err
+    read_end, write_end = os.pipe()
+    os.write(write_end, "北京\n".encode())
+    os.close(write_end)
+    try:
+        code, out, err = run("search", "北京", "--index", "sw.npz", "--stopwords", f"/dev/fd/{read_end}", *jieba)
+    finally:
+        os.close(read_end)
+    assert code == 1 and "built with other tokenizer options: stopwords" in err and out == ""

@@ -105,26 +105,33 @@ class SearchResult:
 _SPEC_FILES = ("user_dict", "stopwords")  # tokenizer settings that name a file
 
 
-def _spec_settings(settings: dict) -> dict:
+def _spec_settings(settings: dict, given: bool = False) -> dict:
     """Tokenizer settings with each file named by its content (``sha256:...``), as :func:`_spec_json`
     saves them: the same dictionary under another name, or in a copied or moved folder, compares
-    equal, and an edited one differs.  A name an older index saved is read from the current
-    folder; a file that cannot be read keeps its name (the tokenizer reports it)."""
-    return {key: _file_identity(value) if key in _SPEC_FILES else value for key, value in settings.items()}
+    equal, and an edited one differs.  Only regular files are read here (a pipe would be used up
+    before the tokenizer reads it); anything else keeps its name, as does a file an older index
+    named that cannot be read now.  A ``given`` file that does not exist is an error naming it."""
+    return {key: _file_identity(value, given) if key in _SPEC_FILES else value for key, value in settings.items()}
 
 
-def _file_identity(value):
+def _file_identity(value, given: bool):
     if value in (None, "", "default", "-") or str(value).startswith("sha256:"):
         return value
     import hashlib
 
     from .corpus import open_binary
+    from .errors import CorpusError
 
+    path = str(value)
+    if given and not os.path.exists(path):
+        raise CorpusError(f"{path}: no such file or directory")
+    if not os.path.isfile(path):
+        return path
     try:
-        with open_binary(str(value)) as stream:  # compressed or not, as the tokenizer reads it
+        with open_binary(path) as stream:  # compressed or not, as the tokenizer reads it
             return "sha256:" + hashlib.sha256(stream.read()).hexdigest()
-    except Exception:  # noqa: BLE001 - unreadable now: compared by name
-        return str(value)
+    except (CorpusError, OSError, EOFError, ValueError):  # unreadable (or cut) now: compared by name
+        return path
 
 
 def _shown(value) -> str:
@@ -375,7 +382,8 @@ class SearchIndex:
         if meta["identity"] != vectors.identity:
             raise DataError(f"{path}: built with other vectors ({meta['identity']}, not {vectors.identity}); "
                             "rebuild it with --build-index")
-        given = json.loads(_spec_json(tokenizer_spec)) if tokenizer_spec is not None else None
+        given = None if tokenizer_spec is None else json.loads(  # as saved: JSON types
+            json.dumps(_spec_settings(asdict(tokenizer_spec), given=True), default=str))
         built = _spec_settings(meta["tokenizer"])
         if given is not None and built and built != given:  # {}: none recorded
             differ = ", ".join(f"{key} {_shown(built.get(key))} (given {_shown(given.get(key))})"
