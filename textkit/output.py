@@ -175,7 +175,8 @@ def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], op
     A warning when ``path`` does not exist yet but a source folder or pattern
     would read it: the next run over the same inputs would.  None (an option
     not given) and ``-`` are passed over; ``option`` names the output's option.
-    Nothing is listed: a folder of any size costs a few path comparisons.
+    An input folder is listed once, and only when the output exists; no file is
+    opened but the output.
     """
     if _is_stdout(path) or is_special_file(str(path)):
         return
