@@ -959,6 +959,18 @@ def test_output_through_a_symbolic_link_updates_its_target(tmp_path):
     assert gzip.decompress((tmp_path / "made.csv.gz").read_bytes()) == "word,count\n今天,1\n".encode()
 
 
+def test_a_loop_of_symbolic_links_as_output_is_refused_and_kept(tmp_path):
+    """As a shell's > refuses it: the loop is named, not replaced by a file that hides it."""
+    path = tmp_path / "t.txt"
+    path.write_text("今天\n", encoding="utf-8")
+    os.symlink("loop", tmp_path / "loop")
+    os.symlink("b", tmp_path / "a")
+    os.symlink("a", tmp_path / "b")
+    for name in ("loop", "a"):
+        code, out, err = run_main("count", path, "-o", tmp_path / name)
+        assert code == 1 and "a loop of symbolic links" in err and os.path.islink(tmp_path / name)
+
+
 def test_closed_standard_output_is_one_line(tmp_path):
     path = tmp_path / "t.txt"
     path.write_text("今天\n", encoding="utf-8")

@@ -117,6 +117,11 @@ def _through_link(path: str) -> str:
     """What an output ``path`` that is a symbolic link writes: the file it points to, made if
     missing (as a shell's ``>`` does); a link to a folder is left as it is."""
     if os.path.islink(path):
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a shell's > refuses it too; replacing it would hide the loop
+                raise TextkitError(f"{path}: a loop of symbolic links; give another name") from None
         target = os.path.realpath(path)
         if not os.path.isdir(target):
             return target
