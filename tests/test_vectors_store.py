@@ -196,11 +196,13 @@ def test_a_words_scores_do_not_depend_on_the_other_words_asked(tmp_path, dtype):
     """`vectors neighbors A B` gives A the scores of `vectors neighbors A`, to the last bit."""
     words, m = _random(3000, 96, seed=5)
     v = save_store(tmp_path / "s", words, m, dtype=dtype)
-    asked = [3, 17, 250, 999, 1500, 2999]
+    asked = np.random.default_rng(6).choice(3000, size=37, replace=False).tolist()  # more than one group
     ids, scores = v.nearest_ids(v.matrix[asked], k=20, exclude=asked)
+    back_ids, back_scores = v.nearest_ids(v.matrix[asked[::-1]], k=20, exclude=asked[::-1])
     for r, q in enumerate(asked):
         one_ids, one_scores = v.nearest_ids(v.matrix[[q]], k=20, exclude=[q])
         assert np.array_equal(ids[r], one_ids[0]) and np.array_equal(scores[r], one_scores[0])
+        assert np.array_equal(back_ids[-1 - r], one_ids[0]) and np.array_equal(back_scores[-1 - r], one_scores[0])
 
 
 def test_overwrite_is_atomic(tmp_path):

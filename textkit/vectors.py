@@ -138,6 +138,9 @@ def stored_dtype(matrix) -> str:
 
 
 # --------------------------------------------------------------------------- Vectors
+_QUERY_GROUP = 16  # queries scored per matrix product in nearest_ids (padded to this width)
+
+
 class Vectors:
     """Words and their rows; see the module docstring.
 
@@ -356,6 +359,8 @@ class Vectors:
             raise VectorsError("a query vector is zero or not finite; cosine is undefined")
         qu = (queries / qn[:, None]).astype(np.float32)
         m = len(queries)
+        padded = np.zeros((-(-m // _QUERY_GROUP) * _QUERY_GROUP, self.dim), dtype=np.float32)
+        padded[:m] = qu
         excl = np.full(m, -1, dtype=np.int64) if exclude is None else np.asarray(exclude, np.int64)
         cached = self._norms  # without it, the row lengths are computed in the same pass
         fresh = np.empty(len(self), dtype=np.float32) if cached is None else None
@@ -368,12 +373,13 @@ class Vectors:
             else:
                 n = cached[start : start + len(block)]  # type: ignore[index]
             inv = np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)
-            # one matrix-vector product per query, each on its own copy: a product with several
-            # query columns goes through other BLAS kernels, whose rounding would make a word's
-            # scores depend on the other words asked in the same call
+            # queries in groups of a fixed width, the last one padded with zero columns: a word's
+            # scores then come from the same BLAS kernel, whatever the other words asked with it
+            # (one query against several would take other kernels, which round differently)
             sims = np.empty((len(block), m), dtype=np.float32)
-            for q in range(m):
-                sims[:, q] = block @ qu[q].copy()
+            for first in range(0, m, _QUERY_GROUP):
+                group = padded[first:first + _QUERY_GROUP]
+                sims[:, first:first + _QUERY_GROUP] = (block @ group.T)[:, : min(_QUERY_GROUP, m - first)]
             sims *= inv[:, None]  # (rows, m)
             sims[n == 0] = -np.inf  # a zero row has no direction: no cosine, never a neighbour
             if candidates is not None:
