@@ -321,8 +321,14 @@ class Corpus:
                 # a matched folder is read as a named one is, in place: its files walked; all of
                 # them ordered as a directory's files are, by path components (a/z.txt before a.txt)
                 found: dict = {}  # normalised path -> (path as found, found by walking a folder?)
+                walked: List[str] = []  # ** matches every folder below one it matched: walk each tree once
                 for match in glob.glob(src, recursive=True):
                     if os.path.isdir(match):
+                        root = os.path.join(os.path.normpath(match), "")
+                        if any(root.startswith(done) and not any(  # a walk there skipped hidden folders
+                                part.startswith(".") for part in root[len(done):].split(os.sep)) for done in walked):
+                            continue
+                        walked.append(root)
                         for path in _walk(match):
                             found.setdefault(os.path.normpath(path), (path, True))
                     elif os.path.isfile(match):
