@@ -670,6 +670,7 @@ def small_store(path):
       "-o", "{index}"], "-o"),
     (["embed", "{text}", "--vectors", "{store}", "--weighting", "sif", "--counts", "{words}", "-o",
       "{words}"], "-o"),
+    (["vectors", "train", "{folder}/old_store/*.json", "-o", "{folder}/old_store"], "-o"),  # a pattern's file
 ])
 def test_every_output_that_is_an_input_is_refused(tmp_path, command, option):
     """Whatever the option, an output that the run reads is refused before the work, and the
@@ -731,6 +732,7 @@ def test_the_bundled_vectors_and_stopwords_are_inputs_too(tmp_path, monkeypatch)
     (tmp_path / "c.txt").write_text("今天天气不错\n", encoding="utf-8")
     before = {p: p.read_bytes() for p in [*store.iterdir(), stopwords]}
     for args in (["vectors", "neighbors", "北京", "-o", store / "vocab.txt"],
+                 ["vectors", "export", "-o", store / "vocab.txt"],
                  ["embed", tmp_path / "c.txt", "-o", store / "vectors.npy"],
                  ["count", tmp_path / "c.txt", "--stopwords", "default", "-o", stopwords]):
         code, out, err = run_main(*args)
@@ -746,6 +748,8 @@ def test_outputs_the_read_skips_are_not_inputs(tmp_path, caplog):
     logs.mkdir()
     (logs / "a.txt").write_text("今天\n", encoding="utf-8")
     (logs / "vectors.npy").write_bytes(b"\x93NUMPY\x01\x00" + bytes(100))
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "vectors.npy").write_bytes(b"\x93NUMPY\x01\x00" + bytes(100))
     with caplog.at_level("WARNING", logger="textkit"):
         check_not_an_input(str(logs / ".counts.tsv"), [str(logs)])
         check_not_an_input(str(logs / "vectors.npy"), [str(logs)])
@@ -754,6 +758,8 @@ def test_outputs_the_read_skips_are_not_inputs(tmp_path, caplog):
         check_not_an_input(str(logs / ".counts.tsv"), [str(logs / "*")])  # * matches no leading dot
         check_not_an_input(str(tmp_path / "store" / "new.tsv"), [], side=[str(tmp_path / "store")])
         check_not_an_input(str(logs / "e.npy"), [str(logs)])  # binary: a folder's read skips it
+        (logs / "v.npy").symlink_to(tmp_path / "store" / "vectors.npy")  # the same, through a link:
+        check_not_an_input(str(tmp_path / "store"), [str(logs)])  # the store holds no file logs reads
         check_not_an_input(str(logs / "sub" / "w.npz"), [str(logs / "*")])  # in a folder the pattern matches
     assert caplog.text == ""
 

@@ -181,7 +181,7 @@ def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], op
     would read it: the next run over the same inputs would.  None (an option
     not given) and ``-`` are passed over; ``option`` names the output's option.
     An input folder is listed once, and only when the output exists; no file is
-    opened but the output.
+    opened but the output's own.
     """
     if _is_stdout(path) or is_special_file(str(path)):
         return
@@ -243,19 +243,40 @@ def _read_through(path: str, target: str, exists: bool, source: str) -> Optional
         return f"matched by the input pattern {source}" if _matches_pattern(path, source) else None
     import glob
 
+    walked: list = []  # folders listed already: ** matches every folder below the first, each listed once
+    is_dir = os.path.isdir(target)
+    identity = None if is_dir else _identity(target)
     for match in glob.glob(source, recursive=True):
-        if os.path.isdir(match) and (_folder_takes(match, target) or (os.path.isdir(target)
-                                                                       and _inside(os.path.realpath(match), target))):
+        if os.path.isdir(match):
+            found = os.path.realpath(match)
+            if is_dir and (found == target or _inside(found, target)):
+                return f"matched by the input pattern {source}"
+            if any(found == folder or _inside(found, folder) for folder in walked):
+                continue
+            walked.append(found)
+            if _folder_takes(match, target):
+                return f"matched by the input pattern {source}"
+        elif is_dir and os.path.isfile(match) and _inside(os.path.realpath(match), target):
             return f"matched by the input pattern {source}"
-        if os.path.isfile(match) and os.path.realpath(match) == target:
+        elif not is_dir and _identity(match) == identity:  # one stat, not a walk up the path
             return f"matched by the input pattern {source}"
     return None
+
+
+def _identity(path: str) -> Optional[tuple]:
+    """(device, inode) of the file ``path`` names, through links; None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _folder_takes(folder: str, target: str) -> bool:
     """Whether reading ``folder`` opens ``target`` (a real path) as text, or files inside it when it is a
     folder: a file below it reached without hidden names, directly or through a symbolic link, and not
-    binary (the read skips those).  Lists the folder once, without opening its files."""
+    binary (the read skips those).  Lists the folder once; opens only the files that are ``target`` or
+    lie in it."""
     from .corpus import looks_binary
 
     is_dir = os.path.isdir(target)
@@ -267,8 +288,8 @@ def _folder_takes(folder: str, target: str) -> bool:
                 continue
             full = os.path.join(dirpath, name)
             real = os.path.realpath(full) if os.path.islink(full) else os.path.join(base, name)
-            if real == target or (is_dir and _inside(real, target)):
-                return is_dir or not looks_binary(target)
+            if (real == target or (is_dir and _inside(real, target))) and not looks_binary(real):
+                return True
     return False
 
 

@@ -333,7 +333,7 @@ def export(store, dest, fmt):
         from ..output import check_not_an_input, check_output_file
 
         check_output_file(dest)  # before the work, not after it
-        check_not_an_input(dest, (), side=[store])
+        check_not_an_input(dest, (), side=side_inputs({"store": store}))  # None: the bundled store
     vec = open_vectors(store, other="give STORE to export others")
     n = export_vectors(vec, dest, format=fmt)
     if dest not in (None, "-"):
