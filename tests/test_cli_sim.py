@@ -512,7 +512,9 @@ def test_text_arguments_under_an_ascii_locale_without_utf8_mode():
 
 def test_an_index_with_a_missing_or_piped_dictionary(workdir, tmp_path, monkeypatch):
     """A dictionary that is not there is named as such; one given through a pipe is not read
-    up before the tokenizer reads it (it cannot be compared: the index refuses it, not its words)."""
+    up before the tokenizer reads it (it cannot be compared: the index refuses it, not its words);
+    one cut short is named as such."""
+    import gzip
     import os
 
     monkeypatch.chdir(tmp_path)
@@ -522,11 +524,21 @@ def test_an_index_with_a_missing_or_piped_dictionary(workdir, tmp_path, monkeypa
     assert run("search", "--corpus", "docs.txt", "--stopwords", "sw.txt", "--build-index", "sw.npz", *jieba)[0] == 0
     code, _, err = run("search", "北京", "--index", "sw.npz", "--stopwords", "nope.txt", *jieba)
     assert code == 1 and "nope.txt: no such file or directory" in err
-    read_end, write_end = os.pipe()
-    os.write(write_end, "北京\n".encode())
-    os.close(write_end)
-    try:
-        code, out, err = run("search", "北京", "--index", "sw.npz", "--stopwords", f"/dev/fd/{read_end}", *jieba)
-    finally:
-        os.close(read_end)
-    assert code == 1 and "built with other tokenizer options: stopwords" in err and out == ""
+    def piped(*args):  # the stopwords through a pipe, as <(cat sw.txt) gives them
+        read_end, write_end = os.pipe()
+        os.write(write_end, "北京\n".encode())
+        os.close(write_end)
+        try:
+            return run(*[f"/dev/fd/{read_end}" if a == "PIPE" else a for a in args], *jieba)
+        finally:
+            os.close(read_end)
+
+    code, out, err = piped("search", "北京", "--index", "sw.npz", "--stopwords", "PIPE")
+    assert code == 1 and "--stopwords read from a pipe or standard input" in err and out == ""
+    assert piped("search", "--corpus", "docs.txt", "--stopwords", "PIPE", "--build-index", "p.npz")[0] == 0
+    for stopwords in ("PIPE", "sw.txt"):  # what the index was built with is unknown: refused, even for a pipe
+        code, out, err = piped("search", "北京", "--index", "p.npz", "--stopwords", stopwords)
+        assert code == 1 and "read from a pipe or standard input" in err
+    (tmp_path / "cut.txt.gz").write_bytes(gzip.compress("北京\n".encode() * 50)[:30])
+    code, _, err = run("search", "北京", "--index", "sw.npz", "--stopwords", "cut.txt.gz", *jieba)
+    assert code == 1 and "cut.txt.gz: cannot be read" in err

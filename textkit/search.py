@@ -105,33 +105,39 @@ class SearchResult:
 _SPEC_FILES = ("user_dict", "stopwords")  # tokenizer settings that name a file
 
 
+_UNCHECKABLE = "pipe:"  # a file setting read from a pipe or standard input: its content is unknown
+
+
 def _spec_settings(settings: dict, given: bool = False) -> dict:
     """Tokenizer settings with each file named by its content (``sha256:...``), as :func:`_spec_json`
     saves them: the same dictionary under another name, or in a copied or moved folder, compares
     equal, and an edited one differs.  Only regular files are read here (a pipe would be used up
-    before the tokenizer reads it); anything else keeps its name, as does a file an older index
-    named that cannot be read now.  A ``given`` file that does not exist is an error naming it."""
+    before the tokenizer reads it): anything else is ``pipe:NAME``, which nothing matches
+    (:meth:`SearchIndex.load` refuses it).  A file an older index named keeps its name when it
+    cannot be read now.  A ``given`` file that is missing or cut short is an error naming it."""
     return {key: _file_identity(value, given) if key in _SPEC_FILES else value for key, value in settings.items()}
 
 
 def _file_identity(value, given: bool):
-    if value in (None, "", "default", "-") or str(value).startswith("sha256:"):
+    if value in (None, "", "default") or str(value).startswith(("sha256:", _UNCHECKABLE)):
         return value
     import hashlib
 
-    from .corpus import open_binary
+    from .corpus import _DECOMPRESSION_ERRORS, open_binary
     from .errors import CorpusError
 
     path = str(value)
-    if given and not os.path.exists(path):
+    if given and path != "-" and not os.path.exists(path):
         raise CorpusError(f"{path}: no such file or directory")
-    if not os.path.isfile(path):
-        return path
+    if path == "-" or not os.path.isfile(path):
+        return _UNCHECKABLE + path
     try:
         with open_binary(path) as stream:  # compressed or not, as the tokenizer reads it
             return "sha256:" + hashlib.sha256(stream.read()).hexdigest()
-    except (CorpusError, OSError, EOFError, ValueError):  # unreadable (or cut) now: compared by name
-        return path
+    except (CorpusError, OSError, *_DECOMPRESSION_ERRORS) as exc:
+        if given:  # the user's file: say what is wrong with it
+            raise CorpusError(f"{path}: cannot be read ({exc})") from None
+        return path  # an older index's name, unreadable now: compared by name
 
 
 def _shown(value) -> str:
@@ -385,6 +391,13 @@ class SearchIndex:
         given = None if tokenizer_spec is None else json.loads(  # as saved: JSON types
             json.dumps(_spec_settings(asdict(tokenizer_spec), given=True), default=str))
         built = _spec_settings(meta["tokenizer"])
+        if given is not None and built:
+            for key in _SPEC_FILES:
+                piped = [str(side.get(key)) for side in (built, given) if str(side.get(key)).startswith(_UNCHECKABLE)]
+                if piped:
+                    raise DataError(f"{path}: --{key.replace('_', '-')} read from a pipe or standard input "
+                                    f"({piped[0][len(_UNCHECKABLE):]}) cannot be checked against the index; give "
+                                    "it as a file (to both --build-index and the search)")
         if given is not None and built and built != given:  # {}: none recorded
             differ = ", ".join(f"{key} {_shown(built.get(key))} (given {_shown(given.get(key))})"
                                for key in sorted(set(built) | set(given)) if built.get(key) != given.get(key))
