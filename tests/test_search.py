@@ -349,3 +349,27 @@ def test_indexes_built_in_two_threads_equal_those_built_one_after_the_other(samp
     together = run_in_threads(*(lambda spec=spec: SearchIndex.build(str(sample_path), vectors, spec) for spec in specs))
     for k in (0, 1):
         assert np.array_equal(together[k].ids, alone[k].ids) and np.array_equal(together[k].counts, alone[k].counts)
+
+
+def test_an_older_index_naming_a_dictionary_by_path(tmp_path, monkeypatch):
+    """Indexes written before files were known by content name them by path: one still there is
+    read and compared by content; one gone is compared by name (not taken for a pipe)."""
+    from textkit.tokenize import TokenizerSpec
+
+    monkeypatch.chdir(tmp_path)
+    store, docs = make_corpus(13)
+    (tmp_path / "sw.txt").write_text("w1\n", encoding="utf-8")
+    index = SearchIndex.from_texts(docs, store, str.split, tokenizer=TokenizerSpec(stopwords="sw.txt"))
+    index.save(str(tmp_path / "new.npz"))
+    for saved_name, loads in (("sw.txt", True), ("gone.txt", False)):
+        with np.load(tmp_path / "new.npz") as npz:
+            data = {key: npz[key] for key in npz.files}
+        meta = json.loads(str(data["meta"]))
+        meta["tokenizer"]["stopwords"] = saved_name
+        data["meta"] = np.str_(json.dumps(meta))
+        np.savez(tmp_path / "old.npz", **data)
+        if loads:
+            SearchIndex.load(str(tmp_path / "old.npz"), store, TokenizerSpec(stopwords=str(tmp_path / "sw.txt")))
+        else:
+            with pytest.raises(DataError, match="other tokenizer options: stopwords 'gone.txt'"):
+                SearchIndex.load(str(tmp_path / "old.npz"), store, TokenizerSpec(stopwords="sw.txt"))

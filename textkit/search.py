@@ -129,8 +129,10 @@ def _file_identity(value, given: bool):
     path = str(value)
     if given and path != "-" and not os.path.exists(path):
         raise CorpusError(f"{path}: no such file or directory")
-    if path == "-" or not os.path.isfile(path):
+    if path == "-" or (os.path.exists(path) and not os.path.isfile(path)):
         return _UNCHECKABLE + path
+    if not os.path.exists(path):  # a name an older index saved, gone now: compared by name
+        return path
     try:
         with open_binary(path) as stream:  # compressed or not, as the tokenizer reads it
             return "sha256:" + hashlib.sha256(stream.read()).hexdigest()
