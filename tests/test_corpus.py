@@ -330,3 +330,40 @@ def test_a_folder_that_cannot_be_listed_is_an_error_not_skipped(tmp_path, monkey
         list(Corpus([str(tmp_path / "d")]).documents())
     with pytest.raises(CorpusError, match=r"sub: cannot read this folder"):
         list(Corpus([str(tmp_path / "d" / "sub")]).documents())
+
+
+def reference_pattern_files(pattern):
+    """Every file a pattern reads, walking every folder it matches (hidden names skipped, links to
+    folders not followed by the walk), each once, sorted by path components."""
+    import glob as globbing
+    import os
+
+    found = {}
+    for match in globbing.glob(pattern, recursive=True):
+        if os.path.isdir(match):
+            for dirpath, dirnames, filenames in os.walk(match):
+                dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+                for name in filenames:
+                    full = os.path.join(dirpath, name)
+                    if not name.startswith(".") and os.path.isfile(full):
+                        found.setdefault(os.path.normpath(full), full)
+        elif os.path.isfile(match):
+            found[os.path.normpath(match)] = match
+    return [found[key] for key in sorted(found, key=lambda key: key.split(os.sep))]
+
+
+@pytest.mark.parametrize("pattern", ["a/**/", "**/", "**/*/", "**", "a/**", "**/*.txt", "*/", "a*/**", "a/.h*",
+                                     "a/**/.h*/**", "./a/**/"])
+def test_patterns_read_what_walking_every_match_reads(tmp_path, monkeypatch, pattern):
+    """A folder under one already walked is not walked again, unless the walk could not reach it
+    (a hidden name or a link between): the files read are those of walking every match."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("a/1.txt", "a/b/2.txt", "a/b/c/3.txt", "a/.h/4.txt", "elsewhere/5.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(name + "\n", encoding="utf-8")
+    os.symlink("b", tmp_path / "a" / "lb")
+    os.symlink(".h", tmp_path / "a" / "lh")
+    os.symlink("../elsewhere", tmp_path / "a" / "lnk")
+    assert Corpus([pattern]).files() == reference_pattern_files(pattern)

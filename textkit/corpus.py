@@ -325,8 +325,7 @@ class Corpus:
                 for match in glob.glob(src, recursive=True):
                     if os.path.isdir(match):
                         root = os.path.join(os.path.normpath(match), "")
-                        if any(root.startswith(done) and not any(  # a walk there skipped hidden folders
-                                part.startswith(".") for part in root[len(done):].split(os.sep)) for done in walked):
+                        if any(root.startswith(done) and _walk_reaches(done, root) for done in walked):
                             continue
                         walked.append(root)
                         for path in _walk(match):
@@ -498,6 +497,20 @@ def looks_binary(path: str) -> bool:
             return b"\x00" in _peek(stream, _BINARY_PROBE)  # type: ignore[arg-type]
     except (CorpusError, *_DECOMPRESSION_ERRORS, OSError):
         return False
+
+
+def _walk_reaches(top: str, folder: str) -> bool:
+    """Whether :func:`_walk` of ``top`` lists the files of ``folder`` below it (both ending in a
+    separator): no hidden name and no symbolic link lies between (the walk skips the first and
+    does not follow the second; ``**`` follows links)."""
+    path = top
+    for part in folder[len(top):].split(os.sep):
+        if not part:
+            continue
+        path = os.path.join(path, part)
+        if part.startswith(".") or os.path.islink(path):
+            return False
+    return True
 
 
 def _walk(root: str) -> List[str]:
