@@ -717,6 +717,27 @@ def test_an_input_reached_through_links_or_globstars_is_refused(tmp_path, monkey
     assert {p: p.read_bytes() for p in before} == before
 
 
+def test_an_input_reached_through_a_link_to_a_hidden_folder_is_refused(tmp_path, monkeypatch):
+    """'**/' walks a/ (skipping a/.h) and also matches d -> a/.h, so it reads a/.h/4.txt through d."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a" / ".h").mkdir(parents=True)
+    (tmp_path / "a" / "1.txt").write_text("今天天气\n", encoding="utf-8")
+    (tmp_path / "a" / ".h" / "4.txt").write_text("北京\n", encoding="utf-8")
+    os.symlink("a/.h", tmp_path / "d")
+    code, out, err = run_main("count", "**/", "-o", "a/.h/4.txt")
+    assert code == 2 and "matched by the input pattern" in err
+    assert (tmp_path / "a" / ".h" / "4.txt").read_text(encoding="utf-8") == "北京\n"
+
+
+def test_a_fifo_in_an_output_folder_is_not_opened(tmp_path):
+    """The read opens regular files only; the check must not wait on a FIFO either."""
+    (tmp_path / "src" / "store").mkdir(parents=True)
+    (tmp_path / "src" / "a.txt").write_text("今天天气不错\n", encoding="utf-8")
+    os.mkfifo(tmp_path / "src" / "store" / "p")
+    done = run_textkit("vectors", "train", tmp_path / "src", "-o", tmp_path / "src" / "store", "-q", timeout=60)
+    assert done.returncode != 0 and done.stderr.decode().count("\n") == 1
+
+
 def test_the_bundled_vectors_and_stopwords_are_inputs_too(tmp_path, monkeypatch):
     """Without --vectors the bundled store is read: -o into it is refused, as with --vectors.
     (Copies stand in for the bundled files, which a failing check would replace.)"""

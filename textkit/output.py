@@ -251,7 +251,7 @@ def _read_through(path: str, target: str, exists: bool, source: str) -> Optional
             found = os.path.realpath(match)
             if is_dir and (found == target or _inside(found, target)):
                 return f"matched by the input pattern {source}"
-            if any(found == folder or _inside(found, folder) for folder in walked):
+            if any(found == folder or _visible_inside(found, folder) for folder in walked):
                 continue
             walked.append(found)
             if _folder_takes(match, target):
@@ -261,6 +261,13 @@ def _read_through(path: str, target: str, exists: bool, source: str) -> Optional
         elif not is_dir and _identity(match) == identity:  # one stat, not a walk up the path
             return f"matched by the input pattern {source}"
     return None
+
+
+def _visible_inside(path: str, folder: str) -> bool:
+    """Whether ``path`` lies inside ``folder`` (real paths) where a walk of the folder reaches it: no
+    hidden name between."""
+    rel = _inside(path, folder)
+    return rel is not None and not any(part.startswith(".") for part in rel.split(os.sep))
 
 
 def _identity(path: str) -> Optional[tuple]:
@@ -288,7 +295,8 @@ def _folder_takes(folder: str, target: str) -> bool:
                 continue
             full = os.path.join(dirpath, name)
             real = os.path.realpath(full) if os.path.islink(full) else os.path.join(base, name)
-            if (real == target or (is_dir and _inside(real, target))) and not looks_binary(real):
+            if (real == target or (is_dir and _inside(real, target))) and os.path.isfile(full) \
+                    and not looks_binary(real):  # as the read: regular files only, binary ones skipped
                 return True
     return False
 
