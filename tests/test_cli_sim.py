@@ -542,3 +542,13 @@ def test_an_index_with_a_missing_or_piped_dictionary(workdir, tmp_path, monkeypa
     (tmp_path / "cut.txt.gz").write_bytes(gzip.compress("北京\n".encode() * 50)[:30])
     code, _, err = run("search", "北京", "--index", "sw.npz", "--stopwords", "cut.txt.gz", *jieba)
     assert code == 1 and "cut.txt.gz: cannot be read" in err
+
+
+def test_an_index_with_dev_null_stopwords(workdir, tmp_path, monkeypatch):
+    """/dev/null (no stopwords) is no pipe: an index built with it is searched with it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs.txt").write_text("北京天安门\n上海外滩\n", encoding="utf-8")
+    jieba = ["--vectors", workdir / "store"]
+    assert run("search", "--corpus", "docs.txt", "--stopwords", "/dev/null", "--build-index", "n.npz", *jieba)[0] == 0
+    code, out, err = run("search", "北京", "--index", "n.npz", "--stopwords", "/dev/null", *jieba)
+    assert "pipe" not in err and "other tokenizer options" not in err

@@ -112,9 +112,10 @@ def _spec_settings(settings: dict, given: bool = False) -> dict:
     """Tokenizer settings with each file named by its content (``sha256:...``), as :func:`_spec_json`
     saves them: the same dictionary under another name, or in a copied or moved folder, compares
     equal, and an edited one differs.  Only regular files are read here (a pipe would be used up
-    before the tokenizer reads it): anything else is ``pipe:NAME``, which nothing matches
-    (:meth:`SearchIndex.load` refuses it).  A file an older index named keeps its name when it
-    cannot be read now.  A ``given`` file that is missing or cut short is an error naming it."""
+    before the tokenizer reads it): a pipe or standard input is ``pipe:NAME``, which nothing
+    matches (:meth:`SearchIndex.load` refuses it); anything else (a name an older index saved
+    that is gone, a device) keeps its name.  A ``given`` file that is missing or cut short is an
+    error naming it."""
     return {key: _file_identity(value, given) if key in _SPEC_FILES else value for key, value in settings.items()}
 
 
@@ -129,9 +130,9 @@ def _file_identity(value, given: bool):
     path = str(value)
     if given and path != "-" and not os.path.exists(path):
         raise CorpusError(f"{path}: no such file or directory")
-    if path == "-" or (os.path.exists(path) and not os.path.isfile(path)):
+    if path == "-" or _is_pipe(path):
         return _UNCHECKABLE + path
-    if not os.path.exists(path):  # a name an older index saved, gone now: compared by name
+    if not os.path.isfile(path):  # gone (an older index's name), a folder, /dev/null: compared by name
         return path
     try:
         with open_binary(path) as stream:  # compressed or not, as the tokenizer reads it
@@ -140,6 +141,17 @@ def _file_identity(value, given: bool):
         if given:  # the user's file: say what is wrong with it
             raise CorpusError(f"{path}: cannot be read ({exc})") from None
         return path  # an older index's name, unreadable now: compared by name
+
+
+def _is_pipe(path: str) -> bool:
+    """A pipe, FIFO or socket (``<(cmd)``, ``/dev/stdin`` from a pipe): read once, by the tokenizer."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _shown(value) -> str:
