@@ -1071,3 +1071,20 @@ def test_running_out_of_memory_is_one_line(monkeypatch, sample_path):
     code, out, err = run_main("count", sample_path)
     assert code == 1 and out == "" and err.count("\n") == 1
     assert err.startswith("textkit: error: out of memory (Unable to allocate") and "-j" in err
+
+
+@pytest.mark.parametrize("shell", [
+    'count --tokenizer char -o c.txt < c.txt',  # standard input is the output
+    'count --tokenizer char - -o c.txt < c.txt',
+    'count --tokenizer char c.txt >> c.txt',  # standard output is an input (as cat refuses)
+    'embed -j1 c.txt -o /dev/stdout >> c.txt',  # would read its own output without end
+    'count --tokenizer char . > out.tsv',  # standard output lies in the input folder
+])
+def test_standard_streams_that_are_an_input_are_refused(tmp_path, shell):
+    (tmp_path / "c.txt").write_text("今天天气不错\n", encoding="utf-8")
+    done = subprocess.run(f'"{sys.executable}" -m textkit {shell}', shell=True, cwd=tmp_path, capture_output=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    err = done.stderr.decode()
+    assert done.returncode == 2 and err.count("\n") == 1, err
+    assert "which the run reads: it would read what it writes" in err or "-o c.txt is standard input" in err, err
+    assert (tmp_path / "c.txt").read_text(encoding="utf-8") == "今天天气不错\n"

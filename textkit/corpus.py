@@ -321,13 +321,13 @@ class Corpus:
                 # a matched folder is read as a named one is, in place: its files walked; all of
                 # them ordered as a directory's files are, by path components (a/z.txt before a.txt)
                 found: dict = {}  # normalised path -> (path as found, found by walking a folder?)
-                walked: List[str] = []  # ** matches every folder below one it matched: walk each tree once
+                walked: set = set()  # ** matches every folder below one it matched: walk each tree once
                 for match in glob.glob(src, recursive=True):
                     if os.path.isdir(match):
-                        root = os.path.join(os.path.normpath(match), "")
-                        if any(root.startswith(done) and _walk_reaches(done, root) for done in walked):
+                        root = os.path.normpath(match)
+                        if _walked_over(root, walked):
                             continue
-                        walked.append(root)
+                        walked.add(root)
                         for path in _walk(match):
                             found.setdefault(os.path.normpath(path), (path, True))
                     elif os.path.isfile(match):
@@ -499,18 +499,19 @@ def looks_binary(path: str) -> bool:
         return False
 
 
-def _walk_reaches(top: str, folder: str) -> bool:
-    """Whether :func:`_walk` of ``top`` lists the files of ``folder`` below it (both ending in a
-    separator): no hidden name and no symbolic link lies between (the walk skips the first and
-    does not follow the second; ``**`` follows links)."""
-    path = top
-    for part in folder[len(top):].split(os.sep):
-        if not part:
-            continue
-        path = os.path.join(path, part)
-        if part.startswith(".") or os.path.islink(path):
+def _walked_over(folder: str, walked: set) -> bool:
+    """Whether :func:`_walk` of one of the ``walked`` folders (normalised paths) lists the files of
+    ``folder``: it is one of them, or lies below one with no hidden name and no symbolic link
+    between (the walk skips the first and does not follow the second; ``**`` follows links).
+    One look-up per level."""
+    path = folder
+    while True:
+        if path in walked:
+            return True
+        parent = os.path.dirname(path)
+        if parent in ("", path) or os.path.basename(path).startswith(".") or os.path.islink(path):
             return False
-    return True
+        path = parent
 
 
 def _walk(root: str) -> List[str]:

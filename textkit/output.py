@@ -183,11 +183,19 @@ def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], op
     An input folder is listed once, and only when the output exists; no file is
     opened but the output's own.
     """
-    if _is_stdout(path) or is_special_file(str(path)):
+    sources = [str(s) for s in sources if s is not None]
+    fd = 1 if _is_stdout(path) else descriptor_of(str(path))
+    if fd is not None:  # standard output or a descriptor: a file the shell opened (> or >>) can be an input
+        _check_descriptor(fd, "standard output" if _is_stdout(path) else f"{option} {path}", sources, side)
+        return
+    if is_special_file(str(path)):
         return
     target = os.path.realpath(str(path))
     exists = os.path.exists(target)
-    for source in (str(s) for s in sources if s is not None and str(s) != "-"):
+    if exists and "-" in sources and _entry(_STDIN_PATH) == _entry(target) is not None:
+        raise UsageError(f"{option} {path} is standard input: the run would read it and then replace it with its "
+                         "results; give another name")
+    for source in (s for s in sources if s != "-"):
         how = _read_through(str(path), target, exists, source)
         if how is not None and exists:
             raise UsageError(f"{option} {path} is {how}: the run would read it and then replace it with its "
@@ -204,6 +212,43 @@ def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], op
         if how is not None:
             raise UsageError(f"{option} {path} {how} {item}, which the run reads: it would be replaced with the "
                              "results; give another name")
+
+
+_STDIN_PATH = "/proc/self/fd/0"
+
+
+def _check_descriptor(fd: int, name: str, sources: list, side: Iterable[Optional[str]]) -> None:
+    """:func:`check_not_an_input` for an output written to descriptor ``fd``: refused when the
+    descriptor is a regular file that the run reads (``textkit embed e.txt >> e.txt`` would read
+    its own output without end; ``cat`` refuses it the same way)."""
+    import stat
+
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return
+    except OSError:
+        return
+    target = os.path.realpath(f"/proc/self/fd/{fd}")
+    if not os.path.isfile(target):  # no /proc here, or the file is gone
+        return
+    try:
+        check_not_an_input(target, sources, name, side)
+    except UsageError:
+        raise UsageError(f"{name} is {target}, which the run reads: it would read what it writes; write to "
+                         "another file") from None
+
+
+def _entry(path: str) -> Optional[tuple]:
+    """What names the directory entry ``path`` reaches, through links and bind mounts: the (device,
+    inode) of the file and of its folder, and its name there.  Two paths with the same entry are one
+    file a rename replaces; a hard link elsewhere is another entry (a rename leaves it as it was)."""
+    try:
+        st = os.stat(path)
+        real = os.path.realpath(path)
+        folder = os.stat(os.path.dirname(real))
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, folder.st_dev, folder.st_ino, os.path.basename(real))
 
 
 def _inside(path: str, folder: str) -> Optional[str]:
@@ -232,7 +277,7 @@ def _read_through(path: str, target: str, exists: bool, source: str) -> Optional
             return None
         return f"inside the input folder {source}"
     if os.path.exists(source):
-        if real == target:
+        if real == target or (exists and _entry(source) == _entry(target) is not None):
             return "also an input"
         if exists and os.path.isdir(target) and _inside(real, target):
             return f"holding the input {source}"
@@ -243,31 +288,35 @@ def _read_through(path: str, target: str, exists: bool, source: str) -> Optional
         return f"matched by the input pattern {source}" if _matches_pattern(path, source) else None
     import glob
 
-    walked: list = []  # folders listed already: ** matches every folder below the first, each listed once
+    walked: set = set()  # real folders listed already: ** matches every folder below the first
     is_dir = os.path.isdir(target)
-    identity = None if is_dir else _identity(target)
+    entry = None if is_dir else _entry(target)
     for match in glob.glob(source, recursive=True):
         if os.path.isdir(match):
             found = os.path.realpath(match)
-            if is_dir and (found == target or _inside(found, target)):
-                return f"matched by the input pattern {source}"
-            if any(found == folder or _visible_inside(found, folder) for folder in walked):
+            if _walked_over(found, walked):
                 continue
-            walked.append(found)
-            if _folder_takes(match, target):
+            walked.add(found)
+            if _folder_takes(match, target, entry):
                 return f"matched by the input pattern {source}"
         elif is_dir and os.path.isfile(match) and _inside(os.path.realpath(match), target):
             return f"matched by the input pattern {source}"
-        elif not is_dir and _identity(match) == identity:  # one stat, not a walk up the path
+        elif not is_dir and _identity(match) == entry[:2] and _entry(match) == entry:  # one stat for most
             return f"matched by the input pattern {source}"
     return None
 
 
-def _visible_inside(path: str, folder: str) -> bool:
-    """Whether ``path`` lies inside ``folder`` (real paths) where a walk of the folder reaches it: no
-    hidden name between."""
-    rel = _inside(path, folder)
-    return rel is not None and not any(part.startswith(".") for part in rel.split(os.sep))
+def _walked_over(folder: str, walked: set) -> bool:
+    """Whether a walk of one of the ``walked`` folders (real paths) lists ``folder``'s files: it is
+    one of them, or lies below one with no hidden name between.  One look-up per level."""
+    path = folder
+    while True:
+        if path in walked:
+            return True
+        parent = os.path.dirname(path)
+        if parent == path or os.path.basename(path).startswith("."):
+            return False
+        path = parent
 
 
 def _identity(path: str) -> Optional[tuple]:
@@ -279,24 +328,29 @@ def _identity(path: str) -> Optional[tuple]:
     return (st.st_dev, st.st_ino)
 
 
-def _folder_takes(folder: str, target: str) -> bool:
-    """Whether reading ``folder`` opens ``target`` (a real path) as text, or files inside it when it is a
-    folder: a file below it reached without hidden names, directly or through a symbolic link, and not
-    binary (the read skips those).  Lists the folder once; opens only the files that are ``target`` or
-    lie in it."""
+def _folder_takes(folder: str, target: str, entry: Optional[tuple] = None) -> bool:
+    """Whether reading ``folder`` opens the file ``target`` (a real path; ``entry`` its :func:`_entry`)
+    as text, or, when ``target`` is a folder, files inside it: a regular file below it reached
+    without hidden names, directly or through a symbolic link (or a bind mount), and not binary (the
+    read skips those).  Lists the folder once; opens only the files that are ``target`` or lie in it."""
     from .corpus import looks_binary
 
     is_dir = os.path.isdir(target)
+    if not is_dir and entry is None:
+        entry = _entry(target)
     for dirpath, dirnames, filenames in os.walk(folder):  # as corpus._walk: symbolic links to folders not followed
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        base = os.path.realpath(dirpath)
+        base = os.path.realpath(dirpath) if is_dir else ""
         for name in filenames:
             if name.startswith("."):
                 continue
             full = os.path.join(dirpath, name)
-            real = os.path.realpath(full) if os.path.islink(full) else os.path.join(base, name)
-            if (real == target or (is_dir and _inside(real, target))) and os.path.isfile(full) \
-                    and not looks_binary(real):  # as the read: regular files only, binary ones skipped
+            if is_dir:
+                real = os.path.realpath(full) if os.path.islink(full) else os.path.join(base, name)
+                hit = _inside(real, target) is not None
+            else:
+                hit = entry is not None and _identity(full) == entry[:2] and _entry(full) == entry
+            if hit and os.path.isfile(full) and not looks_binary(full):  # as the read: regular, not binary
                 return True
     return False
 

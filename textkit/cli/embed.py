@@ -360,8 +360,8 @@ def eval_pairs(
         from ..output import check_output_file
 
         check_output_file(output)  # before the work, not after it
-        check_not_an_input(output, [pairs_path] + ([fit_on] if fit_on != "pairs" else []),
-                           side=side_inputs({"spec": spec}))
+    check_not_an_input(output, [pairs_path] + ([fit_on] if fit_on != "pairs" else []),  # stdout too
+                       side=side_inputs({"spec": spec}))
     if fmt is None:
         fmt = "json" if format_of_name(output) == "jsonl" else "text"
     pairs = read_pairs(pairs_path, encoding=encoding, strict=strict)

@@ -343,8 +343,8 @@ def output_options(f: Callable) -> Callable:
 
         if output is not None and output != "-":
             check_output_file(output)  # before the work, not after it
-            check_not_an_input(output, kwargs["corpus"].sources if "corpus" in kwargs else (),
-                               side=side_inputs(kwargs))
+        check_not_an_input(output, kwargs["corpus"].sources if "corpus" in kwargs else (),  # stdout too
+                           side=side_inputs(kwargs))
         named = format_of_name(output)
         if fmt is None:
             fmt = named or "tsv"

@@ -329,11 +329,11 @@ def export(store, dest, fmt):
     """
     if fmt == "word2vec-binary" and dest in (None, "-"):
         raise UsageError("--format word2vec-binary needs -o FILE")
-    if dest not in (None, "-"):
-        from ..output import check_not_an_input, check_output_file
+    from ..output import check_not_an_input, check_output_file
 
+    if dest not in (None, "-"):
         check_output_file(dest)  # before the work, not after it
-        check_not_an_input(dest, (), side=side_inputs({"store": store}))  # None: the bundled store
+    check_not_an_input(dest, (), side=side_inputs({"store": store}))  # None: the bundled store; stdout too
     vec = open_vectors(store, other="give STORE to export others")
     n = export_vectors(vec, dest, format=fmt)
     if dest not in (None, "-"):
