@@ -1088,3 +1088,19 @@ def test_standard_streams_that_are_an_input_are_refused(tmp_path, shell):
     assert done.returncode == 2 and err.count("\n") == 1, err
     assert "which the run reads: it would read what it writes" in err or "-o c.txt is standard input" in err, err
     assert (tmp_path / "c.txt").read_text(encoding="utf-8") == "今天天气不错\n"
+
+
+def test_a_hard_link_to_an_input_may_be_the_output(tmp_path, monkeypatch):
+    """Another directory entry of the same file: the output's rename replaces that entry only, so the
+    input is read whole and left as it was (a bind mount, one entry seen twice, is refused)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "o").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("今天\n", encoding="utf-8")
+    os.link(tmp_path / "d" / "a.txt", tmp_path / "o" / "b.txt")
+    for inputs in (["d/*.txt"], ["d"], ["d/a.txt"]):
+        (tmp_path / "o" / "b.txt").unlink(missing_ok=True)
+        os.link(tmp_path / "d" / "a.txt", tmp_path / "o" / "b.txt")
+        assert run_main("count", *inputs, "--tokenizer", "char", "-o", "o/b.txt")[0] == 0
+        assert (tmp_path / "d" / "a.txt").read_text(encoding="utf-8") == "今天\n"
+        assert (tmp_path / "o" / "b.txt").read_text(encoding="utf-8") == "今\t1\n天\t1\n"
