@@ -1104,3 +1104,30 @@ def test_a_hard_link_to_an_input_may_be_the_output(tmp_path, monkeypatch):
         assert run_main("count", *inputs, "--tokenizer", "char", "-o", "o/b.txt")[0] == 0
         assert (tmp_path / "d" / "a.txt").read_text(encoding="utf-8") == "今天\n"
         assert (tmp_path / "o" / "b.txt").read_text(encoding="utf-8") == "今\t1\n天\t1\n"
+
+
+def test_standard_output_is_compared_by_inode_and_by_what_the_cli_writes_to(tmp_path):
+    """Behind standard output even a hard link to an input is refused: the shell appends to the file
+    itself, no rename leaves the input whole. A program that calls the CLI with sys.stdout redirected
+    elsewhere is not refused for its own descriptor 1."""
+    (tmp_path / "c.txt").write_text("今天天气不错\n", encoding="utf-8")
+    os.link(tmp_path / "c.txt", tmp_path / "hl.txt")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(f'"{sys.executable}" -m textkit count --tokenizer char c.txt >> hl.txt', shell=True,
+                          cwd=tmp_path, capture_output=True, timeout=120, env=env)
+    assert done.returncode == 2 and "which the run reads" in done.stderr.decode()
+    assert (tmp_path / "c.txt").read_text(encoding="utf-8") == "今天天气不错\n"
+    (tmp_path / "hl.txt").unlink()
+    script = ("import contextlib, io, sys\n"
+              "from textkit.cli.main import main\n"
+              "buffer = io.StringIO()\n"
+              "with contextlib.redirect_stdout(buffer):\n"
+              "    try:\n"
+              "        main(['count', '--tokenizer', 'char', '.'])\n"
+              "    except SystemExit as exc:\n"
+              "        code = exc.code\n"
+              "sys.stderr.write(f'{code} {len(buffer.getvalue())}')\n")
+    done = subprocess.run(f'"{sys.executable}" -c "$SCRIPT" > run.log', shell=True, cwd=tmp_path,
+                          capture_output=True, timeout=120, env={**env, "SCRIPT": script})
+    code, written = done.stderr.decode().split()[-2:]
+    assert code in ("0", "None") and int(written) > 0, done.stderr.decode()

@@ -168,7 +168,7 @@ def check_output_file(path: str) -> None:
 
 
 def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], option: str = "-o",
-                       side: Iterable[Optional[str]] = ()) -> None:
+                       side: Iterable[Optional[str]] = (), *, _same_inode: bool = False) -> None:
     """Refuse an output ``path`` that the run reads, warn of one that a later run would read.
 
     ``sources`` are corpora (files, folders, patterns); ``side`` the other files
@@ -180,23 +180,28 @@ def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], op
     A warning when ``path`` does not exist yet but a source folder or pattern
     would read it: the next run over the same inputs would.  None (an option
     not given) and ``-`` are passed over; ``option`` names the output's option.
+    Files are compared by directory entry (:func:`_entry`), or, for an output
+    the shell opened (standard output, ``/dev/fd/N``: ``_same_inode``), by inode.
     An input folder is listed once, and only when the output exists; no file is
     opened but the output's own.
     """
     sources = [str(s) for s in sources if s is not None]
-    fd = 1 if _is_stdout(path) else descriptor_of(str(path))
-    if fd is not None:  # standard output or a descriptor: a file the shell opened (> or >>) can be an input
-        _check_descriptor(fd, "standard output" if _is_stdout(path) else f"{option} {path}", sources, side)
+    fd = _stdout_descriptor() if _is_stdout(path) else descriptor_of(str(path))
+    if fd is not None or _is_stdout(path):  # a file the shell opened (> or >>) can be an input
+        if fd is not None:
+            _check_descriptor(fd, "standard output" if _is_stdout(path) else f"{option} {path}", sources, side)
         return
     if is_special_file(str(path)):
         return
     target = os.path.realpath(str(path))
     exists = os.path.exists(target)
-    if exists and "-" in sources and _entry(_STDIN_PATH) == _entry(target) is not None:
+    key = None if not exists or os.path.isdir(target) else \
+        _identity(target) if _same_inode else _entry(target)  # what "the same file" means here
+    if key is not None and "-" in sources and _same(_STDIN_PATH, key):
         raise UsageError(f"{option} {path} is standard input: the run would read it and then replace it with its "
                          "results; give another name")
     for source in (s for s in sources if s != "-"):
-        how = _read_through(str(path), target, exists, source)
+        how = _read_through(str(path), target, exists, source, key)
         if how is not None and exists:
             raise UsageError(f"{option} {path} is {how}: the run would read it and then replace it with its "
                              "results; give another name")
@@ -207,8 +212,8 @@ def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], op
         return
     for item in (str(s) for s in side if s is not None and str(s) != "-"):
         real = os.path.realpath(item)
-        how = "is" if real == target else "lies in" if _inside(target, real) else "holds" if _inside(real, target) \
-            else None
+        how = "is" if real == target or (key is not None and _same(item, key)) else "lies in" \
+            if _inside(target, real) else "holds" if _inside(real, target) else None
         if how is not None:
             raise UsageError(f"{option} {path} {how} {item}, which the run reads: it would be replaced with the "
                              "results; give another name")
@@ -217,10 +222,21 @@ def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], op
 _STDIN_PATH = "/proc/self/fd/0"
 
 
+def _stdout_descriptor() -> Optional[int]:
+    """The descriptor behind ``sys.stdout`` (what the CLI writes to; not always 1 in a process that
+    redirected it), or None when it has none (a StringIO, a notebook)."""
+    try:
+        return sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError, io.UnsupportedOperation):
+        return None
+
+
 def _check_descriptor(fd: int, name: str, sources: list, side: Iterable[Optional[str]]) -> None:
     """:func:`check_not_an_input` for an output written to descriptor ``fd``: refused when the
-    descriptor is a regular file that the run reads (``textkit embed e.txt >> e.txt`` would read
-    its own output without end; ``cat`` refuses it the same way)."""
+    descriptor is a regular file that the run reads, whatever name reaches it (``textkit embed
+    e.txt >> e.txt`` would read its own output without end; ``cat`` refuses it the same way).
+    The shell opened it already, so even an empty one (``>``) is refused: a command that streams
+    would read back what it writes."""
     import stat
 
     try:
@@ -232,7 +248,7 @@ def _check_descriptor(fd: int, name: str, sources: list, side: Iterable[Optional
     if not os.path.isfile(target):  # no /proc here, or the file is gone
         return
     try:
-        check_not_an_input(target, sources, name, side)
+        check_not_an_input(target, sources, name, side, _same_inode=True)
     except UsageError:
         raise UsageError(f"{name} is {target}, which the run reads: it would read what it writes; write to "
                          "another file") from None
@@ -251,13 +267,21 @@ def _entry(path: str) -> Optional[tuple]:
     return (st.st_dev, st.st_ino, folder.st_dev, folder.st_ino, os.path.basename(real))
 
 
+def _same(path: str, key: tuple) -> bool:
+    """Whether ``path`` is the file ``key`` names (an :func:`_identity` or an :func:`_entry`): one stat
+    for most files, the entry's only when the inode is the same."""
+    if _identity(path) != key[:2]:
+        return False
+    return len(key) == 2 or _entry(path) == key
+
+
 def _inside(path: str, folder: str) -> Optional[str]:
     """``path`` relative to ``folder`` when it lies strictly inside it (both real paths), else None."""
     rel = os.path.relpath(path, folder)
     return None if rel in (os.curdir, os.pardir) or rel.startswith(os.pardir + os.sep) else rel
 
 
-def _read_through(path: str, target: str, exists: bool, source: str) -> Optional[str]:
+def _read_through(path: str, target: str, exists: bool, source: str, key: Optional[tuple] = None) -> Optional[str]:
     """How a read of corpus ``source`` takes ``target`` (the real path of ``path``), or None if it does not.
 
     A folder reads the files below it but hidden ones (and binary ones, skipped),
@@ -265,21 +289,22 @@ def _read_through(path: str, target: str, exists: bool, source: str) -> Optional
     files below a folder it matches.  An existing output is checked against
     what the read would open (:func:`_folder_takes`: one listing, no file
     opened but the output); one still to be written, by the rules alone.
+    ``key`` says which file an existing output is (:func:`_same`); None for a folder.
     """
-    real = os.path.realpath(source)
     if os.path.isdir(source):
+        real = os.path.realpath(source)
         if exists and os.path.isdir(target) and _inside(real, target):
             return f"holding the input folder {source}"
         if exists:
-            return f"inside the input folder {source}" if _folder_takes(source, target) else None
+            return f"inside the input folder {source}" if _folder_takes(source, target, key) else None
         rel = _inside(target, real)
         if rel is None or any(part.startswith(".") for part in rel.split(os.sep)) or _binary_name(path):
             return None
         return f"inside the input folder {source}"
-    if os.path.exists(source):
-        if real == target or (exists and _entry(source) == _entry(target) is not None):
+    if os.path.exists(source):  # a file: one stat against an existing output file
+        if key is not None and _same(source, key):
             return "also an input"
-        if exists and os.path.isdir(target) and _inside(real, target):
+        if exists and key is None and os.path.isdir(target) and _inside(os.path.realpath(source), target):
             return f"holding the input {source}"
         return None
     if not set("*?[") & set(source):
@@ -290,18 +315,17 @@ def _read_through(path: str, target: str, exists: bool, source: str) -> Optional
 
     walked: set = set()  # real folders listed already: ** matches every folder below the first
     is_dir = os.path.isdir(target)
-    entry = None if is_dir else _entry(target)
     for match in glob.glob(source, recursive=True):
         if os.path.isdir(match):
             found = os.path.realpath(match)
             if _walked_over(found, walked):
                 continue
             walked.add(found)
-            if _folder_takes(match, target, entry):
+            if _folder_takes(match, target, key):
                 return f"matched by the input pattern {source}"
         elif is_dir and os.path.isfile(match) and _inside(os.path.realpath(match), target):
             return f"matched by the input pattern {source}"
-        elif not is_dir and _identity(match) == entry[:2] and _entry(match) == entry:  # one stat for most
+        elif key is not None and _same(match, key):
             return f"matched by the input pattern {source}"
     return None
 
@@ -328,16 +352,17 @@ def _identity(path: str) -> Optional[tuple]:
     return (st.st_dev, st.st_ino)
 
 
-def _folder_takes(folder: str, target: str, entry: Optional[tuple] = None) -> bool:
-    """Whether reading ``folder`` opens the file ``target`` (a real path; ``entry`` its :func:`_entry`)
-    as text, or, when ``target`` is a folder, files inside it: a regular file below it reached
-    without hidden names, directly or through a symbolic link (or a bind mount), and not binary (the
-    read skips those).  Lists the folder once; opens only the files that are ``target`` or lie in it."""
+def _folder_takes(folder: str, target: str, key: Optional[tuple] = None) -> bool:
+    """Whether reading ``folder`` opens the file ``target`` (a real path; ``key`` says which file it is,
+    see :func:`_same`) as text, or, when ``target`` is a folder, files inside it: a regular file below
+    it reached without hidden names, directly or through a symbolic link (or a bind mount), and not
+    binary (the read skips those).  Lists the folder once; opens only the files that are ``target`` or
+    lie in it."""
     from .corpus import looks_binary
 
     is_dir = os.path.isdir(target)
-    if not is_dir and entry is None:
-        entry = _entry(target)
+    if not is_dir and key is None:
+        key = _entry(target)
     for dirpath, dirnames, filenames in os.walk(folder):  # as corpus._walk: symbolic links to folders not followed
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         base = os.path.realpath(dirpath) if is_dir else ""
@@ -349,7 +374,7 @@ def _folder_takes(folder: str, target: str, entry: Optional[tuple] = None) -> bo
                 real = os.path.realpath(full) if os.path.islink(full) else os.path.join(base, name)
                 hit = _inside(real, target) is not None
             else:
-                hit = entry is not None and _identity(full) == entry[:2] and _entry(full) == entry
+                hit = key is not None and _same(full, key)
             if hit and os.path.isfile(full) and not looks_binary(full):  # as the read: regular, not binary
                 return True
     return False
