@@ -311,7 +311,7 @@ class Corpus:
             if src == STDIN:
                 out.append((STDIN, False))
             elif os.path.isdir(src):
-                found = _walk(src)
+                found = folder_files(src)
                 if not found:
                     raise CorpusError(f"{src}: directory holds no files")
                 out.extend((path, True) for path in found)
@@ -325,10 +325,10 @@ class Corpus:
                 for match in glob.glob(src, recursive=True):
                     if os.path.isdir(match):
                         root = os.path.normpath(match)
-                        if _walked_over(root, walked):
+                        if walked_over(root, walked):
                             continue
                         walked.add(root)
-                        for path in _walk(match):
+                        for path in folder_files(match):
                             found.setdefault(os.path.normpath(path), (path, True))
                     elif os.path.isfile(match):
                         found[os.path.normpath(match)] = (match, False)
@@ -499,8 +499,8 @@ def looks_binary(path: str) -> bool:
         return False
 
 
-def _walked_over(folder: str, walked: set) -> bool:
-    """Whether :func:`_walk` of one of the ``walked`` folders (normalised paths) lists the files of
+def walked_over(folder: str, walked: set) -> bool:
+    """Whether :func:`folder_files` of one of the ``walked`` folders (normalised paths) lists the files of
     ``folder``: it is one of them, or lies below one with no hidden name and no symbolic link
     between (the walk skips the first and does not follow the second; ``**`` follows links).
     One look-up per level."""
@@ -514,7 +514,7 @@ def _walked_over(folder: str, walked: set) -> bool:
         path = parent
 
 
-def _walk(root: str) -> List[str]:
+def folder_files(root: str) -> List[str]:
     """Regular files below ``root``, recursively, sorted by path; hidden entries skipped.
 
     A folder that cannot be listed is an error (``os.walk`` would skip it, and a

@@ -313,12 +313,14 @@ def _read_through(path: str, target: str, exists: bool, source: str, key: Option
         return f"matched by the input pattern {source}" if _matches_pattern(path, source) else None
     import glob
 
+    from .corpus import walked_over
+
     walked: set = set()  # real folders listed already: ** matches every folder below the first
     is_dir = os.path.isdir(target)
     for match in glob.glob(source, recursive=True):
         if os.path.isdir(match):
             found = os.path.realpath(match)
-            if _walked_over(found, walked):
+            if walked_over(found, walked):
                 continue
             walked.add(found)
             if _folder_takes(match, target, key):
@@ -328,19 +330,6 @@ def _read_through(path: str, target: str, exists: bool, source: str, key: Option
         elif key is not None and _same(match, key):
             return f"matched by the input pattern {source}"
     return None
-
-
-def _walked_over(folder: str, walked: set) -> bool:
-    """Whether a walk of one of the ``walked`` folders (real paths) lists ``folder``'s files: it is
-    one of them, or lies below one with no hidden name between.  One look-up per level."""
-    path = folder
-    while True:
-        if path in walked:
-            return True
-        parent = os.path.dirname(path)
-        if parent == path or os.path.basename(path).startswith("."):
-            return False
-        path = parent
 
 
 def _identity(path: str) -> Optional[tuple]:
@@ -358,25 +347,24 @@ def _folder_takes(folder: str, target: str, key: Optional[tuple] = None) -> bool
     it reached without hidden names, directly or through a symbolic link (or a bind mount), and not
     binary (the read skips those).  Lists the folder once; opens only the files that are ``target`` or
     lie in it."""
-    from .corpus import looks_binary
+    from .corpus import folder_files, looks_binary
 
     is_dir = os.path.isdir(target)
     if not is_dir and key is None:
         key = _entry(target)
-    for dirpath, dirnames, filenames in os.walk(folder):  # as corpus._walk: symbolic links to folders not followed
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        base = os.path.realpath(dirpath) if is_dir else ""
-        for name in filenames:
-            if name.startswith("."):
-                continue
-            full = os.path.join(dirpath, name)
-            if is_dir:
-                real = os.path.realpath(full) if os.path.islink(full) else os.path.join(base, name)
-                hit = _inside(real, target) is not None
-            else:
-                hit = key is not None and _same(full, key)
-            if hit and os.path.isfile(full) and not looks_binary(full):  # as the read: regular, not binary
-                return True
+    real_folders: dict = {}  # folder as listed -> its real path
+    for full in folder_files(folder):  # the files the read takes: regular, no hidden name on the way
+        if is_dir:
+            folder_of = os.path.dirname(full)
+            if folder_of not in real_folders:
+                real_folders[folder_of] = os.path.realpath(folder_of)
+            real = os.path.realpath(full) if os.path.islink(full) else \
+                os.path.join(real_folders[folder_of], os.path.basename(full))
+            hit = _inside(real, target) is not None
+        else:
+            hit = key is not None and _same(full, key)
+        if hit and not looks_binary(full):  # binary files the read skips
+            return True
     return False
 
 
