@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from textkit.evaluate import cosine_rows, read_pairs, spearman, tokenize_texts
+from textkit.evaluate import read_pairs, spearman, tokenize_texts
+from textkit.sentences import cosine_rows
 from textkit.sentences import SentenceEncoder
 from textkit.tokenize import TokenizerSpec
 from textkit.vectors import open_vectors

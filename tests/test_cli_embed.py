@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from textkit.evaluate import cosine_rows, pearson, spearman
+from textkit.evaluate import pearson, spearman
+from textkit.sentences import cosine_rows
 from textkit.vectors import save_store
 from textkit.whitening import Whitening
 

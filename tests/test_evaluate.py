@@ -93,3 +93,46 @@ def test_read_pairs_names_the_file_of_a_folder_that_holds_the_bad_line(tmp_path)
     (folder / "b.tsv").write_text("a\tb\t1\nonly two\tfields\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"pairs/b\.tsv, line 2: expected 3 tab-separated fields"):
         read_pairs(str(folder))
+
+
+def test_cosine_of_identical_rows_is_exactly_one_and_of_opposite_rows_minus_one():
+    """The float quotient misses ±1 by rounding noise that differs from vector to vector, which
+    would rank mathematically tied pairs (same bag of words) by that noise."""
+    from textkit.sentences import EMPTY_COSINE, cosine_rows
+
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(300, 24)) * rng.uniform(0.1, 10, size=(300, 1))
+    naive = np.einsum("ij,ij->i", a, a) / (np.linalg.norm(a, axis=1) ** 2)
+    assert (naive != 1.0).any()  # the noise this guards against is there
+    assert (cosine_rows(a, a) == 1.0).all()
+    assert (cosine_rows(a, -a) == -1.0).all()
+    b = rng.normal(size=a.shape)
+    want = np.einsum("ij,ij->i", a, b) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    np.testing.assert_allclose(cosine_rows(a, b), want, rtol=0, atol=1e-15)
+    a[3] = 0.0
+    assert cosine_rows(a, a)[3] == EMPTY_COSINE
+
+
+def test_eval_and_sim_tie_texts_with_the_same_words(tmp_path):
+    """A text and any reordering of it have one sentence vector: such pairs score exactly 1 in
+    ``eval`` and in ``sim --pairs``, so they are ranked as ties, not by rounding noise."""
+    from textkit.evaluate import evaluate_pairs
+    from textkit.pair_scoring import PairJob, score_pairs_file
+    from textkit.sentences import EncoderSpec, SentenceEncoder
+    from textkit.tokenize import TokenizerSpec
+    from textkit.vectors import open_vectors, save_store
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(40)]
+    save_store(tmp_path / "store", words, rng.normal(size=(40, 48)).astype(np.float32))
+    texts = [list(rng.choice(words, size=rng.integers(2, 7))) for _ in range(200)]
+    lines = [f"{' '.join(t)}\t{' '.join(rng.permutation(t))}\t{k % 2}" for k, t in enumerate(texts)]
+    (tmp_path / "same.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = SentenceEncoder(open_vectors(tmp_path / "store")).encode(texts).matrix.astype(np.float64)
+    assert (np.einsum("ij,ij->i", rows, rows) / np.linalg.norm(rows, axis=1) ** 2 != 1.0).any()
+
+    whitespace = TokenizerSpec(kind="whitespace")
+    result = evaluate_pairs(tmp_path / "same.tsv", EncoderSpec(tokenizer=whitespace, vectors=str(tmp_path / "store")))
+    assert (result.scores == 1.0).all() and math.isnan(result.spearman)  # all tied: no ranking
+    job = PairJob(str(tmp_path / "store"), whitespace, metric="cosine")
+    assert {score for _, _, score, _ in score_pairs_file(str(tmp_path / "same.tsv"), job)} == {1.0}

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from textkit.errors import DataError
+from textkit.sentences import cosine_rows
 
 
 @dataclass(frozen=True)
@@ -175,18 +176,6 @@ def tokenize_texts(texts: Sequence[str], tokenizer_spec, *, workers: int = 1) ->
     for part in imap(_tokenize_task, tasks, workers=workers):
         out.extend(part)
     return out
-
-
-def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cosine similarity, float64; where either row is the zero vector (a
-    sentence with no known word) the worst cosine, -1 (``sentences.EMPTY_COSINE``)."""
-    from textkit.sentences import EMPTY_COSINE
-
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    dots = np.einsum("ij,ij->i", a, b)
-    return np.divide(dots, norms, out=np.full_like(dots, EMPTY_COSINE), where=norms > 0)
 
 
 def _whitening_for(

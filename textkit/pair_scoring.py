@@ -71,6 +71,8 @@ class SentenceCosine:
 
     def scores(self, token_pairs: Sequence[tuple[Sequence[str], Sequence[str]]]):
         """(cosines float64, valid mask, known tokens, total tokens) of a batch of pairs."""
+        from textkit.sentences import cosine_rows
+
         n = len(token_pairs)
         batch = self.encoder.encode([t for pair in token_pairs for t in pair])
         matrix = np.asarray(batch.matrix, dtype=np.float64)
@@ -78,10 +80,9 @@ class SentenceCosine:
             matrix = self.whitening.transform(matrix)
         left, right = matrix[0::2], matrix[1::2]
         known = np.asarray(batch.known).reshape(n, 2)
-        norms = np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1)
-        valid = (known > 0).all(axis=1) & (norms > 0)
-        cos = np.full(n, self.error_value)
-        cos[valid] = np.einsum("ij,ij->i", left[valid], right[valid]) / norms[valid]
+        cos = cosine_rows(left, right)
+        valid = (known > 0).all(axis=1) & (np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1) > 0)
+        cos[~valid] = self.error_value
         return cos, valid, int(np.sum(batch.known)), int(np.sum(batch.total))
 
 

@@ -63,6 +63,27 @@ WEIGHTINGS = (None, "sif")
 EMPTY_COSINE = -1.0
 
 
+def cosine_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity a_i · b_i / (‖a_i‖ ‖b_i‖), float64 in [-1, 1].
+
+    Where either row is the zero vector (a sentence with no known word) the
+    worst cosine, :data:`EMPTY_COSINE`.  Two identical rows give exactly 1 (and
+    opposite rows -1): the quotient computed in floating point misses it by up to a few 1e-16, and
+    differently for each vector, so pairs that are mathematically tied (two
+    sentences with the same bag of words, e.g. paraphrases by word order) would
+    be ranked by rounding noise.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    dots = np.einsum("ij,ij->i", a, b)
+    cos = np.divide(dots, norms, out=np.full_like(dots, EMPTY_COSINE), where=norms > 0)
+    np.clip(cos, -1.0, 1.0, out=cos)
+    cos[(norms > 0) & (a == b).all(axis=1)] = 1.0
+    cos[(norms > 0) & (a == -b).all(axis=1)] = -1.0
+    return cos
+
+
 @dataclass
 class EncodedBatch:
     """matrix: float32 (n, dim) sentence vectors; known / total: int64 (n,) known and all tokens."""
