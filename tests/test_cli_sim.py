@@ -552,4 +552,3 @@ def test_an_index_with_dev_null_stopwords(workdir, tmp_path, monkeypatch):
     assert run("search", "--corpus", "docs.txt", "--stopwords", "/dev/null", "--build-index", "n.npz", *jieba)[0] == 0
     code, out, err = run("search", "北京", "--index", "n.npz", "--stopwords", "/dev/null", *jieba)
     assert "pipe" not in err and "other tokenizer options" not in err
-
