@@ -373,3 +373,20 @@ def test_an_older_index_naming_a_dictionary_by_path(tmp_path, monkeypatch):
         else:
             with pytest.raises(DataError, match="other tokenizer options: stopwords 'gone.txt'"):
                 SearchIndex.load(str(tmp_path / "old.npz"), store, TokenizerSpec(stopwords="sw.txt"))
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+def test_words_with_equal_vectors_tie_at_distance_zero_as_brute_force_finds(normalize):
+    """Two words with one vector are at distance 0; the bound must be 0 too, not the square root of
+    the Gram form's rounding (2e-8, above the pruning tolerance), or the tie on line number is lost."""
+    from textkit.vectors import Vectors
+
+    for seed in range(12):
+        matrix = np.random.default_rng(seed).standard_normal((50, 144)).astype(np.float32)
+        matrix[1] = matrix[0]
+        vectors = Vectors([f"w{i}" for i in range(50)], matrix)
+        index = SearchIndex.from_texts(["w1", "w0"] + [f"w{i}" for i in range(2, 50)], vectors, str.split)
+        for k in (1, 2):
+            pruned = search(index, ["w0"], k=k, metric="wmd", normalize=normalize).hits
+            brute = search(index, ["w0"], k=k, metric="wmd", normalize=normalize, prune=False).hits
+            assert pruned == brute and pruned[0].line == 1 and pruned[0].distance == 0.0

@@ -61,8 +61,8 @@ from .corpus import file_stamp
 from .archive import read_npz
 from .errors import DataError, UsageError, numpy_file_problem
 from .tokenize import as_token_lists
-from .transport import (OOV_POLICIES, EmptyBagError, RowTable, Transport, distinct_counts, piece_finder,
-                        token_rows)
+from .transport import (OOV_POLICIES, EmptyBagError, RowTable, Transport, distinct_counts, euclidean_costs,
+                        piece_finder, token_rows)
 
 log = logging.getLogger("textkit.search")
 
@@ -513,12 +513,12 @@ def _query_costs(index: SearchIndex, transport: Transport, query, metric: str, n
     """Cost matrix (len(query), V) between the query words and every word the index uses."""
     vocab, _, rows, _, _ = index._vocabulary_rows(metric, normalize)
     gram = query.rows @ rows.T
-    if metric == "wrd":
-        cost = np.maximum(1.0 - gram, 0.0)
-    else:
-        sq = index._vocabulary_sq(metric, normalize)
-        cost = np.sqrt(np.maximum(query.sq[:, None] + sq[None, :] - 2.0 * gram, 0.0))
-    cost[query.ids[:, None] == vocab[None, :]] = 0.0
+    same = query.ids[:, None] == vocab[None, :]
+    if metric != "wrd":  # as Transport.cost computes it, so that no bound exceeds the exact value by rounding
+        return euclidean_costs(query.rows, rows, query.sq, index._vocabulary_sq(metric, normalize), gram, same,
+                               bool(same.any()))
+    cost = np.maximum(1.0 - gram, 0.0)
+    cost[same] = 0.0
     return cost
 
 
