@@ -344,3 +344,12 @@ def test_tokenizers_share_a_segmenter_and_few_are_kept(tmp_path):
         get_tokenizer(TokenizerSpec(min_len=n))
     assert len(tokenize._TOKENIZERS) == tokenize._KEPT_TOKENIZERS
     assert get_tokenizer(TokenizerSpec()).tokens("今天天气不错") == base.tokens("今天天气不错")
+
+
+def test_a_number_is_a_known_word_only_when_jieba_keeps_it_whole():
+    """discover --new-only drops known words; full-width and other digits jieba cuts one by one."""
+    tok = get_tokenizer(TokenizerSpec())
+    for number in ["7", "123", "2024", "１２３", "２０２４", "٣٣", "²³"]:
+        kept_whole = jieba.lcut(f"价格{number}元") == ["价格", number, "元"]
+        assert tok.known_word(number) == kept_whole, number
+    assert not tok.known_word("１２３") and tok.known_word("2024") and tok.known_word("北京")

@@ -609,8 +609,9 @@ class Tokenizer:
 
     def known_word(self, word: str) -> bool:
         """True when ``word`` is no new word for jieba: its dictionary (with the user dictionary)
-        holds it, or it is a number (a run of digits, which jieba keeps whole without a dictionary)."""
-        return word.isdigit() or self.in_dictionary(word)
+        holds it, or it is a number (a run of ASCII digits, which jieba keeps whole without a
+        dictionary; full-width or other digits it cuts one by one, so those may be new words)."""
+        return (word.isascii() and word.isdigit()) or self.in_dictionary(word)
 
 
 
