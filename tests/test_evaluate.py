@@ -136,3 +136,11 @@ def test_eval_and_sim_tie_texts_with_the_same_words(tmp_path):
     assert (result.scores == 1.0).all() and math.isnan(result.spearman)  # all tied: no ranking
     job = PairJob(str(tmp_path / "store"), whitespace, metric="cosine")
     assert {score for _, _, score, _ in score_pairs_file(str(tmp_path / "same.tsv"), job)} == {1.0}
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-160, 1.0, 1e160, 1e300])
+def test_pearson_of_tiny_or_huge_scores_matches_scipy(scale):
+    x = np.array([1.0, -1.0, 0.0, 2.5]) * scale
+    y = [1.0, 2.0, 4.0, 3.0]
+    assert pearson(x, y) == pytest.approx(stats.pearsonr(x / scale, y)[0], abs=1e-12)
+    assert math.isnan(pearson([scale] * 4, y))

@@ -49,13 +49,21 @@ def _as_pair_arrays(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray,
     return a, b
 
 
+def _centred_unit_scale(v: np.ndarray) -> np.ndarray:
+    """v - mean(v), computed on v / max|v| so that no sum of squares overflows or underflows
+    (r does not change with the scale; scores of 1e300 or 1e-300 gave inf or 0 otherwise)."""
+    top = float(np.max(np.abs(v)))
+    if top > 0 and math.isfinite(top):
+        v = v / top
+    return v - v.mean()
+
+
 def pearson(x: Sequence[float], y: Sequence[float]) -> float:
     """Pearson's r (see module docstring); NaN for fewer than 2 values or a constant side."""
     a, b = _as_pair_arrays(x, y)
     if a.size < 2:
         return float("nan")
-    a = a - a.mean()
-    b = b - b.mean()
+    a, b = _centred_unit_scale(a), _centred_unit_scale(b)
     denom = math.sqrt(float(a @ a) * float(b @ b))
     if denom == 0.0:
         return float("nan")
