@@ -195,6 +195,10 @@ def test_neighbors_min_count_needs_counts(tmp_path, text_file):
         ),
         (["vectors", "export", "{tmp}/spaced", "--format", "word2vec-binary"], 2, "needs -o FILE"),
         (["vectors", "train", "{tmp}/tiny.txt", "--window", "0", "-o", "{tmp}/out"], 2, "--window"),
+        (["vectors", "train", "{tmp}/tiny.txt", "--seed", "-1", "-o", "{tmp}/out"], 2, "--seed"),
+        (["vectors", "train", "{tmp}/tiny.txt", "--seed", str(2**32), "-o", "{tmp}/out"], 2, "--seed"),
+        (["vectors", "train", "{tmp}/tiny.txt", "--power", "nan", "-o", "{tmp}/out"], 2, "--power"),
+        (["vectors", "train", "{tmp}/tiny.txt", "--power", "1e308", "-o", "{tmp}/out"], 2, "--power"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, args, code, message):

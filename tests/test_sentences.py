@@ -166,8 +166,9 @@ def test_bad_settings_are_usage_errors():
         SentenceEncoder(store, pooling="max")
     with pytest.raises(UsageError):
         SentenceEncoder(store, weighting="tfidf")
-    with pytest.raises(UsageError):
-        SentenceEncoder(store, weighting="sif", sif_a=0)
+    for a in (0, -1.0, float("nan"), float("inf")):  # inf made every weight NaN, written as NaN vectors
+        with pytest.raises(UsageError):
+            SentenceEncoder(store, weighting="sif", sif_a=a)
     with pytest.raises(UsageError):
         SentenceEncoder(store, weighting="sif", counts={})
 

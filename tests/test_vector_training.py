@@ -256,8 +256,18 @@ def test_corpus_too_small_for_dim(tmp_path):
         )
 
 
+def test_a_tiny_corpus_the_truncated_svd_gives_up_on_is_decomposed_whole(tmp_path):
+    """PROPACK raised LinAlgError ("did not converge") on two words and --dim 1."""
+    (tmp_path / "two.txt").write_text("你好 世界\n", encoding="utf-8")
+    vectors, _ = train_vectors(Corpus([str(tmp_path / "two.txt")]), tokenizer_spec=WS,
+                               options=TrainingOptions(min_count=1, dim=1))
+    matrix = np.asarray(vectors.matrix)
+    assert sorted(vectors.words) == ["世界", "你好"] and matrix.shape == (2, 1) and np.isfinite(matrix).all()
+
+
 def test_bad_options():
-    for bad in (dict(dim=0), dict(window=0), dict(window=21), dict(min_count=0), dict(alpha=0)):
+    for bad in (dict(dim=0), dict(window=0), dict(window=21), dict(min_count=0), dict(alpha=0),
+                dict(power=float("nan")), dict(power=-0.5), dict(power=1e308), dict(seed=-1), dict(seed=2**32)):
         with pytest.raises(UsageError):
             TrainingOptions(**bad).check()
 

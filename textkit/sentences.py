@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -125,8 +126,8 @@ class SentenceEncoder:
             raise UsageError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         if weighting not in WEIGHTINGS:
             raise UsageError(f"weighting must be 'sif' or none, got {weighting!r}")
-        if not sif_a > 0:
-            raise UsageError(f"the SIF constant a must be positive, got {sif_a}")
+        if not 0 < sif_a < math.inf:
+            raise UsageError(f"the SIF constant a must be a positive number, got {sif_a}")
         self.vectors = vectors
         self.pooling = pooling
         self.weighting = weighting

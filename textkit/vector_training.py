@@ -84,6 +84,10 @@ class TrainingOptions:
             raise UsageError("min_count (--min-count) must be at least 1")
         if not 0 < self.alpha <= 1:
             raise UsageError("alpha (context smoothing) must be in (0, 1]")
+        if not 0 <= self.power <= 1:  # also refuses NaN; S^p beyond 1 only stretches the top dimensions
+            raise UsageError(f"power (--power) must be between 0 and 1, got {self.power}")
+        if not 0 <= self.seed < 2**32:
+            raise UsageError(f"seed (--seed) must be between 0 and {2**32 - 1}, got {self.seed}")
         if self.limit is not None and self.limit < 1:
             raise UsageError("limit (--limit) must be at least 1")
         if self.dtype not in ("float32", "float16", "int8"):
@@ -322,10 +326,17 @@ def one_blas_thread():
             setter(n)
 
 
+_DENSE_SVD_MAX = 2000  # a matrix this small is decomposed whole when the truncated SVD fails
+
+
 def svd_vectors(
     matrix: sparse.spmatrix, dim: int, power: float = 0.5, seed: int = 0
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """(W = U S^power as float32 (n, dim), singular values descending) of a float32 matrix."""
+    """(W = U S^power as float32 (n, dim), singular values descending) of a float32 matrix.
+
+    A truncated SVD (PROPACK); a matrix of at most 2,000 rows or columns on which it does not
+    converge (seen on two words and one dimension) is decomposed whole instead.
+    """
     from scipy.sparse.linalg import svds
 
     m = sparse.csr_matrix(matrix, dtype=np.float32)
@@ -334,8 +345,14 @@ def svd_vectors(
             f"--dim {dim} needs more than {dim} words; use --dim {max(1, min(m.shape) - 1)} or less"
         )
     v0 = np.random.default_rng(seed).standard_normal(m.shape[0]).astype(np.float32)
-    with one_blas_thread():
-        u, s, _ = svds(m, k=dim, solver="propack", v0=v0, random_state=seed)
+    try:
+        with one_blas_thread():
+            u, s, _ = svds(m, k=dim, solver="propack", v0=v0, random_state=seed)
+    except np.linalg.LinAlgError as exc:  # PROPACK gives up on some tiny or degenerate matrices
+        if min(m.shape) > _DENSE_SVD_MAX:
+            raise DataError(f"the truncated SVD did not converge ({exc}); try another --dim or --seed") from None
+        u, s, _ = np.linalg.svd(m.toarray().astype(np.float64), full_matrices=False)
+        u, s = u[:, :dim], s[:dim]
     order = np.argsort(-s, kind="stable")
     u, s = u[:, order], s[order]
     pivot = np.argmax(np.abs(u), axis=0)

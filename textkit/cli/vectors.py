@@ -133,7 +133,7 @@ def convert(source, dest, fmt, limit, dtype, encoding):
     type=float,
     default=0.5,
     show_default=True,
-    help="Weight of the singular values: vectors = U S^power.",
+    help="Weight of the singular values: vectors = U S^power, power between 0 and 1.",
 )
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the SVD start vector."
