@@ -367,3 +367,12 @@ def test_patterns_read_what_walking_every_match_reads(tmp_path, monkeypatch, pat
     os.symlink(".h", tmp_path / "a" / "lh")
     os.symlink("../elsewhere", tmp_path / "a" / "lnk")
     assert Corpus([pattern]).files() == reference_pattern_files(pattern)
+
+
+def test_jsonl_record_nested_too_deep_is_skipped_with_a_warning(tmp_path, caplog):
+    """json.loads raises RecursionError (not ValueError) on arrays nested 100,000 deep."""
+    path = tmp_path / "d.jsonl"
+    path.write_text("[" * 100_000 + "]" * 100_000 + '\n{"text": "乙"}\n', encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="textkit"):
+        assert [r.text for r in Corpus([str(path)], field="text").records()] == ["乙"]
+    assert "d.jsonl:1: not valid JSON" in caplog.text

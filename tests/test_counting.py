@@ -152,3 +152,22 @@ def test_booleans_are_spelled_alike_in_every_format():
     assert written["tsv"] == "1\ttrue\n2\tfalse\n"
     assert written["csv"] == "line,valid\n1,true\n2,false\n"
     assert [json.loads(x)["valid"] for x in written["jsonl"].splitlines()] == [True, False]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("a\t" + "9" * 5000 + "\n", "5,000 digits"),  # int() refuses over 4,300 digits: was a traceback
+    ("[" * 100_000 + "]" * 100_000 + "\n", "got 1 fields"),  # a CSV field over the csv limit: a traceback
+    ('{"word": "a", "count": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "got 1 fields"),  # RecursionError
+], ids=["5000-digits", "csv-field-limit", "json-nesting"])
+def test_a_count_file_of_absurd_rows_is_one_error(tmp_path, content, message):
+    path = tmp_path / "counts.tsv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message):
+        read_counts(str(path))
+
+
+def test_large_counts_merge_and_print(tmp_path):
+    big = "9" * 30
+    (tmp_path / "c.tsv").write_text(f"a\t{big}\n", encoding="utf-8")
+    merged = merge_count_files([str(tmp_path / "c.tsv")] * 3)
+    assert merged.counts["a"] == 3 * int(big)

@@ -471,7 +471,7 @@ class Corpus:
         problem = None
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             problem = "not valid JSON"
         else:
             if not isinstance(obj, dict):

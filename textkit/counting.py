@@ -115,12 +115,17 @@ def count_words(
 
 # -- count files -------------------------------------------------------------
 
+_MAX_COUNT_DIGITS = 30  # far above any corpus (2^64 has 20 digits); sums of many stay printable
+
+
 def _int_field(value: str, where: str, name: str) -> int:
     """A count as ``textkit count`` writes it: ASCII digits only (not "+5", " 6", "5_000" or "٥")."""
     if value.startswith("-") and value[1:].isascii() and value[1:].isdigit():
         raise DataError(f"{where}: {name} {value} is negative")
     if not (value.isascii() and value.isdigit()):
         raise DataError(f"{where}: {name} {value!r} is not a whole number")
+    if len(value.lstrip("0")) > _MAX_COUNT_DIGITS:  # Python refuses to read (and print) such numbers
+        raise DataError(f"{where}: {name} {value[:12]}... has {len(value):,} digits; not a count")
     return int(value)
 
 
@@ -184,7 +189,7 @@ def _count_file_kind(path: str, first: str) -> str:
     if text.startswith("{"):
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
             obj = None
         if isinstance(obj, dict) and "word" in obj:
             return "jsonl"
@@ -196,7 +201,10 @@ def _count_file_kind(path: str, first: str) -> str:
     if base.endswith(".csv") or text in ("word,count", "word,count,df"):
         return "csv"
     if "," in text:
-        row = next(csv.reader([text]), [])
+        try:
+            row = next(csv.reader([text]), [])
+        except csv.Error:  # e.g. a field over the csv module's size limit: not a count row anyway
+            row = []
         if len(row) in (2, 3) and all(field.strip().isdigit() for field in row[1:]):
             return "csv"
     return "tsv"
@@ -210,7 +218,7 @@ def _jsonl_rows(name: str, lines: Iterable[str]) -> Iterable[Tuple[str, Sequence
         try:
             obj = json.loads(line)
             row = [obj["word"], obj["count"]] + ([obj["df"]] if "df" in obj else [])
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise DataError(f"{where}: expected a JSON object with word and count") from None
         if not isinstance(row[0], str):
             raise DataError(f"{where}: word {row[0]!r} is not a string")

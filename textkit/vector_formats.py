@@ -58,6 +58,8 @@ _KIND = {
     "glove": "glove",
 }
 BLOCK_ROWS = 4096
+_BLOCK_BYTES = 64 << 20  # at most this much float32 per block of rows, whatever the dimension
+MAX_DIM = 100_000  # more dimensions than any word vectors file: a wrong header
 _READ_CHUNK = 1 << 20
 _FLOAT32_OVERFLOW = 2.0**128 - 2.0**103  # the smallest double that rounds to float32 inf
 _MAX_WORD_BYTES = 1 << 16
@@ -216,7 +218,14 @@ class VectorFileReader:
             lines = io.BufferedReader(_Prefixed(first, stream), buffer_size=_READ_CHUNK)  # type: ignore[arg-type]
             yield from self._text(lines, first_lineno=1, dim=None)
             return
+        if max(len(header.group(1)), len(header.group(2))) > 12:  # no int() of a 5,000-digit number
+            raise VectorsError(f"{self.name}:1: the header announces {preview(first.decode('ascii', 'replace'), 40)}"
+                               ": not a 'count dim' header")
         count, dim = int(header.group(1)), int(header.group(2))
+        if dim > MAX_DIM:  # before any block of rows is allocated for it
+            raise VectorsError(f"{self.name}:1: the header announces {dim:,} dimensions (at most {MAX_DIM:,}); "
+                               "a wrong header?")
+        self.block_rows = max(1, min(self.block_rows, _BLOCK_BYTES // (4 * dim)))
         if dim < 1:
             raise VectorsError(f"{self.name}:1: the header announces {dim} dimensions")
         if count < 1:
