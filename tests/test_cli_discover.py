@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -181,3 +184,23 @@ def test_a_failed_output_leaves_the_saved_dictionary_as_it_was(sample_path, tmp_
     assert saved.read_text(encoding="utf-8") == "OLD 1\n" and out.read_text(encoding="utf-8") == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.dict", "words.tsv"]
 
+
+
+def test_table_and_dictionary_never_land_in_one_place(sample_path, tmp_path):
+    """-o and --save-dict naming one file left only the dictionary (exit 0); both on standard
+    output mixed dictionary lines into the table; a --save-dict file that standard output was
+    redirected to left the table in the replaced file."""
+    out = tmp_path / "d.tsv"
+    for args in (["-o", out, "--save-dict", out], ["-o", out, "--save-dict", tmp_path / "." / "d.tsv"],
+                 ["--save-dict", "-"]):
+        done = run_textkit("discover", sample_path, "--min-count", "3", *args)
+        assert done.returncode == 2 and b"Traceback" not in done.stderr
+        assert not out.exists()
+    same = tmp_path / "same.tsv"
+    done = subprocess.run(f'{shlex.quote(sys.executable)} -m textkit discover {shlex.quote(str(sample_path))} '
+                          f'--min-count 3 --save-dict {shlex.quote(str(same))} > {shlex.quote(str(same))}',
+                          shell=True, capture_output=True)
+    assert done.returncode == 2 and b"standard output" in done.stderr
+    done = run_textkit("discover", sample_path, "--min-count", "3", "--top", "3", "-o", tmp_path / "t.tsv",
+                       "--save-dict", tmp_path / "t.dict")
+    assert done.returncode == 0 and len((tmp_path / "t.dict").read_text(encoding="utf-8").splitlines()) == 3

@@ -552,3 +552,13 @@ def test_an_index_with_dev_null_stopwords(workdir, tmp_path, monkeypatch):
     assert run("search", "--corpus", "docs.txt", "--stopwords", "/dev/null", "--build-index", "n.npz", *jieba)[0] == 0
     code, out, err = run("search", "北京", "--index", "n.npz", "--stopwords", "/dev/null", *jieba)
     assert "pipe" not in err and "other tokenizer options" not in err
+
+
+def test_an_index_and_the_results_never_land_in_one_place(workdir, tmp_path):
+    corpus = workdir / "corpus.txt"
+    index = tmp_path / "i.npz"
+    code, _, err = run("search", "w1", "--corpus", corpus, "--build-index", index, "-o", index, *store_args(workdir))
+    assert code == 2 and "name one file" in err and not index.exists()
+    code, _, err = run("search", "w1", "--corpus", corpus, "--build-index", "-", "-o", tmp_path / "r.tsv",
+                       *store_args(workdir))
+    assert code == 2 and "--build-index -" in err and not (tmp_path / "r.tsv").exists()

@@ -222,6 +222,39 @@ def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], op
 _STDIN_PATH = "/proc/self/fd/0"
 
 
+def check_distinct_outputs(first: tuple, second: tuple) -> None:
+    """Refuse two outputs of one run, ``(option, path)`` each, that land in one place.
+
+    Both on standard output (None or ``-``) would interleave two tables; two
+    names of one file (the same path, through links or not) would leave only
+    the one written last; a file that is also what standard output was
+    redirected to (``--save-dict d.txt > d.txt``) would leave the table in the
+    replaced file, which no name reaches.  Two hard links are two entries: each
+    output replaces its own.
+    """
+    (name1, path1), (name2, path2) = first, second
+    if _is_stdout(path1) and _is_stdout(path2):
+        raise UsageError(f"{name1} and {name2} both write to standard output; give one of them a file")
+    if _is_stdout(path1) or _is_stdout(path2):
+        fd = _stdout_descriptor()
+        path = str(path2 if _is_stdout(path1) else path1)
+        named = name2 if _is_stdout(path1) else name1
+        try:
+            if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+                return
+            same = _identity(path) == (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+        except OSError:
+            return
+        if same:
+            raise UsageError(f"{named} {path} is also where standard output goes; write them to two files")
+        return
+    path1, path2 = str(path1), str(path2)
+    entry = _entry(path1)
+    if os.path.realpath(path1) == os.path.realpath(path2) or (entry is not None and entry == _entry(path2)):
+        raise UsageError(f"{name1} and {name2} name one file, {path2}: the second would replace the first; "
+                         "give two names")
+
+
 def _stdout_descriptor() -> Optional[int]:
     """The descriptor behind ``sys.stdout`` (what the CLI writes to; not always 1 in a process that
     redirected it), or None when it has none (a StringIO, a notebook)."""

@@ -17,7 +17,7 @@ from ..discovery import (
     write_user_dict,
 )
 from ..ngrams import MAX_N
-from ..output import check_not_an_input, check_output_file, open_output, write_rows
+from ..output import check_distinct_outputs, check_not_an_input, check_output_file, open_output, write_rows
 from ..tokenize import TokenizerSpec, get_tokenizer
 from .options import TextkitCommand, input_options, output_options, workers_option
 
@@ -95,6 +95,7 @@ def discover(corpus, max_n, min_count, min_pmi, min_entropy, min_len, new_only, 
             param_hint="--min-pmi",
         )
     if save_dict:
+        check_distinct_outputs(("-o", output.path), ("--save-dict", save_dict))
         check_output_file(save_dict)  # with -o, before the work: a late failure would leave one of the two
         check_not_an_input(save_dict, corpus.sources, "--save-dict", side=[user_dict])
     options = DiscoverOptions(max_n=max_n, min_count=min_count, min_pmi=min_pmi,

@@ -244,7 +244,7 @@ def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
     from ..sentences import fit_whitening
 
     if uncompressed_name(output).endswith((".npy", ".jsonl", ".json", ".tsv", ".txt")) \
-            or is_compressed_name(output):  # a slip: vectors' names, or a compressed one
+            or is_compressed_name(output) or output == "-":  # a slip: vectors' names, a compressed one, stdout
         raise click.UsageError(f"-o {output}: the parameters are an .npz archive; name the file .npz")
     check_output_file(output)  # before the work, not after it
     check_not_an_input(output, corpus.sources, side=side_inputs({"spec": spec}))

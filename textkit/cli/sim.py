@@ -262,7 +262,7 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
     """
     from .. import search as searching
     from ..corpus import Corpus, one_file
-    from ..output import check_not_an_input, check_output_file, is_compressed_name
+    from ..output import check_distinct_outputs, check_not_an_input, check_output_file, is_compressed_name
     from ..vectors import open_vectors_cached
 
     if k < 1:
@@ -282,9 +282,10 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
         raise click.UsageError("--corpus and --queries cannot both be standard input")
     check_not_an_input(output.path, [p for p in (corpus_path, queries_path) if p is not None])
     if build_path is not None:
-        if is_compressed_name(build_path):
+        if is_compressed_name(build_path) or build_path == "-":
             raise click.UsageError(f"--build-index {build_path}: an index is an .npz archive, written as it is; "
                                    "name it .npz")
+        check_distinct_outputs(("-o", output.path), ("--build-index", build_path))
         check_output_file(build_path)  # before tokenizing the whole corpus
         check_not_an_input(build_path, [corpus_path, queries_path], "--build-index",
                            side=side_inputs({"vectors_path": vectors_path, "tokenizer_spec": tokenizer_spec}))
