@@ -7,6 +7,7 @@ import gzip
 import io
 import logging
 import lzma
+import os
 import sys
 
 import pytest
@@ -376,3 +377,23 @@ def test_jsonl_record_nested_too_deep_is_skipped_with_a_warning(tmp_path, caplog
     with caplog.at_level(logging.WARNING, logger="textkit"):
         assert [r.text for r in Corpus([str(path)], field="text").records()] == ["乙"]
     assert "d.jsonl:1: not valid JSON" in caplog.text
+
+
+def test_a_double_star_pattern_does_not_go_round_a_folder_link_loop(tmp_path, monkeypatch):
+    """Python's ** followed a link to a parent folder until paths grew too long, and read one file 41
+    times; the folder walk reads it once. Links that make no loop are still followed (see above)."""
+    (tmp_path / "g" / "sub").mkdir(parents=True)
+    (tmp_path / "g" / "sub" / "a.txt").write_text("甲\n", encoding="utf-8")
+    (tmp_path / "g" / "sub" / "loop").symlink_to(tmp_path / "g")
+    (tmp_path / "g" / "file.txt").symlink_to(tmp_path / "g" / "sub" / "a.txt")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "b.txt").write_text("乙\n", encoding="utf-8")
+    (tmp_path / "g" / "side").symlink_to(tmp_path / "other")
+    monkeypatch.chdir(tmp_path)
+    folder = Corpus(["g"]).files()
+    assert sorted(folder) == ["g/file.txt", "g/sub/a.txt"]  # the walk follows no folder link
+    want = ["g/file.txt", "g/side/b.txt", "g/sub/a.txt"]
+    for pattern in ("g/**/*.txt", "g/**", str(tmp_path / "g" / "**" / "*.txt")):
+        assert [os.path.relpath(f) for f in Corpus([pattern]).files()] == want
+    assert Corpus(["g/sub/loop/**/*.txt"]).files() == ["g/sub/loop/file.txt", "g/sub/loop/side/b.txt",
+                                                      "g/sub/loop/sub/a.txt"]

@@ -322,7 +322,11 @@ class Corpus:
                 # them ordered as a directory's files are, by path components (a/z.txt before a.txt)
                 found: dict = {}  # normalised path -> (path as found, found by walking a folder?)
                 walked: set = set()  # ** matches every folder below one it matched: walk each tree once
+                loops: dict = {}
+                base = _literal_part(src)
                 for match in glob.glob(src, recursive=True):
+                    if "**" in src and _through_folder_loop(match, base, loops):
+                        continue
                     if os.path.isdir(match):
                         root = os.path.normpath(match)
                         if walked_over(root, walked):
@@ -497,6 +501,36 @@ def looks_binary(path: str) -> bool:
             return b"\x00" in _peek(stream, _BINARY_PROBE)  # type: ignore[arg-type]
     except (CorpusError, *_DECOMPRESSION_ERRORS, OSError):
         return False
+
+
+def _through_folder_loop(match: str, base: str, loops: dict) -> bool:
+    """Whether ``match`` of a ``**`` pattern goes through (or is) a symbolic link below ``base``, the
+    pattern's literal part, that points to a folder holding the link itself: a loop.  Python's ``**``
+    follows links to folders, and round such a loop until paths grow too long: a link to a parent
+    folder gave every file dozens of times.  Other links are followed as before.  ``loops`` caches
+    the answer per path (the matches of one pattern share their folders)."""
+    if len(match) <= len(base):
+        return False
+    loop = loops.get(match)
+    if loop is None:
+        loop = False
+        if os.path.islink(match) and os.path.isdir(match):
+            target = os.path.realpath(match)
+            where = os.path.realpath(os.path.dirname(match) or ".")
+            loop = where == target or where.startswith(target.rstrip(os.sep) + os.sep)
+        loop = loop or _through_folder_loop(os.path.dirname(match), base, loops)
+        loops[match] = loop
+    return loop
+
+
+def _literal_part(pattern: str) -> str:
+    """The leading folders of a glob pattern that hold no wildcard (``logs/2024`` of ``logs/2024/**``)."""
+    literal = []
+    for part in pattern.split(os.sep):
+        if _GLOB_CHARS & set(part):
+            break
+        literal.append(part)
+    return os.sep.join(literal)
 
 
 def walked_over(folder: str, walked: set) -> bool:
