@@ -562,3 +562,17 @@ def test_an_index_and_the_results_never_land_in_one_place(workdir, tmp_path):
     code, _, err = run("search", "w1", "--corpus", corpus, "--build-index", "-", "-o", tmp_path / "r.tsv",
                        *store_args(workdir))
     assert code == 2 and "--build-index -" in err and not (tmp_path / "r.tsv").exists()
+
+
+def test_pairs_and_eval_take_one_file(workdir, tmp_path):
+    """Line numbers restart in each file, and the rows do not name it: a folder or a pattern of
+    several files is refused, as search --corpus refuses it."""
+    (tmp_path / "p").mkdir()
+    for name in ("1.tsv", "2.tsv"):
+        (tmp_path / "p" / name).write_text("w1\tw2\t1\nw3\tw4\t0\n", encoding="utf-8")
+    for args in (["sim", "--pairs", tmp_path / "p"], ["sim", "--pairs", tmp_path / "p" / "*.tsv"],
+                 ["eval", tmp_path / "p"]):
+        code, out, err = run(*args, *store_args(workdir))
+        assert code == 2 and "takes one file" in err and out == ""
+    code, out, _ = run("sim", "--pairs", tmp_path / "p" / "1.tsv", *store_args(workdir))
+    assert code == 0 and len(out.splitlines()) == 2

@@ -346,6 +346,7 @@ def eval_pairs(
       textkit eval pairs.tsv --method wrd --format json
       textkit eval pairs.tsv --method wmd --normalize --oov split
     """
+    from ..corpus import one_file
     from ..evaluate import evaluate_pairs, read_pairs
 
     if method != "whiten" and (fit_on != "pairs" or n_components or eigenvalue_floor):
@@ -364,6 +365,7 @@ def eval_pairs(
                        side=side_inputs({"spec": spec}))
     if fmt is None:
         fmt = "json" if format_of_name(output) == "jsonl" else "text"
+    one_file(pairs_path, "eval")
     pairs = read_pairs(pairs_path, encoding=encoding, strict=strict)
     try:
         result = evaluate_pairs(

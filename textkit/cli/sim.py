@@ -106,8 +106,10 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
             raise click.UsageError("give either TEXT1 TEXT2 or --pairs FILE, not both")
         if explain:
             raise click.UsageError("--explain works on one pair (TEXT1 TEXT2), not on --pairs")
+        from ..corpus import one_file
         from ..output import check_not_an_input
 
+        one_file(pairs_path, "--pairs")
         check_not_an_input(output.path, [pairs_path])
         _score_file(pairs_path, job, workers, output, encoding, strict)
         return
