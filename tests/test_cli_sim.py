@@ -408,10 +408,10 @@ def test_one_pair_follows_format_and_header(workdir):
     args = ["sim", "w1 w2 w3", "w4 w5", "--explain", "--top", "2", *store_args(workdir)]
     _, plain, _ = run(*args)
     value = plain.splitlines()[0]
-    code, out, _ = run(*args, "--format", "csv")
+    code, out, _ = run(*args, "--header")
     lines = out.splitlines()
-    assert code == 0 and lines[:3] == ["similarity", value, "word1,word2,mass,cost"] and len(lines) == 5
-    assert lines[3].split(",")[:2] == plain.splitlines()[2].split("\t")[:2]
+    assert code == 0 and lines[:3] == ["similarity", value, "word1\tword2\tmass\tcost"] and len(lines) == 5
+    assert lines[3:] == plain.splitlines()[2:]
     code, out, _ = run("sim", "w1 w2", "w4", "--metric", "wmd", "--header", *store_args(workdir))
     assert code == 0 and out.splitlines()[0] == "distance" and float(out.splitlines()[1]) > 0
 
@@ -576,3 +576,11 @@ def test_pairs_and_eval_take_one_file(workdir, tmp_path):
         assert code == 2 and "takes one file" in err and out == ""
     code, out, _ = run("sim", "--pairs", tmp_path / "p" / "1.tsv", *store_args(workdir))
     assert code == 0 and len(out.splitlines()) == 2
+
+
+def test_explain_refuses_csv_which_holds_one_table(workdir, tmp_path):
+    for args in (["--format", "csv"], ["-o", tmp_path / "e.csv"]):
+        code, out, err = run("sim", "w1 w2", "w3", "--explain", *args, *store_args(workdir))
+        assert code == 2 and "CSV" in err and out == "" and not (tmp_path / "e.csv").exists()
+    code, out, _ = run("sim", "w1 w2", "w3", "--explain", "--format", "tsv", *store_args(workdir))
+    assert code == 0 and out.splitlines()[1].split("\t") == ["word1", "word2", "mass", "cost"]

@@ -91,6 +91,9 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
         raise click.UsageError("--top is the number of word pairs --explain shows: use it with --explain")
     if explain and sinkhorn is not None:
         raise click.UsageError("--explain shows the exact transport plan: use it without --sinkhorn")
+    if explain and output.fmt == "csv":  # a CSV file holds one table; --explain gives a score and a table
+        raise click.UsageError("--explain prints the score and a table of word pairs, which one CSV table "
+                               "cannot hold: use --format tsv or jsonl")
     if metric in ("cosine", "whiten") and (sinkhorn is not None or given("oov")):
         raise click.UsageError("--oov and --sinkhorn apply to --metric wrd and wmd only (cosine drops "
                                "words without a vector)")
@@ -160,7 +163,7 @@ def _empty_text(number: int, tokens, vectors) -> Exception:
 
 def _write_one(output, metric: str, distance: bool, value: float, flows=None) -> None:
     """One pair's score: a bare number (under a "similarity"/"distance" line with --header or
-    --format csv), then --explain's rows in the same format; or with --format jsonl one object
+    --format csv), then --explain's rows (TSV only); or with --format jsonl one object
     ``{"metric", "similarity"|"distance"[, "explain"]}``."""
     columns = ["word1", "word2", "mass", "cost"]
     rows = [[f.source, f.target, float(f.mass), float(f.cost)] for f in flows or ()]
