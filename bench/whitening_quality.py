@@ -29,8 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from textkit.evaluate import read_pairs, spearman, tokenize_texts
-from textkit.sentences import cosine_rows
-from textkit.sentences import SentenceEncoder
+from textkit.sentences import SentenceEncoder, cosine_rows
 from textkit.tokenize import TokenizerSpec
 from textkit.vectors import open_vectors
 from textkit.whitening import Whitening

@@ -355,7 +355,8 @@ def _write(path, text):
 @pytest.mark.parametrize("header, message", [
     ("9" * 5000 + " 3", "not a 'count dim' header"),  # int() of 5,000 digits was a traceback
     ("3 99999999999", "99,999,999,999 dimensions"),  # was "out of memory (373 GiB); fewer workers (-j)"
-], ids=["5000-digit-count", "absurd-dimension"])
+    ("3 0", "announces 0 dimensions"),
+], ids=["5000-digit-count", "absurd-dimension", "no-dimension"])
 def test_an_absurd_header_is_one_error_naming_it(tmp_path, header, message):
     path = tmp_path / "v.txt"
     path.write_text(f"{header}\n猫 0.1 0.2 0.3\n", encoding="utf-8")

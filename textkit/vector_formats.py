@@ -225,9 +225,9 @@ class VectorFileReader:
         if dim > MAX_DIM:  # before any block of rows is allocated for it
             raise VectorsError(f"{self.name}:1: the header announces {dim:,} dimensions (at most {MAX_DIM:,}); "
                                "a wrong header?")
-        self.block_rows = max(1, min(self.block_rows, _BLOCK_BYTES // (4 * dim)))
         if dim < 1:
             raise VectorsError(f"{self.name}:1: the header announces {dim} dimensions")
+        self.block_rows = max(1, min(self.block_rows, _BLOCK_BYTES // (4 * dim)))
         if count < 1:
             raise VectorsError(f"{self.name}:1: the header announces {count} rows; no vectors")
         self.report.header_count = count
