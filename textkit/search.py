@@ -515,8 +515,9 @@ def _query_costs(index: SearchIndex, transport: Transport, query, metric: str, n
     gram = query.rows @ rows.T
     same = query.ids[:, None] == vocab[None, :]
     if metric != "wrd":  # as Transport.cost computes it, so that no bound exceeds the exact value by rounding
-        return euclidean_costs(query.rows, rows, query.sq, index._vocabulary_sq(metric, normalize), gram, same,
-                               bool(same.any()))
+        sq = index._vocabulary_sq(metric, normalize)
+        return euclidean_costs(query.rows, rows, query.sq, sq, gram, same, bool(same.any()),
+                               query.sq_max + (float(sq.max()) if len(sq) else 0.0))
     cost = np.maximum(1.0 - gram, 0.0)
     cost[same] = 0.0
     return cost

@@ -234,7 +234,7 @@ class Bag:
         n_tokens: tokens in the text; n_oov: tokens dropped (unknown or zero vector).
     """
 
-    __slots__ = ("_centroid", "ids", "mass", "n_oov", "n_tokens", "slots", "sq", "table")
+    __slots__ = ("_centroid", "_sq_max", "ids", "mass", "n_oov", "n_tokens", "slots", "sq", "table")
 
     def __init__(self, ids, mass, table: RowTable, slots, sq, n_tokens, n_oov):
         self.ids = ids
@@ -245,6 +245,14 @@ class Bag:
         self.n_tokens = n_tokens
         self.n_oov = n_oov
         self._centroid = None
+        self._sq_max = None
+
+    @property
+    def sq_max(self) -> float:
+        """The largest of ``sq`` (0 for an empty bag), computed once: a bag is scored against many."""
+        if self._sq_max is None:
+            self._sq_max = float(self.sq.max()) if self.sq is not None and len(self.sq) else 0.0
+        return self._sq_max
 
     @property
     def rows(self) -> np.ndarray:
@@ -618,11 +626,12 @@ class Transport:
     # ------------------------------------------------------------------ costs
     def cost(self, bag1: Bag, bag2: Bag) -> np.ndarray:
         """Cost matrix C (len(bag1), len(bag2)), float64, C order."""
-        gram = _gram(bag1.rows, bag2.rows)
+        rows1, rows2 = bag1.rows, bag2.rows  # gathered from the row table on each use: once here
+        gram = _gram(rows1, rows2)
         same = bag1.ids[:, None] == bag2.ids[None, :]
         any_same = bool(same.any())
         if self.metric != "wrd":
-            return euclidean_costs(bag1.rows, bag2.rows, bag1.sq, bag2.sq, gram, same, any_same)
+            return euclidean_costs(rows1, rows2, bag1.sq, bag2.sq, gram, same, any_same, bag1.sq_max + bag2.sq_max)
         cost = 1.0 - gram
         np.maximum(cost, 0.0, out=cost)
         if any_same:
@@ -725,7 +734,7 @@ _NEAR = 1e-2  # Gram-form squared distances below this fraction of ||x||^2 + ||y
 
 
 def euclidean_costs(x: np.ndarray, y: np.ndarray, x_sq: np.ndarray, y_sq: np.ndarray, gram: np.ndarray,
-                    same: np.ndarray, any_same: bool) -> np.ndarray:
+                    same: np.ndarray, any_same: bool, sq_max: float) -> np.ndarray:
     """C_ij = ||x_i - y_j|| from the Gram matrix ``gram`` = x @ y.T, accurate for near-identical rows too.
 
     The Gram form ||x||^2 + ||y||^2 - 2 x.y carries a rounding error of about
@@ -735,18 +744,18 @@ def euclidean_costs(x: np.ndarray, y: np.ndarray, x_sq: np.ndarray, y_sq: np.nda
     ||x||^2 + ||y||^2 (near-duplicate vectors, rare) are therefore computed as
     ||x_i - y_j|| directly; elsewhere the relative error of C_ij is at most
     dim * 2^-53 / (2 * _NEAR), 1.7e-12 for 300 dimensions (far below the 1e-9
-    that search allows its bounds).  ``same`` marks pairs of one word (row), whose cost is
-    exactly 0 (``any_same``: whether there is one).  float64 (n, m).
+    that search allows its bounds).  ``same`` marks pairs of one word (row), whose
+    cost is exactly 0 (``any_same``: whether there is one); ``sq_max`` is
+    max(x_sq) + max(y_sq), for a screen of the whole matrix in one comparison (a
+    pair is scored in a few microseconds).  float64 (n, m).
     """
-    scale = x_sq[:, None] + y_sq[None, :]
-    cost = scale - 2.0 * gram
+    cost = x_sq[:, None] + y_sq[None, :]
+    cost -= 2.0 * gram
     if any_same:
         np.putmask(cost, same, np.inf)  # out of the screen below
-    # one comparison screens the whole matrix (a pair scored costs a few microseconds)
-    if cost.size and cost.min() <= _NEAR * scale.max():
-        near = cost <= _NEAR * scale
-        np.maximum(cost, 0.0, out=cost)
-        i, j = np.nonzero(near)
+    if cost.size and cost.min() <= _NEAR * sq_max:
+        # every entry below 0 is among these, and made exact: no clamping needed
+        i, j = np.nonzero(cost <= _NEAR * (x_sq[:, None] + y_sq[None, :]))
         diff = x[i] - y[j]
         cost[i, j] = np.einsum("ij,ij->i", diff, diff)
     np.sqrt(cost, out=cost)
