@@ -240,12 +240,10 @@ def check_distinct_outputs(first: tuple, second: tuple) -> None:
         path = str(path2 if _is_stdout(path1) else path1)
         named = name2 if _is_stdout(path1) else name1
         try:
-            if fd is None or not stat.S_ISREG(os.fstat(fd).st_mode):
-                return
-            same = _identity(path) == (os.fstat(fd).st_dev, os.fstat(fd).st_ino)
+            st = None if fd is None else os.fstat(fd)
         except OSError:
             return
-        if same:
+        if st is not None and stat.S_ISREG(st.st_mode) and _identity(path) == (st.st_dev, st.st_ino):
             raise UsageError(f"{named} {path} is also where standard output goes; write them to two files")
         return
     path1, path2 = str(path1), str(path2)
@@ -270,8 +268,6 @@ def _check_descriptor(fd: int, name: str, sources: list, side: Iterable[Optional
     e.txt >> e.txt`` would read its own output without end; ``cat`` refuses it the same way).
     The shell opened it already, so even an empty one (``>``) is refused: a command that streams
     would read back what it writes."""
-    import stat
-
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return
