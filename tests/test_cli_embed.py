@@ -519,6 +519,27 @@ def test_eval_transport_options_match_the_library(workdir, tmp_path):
     assert res.exit_code == 2 and "--normalize and --oov apply only" in res.stderr
 
 
+def test_eval_refuses_options_its_method_does_not_use(workdir, tmp_path):
+    """--pooling/--weighting with WMD/WRD, and --eigen-floor with saved parameters, are usage errors, not ignored."""
+    base = ["eval", workdir / "pairs.tsv", "--vectors", workdir / "store", *TOK]
+    for method in ("wmd", "wrd"):
+        for extra, named in ((["--pooling", "raw"], "--pooling"), (["--weighting", "sif"], "--weighting"),
+                             (["--pooling", "unit"], "--pooling")):  # the default value, given: refused too
+            res = run([*base, "--method", method, *extra], workdir)
+            assert res.exit_code == 2, (method, extra, res.output)
+            assert named in res.stderr and "apply only to --method cosine and whiten" in res.stderr
+    for extra in (["--pooling", "raw"], ["--weighting", "sif"]):  # where they apply, they still work
+        assert run([*base, "--method", "cosine", *extra], workdir).exit_code == 0
+    params = tmp_path / "p.npz"
+    assert run(["whiten", "fit", workdir / "corpus.txt", "--vectors", workdir / "store", *TOK, "-o", params],
+               workdir).exit_code == 0
+    res = run([*base, "--method", "whiten", "--fit-on", params, "--eigen-floor", "0.01"], workdir)
+    assert res.exit_code == 2 and "--eigen-floor applies when fitting" in res.stderr
+    for fit_on in ("pairs", workdir / "corpus.txt"):
+        res = run([*base, "--method", "whiten", "--fit-on", fit_on, "--eigen-floor", "0.01"], workdir)
+        assert res.exit_code == 0, res.output
+
+
 def test_eval_transport_messages_name_file_lines(workdir, tmp_path):
     """Pairs are named by their line in the file (blank lines count), in the warning and the OOV error."""
     path = tmp_path / "gaps.tsv"

@@ -355,6 +355,14 @@ def eval_pairs(
         raise click.UsageError("--normalize and --oov apply only to --method wmd and wrd")
     if normalize and method != "wmd":
         raise click.UsageError("--normalize applies to --method wmd only (WRD always compares directions)")
+    if method in ("wmd", "wrd"):
+        pooled = [flag for flag, name in (("--pooling", "pooling"), ("--weighting", "weighting")) if given(name)]
+        if pooled:
+            raise click.UsageError(f"{' and '.join(pooled)} apply only to --method cosine and whiten "
+                                   "(sentence vectors); WMD and WRD compare the words themselves")
+    if eigenvalue_floor is not None and fit_on.lower().endswith(".npz"):
+        raise click.UsageError("--eigen-floor applies when fitting; a saved whitening (--fit-on PARAMS.npz) "
+                               "keeps the floor it was fitted with")
     if pairs_path == "-" and fit_on == "-":
         raise click.UsageError("standard input can be read only once: give the pairs or --fit-on as a file")
     if output not in (None, "-"):
