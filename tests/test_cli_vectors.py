@@ -221,6 +221,21 @@ def test_store_whose_files_disagree(tmp_path, text_file):
     assert err.count("\n") == 1 and "files disagree" in err
 
 
+def test_a_store_listing_a_word_twice_is_refused_by_every_command(tmp_path, text_file):
+    run("vectors", "convert", text_file, "-o", tmp_path / "s")
+    vocab = (tmp_path / "s" / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    vocab[-1] = vocab[0]  # same number of lines, so the files still agree
+    (tmp_path / "s" / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    for args in (["vectors", "neighbors", vocab[1], "--vectors", tmp_path / "s"],
+                 ["vectors", "info", tmp_path / "s"],
+                 ["vectors", "export", tmp_path / "s", "-o", tmp_path / "out.txt"],
+                 ["sim", vocab[1], vocab[2], "--vectors", tmp_path / "s", "--tokenizer", "whitespace"]):
+        code, out, err = run(*args)
+        assert code == 1 and out == "", args
+        assert err.count("\n") == 1 and "lists 1 word(s) twice" in err, (args, err)
+    assert not (tmp_path / "out.txt").exists()
+
+
 def test_cli_window_bound_matches_the_library():
     from textkit.cli import vectors as cli_vectors
     from textkit.vector_training import MAX_WINDOW

@@ -226,6 +226,17 @@ class Vectors:
             self._index = index
         return self._index
 
+    def check_words(self) -> "Vectors":
+        """These vectors, after checking that no word is listed twice (VectorsError naming how many).
+
+        A store opens with its word index left for first need; commands that
+        never build it (one-word questions, ``info``, ``export``) call this so a
+        hand-damaged ``vocab.txt`` is refused as everywhere else.  Builds the
+        index (about 8 ms for 60,000 words).
+        """
+        self._get_index()
+        return self
+
     def index_of(self, word: str) -> Optional[int]:
         """Row of ``word``, or None when it is not in the vocabulary.
 

@@ -209,7 +209,7 @@ def neighbors(words, vectors_path, k, min_count, output):
     Example:
       textkit vectors neighbors 酒店 手机 -k 5 --min-count 20
     """
-    vec = open_vectors(vectors_path)
+    vec = open_vectors(vectors_path).check_words()
     candidates = None
     if min_count > 1:
         if vec.counts is None:
@@ -279,7 +279,7 @@ def info(store, fmt):
     """
     import json
 
-    vec = open_vectors(store, other="give STORE for others")
+    vec = open_vectors(store, other="give STORE for others").check_words()
     path = vec.path or store
     facts = {
         "path": path,
@@ -334,7 +334,7 @@ def export(store, dest, fmt):
     if dest not in (None, "-"):
         check_output_file(dest)  # before the work, not after it
     check_not_an_input(dest, (), side=side_inputs({"store": store}))  # None: the bundled store; stdout too
-    vec = open_vectors(store, other="give STORE to export others")
+    vec = open_vectors(store, other="give STORE to export others").check_words()
     n = export_vectors(vec, dest, format=fmt)
     if dest not in (None, "-"):
         log.info("wrote %s: %s words x %d (%s)", dest, f"{n:,}", vec.dim, fmt)
