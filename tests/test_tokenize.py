@@ -179,6 +179,35 @@ def test_a_frequency_0_word_stays_with_its_user_dictionary(tmp_path, sample_line
     assert _HmmSegmenter().force_split == frozenset()
 
 
+def test_user_dict_lines_jieba_would_misread_are_skipped_with_one_warning(tmp_path, caplog):
+    """``word<TAB>3``, ``word -5``, ``word 3 NR``: jieba would add a word holding whitespace (never
+    cut from any text) and lose the count; textkit skips such lines, says so once naming the first,
+    and cuts exactly as jieba does with the well-formed lines alone."""
+    good = ["蓝莓芝士蛋糕 10", "草莓蛋糕 7 n", "真好 3"]
+    bad = ["好吃的\t5", "芝士蛋糕 -5", "真好吃 3 NR", "慕斯  2"]
+    user = tmp_path / "user.txt"
+    user.write_text("\n".join([good[0], bad[0], "", bad[1], good[1], bad[2], good[2], bad[3]]) + "\n",
+                    encoding="utf-8")
+    only_good = tmp_path / "good.txt"
+    only_good.write_text("\n".join(good) + "\n", encoding="utf-8")
+    text = "蓝莓芝士蛋糕真好吃，好吃的草莓蛋糕和芝士蛋糕，慕斯"
+    with caplog.at_level("WARNING", logger="textkit"):
+        tok = Tokenizer(TokenizerSpec(user_dict=str(user)))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert f"{user}, line 2: '好吃的\\t5' is not `word [count] [tag]`" in warnings[0]
+    assert "(and 3 more such lines)" in warnings[0]
+    assert tok.tokens(text) == Tokenizer(TokenizerSpec(user_dict=str(only_good))).tokens(text)
+    reference = jieba.Tokenizer()
+    reference.load_userdict(str(only_good))
+    assert tok.tokens(text) == naive_tokens(text, TokenizerSpec(), reference)
+    assert not any(" " in word or "\t" in word for word in tok._jieba.FREQ)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="textkit"):
+        Tokenizer(TokenizerSpec(user_dict=str(only_good)))
+    assert not caplog.records
+
+
 def test_missing_user_dict_and_stopwords_are_errors(tmp_path):
     with pytest.raises(TextkitError, match="no such file"):
         Tokenizer(TokenizerSpec(user_dict=str(tmp_path / "nope.txt")))

@@ -40,9 +40,9 @@ import unicodedata
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from .errors import TextkitError, UsageError
+from .errors import TextkitError, UsageError, preview
 
 log = logging.getLogger("textkit")
 
@@ -234,16 +234,42 @@ def _load_jieba(spec: TokenizerSpec):
                 from .corpus import open_text
 
                 with open_text(spec.user_dict) as fh:  # compressed or not, like every side file
+                    misread: List[Tuple[int, str]] = []
                     try:
-                        segmenter.load_userdict(fh)
+                        segmenter.load_userdict(_user_dict_lines(fh, jieba.re_userdict, misread))
                     except ValueError as exc:
                         raise TextkitError(f"{spec.user_dict}: not a jieba user dictionary ({exc})") from None
+                if misread:
+                    line, text = misread[0]
+                    more = f" (and {len(misread) - 1:,} more such lines)" if len(misread) > 1 else ""
+                    log.warning("%s, line %d: %s is not `word [count] [tag]` (one space between fields, "
+                                "a whole count, a lower-case tag); skipped%s", fh.name, line, preview(text, 40),
+                                more)
         finally:
             segmenter.force_split, finalseg.Force_Split_Words = frozenset(finalseg.Force_Split_Words), shared
             jieba.default_logger.setLevel(level)
     return segmenter
 
 
+def _user_dict_lines(lines: Iterable[str], pattern, misread: List[Tuple[int, str]]) -> Iterator[str]:
+    """The lines of a user dictionary that jieba reads as meant; the others go to ``misread``.
+
+    jieba matches each stripped line with ``pattern`` (``re_userdict``:
+    word, then optionally `` count``, then optionally `` tag``) and takes
+    whatever does not fit as part of the word: ``word<TAB>3``, ``word -5`` or
+    ``word 3 NR`` would add a word holding whitespace, which no text can ever
+    be cut into (jieba cuts at whitespace first), and the count would be lost
+    without a word.  Such lines are left out and listed as (line number, line).
+    """
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if stripped and _SPACE.search(pattern.match(stripped).group(1)):
+            misread.append((number, stripped))
+            continue
+        yield line
+
+
+_SPACE = re.compile(r"\s")
 _SKIP = re.compile("(\r\n|\\s)", re.U)  # jieba.re_skip_default
 
 
