@@ -97,6 +97,26 @@ def test_rows_of_tiny_or_huge_values_keep_their_direction(tmp_path):
     assert got["other"] == pytest.approx(10 / 14, abs=1e-6)
 
 
+def test_rows_of_subnormal_values_have_unit_length_too(tmp_path):
+    """Below ~2.9e-39 a row's length is so small that 1/length overflows float32 (it gave inf rows)."""
+    import warnings
+
+    base = np.array([1.0, 2.0, 3.0], dtype=np.float32)
+    m = np.stack([base, base * np.float32(1e-40), np.array([3.0, 2.0, 1.0], dtype=np.float32),
+                  np.array([1.0, 0.0, 0.0], dtype=np.float32)])
+    v = save_store(tmp_path / "s", ["base", "sub", "other", "x"], m)
+    wide = m.astype(np.float64)
+    want = wide / np.linalg.norm(wide, axis=1)[:, None]  # the stored (rounded) subnormals' own direction
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning reaches the user either
+        np.testing.assert_allclose(v.unit_rows([1, 0]), want[[1, 0]], rtol=1e-6)
+        np.testing.assert_allclose(open_store(tmp_path / "s").unit(), want, rtol=1e-6)
+        got = dict(v.nearest("base", k=3))
+    assert set(got) == {"sub", "other", "x"}  # the subnormal row is a neighbour, not a dropped slot
+    assert got["sub"] == pytest.approx(float(want[0] @ want[1]), abs=1e-6)
+    assert got["x"] == pytest.approx(float(want[0] @ want[3]), abs=1e-6)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_a_damaged_row_is_an_error_naming_its_word(tmp_path, bad):
     """Stores are written finite; a row damaged on disk is refused wherever rows are read."""

@@ -287,8 +287,7 @@ class Vectors:
             norms = self.norms()
             out = np.empty((len(self), self.dim), dtype=np.float32)
             for start, block in self._blocks():
-                n = norms[start : start + len(block)]
-                scale = np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)
+                block, scale = _unit_scale(block, norms[start : start + len(block)])
                 out[start : start + len(block)] = block * scale[:, None]
             self._unit = out
         return self._unit
@@ -312,7 +311,7 @@ class Vectors:
                 bad = ~np.isfinite(block).all(axis=1)
                 if bad.any():
                     raise damaged_row_error(self.words, int(ids[np.flatnonzero(bad)[0]]), self.path)
-        scale = np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)
+        block, scale = _unit_scale(block, n)
         return block * scale[:, None]
 
     def _blocks(self) -> Iterable[Tuple[int, np.ndarray]]:
@@ -383,7 +382,7 @@ class Vectors:
                 fresh[start : start + len(block)] = n
             else:
                 n = cached[start : start + len(block)]  # type: ignore[index]
-            inv = np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)
+            block, inv = _unit_scale(block, n)
             # queries in groups of a fixed width, the last one padded with zero columns: a word's
             # scores then come from the same BLAS kernel, whatever the other words asked with it
             # (one query against several would take other kernels, which round differently)
@@ -436,6 +435,25 @@ def damaged_row_error(words: Sequence[str], row: int, source: Optional[str]) -> 
     where = f"{source}: " if source else ""
     return VectorsError(f"{where}the vector of {words[row]!r} (row {row + 1}) holds NaN or inf; "
                         "the store is damaged: convert or train it again")
+
+
+def _unit_scale(block: np.ndarray, norms: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(rows, scale) such that ``rows * scale[:, None]`` is each row of ``block`` at unit length.
+
+    scale = 1/‖x‖ in float32, 0 for a zero row (which stays zero).  A row so
+    short that 1/‖x‖ overflows float32 (subnormal values, ‖x‖ < ~2.9e-39) is
+    divided by its length in float64 instead and gets scale 1; ``block`` is
+    then a copy, otherwise it is returned as given.
+    """
+    with np.errstate(over="ignore"):
+        scale = np.divide(np.float32(1), norms, out=np.zeros_like(norms), where=norms > 0)
+    tiny = np.isinf(scale)
+    if tiny.any():
+        wide = block[tiny].astype(np.float64)
+        block = np.array(block, dtype=np.float32)
+        block[tiny] = wide / np.sqrt(np.einsum("ij,ij->i", wide, wide))[:, None]
+        scale[tiny] = 1
+    return block, scale
 
 
 def _row_norms(block: np.ndarray) -> np.ndarray:
