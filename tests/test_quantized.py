@@ -26,6 +26,8 @@ def _naive_quantize(row):
     scale = np.float32(peak / 127)
     while peak > 0 and (scale == 0 or np.rint(peak / float(scale)) > 127):
         scale = np.nextafter(scale, np.float32(np.inf))
+    if float(scale) * 127 > float(np.finfo(np.float32).max):  # would decode 127 * scale to inf
+        scale = np.nextafter(scale, np.float32(0))
     if scale == 0:
         return [0] * len(row), scale
     return [int(np.rint(float(x) / float(scale))) for x in row], scale
@@ -71,6 +73,18 @@ def test_rows_below_float32s_normal_range_keep_the_error_bound(peak):
     decoded = decode_rows(codes, scales).astype(np.float64)
     assert np.all(np.abs(decoded - row.astype(np.float64)) <= float(scales[0]) / 2)
     assert codes[0].tolist() == _naive_quantize(row[0])[0]
+
+
+@pytest.mark.parametrize("peak", [np.finfo(np.float32).max, np.nextafter(np.finfo(np.float32).max, 0), 3.4e38])
+def test_rows_near_float32s_largest_value_decode_finite(peak):
+    # s = peak / 127 rounded up to float32 made 127 * s overflow: such a row decoded to inf
+    row = np.array([[peak, -peak / 3, 1.0]], dtype=np.float32)
+    codes, scales = quantize_rows(row)
+    decoded = decode_rows(codes, scales)
+    assert np.isfinite(decoded).all()
+    assert np.all(np.abs(decoded.astype(np.float64) - row.astype(np.float64)) <= float(peak) / 254 * (1 + 1e-5))
+    want_codes, want_scale = _naive_quantize(row[0])
+    assert codes[0].tolist() == want_codes and scales[0] == want_scale
 
 
 def test_int8_matrix_indexes_like_the_decoded_array():

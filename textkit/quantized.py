@@ -9,7 +9,9 @@ Quantization is symmetric and per row. For a row x of dim d:
 (for a row whose largest |x_j| is below about 1.5e-36, s falls below float32's
 normal range and is rounded coarsely: it is then raised to the next float32 until
 round(max_j |x_j| / s) <= 127), so every decoded value is within s/2 of the
-original (max_j |x_j| / 254 for every row of a normal size), and a row's
+original (max_j |x_j| / 254 for every row of a normal size; for a row whose
+largest |x_j| is within a rounding of float32's largest value, s is lowered by
+one step so that 127 · s stays finite), and a row's
 largest component is kept to float32 rounding. The codes take 1 byte per value
 (a quarter of float32, half of float16) and the scales 4 bytes per row;
 relative to the row's length the error is at most √d / 254, and about
@@ -45,6 +47,10 @@ def quantize_rows(rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     while short.any():
         scales[short] = np.nextafter(scales[short], np.float32(np.inf))
         short &= np.rint(peak / np.maximum(scales, _TINY)) > LEVELS
+    # Near float32's largest value, peak / 127 rounded up would decode 127 * s to inf: lower it.
+    with np.errstate(over="ignore"):
+        huge = np.isinf(np.float32(LEVELS) * scales)
+    scales[huge] = np.nextafter(scales[huge], np.float32(0))
     divisor = np.where(scales > 0, scales, 1).astype(np.float64)
     codes = np.clip(np.rint(rows / divisor[:, None]), -LEVELS, LEVELS).astype(np.int8)
     return codes, scales
