@@ -113,6 +113,37 @@ def test_binary_without_record_newlines(tmp_path):
     assert v.words == words and np.array_equal(np.asarray(v.matrix), m)
 
 
+@pytest.mark.parametrize("newline", [True, False])
+@pytest.mark.parametrize("dim", [1, 3, 300])
+def test_binary_whose_value_bytes_look_like_text_is_read_as_binary(tmp_path, newline, dim):
+    """The first value byte is a newline byte (10), or (dim 1) the value bytes are UTF-8 text with a NUL."""
+    rng = np.random.default_rng(dim)
+    words = ["a", "bb", "猫", "c"]
+    m = rng.standard_normal((4, dim)).astype(np.float32)
+    m[0, 0] = np.frombuffer(bytes([0x0A, 0, 0x80, 0x3F]), "<f4")[0]  # 1.0000012: bytes 0a 00 80 3f
+    cases = {"newline-first.bin": m}
+    if dim == 1:
+        cases["text-like.bin"] = np.array([[3.0], [2.0], [-2.0], [0.5]], dtype=np.float32)  # 00 00 40 40, ...
+    for name, values in cases.items():
+        _naive_binary(tmp_path / name, words, values, newline=newline)
+        v = read_vectors(str(tmp_path / name))
+        assert v.words == words and np.array_equal(np.asarray(v.matrix).view(np.uint32), values.view(np.uint32))
+
+
+def test_random_binary_files_are_detected(tmp_path):
+    """Binary files of random float bytes, with and without record newlines, all read back exactly."""
+    rng = np.random.default_rng(11)
+    for k in range(200):
+        dim, n = int(rng.integers(1, 9)), int(rng.integers(1, 6))
+        m = rng.integers(0, 2**32, size=(n, dim), dtype=np.uint64).astype(np.uint32).view(np.float32)
+        m[~np.isfinite(m)] = 1.5
+        words = [f"w{k}_{i}" for i in range(n)]
+        path = tmp_path / f"r{k}.bin"
+        _naive_binary(path, words, m, newline=bool(k % 2))
+        v = read_vectors(str(path))
+        assert v.words == words and np.array_equal(np.asarray(v.matrix).view(np.uint32), m.view(np.uint32)), k
+
+
 @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
 def test_compressed_inputs(tmp_path, compress):
     m = _values(len(WORDS), 3)

@@ -542,13 +542,12 @@ def _glove_dim(first_row: str) -> int:
 def _looks_binary(probe: bytes, dim: int) -> bool:
     """True when the first record after the header is binary, not a text row.
 
-    In a text file the rest of the first row after the word holds only the
-    characters of numbers and spaces. In a binary file the ``4 * dim`` value bytes
-    after the word hold other bytes, unless the very first one is a newline byte; then
-    the record's own newline, ``4 * dim`` bytes on, tells. A first line that is
-    UTF-8 text of exactly ``dim + 1`` fields without control bytes (a stray NUL
-    aside) counts as text even when a field is not a number, so that the error
-    names that value.
+    In order: a first row of ``dim + 1`` fields that are all numbers is text;
+    records that read as binary (:func:`_binary_records_fit`) are binary; a first
+    line that is UTF-8 text of exactly ``dim + 1`` fields without control bytes
+    (a stray NUL aside) is text even when a field is not a number, so that the
+    error names that value; otherwise the rest of the first row after the word
+    tells: text holds only the characters of numbers and spaces there.
     """
     sp = probe.find(b" ")
     if sp < 0:
@@ -560,6 +559,8 @@ def _looks_binary(probe: bytes, dim: int) -> bool:
         fields = []
     if len(fields) == dim + 1 and all(_is_number(f) for f in fields[1:]):
         return False
+    if _binary_records_fit(probe, dim, newlines=True) or _binary_records_fit(probe, dim, newlines=False):
+        return True
     if len(fields) == dim + 1 and not any(0 < b < 0x20 and b != 0x09 for b in first):
         # a text row with a value that is not a number, or a stray NUL (the text reader
         # names it): a binary record's float bytes are seldom valid UTF-8 free of control
@@ -567,9 +568,43 @@ def _looks_binary(probe: bytes, dim: int) -> bool:
         return False
     nl = probe.find(b"\n", sp + 1)
     rest = probe[sp + 1 : nl if nl >= 0 else len(probe)]
-    if rest:
-        return any(b not in _TEXT_BYTES for b in rest[: 4 * dim + 64])
-    return probe[sp + 1 + 4 * dim : sp + 2 + 4 * dim] == b"\n"
+    return any(b not in _TEXT_BYTES for b in rest[: 4 * dim + 64])
+
+
+_FIT_RECORDS = 16  # records that must read as binary for _binary_records_fit
+
+
+def _binary_records_fit(probe: bytes, dim: int, *, newlines: bool) -> bool:
+    """Whether ``probe`` reads as word2vec binary records, up to 16 of them or to its end.
+
+    A record is a word (no control byte), a space, ``4 * dim`` value bytes and a
+    newline.  With ``newlines`` every record must end with its newline: strong
+    evidence, since a text row would need its newline exactly ``4 * dim`` bytes
+    after its first space, row after row.  Without, the newline is optional and
+    the evidence is in the value bytes instead: at least half of them must be
+    bytes that do not occur in numbers (float bytes are ~90% such bytes; text
+    misread that way, a few words' letters among digits).  This tells binary
+    files from text where the value bytes of the first record happen to look
+    like text: beginning with a newline byte, or valid UTF-8 of ``dim + 1`` fields.
+    """
+    pos = records = odd = 0
+    width = 4 * dim
+    while records < _FIT_RECORDS and pos < len(probe):
+        sp = probe.find(b" ", pos)
+        if sp < 0:
+            break  # the probe ends inside a word
+        if sp == pos or any(b < 0x20 for b in probe[pos:sp]):
+            return False
+        end = sp + 1 + width
+        if end > len(probe):
+            break  # the probe ends inside the values
+        newline = probe[end : end + 1] == b"\n"
+        if newlines and not newline:
+            return False
+        odd += sum(b not in _TEXT_BYTES for b in probe[sp + 1 : end])
+        records += 1
+        pos = end + newline
+    return records > 0 and (newlines or 2 * odd >= records * width)
 
 
 # --------------------------------------------------------------------------- conveniences
