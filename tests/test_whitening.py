@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -165,6 +166,31 @@ def test_load_rejects_files_that_are_not_whitening_params(tmp_path):
         data[key].flat[0] = np.nan if key != "W" else np.inf
         np.savez(tmp_path / "bad.npz", **data)
         with pytest.raises(DataError, match="bad.npz: holds NaN or inf"):
+            Whitening.load(tmp_path / "bad.npz")
+
+
+def test_load_refuses_damaged_numbers_as_data_errors(tmp_path):
+    """Values that do not suit (wrong kind or range) name the file: a DataError, never a usage error
+    about an option the user did not give, nor a traceback from int() of a string."""
+    good = tmp_path / "good.npz"
+    Whitening(2).fit(correlated(50, 3)).save(good)
+    base = dict(np.load(good))
+    for key, value, message in [
+        ("k", np.str_("two"), "k is 'two', not a whole number"),
+        ("k", np.array([2, 2]), "k is '[2 2]', not a whole number"),
+        ("n", np.float64(50.5), "n is '50.5', not a whole number"),
+        ("dim", np.str_("3"), "dim is '3', not a whole number"),
+        ("k", np.int64(0), "inconsistent shapes"),
+        ("eigenvalue_floor", np.float64(5.0), "eigenvalue_floor '5.0' is not a number in [0, 1)"),
+        ("eigenvalue_floor", np.str_("x"), "eigenvalue_floor 'x' is not a number in [0, 1)"),
+        ("mu", np.array(["a", "b", "c"]), "mu, W and eigenvalues must be numbers"),
+    ]:
+        data = dict(base)
+        data[key] = value
+        if key == "k" and value.shape == () and value.dtype.kind == "i":
+            data["W"] = base["W"][:, :0]
+        np.savez(tmp_path / "bad.npz", **data)
+        with pytest.raises(DataError, match=re.escape(f"bad.npz: {message}")):
             Whitening.load(tmp_path / "bad.npz")
 
 

@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from textkit.archive import SingleArrayFile, read_npz
-from textkit.errors import DataError, UsageError, numpy_file_problem
+from textkit.errors import DataError, UsageError, numpy_file_problem, preview
 
 log = logging.getLogger("textkit.whitening")
 
@@ -136,6 +136,13 @@ def stats_of_batches(batches: Iterable[np.ndarray]) -> WhiteningStats | None:
     for batch in batches:
         total = merge_stats(total, batch_stats(batch))
     return total
+
+
+def _whole_number(value: np.ndarray, key: str, name: str) -> int:
+    """A 0-d integer array of a saved whitening as an int; DataError naming ``key`` otherwise."""
+    if value.shape != () or value.dtype.kind not in "iu":
+        raise DataError(f"{name}: {key} is {preview(str(value), 30)}, not a whole number (a damaged file)")
+    return int(value)
 
 
 def _fix_signs(u: np.ndarray) -> np.ndarray:
@@ -311,16 +318,21 @@ class Whitening:
         if missing:
             raise DataError(f"{name}: not a textkit whitening file (missing {', '.join(missing)}); "
                             "make one with `textkit whiten fit`")
-        k, dim, n = int(data["k"]), int(data["dim"]), int(data["n"])
+        k, dim, n = (_whole_number(data[key], key, name) for key in ("k", "dim", "n"))
         mu, w, eig = data["mu"], data["W"], data["eigenvalues"]
-        if mu.shape != (dim,) or w.shape != (dim, k) or eig.shape != (dim,):
+        if any(a.dtype.kind not in "fiu" for a in (mu, w, eig)):
+            raise DataError(f"{name}: mu, W and eigenvalues must be numbers (a damaged or foreign file)")
+        if mu.shape != (dim,) or w.shape != (dim, k) or eig.shape != (dim,) or k < 1:
             raise DataError(
                 f"{name}: inconsistent shapes (mu {mu.shape}, W {w.shape}, dim {dim}, k {k})"
             )
         if not all(np.isfinite(a).all() for a in (mu, w, eig)):
             raise DataError(f"{name}: holds NaN or inf (a damaged file); fit it again with `textkit whiten fit`")
-        floor = float(data.get("eigenvalue_floor", 0.0))
-        self = cls(k, eigenvalue_floor=floor or None)
+        floor = data.get("eigenvalue_floor", np.float64(0.0))
+        if floor.shape != () or floor.dtype.kind not in "fiu" or not 0.0 <= float(floor) < 1.0:
+            raise DataError(f"{name}: eigenvalue_floor {preview(str(floor), 30)} is not a number in [0, 1) "
+                            "(a damaged file)")
+        self = cls(k, eigenvalue_floor=float(floor) or None)
         self.mean_ = mu.astype(np.float64)
         self.components_ = w.astype(np.float64)
         self.eigenvalues_ = eig.astype(np.float64)
