@@ -1131,3 +1131,45 @@ def test_standard_output_is_compared_by_inode_and_by_what_the_cli_writes_to(tmp_
                           capture_output=True, timeout=120, env={**env, "SCRIPT": script})
     code, written = done.stderr.decode().split()[-2:]
     assert code in ("0", "None") and int(written) > 0, done.stderr.decode()
+
+
+@pytest.mark.parametrize("args, readers", [
+    (["count", "-", "--user-dict", "-"], "INPUT and --user-dict are both -"),
+    (["count", "--stopwords", "-"], "INPUT and --stopwords are both -"),  # no INPUT: standard input
+    (["count", "-", "-"], "INPUT is - twice"),
+    (["discover", "-", "--user-dict", "-"], "INPUT and --user-dict are both -"),
+    (["embed", "--weighting", "sif", "--counts", "-"], "INPUT and --counts are both -"),
+    (["whiten", "fit", "-", "--vectors", "-", "-o", "w.npz"], "INPUT and --vectors are both -"),
+    (["sim", "--pairs", "-", "--vectors", "-"], "--pairs and --vectors are both -"),
+    (["search", "--queries", "-", "--corpus", "-"], "--corpus and --queries are both -"),
+    (["eval", "-", "--method", "whiten", "--fit-on", "-"], "PAIRS.tsv and --fit-on are both -"),
+    (["merge", "-", "-"], "FILE is - twice"),
+])
+def test_standard_input_given_for_two_inputs_is_a_usage_error(tmp_path, monkeypatch, args, readers):
+    """The first reader would take all of standard input and leave the other nothing (count gave an
+    empty table with status 0, embed an empty matrix): refused before anything is read."""
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(*args)
+    assert code == 2 and out == ""
+    assert f"error: {readers}, but standard input can be read only once" in err and err.count("\n") == 1
+    assert not (tmp_path / "w.npz").exists()
+
+
+def test_standard_input_for_one_input_beside_files_still_works(tmp_path, monkeypatch):
+    (tmp_path / "c.txt").write_text("蓝莓芝士蛋糕真好吃\n", encoding="utf-8")
+    res = run_textkit("count", tmp_path / "c.txt", "--user-dict", "-", input="蓝莓芝士蛋糕 10\n".encode())
+    assert res.returncode == 0 and "蓝莓芝士蛋糕\t1" in res.stdout.decode()
+
+
+def test_merge_refuses_standard_output_onto_an_input_but_not_o(tmp_path):
+    """`merge a.tsv c.tsv >> a.tsv` would append the sum to a.tsv (and `>` empties it first): refused.
+    `-o a.tsv` is written atomically after the reading, so it stays allowed."""
+    (tmp_path / "a.tsv").write_text("的\t3\n", encoding="utf-8")
+    (tmp_path / "c.tsv").write_text("的\t2\n了\t1\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(f'"{sys.executable}" -m textkit merge a.tsv c.tsv >> a.tsv', shell=True,
+                          cwd=tmp_path, capture_output=True, timeout=120, env=env)
+    assert done.returncode == 2 and "standard output is" in done.stderr.decode()
+    assert (tmp_path / "a.tsv").read_text(encoding="utf-8") == "的\t3\n"
+    assert run_main("merge", tmp_path / "a.tsv", tmp_path / "c.tsv", "-o", tmp_path / "a.tsv")[0] == 0
+    assert (tmp_path / "a.tsv").read_text(encoding="utf-8") == "的\t5\n了\t1\n"

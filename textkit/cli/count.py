@@ -60,4 +60,8 @@ def merge(files, top, min_count, output):
     Example:
       textkit merge day-*.tsv -o month.tsv
     """
+    if output.path in (None, "-"):  # -o may name an input (written atomically), standard output may not:
+        from ..output import check_not_an_input  # the shell has emptied the file before the run began
+
+        check_not_an_input(output.path, files)
     _write(merge_count_files(list(files)), output, top, min_count)

@@ -363,8 +363,6 @@ def eval_pairs(
     if eigenvalue_floor is not None and fit_on.lower().endswith(".npz"):
         raise click.UsageError("--eigen-floor applies when fitting; a saved whitening (--fit-on PARAMS.npz) "
                                "keeps the floor it was fitted with")
-    if pairs_path == "-" and fit_on == "-":
-        raise click.UsageError("standard input can be read only once: give the pairs or --fit-on as a file")
     if output not in (None, "-"):
         from ..output import check_output_file
 

@@ -76,6 +76,34 @@ def _interruption_in(exc: BaseException) -> Optional[KeyboardInterrupt]:
     return None
 
 
+# The parameters that name a file the command reads (where "-" is standard input); the
+# INPUT... of a command reading a corpus means standard input when none is given.
+_READ_PARAMS = ("inputs", "files", "source", "store", "pairs_path", "fit_on", "corpus_path", "queries_path",
+                "index_path", "vectors_path", "whitening_path", "counts", "user_dict", "stopwords")
+
+
+def _check_standard_input_once(ctx: click.Context) -> None:
+    """Usage error when two of a command's inputs are ``-``: the first would read standard input
+    whole and leave the other nothing (``count - --user-dict -``, ``sim --pairs - --vectors -``)."""
+    readers = []
+    for param in ctx.command.params:
+        if param.name not in _READ_PARAMS:
+            continue
+        value = ctx.params.get(param.name)
+        values = list(value) if isinstance(value, (tuple, list)) else [value]
+        if param.name == "inputs" and not values:
+            values = ["-"]
+        if isinstance(param, click.Option):
+            label = max(param.opts, key=len)
+        else:
+            label = (param.metavar or param.name.upper()).strip("[].")
+        readers += [label] * values.count("-")
+    if len(readers) > 1:
+        which = f"{readers[0]} is - twice" if readers[0] == readers[1] else \
+            f"{readers[0]} and {readers[1]} are both -"
+        raise click.UsageError(f"{which}, but standard input can be read only once: give a file instead", ctx)
+
+
 class TextkitCommand(click.Command):
     """A command with ``-q/--quiet`` (hide notes and warnings on stderr).
 
@@ -87,6 +115,7 @@ class TextkitCommand(click.Command):
     """
 
     def invoke(self, ctx: click.Context):
+        _check_standard_input_once(ctx)
         try:
             return super().invoke(ctx)
         except BrokenPipeError as exc:

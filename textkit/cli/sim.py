@@ -283,8 +283,6 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
     if query is None and queries_path is None and build_path is None:
         raise click.UsageError("missing QUERY (or --queries FILE, or --build-index INDEX.npz to only prepare "
                                "an index)")
-    if queries_path == "-" and corpus_path == "-":
-        raise click.UsageError("--corpus and --queries cannot both be standard input")
     check_not_an_input(output.path, [p for p in (corpus_path, queries_path) if p is not None])
     if build_path is not None:
         if is_compressed_name(build_path) or build_path == "-":
