@@ -102,6 +102,7 @@ def test_usage_errors_exit_2():
     (["count", "--cut-all", "--search"], "--cut-all and --search are exclusive"),
     (["count", "--tokenizer", "char", "--user-dict", "d.txt"], "--user-dict is used only with --tokenizer jieba"),
     (["embed", "--tokenizer", "whitespace", "--no-hmm"], "--no-hmm is used only with --tokenizer jieba"),
+    (["count", "--cut-all", "--no-hmm"], "--no-hmm does nothing with --cut-all"),
     (["search", "w", "--corpus", "README.md", "-k", "0"], "-k must be at least 1"),
     (["sim", "a", "b", "--metric", "cosine", "--oov", "error"], "--oov and --sinkhorn apply to --metric wrd"),
     (["count", "-o"], "Option '-o' requires an argument"),  # click raises it without the command
@@ -1173,3 +1174,13 @@ def test_merge_refuses_standard_output_onto_an_input_but_not_o(tmp_path):
     assert (tmp_path / "a.tsv").read_text(encoding="utf-8") == "的\t3\n"
     assert run_main("merge", tmp_path / "a.tsv", tmp_path / "c.tsv", "-o", tmp_path / "a.tsv")[0] == 0
     assert (tmp_path / "a.tsv").read_text(encoding="utf-8") == "的\t5\n了\t1\n"
+
+
+def test_the_tsv_check_looks_at_the_rows_written_only(tmp_path):
+    """A word with a tab that --top or --min-count leaves out does not stop the TSV table."""
+    (tmp_path / "t.jsonl").write_text('{"word": "好", "count": 9}\n{"word": "a\\tb", "count": 1}\n',
+                                      encoding="utf-8")
+    for extra in (["--top", "1"], ["--min-count", "2"]):
+        assert run_main("merge", tmp_path / "t.jsonl", *extra)[:2] == (0, "好\t9\n")
+    code, out, err = run_main("merge", tmp_path / "t.jsonl")
+    assert code == 1 and out == "" and "holds a tab or a line break" in err

@@ -171,3 +171,5 @@ def test_large_counts_merge_and_print(tmp_path):
     (tmp_path / "c.tsv").write_text(f"a\t{big}\n", encoding="utf-8")
     merged = merge_count_files([str(tmp_path / "c.tsv")] * 3)
     assert merged.counts["a"] == 3 * int(big)
+    (tmp_path / "z.tsv").write_text(f"a\t{'0' * 5000}7\nb\t000\n", encoding="utf-8")  # leading zeros count
+    assert dict(read_counts(str(tmp_path / "z.tsv")).counts) == {"a": 7, "b": 0}  # for int(): was a traceback

@@ -124,9 +124,10 @@ def _int_field(value: str, where: str, name: str) -> int:
         raise DataError(f"{where}: {name} {value} is negative")
     if not (value.isascii() and value.isdigit()):
         raise DataError(f"{where}: {name} {value!r} is not a whole number")
-    if len(value.lstrip("0")) > _MAX_COUNT_DIGITS:  # Python refuses to read (and print) such numbers
+    digits = value.lstrip("0") or "0"  # int() counts leading zeros against its limit of 4,300 digits
+    if len(digits) > _MAX_COUNT_DIGITS:  # Python refuses to read (and print) such numbers
         raise DataError(f"{where}: {name} {value[:12]}... has {len(value):,} digits; not a count")
-    return int(value)
+    return int(digits)
 
 
 def _parse_rows(path: str) -> Iterable[Tuple[str, Sequence[str]]]:

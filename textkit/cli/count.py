@@ -18,13 +18,14 @@ _MIN_COUNT = click.option("--min-count", type=click.IntRange(min=1), default=1, 
 
 
 def _write(table: WordCounts, output: OutputSpec, top: Optional[int], min_count: int) -> None:
+    rows = table.rows(top, min_count)
     if output.fmt == "tsv":  # checked before writing: half a table on stdout would be worse
-        bad = next((word for word in table.counts if "\t" in word or "\n" in word or "\r" in word), None)
+        bad = next((row[0] for row in rows if "\t" in row[0] or "\n" in row[0] or "\r" in row[0]), None)
         if bad is not None:
             raise DataError(f"the word {preview(bad, 30)} holds a tab or a line break, which TSV cannot "
                             "carry; use --format csv or --format jsonl")
     with open_output(output.path) as fh:
-        write_rows(fh, table.rows(top, min_count), table.columns(), output.fmt, output.header)
+        write_rows(fh, rows, table.columns(), output.fmt, output.header)
 
 
 @click.command(cls=TextkitCommand)

@@ -236,6 +236,9 @@ def tokenizer_options(f: Callable) -> Callable:
                 min_len, max_len, lower, **kwargs):
         if cut_all and search:
             raise click.UsageError("--cut-all and --search are exclusive")
+        if cut_all and no_hmm:  # a silent no-op would hide the slip
+            raise click.UsageError("--no-hmm does nothing with --cut-all: full mode lists dictionary words, "
+                                   "without the HMM")
         if tokenizer != "jieba":  # a silent no-op would hide the slip
             given = [flag for flag, value in (("--no-hmm", no_hmm), ("--cut-all", cut_all), ("--search", search),
                                               ("--user-dict", user_dict)) if value]
