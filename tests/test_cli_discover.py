@@ -53,6 +53,20 @@ def test_stdin_top_header_jsonl_and_save_dict(sample_path, tmp_path):
     assert [(o["word"], o["count"]) for o in objs] == [(w, int(c)) for w, c, *_ in table[1:]]
 
 
+def test_json_lines_with_control_characters_give_the_same_words_from_a_pipe(sample_lines, tmp_path):
+    """Piped input is copied to a temporary file to be read twice; a NUL or CR inside a JSON field
+    (a clause boundary) made that copy look binary.  A pipe and a file give the same table."""
+    docs = [line[:k] + ch + line[k:] for line, ch in zip(sample_lines[:400], "\0\r\n\0" * 100)
+            for k in [len(line) // 2]]
+    path = tmp_path / "docs.jsonl"
+    path.write_text("".join(json.dumps({"t": d}) + "\n" for d in docs), encoding="utf-8")
+    args = ["discover", "--field", "t", "--min-count", "3", "-j1"]
+    from_file = run_textkit(*args, path)
+    piped = run_textkit(*args, "-", input=path.read_bytes())
+    assert from_file.returncode == 0 and piped.returncode == 0, piped.stderr
+    assert piped.stdout == from_file.stdout and len(rows(piped.stdout)) > 5
+
+
 def test_new_only_with_user_dict(sample_path, sample_lines, tmp_path):
     every = discover_documents(sample_lines, DiscoverOptions(min_count=3)).words
     tok = get_tokenizer(TokenizerSpec())

@@ -452,8 +452,9 @@ def discover_corpus(corpus, options: DiscoverOptions = DiscoverOptions(), **kw) 
     Discovery reads its input twice; standard input, a pipe (``<(cmd)``, a named pipe,
     ``/dev/stdin``) or any other file that is not a regular file can be read once, so
     a corpus that includes one is first copied, document by document, to a temporary
-    file (one document per line; a newline inside a JSON field becomes a line break,
-    which is a clause boundary either way, so the result is unchanged).
+    file (one document per line; a newline, carriage return or NUL inside a JSON field
+    becomes a line break, which is a clause boundary either way, so the result is
+    unchanged, and the copy is never taken for a binary file).
     """
     from .corpus import STDIN, Corpus
     from .output import is_special_file
@@ -468,7 +469,7 @@ def discover_corpus(corpus, options: DiscoverOptions = DiscoverOptions(), **kw) 
         path = f"{tmp}/input.txt"
         with open(path, "w", encoding="utf-8") as fh:
             for doc in corpus.documents():
-                fh.write(doc.replace("\r", "\n"))
+                fh.write(doc.replace("\r", "\n").replace("\0", "\n"))
                 fh.write("\n")
         return discover(Corpus([path]).batches, options, **kw)
 
