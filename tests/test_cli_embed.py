@@ -431,6 +431,11 @@ def test_eval_whiten_fit_on_pairs_file_and_params(workdir, tmp_path):
     on_corpus = json.loads(run(base + ["--fit-on", workdir / "corpus.txt"], workdir).stdout)
     on_params = json.loads(run(base + ["--fit-on", params], workdir).stdout)
     assert on_corpus == on_params
+    unnamed = tmp_path / "params"  # saved under a name without .npz: known by its content, as embed knows it
+    unnamed.write_bytes(params.read_bytes())
+    assert json.loads(run(base + ["--fit-on", unnamed], workdir).stdout) == on_params
+    res = run(base + ["--fit-on", unnamed, "--eigen-floor", "0.01"], workdir)
+    assert res.exit_code == 2 and "--eigen-floor applies when fitting" in res.stderr
     assert on_pairs["method"] == "whiten" and on_pairs != on_corpus
 
 

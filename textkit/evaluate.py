@@ -189,7 +189,7 @@ def tokenize_texts(texts: Sequence[str], tokenizer_spec, *, workers: int = 1) ->
 def _whitening_for(
     fit_on: str, left, right, encoder, spec, *, n_components, eigenvalue_floor, workers, encoding, strict
 ):
-    from textkit.whitening import Whitening
+    from textkit.whitening import Whitening, is_saved_whitening
 
     identity = str(encoder.vectors.identity)
     if fit_on == "pairs":
@@ -197,7 +197,7 @@ def _whitening_for(
         return Whitening(n_components, eigenvalue_floor=eigenvalue_floor).fit(
             both, vectors_identity=identity, encoder=encoder.describe()
         )
-    if fit_on.lower().endswith(".npz"):
+    if is_saved_whitening(fit_on):
         whitening = Whitening.load(fit_on, vectors_identity=identity)
         if n_components is not None and n_components != whitening.n_components_:
             from textkit.errors import UsageError

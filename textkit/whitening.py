@@ -138,6 +138,25 @@ def stats_of_batches(batches: Iterable[np.ndarray]) -> WhiteningStats | None:
     return total
 
 
+def is_saved_whitening(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names saved parameters rather than a corpus to fit on.
+
+    A name ending in ``.npz``, or a regular file that is a zip archive (what
+    :meth:`Whitening.save` writes, whatever the name it was given); a pipe is
+    never opened here, so that its first bytes stay for the reader.
+    """
+    name = str(path)
+    if name.lower().endswith(".npz"):
+        return True
+    if not os.path.isfile(name):
+        return False
+    try:
+        with open(name, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False  # the corpus reader says why
+
+
 def _whole_number(value: np.ndarray, key: str, name: str) -> int:
     """A 0-d integer array of a saved whitening as an int; DataError naming ``key`` otherwise."""
     if value.shape != () or value.dtype.kind not in "iu":

@@ -348,6 +348,7 @@ def eval_pairs(
     """
     from ..corpus import one_file
     from ..evaluate import evaluate_pairs, read_pairs
+    from ..whitening import is_saved_whitening
 
     if method != "whiten" and (fit_on != "pairs" or n_components or eigenvalue_floor):
         raise click.UsageError("--fit-on, --dim and --eigen-floor apply only to --method whiten")
@@ -360,7 +361,7 @@ def eval_pairs(
         if pooled:
             raise click.UsageError(f"{' and '.join(pooled)} apply only to --method cosine and whiten "
                                    "(sentence vectors); WMD and WRD compare the words themselves")
-    if eigenvalue_floor is not None and fit_on.lower().endswith(".npz"):
+    if eigenvalue_floor is not None and fit_on != "pairs" and is_saved_whitening(fit_on):
         raise click.UsageError("--eigen-floor applies when fitting; a saved whitening (--fit-on PARAMS.npz) "
                                "keeps the floor it was fitted with")
     if output not in (None, "-"):
