@@ -34,6 +34,14 @@ def test_average_ranks_match_scipy_rankdata_with_ties():
     assert average_ranks([]).size == 0
 
 
+def test_correlation_with_a_nan_score_is_nan_as_in_scipy():
+    from scipy.stats import pearsonr, spearmanr
+
+    x, y = [float("nan"), 1.0, 2.0, 5.0], [1.0, 2.0, 3.0, 4.0]
+    assert math.isnan(spearmanr(x, y)[0]) and math.isnan(pearsonr(x, y)[0])
+    assert math.isnan(spearman(x, y)) and math.isnan(spearman(y, x)) and math.isnan(pearson(x, y))
+
+
 def test_correlation_of_constant_side_is_nan():
     assert math.isnan(pearson([1, 1, 1], [1, 2, 3]))
     assert math.isnan(spearman([1, 2, 3], [0, 0, 0]))

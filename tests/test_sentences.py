@@ -133,6 +133,20 @@ def test_sif_with_counts_mapping_matches_formula():
     assert weight("的") < 0.1 and weight("北京") > 0.5
 
 
+def test_sif_takes_the_counts_textkit_read_counts_returns(tmp_path):
+    """textkit.read_counts gives a WordCounts (counts and df), not a dict: SIF takes it as its counts."""
+    import textkit
+
+    counts = {"的": 5000, "我们": 300, "今天": 100, "北京": 10}
+    path = tmp_path / "c.tsv"
+    path.write_text("".join(f"{w}\t{c}\n" for w, c in counts.items()), encoding="utf-8")
+    table = textkit.read_counts(str(path))
+    store = fake_store()
+    got = SentenceEncoder(store, weighting="sif", counts=table).encode(SENTENCES).matrix
+    want = SentenceEncoder(store, weighting="sif", counts=counts).encode(SENTENCES).matrix
+    np.testing.assert_array_equal(got, want)
+
+
 def test_sif_falls_back_to_store_counts_then_zipf_rank():
     counts = np.array([900, 50, 20, 10, 10, 5, 5])
     store = fake_store(counts=counts)

@@ -90,8 +90,10 @@ def average_ranks(values: Sequence[float]) -> np.ndarray:
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> float:
-    """Spearman's ρ: Pearson's r of average ranks; NaN when undefined."""
+    """Spearman's ρ: Pearson's r of average ranks; NaN when undefined (a NaN score has no rank)."""
     a, b = _as_pair_arrays(x, y)
+    if np.isnan(a).any() or np.isnan(b).any():
+        return float("nan")
     return pearson(average_ranks(a), average_ranks(b))
 
 

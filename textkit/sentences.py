@@ -13,8 +13,9 @@ every word counts equally whatever its norm) or its stored row
     w(t) = a / (a + p(t)) ,   a = ``sif_a`` (1e-3 by default)
 
 with p(t) the word's relative frequency (a fraction in [0, 1]).  p comes from,
-in order of preference: ``counts`` (a mapping word -> count, e.g. a file made
-by ``textkit count``; a store word missing from it gets p = 0, weight 1); the
+in order of preference: ``counts`` (a mapping word -> count, or what
+``textkit.read_counts`` gives for a file made by ``textkit count``; a store
+word missing from it gets p = 0, weight 1); the
 store's own ``counts`` (from training); or the store's frequency order under
 Zipf's law, p(rank r) = 1 / (r · H_V) with H_V the V-th harmonic number (an
 approximation: the store's rows must be sorted by decreasing frequency, as
@@ -146,6 +147,7 @@ class SentenceEncoder:
     def _probabilities(self, counts: Mapping[str, int] | None) -> np.ndarray:
         """p(w) for every store row, float64 (V,)."""
         size = len(self.vectors)
+        counts = getattr(counts, "counts", counts)  # a WordCounts, as textkit.read_counts returns it
         if counts is not None:
             total = float(sum(counts.values()))
             if total <= 0:
