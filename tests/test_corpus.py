@@ -153,6 +153,22 @@ def test_binary_file_named_is_error_in_directory_skipped(tmp_path, caplog):
     assert any("img.bin: skipped" in r.getMessage() for r in caplog.records)
 
 
+def test_the_binary_probe_sees_its_whole_8_kib(tmp_path):
+    """A NUL at byte 6,000: past the 4 KiB block the default buffer holds, within the 8 KiB documented."""
+    from textkit.corpus import open_text
+
+    late = tmp_path / "late.bin"
+    late.write_bytes(("今天天气很好\n" * 400).encode()[:6000] + b"\x00rest\n")
+    with pytest.raises(CorpusError, match="binary"):
+        docs(late)
+    with pytest.raises(CorpusError, match="binary"):
+        with open_text(str(late)) as fh:
+            list(fh)
+    beyond = tmp_path / "beyond.txt"  # past the probe: read as text, the NUL a character of a line
+    beyond.write_bytes(("今天天气很好\n" * 800).encode()[:9000] + b"\x00rest\n")
+    assert len(docs(beyond)) > 400
+
+
 def test_directory_without_text_files(tmp_path):
     (tmp_path / "only.bin").write_bytes(b"\x00\x01" * 10)
     with pytest.raises(CorpusError, match="no text files"):

@@ -46,6 +46,7 @@ _MAGIC = ((re.compile(b"\x1f\x8b"), "gzip"),
           (re.compile(b"BZh[1-9](?:\x31\x41\x59\x26\x53\x59|\x17\x72\x45\x38\x50\x90)"), "bzip2"),
           (re.compile(b"\xfd7zXZ\x00"), "xz"))
 _BINARY_PROBE = 8192
+_READ_BUFFER = 1 << 16  # >= _BINARY_PROBE
 _SHOWN_BAD_LINES = 5
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _GLOB_CHARS = set("*?[")
@@ -123,7 +124,9 @@ def open_binary(path: str) -> Iterator[BinaryIO]:
         close_raw = False
     else:
         try:
-            raw = open(path, "rb")
+            # a buffer of at least _BINARY_PROBE bytes, so that peek() shows them all (the default
+            # buffer is the file system's block size, often 4 KiB)
+            raw = open(path, "rb", buffering=_READ_BUFFER)
         except FileNotFoundError:
             raise CorpusError(f"{path}: no such file or directory") from None
         except IsADirectoryError:
