@@ -1184,3 +1184,13 @@ def test_the_tsv_check_looks_at_the_rows_written_only(tmp_path):
         assert run_main("merge", tmp_path / "t.jsonl", *extra)[:2] == (0, "好\t9\n")
     code, out, err = run_main("merge", tmp_path / "t.jsonl")
     assert code == 1 and out == "" and "holds a tab or a line break" in err
+
+
+def test_merge_of_a_folder_skips_binary_files_as_count_does(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.tsv").write_text("的\t2\n", encoding="utf-8")
+    (tmp_path / "d" / "z.bin").write_bytes(b"x\x00y")
+    code, out, err = run_main("merge", tmp_path / "d")
+    assert code == 0 and out == "的\t2\n" and "z.bin: skipped, looks like a binary file" in err
+    code, out, err = run_main("merge", tmp_path / "d" / "z.bin")  # named: an error, as with count
+    assert code == 1 and out == "" and "looks like a binary file" in err

@@ -307,6 +307,19 @@ class Corpus:
         """The files a pass reads, in order (stdin as ``-``); errors for missing inputs."""
         return [path for path, _ in self._resolve()]
 
+    def text_files(self) -> List[str]:
+        """:meth:`files` less those a pass skips: a binary file found in a folder (warned of, as a pass does).
+
+        For readers of side files such as ``merge``, which open each file themselves.
+        """
+        out = []
+        for path, walked in self._resolve():
+            if walked and looks_binary(path):
+                log.warning("%s: skipped, looks like a binary file", _display(path))
+                continue
+            out.append(path)
+        return out
+
     def _resolve(self) -> List[Tuple[str, bool]]:
         """(file, found by walking a directory?) for every source, in order."""
         out: List[Tuple[str, bool]] = []

@@ -276,7 +276,7 @@ def merge_count_files(paths: Sequence[str]) -> WordCounts:
         raise UsageError("- (standard input) can be read only once")
     total = WordCounts(Counter(), Counter(), 0)
     with_df, without_df = 0, []
-    for path in Corpus(paths).files():  # files, directories and glob patterns, as every command takes
+    for path in Corpus(paths).text_files():  # files, directories and glob patterns, as every command takes
         table = read_counts(path)
         if not table.counts:
             continue  # an empty file: no rows, no say on the df column
