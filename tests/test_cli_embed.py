@@ -223,6 +223,37 @@ def test_empty_input_and_a_parameters_file_named_npy(workdir, tmp_path):
     assert not (tmp_path / "w.npy").exists()
 
 
+def test_applying_a_whitening_with_other_encoder_settings_warns(workdir, tmp_path):
+    """Pooling, SIF and SIF's source of p(w) (a count file, the store's counts) are recorded when
+    fitting; applying with others is warned of.  Files saved before the source was recorded
+    (weighting=sif(a=...)) are compared without it."""
+    counts = tmp_path / "c.tsv"
+    counts.write_text("".join(f"{w}\t{100 - i}\n" for i, w in enumerate(WORDS)), encoding="utf-8")
+    base = [workdir / "corpus.txt", "--vectors", workdir / "store", *TOK]
+    fitted = {}
+    for name, extra in {"raw": ["--pooling", "raw"], "file": ["--weighting", "sif", "--counts", counts],
+                        "store": ["--weighting", "sif"]}.items():
+        fitted[name] = tmp_path / f"{name}.npz"
+        assert run(["whiten", "fit", *base, *extra, "-o", fitted[name]], workdir).exit_code == 0
+
+    def warning(params, *extra):
+        res = run(["embed", *base, *extra, "--whitening", params, "-o", tmp_path / "e.npy"], workdir)
+        assert res.exit_code == 0, res.output
+        return [line for line in res.stderr.splitlines() if "was fitted on sentence vectors made with" in line]
+
+    assert warning(fitted["raw"], "--pooling", "raw") == []
+    assert "pooling=raw weighting=none, now pooling=unit weighting=none" in warning(fitted["raw"])[0]
+    assert warning(fitted["file"], "--weighting", "sif", "--counts", counts) == []
+    assert warning(fitted["store"], "--weighting", "sif") == []
+    said = warning(fitted["file"], "--weighting", "sif")
+    assert len(said) == 1 and "sif(a=0.001,p=counts)" in said[0] and "sif(a=0.001,p=store counts)" in said[0]
+    old = dict(np.load(fitted["file"]))
+    old["encoder"] = np.str_("pooling=unit weighting=sif(a=0.001)")
+    np.savez(tmp_path / "old.npz", **old)
+    assert warning(tmp_path / "old.npz", "--weighting", "sif") == []
+    assert len(warning(tmp_path / "old.npz")) == 1
+
+
 def test_whiten_fit_then_apply_gives_white_vectors(workdir, tmp_path):
     params = tmp_path / "p.npz"
     res = run(

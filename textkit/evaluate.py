@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -226,12 +227,15 @@ def warn_if_encoder_differs(whitening, encoder, source: str) -> None:
     """Log a warning when saved parameters were fitted with other sentence-vector settings."""
     import logging
 
-    if whitening.encoder_ and whitening.encoder_ != encoder.describe():
+    now = encoder.describe()
+    if ",p=" not in whitening.encoder_:  # saved before the SIF frequency source was recorded
+        now = re.sub(r",p=[^)]*", "", now)
+    if whitening.encoder_ and whitening.encoder_ != now:
         logging.getLogger("textkit.evaluate").warning(
             "%s was fitted on sentence vectors made with %s, now %s",
             source,
             whitening.encoder_,
-            encoder.describe(),
+            now,
         )
 
 

@@ -172,8 +172,13 @@ class SentenceEncoder:
         return zipf_probabilities(size)
 
     def describe(self) -> str:
-        """A short label of the encoder settings, recorded with whitening parameters."""
-        weighting = "none" if self.weighting is None else f"sif(a={self.sif_a:g})"
+        """A short label of the encoder settings, recorded with whitening parameters.
+
+        For SIF it names where p(w) came from (``p=counts``: a count file,
+        ``p=store counts``, ``p=zipf rank``), so parameters fitted with one source
+        and applied with another are warned of.
+        """
+        weighting = "none" if self.weighting is None else f"sif(a={self.sif_a:g},p={self.frequency_source})"
         return f"pooling={self.pooling} weighting={weighting}"
 
     def encode(self, token_lists: Iterable[Iterable[str]]) -> EncodedBatch:
