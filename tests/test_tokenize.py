@@ -203,8 +203,10 @@ def test_user_dict_lines_jieba_would_misread_are_skipped_with_one_warning(tmp_pa
     assert tok.tokens(text) == naive_tokens(text, TokenizerSpec(), reference)
     assert not any(" " in word or "\t" in word for word in tok._jieba.FREQ)
     caplog.clear()
+    fresh = tmp_path / "good-again.txt"  # a path not loaded yet (the dictionaries are cached by path)
+    fresh.write_text(only_good.read_text(encoding="utf-8"), encoding="utf-8")
     with caplog.at_level("WARNING", logger="textkit"):
-        Tokenizer(TokenizerSpec(user_dict=str(only_good)))
+        Tokenizer(TokenizerSpec(user_dict=str(fresh)))
     assert not caplog.records
 
 
