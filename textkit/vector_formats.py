@@ -559,7 +559,7 @@ def _looks_binary(probe: bytes, dim: int) -> bool:
         fields = []
     if len(fields) == dim + 1 and all(_is_number(f) for f in fields[1:]):
         return False
-    if _binary_records_fit(probe, dim, newlines=True) or _binary_records_fit(probe, dim, newlines=False):
+    if _binary_records_fit(probe, dim):
         return True
     if len(fields) == dim + 1 and not any(0 < b < 0x20 and b != 0x09 for b in first):
         # a text row with a value that is not a number, or a stray NUL (the text reader
@@ -574,20 +574,21 @@ def _looks_binary(probe: bytes, dim: int) -> bool:
 _FIT_RECORDS = 16  # records that must read as binary for _binary_records_fit
 
 
-def _binary_records_fit(probe: bytes, dim: int, *, newlines: bool) -> bool:
+def _binary_records_fit(probe: bytes, dim: int) -> bool:
     """Whether ``probe`` reads as word2vec binary records, up to 16 of them or to its end.
 
-    A record is a word (no control byte), a space, ``4 * dim`` value bytes and a
-    newline.  With ``newlines`` every record must end with its newline: strong
-    evidence, since a text row would need its newline exactly ``4 * dim`` bytes
-    after its first space, row after row.  Without, the newline is optional and
-    the evidence is in the value bytes instead: at least half of them must be
-    bytes that do not occur in numbers (float bytes are ~90% such bytes; text
-    misread that way, a few words' letters among digits).  This tells binary
-    files from text where the value bytes of the first record happen to look
-    like text: beginning with a newline byte, or valid UTF-8 of ``dim + 1`` fields.
+    A record is a word (no control byte), a space, ``4 * dim`` value bytes and an
+    optional newline.  Either of two facts is the evidence.  Every record ends
+    with its newline: a text row would need its newline exactly ``4 * dim``
+    bytes after its first space, row after row.  Or at least half of the value
+    bytes are bytes that do not occur in numbers (float bytes are ~90% such
+    bytes; text misread that way, a few words' letters among digits).  This
+    tells binary files from text where the value bytes of the first record
+    happen to look like text: beginning with a newline byte, or valid UTF-8 of
+    ``dim + 1`` fields.
     """
     pos = records = odd = 0
+    newlines = True
     width = 4 * dim
     while records < _FIT_RECORDS and pos < len(probe):
         sp = probe.find(b" ", pos)
@@ -599,8 +600,7 @@ def _binary_records_fit(probe: bytes, dim: int, *, newlines: bool) -> bool:
         if end > len(probe):
             break  # the probe ends inside the values
         newline = probe[end : end + 1] == b"\n"
-        if newlines and not newline:
-            return False
+        newlines &= newline
         odd += sum(b not in _TEXT_BYTES for b in probe[sp + 1 : end])
         records += 1
         pos = end + newline
