@@ -105,7 +105,7 @@ def test_bad_count_files_name_the_line(tmp_path, content, message):
     assert "bad.tsv:2" in str(err.value) or "bad.tsv:3" in str(err.value)
 
 
-@pytest.mark.parametrize("word", ["g\rh", "a\nb", "x\t5", "逗,号", 'q"uote', "x" * 140_000])
+@pytest.mark.parametrize("word", ["g\rh", "a\nb", "c\r\nd", "x\t5", "逗,号", 'q"uote', "x" * 140_000])
 def test_csv_carries_any_word_back_to_merge(tmp_path, word):
     """What the CSV writer writes, the count-file reader reads back: line breaks, a lone CR, long words."""
     import io
@@ -116,6 +116,20 @@ def test_csv_carries_any_word_back_to_merge(tmp_path, word):
     write_rows(buf, [(word, 3), ("好", 2)], ("word", "count"), "csv")
     (tmp_path / "c.csv").write_text(buf.getvalue(), encoding="utf-8", newline="")
     assert read_counts(str(tmp_path / "c.csv")).counts == Counter({word: 3, "好": 2})
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "csv", "jsonl"])
+@pytest.mark.parametrize("mark", ["", "\ufeff"])
+def test_a_first_word_u_feff_is_read_back_with_or_without_a_bom(tmp_path, fmt, mark):
+    """``count --keep-punct`` keeps U+FEFF as a word; first in a file it is not taken for a byte-order mark."""
+    import io
+
+    from textkit.output import write_rows
+
+    buf = io.StringIO()
+    write_rows(buf, [("\ufeff", 3), ("\ufeff好", 2), ("好", 1)], ("word", "count"), fmt)
+    (tmp_path / f"c.{fmt}").write_text(mark + buf.getvalue(), encoding="utf-8", newline="")
+    assert read_counts(str(tmp_path / f"c.{fmt}")).counts == Counter({"\ufeff": 3, "\ufeff好": 2, "好": 1})
 
 
 def test_a_line_that_is_not_csv_names_it(tmp_path):

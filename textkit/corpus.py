@@ -148,8 +148,11 @@ def open_binary(path: str) -> Iterator[BinaryIO]:
 
 
 @contextmanager
-def open_text(path: str, encoding: str = "utf-8") -> Iterator["TextLines"]:
+def open_text(path: str, encoding: str = "utf-8", *, raw: bool = False) -> Iterator["TextLines"]:
     """``path``'s lines as text (decompressed by content, BOM ignored, ``\r\n`` read as ``\n``).
+
+    ``raw``: lines exactly as decoded, the BOM and ``\r\n`` kept, for a reader that
+    tells itself whether they are data (count files, see ``textkit.counting``).
 
     For small side files (count files, word lists, user dictionaries); corpora go
     through :class:`Corpus`. A binary file (NUL bytes in its first 8 KiB) and
@@ -160,28 +163,30 @@ def open_text(path: str, encoding: str = "utf-8") -> Iterator["TextLines"]:
         head = stream.peek(_BINARY_PROBE)[:_BINARY_PROBE] if hasattr(stream, "peek") else b""
         if b"\x00" in head:
             raise CorpusError(binary_file_problem(name, head))
-        yield TextLines(stream, encoding, name)
+        yield TextLines(stream, encoding, name, raw=raw)
 
 
 class TextLines:
     """The lines of a binary stream decoded one by one (what :func:`open_text` yields).
 
-    Iterating gives each line with its ``\n`` (``\r\n`` made ``\n``); a line that
-    does not decode is a :class:`CorpusError` naming ``name`` and the line.
-    ``name`` is there for readers that name their file (jieba's user dictionary).
+    Iterating gives each line with its ``\n`` (``\r\n`` made ``\n``, a UTF-8 BOM
+    dropped, unless ``raw``); a line that does not decode is a :class:`CorpusError`
+    naming ``name`` and the line.  ``name`` is there for readers that name their
+    file (jieba's user dictionary).
     """
 
-    def __init__(self, stream: BinaryIO, encoding: str, name: str):
-        self.stream, self.encoding, self.name = stream, encoding, name
+    def __init__(self, stream: BinaryIO, encoding: str, name: str, *, raw: bool = False):
+        self.stream, self.encoding, self.name, self.raw = stream, encoding, name, raw
 
     def __iter__(self) -> Iterator[str]:
         encoding = self.encoding
+        utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
         for lineno, raw in enumerate(self.stream, 1):
-            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf") and encoding.lower().replace("_", "-") in (
-                    "utf-8", "utf8"):
-                raw = raw[3:]
-            if raw.endswith(b"\r\n"):
-                raw = raw[:-2] + b"\n"
+            if not self.raw:
+                if lineno == 1 and utf8 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                if raw.endswith(b"\r\n"):
+                    raw = raw[:-2] + b"\n"
             try:
                 yield raw.decode(encoding)
             except UnicodeDecodeError as exc:

@@ -133,11 +133,11 @@ def _int_field(value: str, where: str, name: str) -> int:
 def _parse_rows(path: str) -> Iterable[Tuple[str, Sequence[str]]]:
     """(location, [word, count, df?]) for each data row of a count file, its format told by content."""
     name = "<stdin>" if path == "-" else path
-    with open_text(path) as fh:
+    with open_text(path, raw=True) as fh:  # raw: a CSV word may hold "\r\n", and the first word be U+FEFF
         lines = iter(fh)
         head: List[str] = []
         for line in lines:  # up to the first line that is not blank
-            head.append(line)
+            head.append(_without_bom(line) if not head else line)
             if line.strip():
                 break
         kind = _count_file_kind(path, head[-1] if head else "")
@@ -158,6 +158,17 @@ def _parse_rows(path: str) -> Iterable[Tuple[str, Sequence[str]]]:
                 continue
             header_seen = True
             yield f"{name}:{lineno}", row
+
+
+def _without_bom(first: str) -> str:
+    """The first line of a count file without its byte-order mark.
+
+    A U+FEFF right before a field separator is the first word, not a mark: ``count
+    --keep-punct`` keeps that character as a word, and it may come first.
+    """
+    if first.startswith("\ufeff") and not first.startswith(("\ufeff\t", "\ufeff,")):
+        return first[1:]
+    return first
 
 
 def _csv_rows(name: str, lines: Iterable[str]) -> Iterable[List[str]]:
