@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from textkit import transport as tr
-from .conftest import run_main
+from .conftest import run_main, run_textkit
 from textkit.search import SearchIndex, search
 from textkit.vectors import open_vectors, save_store
 
@@ -337,6 +337,50 @@ def test_pairs_cosine_and_whiten(workdir, tmp_path):
     ok = (a.known > 0) & (b.known > 0)
     want = np.einsum("ij,ij->i", wa, wb) / np.linalg.norm(wa, axis=1) / np.linalg.norm(wb, axis=1)
     np.testing.assert_allclose(np.array(got)[ok], want[ok], atol=1e-5)
+
+
+def test_whiten_makes_sentence_vectors_as_its_fit_did(workdir, tmp_path):
+    """Whitening fitted on SIF-weighted raw means (its own a, p(w) from a count file) scores the same
+    sentence vectors, given that --counts; without it, one warning names the difference."""
+    from textkit.sentences import SentenceEncoder
+    from textkit.whitening import Whitening
+
+    vectors = open_vectors(workdir / "store")
+    counts = {w: 3 * i + 1 for i, w in enumerate(WORDS)}
+    (tmp_path / "c.tsv").write_text("".join(f"{w}\t{c}\n" for w, c in counts.items()), encoding="utf-8")
+    given = ["--metric", "whiten", "--whitening", tmp_path / "w.npz", *store_args(workdir)]
+    code, _, err = run("whiten", "fit", workdir / "corpus.txt", "--pooling", "raw", "--weighting", "sif",
+                       "--sif-a", "0.05", "--counts", tmp_path / "c.tsv", "-o", tmp_path / "w.npz", *store_args(workdir))
+    assert code == 0, err
+    white = Whitening.load(tmp_path / "w.npz", vectors_identity=vectors.identity)
+    encoder = SentenceEncoder(vectors, pooling="raw", weighting="sif", counts=counts, sif_a=0.05)
+    assert white.encoder_ == encoder.describe()
+
+    def reference(a, b):
+        x, y = white.transform(encoder.encode([a.split(), b.split()]).matrix.astype(np.float64))
+        return float(x @ y / np.linalg.norm(x) / np.linalg.norm(y))
+
+    code, out, err = run("sim", "w1 w2 w2 w3", "w4 w1 w5", *given, "--counts", tmp_path / "c.tsv")
+    assert code == 0 and "fitted on" not in err
+    assert float(out) == pytest.approx(reference("w1 w2 w2 w3", "w4 w1 w5"), abs=1e-6)
+    # many batches, so that the workers score them; they keep the counts the parent read from stdin
+    lines = (workdir / "corpus.txt").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "pairs.tsv").write_text("".join(f"{lines[i]}\t{lines[-1 - i]}\n" for i in range(400)),
+                                        encoding="utf-8")
+    done = run_textkit("sim", "--pairs", tmp_path / "pairs.tsv", "-j", "2", *given, "--counts", "-",
+                       input=(tmp_path / "c.tsv").read_bytes())
+    assert done.returncode == 0 and b"fitted on" not in done.stderr
+    checked = 0
+    for row in done.stdout.decode().splitlines():
+        a, b, score = row.split("\t")
+        if encoder.encode([a.split()]).known[0] and encoder.encode([b.split()]).known[0]:
+            assert float(score) == pytest.approx(reference(a, b), abs=1e-6)
+            checked += 1
+    assert checked > 300
+    code, out, err = run("sim", "--pairs", workdir / "pairs.tsv", "-j", "2", *given)  # p(w) of the store now
+    assert code == 0 and out and err.count("fitted on") == 1 and "p=counts" in err
+    code, out, err = run("sim", "w1", "w2", "--counts", tmp_path / "c.tsv", *store_args(workdir))
+    assert code == 2 and out == "" and "use it with --metric whiten" in err
 
 
 def test_explain_is_the_exact_plan_so_not_with_sinkhorn(workdir):

@@ -45,29 +45,52 @@ class PairJob:
     sinkhorn: float | None = None
     distance: bool = False
     whitening_path: str | None = None
+    counts_path: str | None = None
 
 
 _WORKER: dict = {}
 
 
 class SentenceCosine:
-    """Cosine (optionally after whitening) of pooled sentence vectors, with the pair API of PairScorer."""
+    """Cosine (optionally after whitening) of pooled sentence vectors, with the pair API of PairScorer.
 
-    def __init__(self, vectors, whitening_path: str | None):
-        from textkit.sentences import EMPTY_COSINE, SentenceEncoder
+    With saved whitening, sentence vectors are made as they were for the fit:
+    the pooling, weighting and SIF constant it recorded; SIF's p(w) comes from
+    ``counts_path`` (a count file) or else from the store (:meth:`warn_if_fitted_otherwise`
+    tells when that is not the source of the fit).
+    """
+
+    def __init__(self, vectors, whitening_path: str | None, counts_path: str | None = None):
+        from textkit.sentences import EMPTY_COSINE, SentenceEncoder, encoder_settings
 
         self.whitening = None
-        pooling, weighting = "unit", None
+        self.whitening_path = whitening_path
+        settings: dict = {}
         if whitening_path is not None:
             from textkit.whitening import Whitening
 
             self.whitening = Whitening.load(whitening_path, vectors_identity=vectors.identity)
-            settings = dict(part.split("=", 1) for part in str(getattr(self.whitening, "encoder_", "")).split()
-                            if "=" in part)
-            pooling = settings.get("pooling", "unit")
-            weighting = "sif" if settings.get("weighting", "none").startswith("sif") else None
-        self.encoder = SentenceEncoder(vectors, pooling=pooling, weighting=weighting)
+            settings = encoder_settings(self.whitening.encoder_)
+        if counts_path is not None and settings.get("weighting") != "sif":
+            from textkit.errors import UsageError
+
+            raise UsageError(f"--counts gives p(w) for SIF weighting, and {whitening_path or 'cosine'} "
+                             "does not use it")
+        counts = None
+        if counts_path is not None:
+            from textkit.counting import read_counts
+
+            counts = read_counts(counts_path)
+        self.encoder = SentenceEncoder(vectors, counts=counts, **settings)
         self.error_value = EMPTY_COSINE
+
+    def warn_if_fitted_otherwise(self) -> None:
+        """Log a warning when the whitening was fitted on sentence vectors made otherwise (e.g. SIF's
+        p(w) from a count file, not given now); call it once per run, not per worker."""
+        if self.whitening is not None:
+            from textkit.evaluate import warn_if_encoder_differs
+
+            warn_if_encoder_differs(self.whitening, self.encoder, self.whitening_path)
 
     def scores(self, token_pairs: Sequence[tuple[Sequence[str], Sequence[str]]]):
         """(cosines float64, valid mask, known tokens, total tokens) of a batch of pairs."""
@@ -86,21 +109,27 @@ class SentenceCosine:
         return cos, valid, int(np.sum(batch.known)), int(np.sum(batch.total))
 
 
-def init_pair_worker(job: PairJob) -> dict:
+def init_pair_worker(job: PairJob, inherited: bool = False) -> dict:
     """Pool initializer: vectors, tokenizer and a scorer with its text cache, for ``job``.
 
     Returns them (``job``, ``scorer``, ``tokens``) and installs them as this
     process's state for :func:`score_text_batch`; a caller scoring in its own
     process keeps the returned state, so two jobs can run side by side.
+    ``inherited`` (in a forked worker): keep the state of the same job that the
+    parent set up before forking, as it is, rather than read its files again
+    (a count file given as ``-`` could not be).
     """
     from textkit.tokenize import get_tokenizer
+
+    if inherited and _WORKER.get("job") == job:
+        return dict(_WORKER)
 
     vectors = open_vectors_cached(job.vectors_path)
     # Build the word -> row index now (it is built on first lookup): run in the parent
     # first, this lets forked workers share one index instead of each building its own.
     vectors.lookup(())
     if job.metric in ("cosine", "whiten"):
-        scorer = SentenceCosine(vectors, job.whitening_path if job.metric == "whiten" else None)
+        scorer = SentenceCosine(vectors, job.whitening_path if job.metric == "whiten" else None, job.counts_path)
     else:
         scorer = PairScorer(Transport(vectors, metric=job.metric, normalize=job.normalize, oov=job.oov,
                                       sinkhorn=job.sinkhorn))
@@ -315,12 +344,14 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
     state = init_pair_worker(job)  # in this process first: errors surface here, forked workers inherit
     if job.metric not in ("cosine", "whiten"):
         state["tokens"]("预热")  # load the segmenter's dictionary before forking
+    else:
+        state["scorer"].warn_if_fitted_otherwise()
 
     tally = PairTally()
     error_value = None
     # One pool for every window: the workers fork once and keep their caches warm.
     with pool.Pool(score_text_batch, workers=workers, initializer=init_pair_worker,
-                   initargs=(job,)) as workers_pool:
+                   initargs=(job, True)) as workers_pool:
         if workers > 1 and _worth_many_batches(path, batch_size):
             workers_pool.start()  # fork now: the workers get ready while this process reads
         source = _checked_rows(path, encoding, strict)

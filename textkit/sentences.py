@@ -47,6 +47,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -178,7 +179,7 @@ class SentenceEncoder:
         ``p=store counts``, ``p=zipf rank``), so parameters fitted with one source
         and applied with another are warned of.
         """
-        weighting = "none" if self.weighting is None else f"sif(a={self.sif_a:g},p={self.frequency_source})"
+        weighting = "none" if self.weighting is None else f"sif(a={self.sif_a!r},p={self.frequency_source})"
         return f"pooling={self.pooling} weighting={weighting}"
 
     def encode(self, token_lists: Iterable[Iterable[str]]) -> EncodedBatch:
@@ -264,6 +265,24 @@ def read_counts(path: str) -> dict[str, int]:
         raise DataError(f"{'<stdin>' if path == '-' else path}: no word counts in it (SIF needs p(w) = "
                         f"count / total; make one with `textkit count`)")
     return counts
+
+
+def encoder_settings(description: str) -> dict:
+    """The ``pooling``, ``weighting`` and ``sif_a`` arguments of the encoder a
+    :meth:`SentenceEncoder.describe` text records (saved with whitening parameters).
+
+    An empty or unreadable text (parameters saved without it) gives ``{}``: the defaults.
+    """
+    found = re.fullmatch(r"pooling=(\S+) weighting=(?:(none)|sif\(a=([^,)]+)(?:,p=[^)]*)?\))", description.strip())
+    if found is None or found.group(1) not in POOLINGS:
+        return {}
+    if found.group(2):
+        return {"pooling": found.group(1), "weighting": None}
+    try:
+        sif_a = float(found.group(3))
+    except ValueError:
+        return {}
+    return {"pooling": found.group(1), "weighting": "sif", "sif_a": sif_a}
 
 
 def build_encoder(spec: EncoderSpec) -> tuple[Any, SentenceEncoder]:

@@ -342,7 +342,7 @@ def side_inputs(params: dict) -> list:
     from ..tokenize import DEFAULT_STOPWORDS
     from ..vectors import default_store_path
 
-    found = [params.get(name) for name in ("whitening_path", "index_path", "user_dict")]
+    found = [params.get(name) for name in ("whitening_path", "index_path", "user_dict", "counts")]
     if "vectors_path" in params:  # a command that reads vectors: None is the bundled store
         found.append(params["vectors_path"] or default_store_path())
     if "store" in params:

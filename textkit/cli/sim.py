@@ -40,7 +40,8 @@ def _tokens(tokenizer_spec, text: str):
 @click.option("--metric", type=click.Choice(["wrd", "wmd", "cosine", "whiten"]), default="wrd",
               show_default=True,
               help="wrd: Word Rotator's similarity 1 - WRD; wmd: Word Mover's Distance; cosine: "
-                   "cosine of mean unit word vectors; whiten: the same after --whitening.")
+                   "cosine of mean unit word vectors; whiten: the cosine after --whitening, of sentence "
+                   "vectors made as for its fit (pooling, SIF weighting).")
 @click.option("--distance", is_flag=True,
               help="Print a distance instead of a similarity (WRD itself; 1 - cosine).")
 @normalize_option
@@ -50,6 +51,9 @@ def _tokens(tokenizer_spec, text: str):
 @click.option("--whitening", "whitening_path", type=click.Path(dir_okay=False, readable=False),
               metavar="PARAMS.npz",
               help="Whitening parameters from `textkit whiten fit` (for --metric whiten).")
+@click.option("--counts", type=click.Path(dir_okay=False, readable=False), metavar="FILE",
+              help="Word counts (from `textkit count`) giving p(w) for whitening fitted with SIF "
+                   "weighting and --counts; default: the store's counts.")
 @click.option("--explain", is_flag=True,
               help="WMD/WRD of one pair: also print the word pairs of the transport plan that "
                    "add most to the distance, mass x cost (word1, word2, mass moved, unit cost).")
@@ -60,7 +64,7 @@ def _tokens(tokenizer_spec, text: str):
 @vectors_option
 @workers_option
 @output_options
-def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening_path, explain, top,
+def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening_path, counts, explain, top,
         encoding, strict, tokenizer_spec, vectors_path, workers, output):
     """Similarity of TEXT1 and TEXT2, or of every pair in --pairs FILE.
 
@@ -83,6 +87,8 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
         raise click.UsageError("--metric whiten needs --whitening PARAMS.npz (from `textkit whiten fit`)")
     if whitening_path and metric != "whiten":
         raise click.UsageError("--whitening is used by --metric whiten only")
+    if counts and metric != "whiten":
+        raise click.UsageError("--counts gives p(w) for SIF-weighted whitening: use it with --metric whiten")
     if normalize and metric != "wmd":
         raise click.UsageError("--normalize applies to --metric wmd only (WRD always compares directions)")
     if explain and metric not in ("wrd", "wmd"):
@@ -103,7 +109,8 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
         logging.getLogger("textkit").info("--sinkhorn %g: entropic regularisation, the values are APPROXIMATE",
                                           sinkhorn)
     job = pair_scoring.PairJob(vectors_path, tokenizer_spec, metric=metric, normalize=normalize, oov=oov,
-                               sinkhorn=sinkhorn, distance=distance, whitening_path=whitening_path)
+                               sinkhorn=sinkhorn, distance=distance, whitening_path=whitening_path,
+                               counts_path=counts)
     if pairs_path is not None:
         if texts:
             raise click.UsageError("give either TEXT1 TEXT2 or --pairs FILE, not both")
@@ -121,7 +128,8 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
     tokens1, tokens2 = _tokens(tokenizer_spec, texts[0]), _tokens(tokenizer_spec, texts[1])
     vectors = open_vectors_cached(vectors_path)
     if metric in ("cosine", "whiten"):
-        scorer = pair_scoring.SentenceCosine(vectors, whitening_path if metric == "whiten" else None)
+        scorer = pair_scoring.SentenceCosine(vectors, whitening_path if metric == "whiten" else None, counts)
+        scorer.warn_if_fitted_otherwise()
         scores, valid, _, _ = scorer.scores([(tokens1, tokens2)])
         if not valid[0]:
             batch = scorer.encoder.encode([tokens1, tokens2])
