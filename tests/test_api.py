@@ -292,3 +292,131 @@ def test_pairs_must_hold_two_token_lists_and_index_tokens_may_be_iterables():
     by_lists = textkit.SearchIndex.from_texts([" ".join(a), " ".join(b)], store, str.split)
     by_iterators = textkit.SearchIndex.from_texts([" ".join(a), " ".join(b)], store, lambda t: iter(t.split()))
     assert np.array_equal(by_lists.ids, by_iterators.ids)
+
+
+def test_one_string_where_documents_or_words_are_expected_is_a_type_error():
+    """count, count_with_df and lookup would read a string as its characters."""
+    tok = textkit.get_tokenizer(textkit.TokenizerSpec())
+    for method in (tok.count, tok.count_with_df):
+        with pytest.raises(TypeError, match="not one string"):
+            method("物流很快")
+    assert tok.count(["物流很快"]) == {"物流": 1, "很快": 1}
+    with pytest.raises(TypeError, match="not a string"):
+        textkit.open_vectors().lookup("手机")
+
+
+def test_specs_are_checked_where_they_are_given(tmp_path, sample_path):
+    """A string for a spec is a TypeError at the call, not an AttributeError deep in a worker;
+    None stands for the default spec."""
+    corpus = textkit.Corpus([sample_path])
+    for call in (lambda: textkit.get_tokenizer("char"),
+                 lambda: textkit.count_words(corpus, "char", workers=2),
+                 lambda: textkit.train_vectors(corpus, tokenizer_spec="char"),
+                 lambda: textkit.EncoderSpec(tokenizer="char"),
+                 lambda: textkit.fit_whitening(corpus, "char"),
+                 lambda: textkit.PairJob(None, "char")):
+        with pytest.raises(TypeError, match="expected a"):
+            call()
+    assert textkit.get_tokenizer(None) is textkit.get_tokenizer(textkit.TokenizerSpec())
+    assert textkit.PairJob(None, None).tokenizer_spec == textkit.TokenizerSpec()
+    for call in (lambda: textkit.fit_whitening(str(sample_path), textkit.EncoderSpec()),
+                 lambda: textkit.train_vectors(str(sample_path))):
+        with pytest.raises(TypeError, match="takes a textkit.Corpus"):
+            call()
+
+
+def test_pair_jobs_refuse_settings_their_metric_does_not_use():
+    with pytest.raises(textkit.UsageError, match="needs whitening_path"):
+        textkit.PairJob(None, None, metric="whiten")  # it scored plain cosine
+    with pytest.raises(textkit.UsageError, match="needs whitening_path"):
+        textkit.PairJob(None, None, metric="cosine", whitening_path="w.npz")
+    with pytest.raises(textkit.UsageError, match="unknown metric"):
+        textkit.PairJob(None, None, metric="wdm")
+    with pytest.raises(textkit.UsageError, match="with metric 'whiten'"):
+        textkit.PairJob(None, None, counts_path="c.tsv")
+
+
+def test_evaluate_pairs_takes_tuples_and_a_tokenizer_spec(tmp_path):
+    rows = [("物流很快", "发货速度快", 1.0), ("手机", "电脑", 0.0), ("今天天气很好", "今天天气不错", 1)]
+    from textkit.evaluate import LabelledPair
+
+    want = textkit.evaluate_pairs([LabelledPair(i, *row) for i, row in enumerate(rows, 1)], textkit.EncoderSpec())
+    for pairs in (rows, iter(rows)):
+        for spec in (None, textkit.TokenizerSpec()):
+            got = textkit.evaluate_pairs(pairs if isinstance(pairs, list) else iter(rows), spec)
+            assert got.lines == [1, 2, 3] and np.array_equal(got.scores, want.scores)
+    with pytest.raises(TypeError, match=r"\(s1, s2, label\) tuples"):
+        textkit.evaluate_pairs([("物流很快", "发货速度快")], None)
+
+
+def test_every_function_taking_vectors_takes_a_path_or_none(tmp_path):
+    store = _saved_store(tmp_path / "s", 6)
+    words = store.words[:5]
+    opened = textkit.open_vectors(str(tmp_path / "s"))
+    by_path = textkit.SentenceEncoder(str(tmp_path / "s")).encode([words])
+    assert np.array_equal(by_path.matrix, textkit.SentenceEncoder(opened).encode([words]).matrix)
+    assert textkit.SentenceEncoder(None).dim == textkit.open_vectors().dim
+    (tmp_path / "docs.txt").write_text(" ".join(words) + "\n" + " ".join(words[2:]) + "\n", encoding="utf-8")
+    spec = textkit.TokenizerSpec(kind="whitespace")
+    index = textkit.SearchIndex.build(str(tmp_path / "docs.txt"), str(tmp_path / "s"), spec)
+    index.save(tmp_path / "i.npz")
+    loaded = textkit.SearchIndex.load(str(tmp_path / "i.npz"), str(tmp_path / "s"), spec)
+    assert search(loaded, words[2:], k=1).hits[0].line == 2
+    with pytest.raises(textkit.DataError, match="built with other vectors"):
+        textkit.SearchIndex.load(str(tmp_path / "i.npz"), None, spec)
+    with pytest.raises(TypeError, match=r"\(query line, tokens\) pairs"):
+        list(textkit.search_queries(loaded, [words[:2], words[3:]]))
+    assert [n for n, _ in textkit.search_queries(loaded, enumerate([words[:2], words[3:]], 1))] == [1, 2]
+
+
+@pytest.mark.parametrize("call", [
+    lambda store: search(textkit.SearchIndex.from_texts(["w1 w2"], store, str.split), ["w1"], k=2.5),
+    lambda store: search(textkit.SearchIndex.from_texts(["w1 w2"], store, str.split), ["w1"], k="3"),
+    lambda store: textkit.Whitening(2.5),
+    lambda store: textkit.Whitening("16"),
+    lambda store: textkit.Transport(store, sinkhorn="0.1"),
+    lambda store: textkit.SentenceEncoder(textkit.open_vectors(), sif_a="1e-3"),
+    lambda store: textkit.TrainingOptions(dim="16").check(),
+    lambda store: textkit.WordCounts({"a": 1}).rows(top=2.0),
+])
+def test_numbers_of_the_wrong_type_are_named_at_the_call(call):
+    with pytest.raises(TypeError, match="must be a (whole )?number"):
+        call(random_store(7))
+
+
+def test_count_rows_refuse_a_top_below_one():
+    table = textkit.WordCounts({"a": 2, "b": 1})
+    for top in (0, -1):  # -1 silently dropped the last row
+        with pytest.raises(textkit.UsageError, match="top must be at least 1"):
+            table.rows(top=top)
+    assert table.rows(top=1) == [("a", 2)]
+
+
+def test_reading_a_csv_count_file_leaves_the_csv_field_limit_alone(tmp_path):
+    import csv
+
+    (tmp_path / "c.csv").write_text("word,count\n" + "x" * 200_000 + ",3\n", encoding="utf-8")
+    before = csv.field_size_limit(131_072)  # csv's default, below the word's length
+    try:
+        assert textkit.read_counts(str(tmp_path / "c.csv")).counts == {"x" * 200_000: 3}
+        assert csv.field_size_limit() == 131_072
+    finally:
+        csv.field_size_limit(before)
+
+
+def test_a_word_that_is_not_text_is_a_vectors_error(tmp_path):
+    vectors = textkit.Vectors(["\ud800", "a"], np.eye(2))
+    with pytest.raises(textkit.VectorsError, match="lone surrogate"):
+        vectors.identity  # noqa: B018
+    with pytest.raises(textkit.VectorsError, match="lone surrogate"):
+        vectors.save(tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+def test_nearest_cosines_stay_within_one_and_take_one_vector():
+    vectors = textkit.open_vectors()
+    found = vectors.nearest(vectors["手机"], k=3)
+    assert found[0][0] == "手机" and all(-1.0 <= score <= 1.0 for _, score in found)
+    with pytest.raises(textkit.UsageError, match=r"one vector of 144 values, not an array of shape \(2, 144\)"):
+        vectors.nearest(np.ones((2, vectors.dim)))
+    assert textkit.WorkerError.__mro__[1] is textkit.TextkitError

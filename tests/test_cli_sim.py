@@ -247,7 +247,7 @@ def test_search_oov_policies(workdir, tmp_path):
     cached = run("search", "w1w2", "--index", index, "-k", "3", *store_args(workdir))
     assert cached[:2] == run(*args, "--oov", "split")[:2]  # the index's own policy by default
     code, _, err = run("search", "w1", "--index", index, "--oov", "drop", *store_args(workdir))
-    assert code == 1 and "built with --oov split" in err and "Traceback" not in err
+    assert code == 1 and "built with oov 'split' (--oov split)" in err and "Traceback" not in err
 
 
 def test_search_queries_file(workdir, tmp_path):

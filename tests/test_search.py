@@ -178,7 +178,7 @@ def test_query_policy_must_match_the_documents(tmp_path):
     assert (loaded.oov, loaded.unknown) == ("split", split.unknown) and split.unknown > 0
     np.testing.assert_array_equal(loaded.n_oov, split.n_oov)
     assert search(loaded, ["w1w2"], k=4).hits == search(split, ["w1w2"], k=4, oov="split").hits
-    with pytest.raises(DataError, match="built with --oov split"):
+    with pytest.raises(DataError, match=r"built with oov 'split' \(--oov split\)"):
         search(loaded, ["w1"], k=3, oov="drop")
     clean = SearchIndex.from_texts(["w1 w2", "w3"], store, str.split)
     assert clean.unknown == 0

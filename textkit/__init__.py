@@ -42,6 +42,7 @@ _EXPORTS = {
     "CorpusError": "errors",
     "VectorsError": "errors",
     "DataError": "errors",
+    "WorkerError": "errors",
     "EmptyBagError": "transport",
     "open_vectors": "vectors",
     "Vectors": "vectors",

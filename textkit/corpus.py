@@ -258,6 +258,12 @@ def cache_key(path, *inside: str) -> Optional[tuple]:
     return (full, tuple(file_stamp(full) or ()))
 
 
+def check_corpus(corpus, function: str, hint: str = "e.g. Corpus(['notes.txt'])") -> None:
+    """TypeError unless ``corpus`` is a :class:`Corpus` (a path or a list of texts is not one)."""
+    if not isinstance(corpus, Corpus):
+        raise TypeError(f"{function} takes a textkit.Corpus ({hint}), not {type(corpus).__name__}")
+
+
 def one_file(source: str, option: str) -> None:
     """Raise :class:`UsageError` unless ``source`` names one file (or stdin): ``option``'s lines are
     numbered per file, so several files (a directory, a glob) would give ambiguous line numbers."""

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from . import pool
-from .corpus import Corpus, open_text
-from .errors import DataError, UsageError
-from .tokenize import TokenizerSpec, get_tokenizer
+from .corpus import Corpus, check_corpus, open_text
+from .errors import DataError, UsageError, whole_number
+from .tokenize import TokenizerSpec, as_tokenizer_spec, get_tokenizer
 
 log = logging.getLogger("textkit")
 
@@ -54,6 +54,9 @@ class WordCounts:
 
     def rows(self, top: Optional[int] = None, min_count: int = 1) -> List[Tuple]:
         """``(word, count[, df])`` by count descending then word, filtered and cut to ``top``."""
+        if top is not None and whole_number(top, "top") < 1:
+            raise UsageError(f"top must be at least 1, got {top}")
+        min_count = whole_number(min_count, "min_count")
         items = [(w, c) for w, c in self.counts.items() if c >= min_count]
         items.sort(key=lambda wc: (-wc[1], wc[0]))
         if top is not None:
@@ -98,11 +101,9 @@ def count_words(
     ``spec`` defaults to jieba's accurate mode with the default filters. The
     tokenizer is built here first, so forked workers share its dictionary.
     """
-    if not isinstance(corpus, Corpus):
-        raise TypeError(f"count_words takes a textkit.Corpus (e.g. Corpus(['notes.txt'])), not "
-                        f"{type(corpus).__name__}")
+    check_corpus(corpus, "count_words")
     workers = pool.resolve_workers(workers)
-    spec = spec or TokenizerSpec()
+    spec = as_tokenizer_spec(spec)
     _prepare(spec)
     tasks = ((spec, df, batch) for batch in corpus.batches(max_chars=batch_chars))
     result = pool.map_reduce(
@@ -175,11 +176,12 @@ def _csv_rows(name: str, lines: Iterable[str]) -> Iterable[List[str]]:
     """The rows of CSV lines; a line that is not CSV is a DataError naming it.
 
     Fields may be as long as a line (count writes words of any length; csv's
-    default cap is 128 KiB).
+    default cap is 128 KiB).  The cap is process-wide: it is raised while a row is
+    read and put back before the row is handed out.
     """
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     reader = csv.reader(lines)
     while True:
+        caller_limit = csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
         try:
             row = next(reader)
         except StopIteration:
@@ -187,6 +189,8 @@ def _csv_rows(name: str, lines: Iterable[str]) -> Iterable[List[str]]:
         except csv.Error as exc:
             reason = str(exc).split(" - ")[0]  # without csv's advice about newline modes
             raise DataError(f"{name}:{reader.line_num}: not a CSV row ({reason})") from None
+        finally:
+            csv.field_size_limit(caller_limit)
         yield row
 
 

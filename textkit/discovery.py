@@ -456,12 +456,10 @@ def discover_corpus(corpus, options: DiscoverOptions = DiscoverOptions(), **kw) 
     becomes a line break, which is a clause boundary either way, so the result is
     unchanged, and the copy is never taken for a binary file).
     """
-    from .corpus import STDIN, Corpus
+    from .corpus import STDIN, Corpus, check_corpus
     from .output import is_special_file
 
-    if not isinstance(corpus, Corpus):
-        raise TypeError(f"discover_corpus takes a textkit.Corpus (for a list of texts: discover_documents), "
-                        f"not {type(corpus).__name__}")
+    check_corpus(corpus, "discover_corpus", "for a list of texts: discover_documents")
     # directories and globs yield regular files only: the sources tell, without resolving them
     if not any(src == STDIN or is_special_file(src) for src in corpus.sources):
         return discover(_warn_once(corpus), options, **kw)

@@ -12,6 +12,25 @@ def preview(text: str, width: int) -> str:
     return repr(text if len(text) <= width else text[:width] + "...")
 
 
+def whole_number(value, name: str) -> int:
+    """``value`` as an int; TypeError naming ``name`` for a float, a bool, a string or anything else
+    (a caller's mistake in Python, told at the call, not deep inside the work)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
+def real_number(value, name: str) -> float:
+    """``value`` as a float; TypeError naming ``name`` for a bool, a string or anything not a real number."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, not {value!r}")
+    return float(value)
+
+
 def numpy_file_problem(exc: BaseException) -> str:
     """What ``np.load`` found wrong with a file, in words for the user.
 

@@ -42,6 +42,17 @@ class LabelledPair:
     label: float
 
 
+def _labelled(pair, number: int) -> LabelledPair:
+    """A :class:`LabelledPair` as is, or one made of an ``(s1, s2, label)`` tuple at line ``number``."""
+    if isinstance(pair, LabelledPair):
+        return pair
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 3 and all(isinstance(s, str) for s in pair[:2])):
+        raise TypeError(f"pairs must be LabelledPair rows or (s1, s2, label) tuples, not {pair!r:.60}")
+    from textkit.errors import real_number
+
+    return LabelledPair(number, pair[0], pair[1], real_number(pair[2], "label"))
+
+
 def _as_pair_arrays(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(x, dtype=np.float64).ravel()
     b = np.asarray(y, dtype=np.float64).ravel()
@@ -255,9 +266,11 @@ def evaluate_pairs(
 ) -> EvalResult:
     """Score every pair with ``method`` and correlate the scores with the labels.
 
-    pairs: :class:`LabelledPair` rows, or a path that :func:`read_pairs` reads (with
-    ``encoding`` and ``strict``, which apply to a ``fit_on`` corpus file too).
-    spec: a ``textkit.sentences.EncoderSpec`` (tokenizer, vectors, pooling, weighting).
+    pairs: :class:`LabelledPair` rows or ``(s1, s2, label)`` tuples (line numbers
+    then count from 1), or a path that :func:`read_pairs` reads (with ``encoding``
+    and ``strict``, which apply to a ``fit_on`` corpus file too).
+    spec: a ``textkit.sentences.EncoderSpec`` (tokenizer, vectors, pooling, weighting);
+    a ``TokenizerSpec`` or None stand for the default encoder with that tokenizer.
     cosine: cos(s1, s2) of sentence vectors; whiten: the same after whitening fitted on
     ``fit_on`` ("pairs" = both sides of every pair, labels unused; a corpus file; or a
     saved .npz); wrd: 1 - WRD; wmd: -WMD (so that for every method higher = more alike).
@@ -268,10 +281,13 @@ def evaluate_pairs(
         from textkit.errors import UsageError
 
         raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    from textkit.sentences import EMPTY_COSINE, build_encoder
+    from textkit.sentences import EMPTY_COSINE, as_encoder_spec, build_encoder
 
+    spec = as_encoder_spec(spec)
     if isinstance(pairs, (str, os.PathLike)):
         pairs = read_pairs(str(pairs), encoding=encoding, strict=strict)
+    else:
+        pairs = [_labelled(pair, number) for number, pair in enumerate(pairs, 1)]
     tokenizer_spec = spec.tokenizer
     if tokenizer_spec is None:
         from textkit.tokenize import TokenizerSpec

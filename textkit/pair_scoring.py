@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from textkit.errors import DataError, preview
+from textkit.errors import DataError, UsageError, preview
 from textkit.pool import chunks
 from textkit.transport import PAIR_BATCH, PairScorer, PairTally, Transport
 from textkit.vectors import open_vectors_cached
@@ -30,7 +30,7 @@ class PairJob:
     """Picklable settings for scoring raw sentence pairs in pool workers.
 
     ``vectors_path`` None means the default store; ``tokenizer_spec`` a
-    :class:`textkit.tokenize.TokenizerSpec`.  ``metric`` "cosine" and "whiten"
+    :class:`textkit.tokenize.TokenizerSpec` (None: the default).  ``metric`` "cosine" and "whiten"
     use :class:`textkit.sentences.SentenceEncoder` (mean of unit word vectors;
     "whiten" applies the saved whitening ``whitening_path`` first) and score
     the cosine of the two sentence vectors.  ``distance`` turns a similarity
@@ -47,7 +47,19 @@ class PairJob:
     whitening_path: str | None = None
     counts_path: str | None = None
 
+    def __post_init__(self) -> None:
+        from textkit.tokenize import as_tokenizer_spec
 
+        object.__setattr__(self, "tokenizer_spec", as_tokenizer_spec(self.tokenizer_spec))  # None: the default
+        if self.metric not in METRICS:
+            raise UsageError(f"unknown metric {self.metric!r}; choose one of {', '.join(METRICS)}")
+        if (self.metric == "whiten") != (self.whitening_path is not None):
+            raise UsageError("metric 'whiten' needs whitening_path (saved parameters), and only it uses them")
+        if self.counts_path is not None and self.metric != "whiten":
+            raise UsageError("counts_path gives p(w) for SIF-weighted whitening: use it with metric 'whiten'")
+
+
+METRICS = ("wrd", "wmd", "cosine", "whiten")
 _WORKER: dict = {}
 
 
@@ -72,8 +84,6 @@ class SentenceCosine:
             self.whitening = Whitening.load(whitening_path, vectors_identity=vectors.identity)
             settings = encoder_settings(self.whitening.encoder_)
         if counts_path is not None and settings.get("weighting") != "sif":
-            from textkit.errors import UsageError
-
             raise UsageError(f"--counts gives p(w) for SIF weighting, and {whitening_path or 'cosine'} "
                              "does not use it")
         counts = None

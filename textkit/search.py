@@ -59,7 +59,7 @@ from scipy import sparse
 
 from .corpus import file_stamp
 from .archive import read_npz
-from .errors import DataError, UsageError, numpy_file_problem
+from .errors import DataError, UsageError, numpy_file_problem, whole_number
 from .tokenize import as_token_lists
 from .transport import (OOV_POLICIES, EmptyBagError, RowTable, Transport, distinct_counts, euclidean_costs,
                         piece_finder, token_rows)
@@ -305,10 +305,9 @@ class SearchIndex:
         """
         if isinstance(texts, (str, bytes)):
             raise TypeError("SearchIndex.from_texts takes a list of texts; for one text, pass [text]")
-        if vectors is None or isinstance(vectors, (str, os.PathLike)):  # as wrd, wmd and Transport take them
-            from .vectors import open_vectors_cached
+        from .vectors import as_vectors
 
-            vectors = open_vectors_cached(None if vectors is None else str(vectors))
+        vectors = as_vectors(vectors)
         if not isinstance(tokenizer, str):
             tokenizer = _spec_json(tokenizer)
         texts = list(texts)
@@ -326,10 +325,13 @@ class SearchIndex:
         ``encoding`` and ``strict`` as for :class:`textkit.corpus.Corpus`."""
         from . import pool
         from .corpus import Corpus, one_file
-        from .tokenize import get_tokenizer
-        from .vectors import share_vectors
+        from .tokenize import as_tokenizer_spec, get_tokenizer
+        from .vectors import as_vectors, share_vectors
 
         one_file(str(corpus_path), "--corpus")
+        tokenizer_spec = as_tokenizer_spec(tokenizer_spec)
+        if vectors is None or isinstance(vectors, (str, os.PathLike)):  # the workers open the same path
+            vectors_path, vectors = (None if vectors is None else str(vectors)), as_vectors(vectors)
         source_stamp = file_stamp(str(corpus_path))  # before reading: a file changed meanwhile looks stale
         vectors_path = share_vectors(vectors, vectors_path)  # forked workers use these, not a store named alike
         get_tokenizer(tokenizer_spec).tokens("预热")  # load the dictionary before forking
@@ -390,6 +392,9 @@ class SearchIndex:
         """Read an index; DataError if it belongs to other vectors or other tokenizer settings."""
         import os
 
+        from .vectors import as_vectors
+
+        vectors = as_vectors(vectors)
         if not os.path.isfile(path):
             raise DataError(f"{path}: no such search index")
         try:
@@ -603,7 +608,11 @@ def search_queries(index: SearchIndex, queries: Iterable[tuple[int, Sequence[str
     transport = _transport(index, k, metric, normalize, oov)
     docs = _searchable(index, metric, normalize)
     empty: list[int] = []
-    for number, tokens in queries:
+    for item in queries:
+        number, tokens = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise TypeError(f"search_queries takes (query line, tokens) pairs, e.g. enumerate(token_lists, 1), "
+                            f"not {item!r:.60}")
         query = transport.bag(tokens if isinstance(tokens, str) else list(tokens), what=f"query line {number}")
         if query.empty:
             empty.append(number)
@@ -617,12 +626,13 @@ def search_queries(index: SearchIndex, queries: Iterable[tuple[int, Sequence[str
 
 def _transport(index: SearchIndex, k: int, metric: str, normalize: bool, oov: str | None) -> Transport:
     """The checks shared by :func:`search` and :func:`search_queries`, and the transport for the queries."""
-    if k < 1:
+    if whole_number(k, "k") < 1:
         raise UsageError(f"k (-k) must be at least 1, got {k}")
     oov = index.oov if oov is None else oov
     if oov != index.oov and index.unknown:
-        raise DataError(f"the index was built with --oov {index.oov} and its documents have tokens without "
-                        f"a vector ({index.unknown}): query with --oov {index.oov}, or rebuild it with --oov {oov}")
+        raise DataError(f"the index was built with oov {index.oov!r} (--oov {index.oov}) and its documents have "
+                        f"tokens without a vector ({index.unknown}): query with the same, or rebuild it with "
+                        f"--oov {oov}")
     return Transport(index.vectors, metric=metric, normalize=normalize, oov=oov)
 
 

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from textkit.errors import UsageError
+from textkit.errors import UsageError, real_number
 
 log = logging.getLogger("textkit.sentences")
 
@@ -128,8 +128,12 @@ class SentenceEncoder:
             raise UsageError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         if weighting not in WEIGHTINGS:
             raise UsageError(f"weighting must be 'sif' or none, got {weighting!r}")
+        sif_a = real_number(sif_a, "sif_a")
         if not 0 < sif_a < math.inf:
             raise UsageError(f"the SIF constant a must be a positive number, got {sif_a}")
+        from textkit.vectors import as_vectors
+
+        vectors = as_vectors(vectors)  # a path or None (the bundled store) too
         self.vectors = vectors
         self.pooling = pooling
         self.weighting = weighting
@@ -246,6 +250,27 @@ class EncoderSpec:
     weighting: str | None = None
     counts: str | None = None
     sif_a: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.tokenizer is not None:
+            from textkit.tokenize import as_tokenizer_spec
+
+            as_tokenizer_spec(self.tokenizer)  # a TypeError for e.g. the string "char"
+
+
+def as_encoder_spec(spec) -> EncoderSpec:
+    """``spec``; ``EncoderSpec()`` for None, ``EncoderSpec(tokenizer=spec)`` for a TokenizerSpec;
+    TypeError for anything else."""
+    from textkit.tokenize import TokenizerSpec
+
+    if spec is None:
+        return EncoderSpec()
+    if isinstance(spec, TokenizerSpec):
+        return EncoderSpec(tokenizer=spec)
+    if not isinstance(spec, EncoderSpec):
+        raise TypeError(f"expected an EncoderSpec (e.g. EncoderSpec(weighting='sif')), not "
+                        f"{type(spec).__name__} {spec!r:.60}")
+    return spec
 
 
 _WORKER_STATE: dict[tuple, tuple[Any, SentenceEncoder]] = {}
@@ -435,9 +460,12 @@ def fit_whitening(
     merges them in input order, so the result is bit-identical for any ``workers``.
     Lines with no known word are left out of the fit (a zero vector is "no data").
     """
+    from textkit.corpus import check_corpus
     from textkit.pool import imap
     from textkit.whitening import Whitening, merge_stats
 
+    check_corpus(corpus, "fit_whitening")
+    spec = as_encoder_spec(spec)
     whitening = Whitening(n_components, eigenvalue_floor=eigenvalue_floor)
     _, encoder = build_encoder(spec)
     if n_components is not None and n_components > encoder.dim:

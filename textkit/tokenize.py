@@ -599,6 +599,7 @@ class Tokenizer:
 
     def count(self, docs: Iterable[str]) -> Counter:
         """Token frequencies over ``docs``: equal to counting :meth:`tokens` of each document."""
+        _check_documents(docs, "count")
         pieces: Counter = Counter()
         split = self._split
         for doc in docs:
@@ -617,6 +618,7 @@ class Tokenizer:
 
     def count_with_df(self, docs: Iterable[str]) -> Tuple[Counter, Counter, int]:
         """(token frequencies, document frequencies, number of documents) over ``docs``."""
+        _check_documents(docs, "count_with_df")
         totals: Counter = Counter()
         df: Counter = Counter()
         n = 0
@@ -639,6 +641,23 @@ class Tokenizer:
         dictionary; full-width or other digits it cuts one by one, so those may be new words)."""
         return (word.isascii() and word.isdigit()) or self.in_dictionary(word)
 
+
+
+def as_tokenizer_spec(spec: Optional[TokenizerSpec]) -> TokenizerSpec:
+    """``spec``, or ``TokenizerSpec()`` for None; TypeError for anything else (e.g. the string "char")."""
+    if spec is None:
+        return TokenizerSpec()
+    if not isinstance(spec, TokenizerSpec):
+        hint = f"TokenizerSpec(kind={spec!r})" if isinstance(spec, str) else "TokenizerSpec()"
+        raise TypeError(f"expected a TokenizerSpec, e.g. {hint}, not {type(spec).__name__} {spec!r:.60}")
+    return spec
+
+
+def _check_documents(docs, method: str) -> None:
+    """TypeError for one string given where documents are expected (it would be read as characters)."""
+    if isinstance(docs, str):
+        raise TypeError(f"{method} takes documents (an iterable of strings), not one string: "
+                        f"{method}([text])")
 
 
 def as_token_lists(texts: Iterable[Iterable[str]]) -> list:
@@ -708,8 +727,8 @@ def _segmenter_for(spec: TokenizerSpec):
     return _cached(_SEGMENTERS, key, live_or_new, _KEPT_SEGMENTERS)
 
 
-def get_tokenizer(spec: TokenizerSpec) -> Tokenizer:
-    """The process-wide tokenizer for ``spec`` (built on first use, then cached).
+def get_tokenizer(spec: Optional[TokenizerSpec] = None) -> Tokenizer:
+    """The process-wide tokenizer for ``spec`` (None: ``TokenizerSpec()``; built on first use, then cached).
 
     The cache knows the user dictionary and stopword files by their absolute
     path, size and modification time: an edited file gives a new tokenizer.
@@ -719,6 +738,7 @@ def get_tokenizer(spec: TokenizerSpec) -> Tokenizer:
     """
     from .corpus import cache_key
 
+    spec = as_tokenizer_spec(spec)
     stopwords = None if spec.stopwords in (None, "default") else spec.stopwords
     key = (spec, cache_key(spec.user_dict), cache_key(stopwords))
     return _cached(_TOKENIZERS, key, lambda: Tokenizer(spec), _KEPT_TOKENIZERS)

@@ -107,7 +107,6 @@ import functools
 import itertools
 import logging
 import math
-import os
 import threading
 import types
 import warnings
@@ -116,7 +115,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from textkit.errors import DataError, UsageError
+from textkit.errors import DataError, UsageError, real_number
 from textkit.tokenize import as_token_lists
 from textkit.pool import chunks
 from textkit.quantized import Int8Matrix
@@ -433,7 +432,7 @@ def unknown_token_error(tokens: Sequence[str], vectors, what: str) -> DataError:
     _ids, known = vectors.lookup(distinct)
     missing = [t for t, ok in zip(distinct, known) if not ok]
     return DataError(f"{what}: {len(missing)} distinct token(s) not in the vectors, first "
-                     f"{missing[0]!r} (use --oov drop to skip unknown words)")
+                     f"{missing[0]!r} (oov 'drop', --oov drop, skips unknown words)")
 
 
 def known_pieces(token: str, vectors) -> tuple[int, ...]:
@@ -531,14 +530,15 @@ class Transport:
 
     def __init__(self, vectors, *, metric: str = "wrd", normalize: bool = False,
                  oov: str = "drop", sinkhorn: float | None = None):
-        if vectors is None or isinstance(vectors, (str, os.PathLike)):
-            from textkit.vectors import open_vectors_cached
+        from textkit.vectors import as_vectors
 
-            vectors = open_vectors_cached(None if vectors is None else str(vectors))
+        vectors = as_vectors(vectors)
         if metric not in METRICS:
             raise UsageError(f"unknown transport metric {metric!r}; choose one of {', '.join(METRICS)}")
         if oov not in OOV_POLICIES:
             raise UsageError(f"unknown OOV policy {oov!r}; choose drop, error or split")
+        if sinkhorn is not None:
+            sinkhorn = real_number(sinkhorn, "sinkhorn")
         if sinkhorn is not None and not (sinkhorn > 0 and math.isfinite(sinkhorn)):
             raise UsageError(f"sinkhorn (--sinkhorn) must be a positive number, got {sinkhorn}")
         self.vectors = vectors

@@ -52,7 +52,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy import sparse
 
-from .errors import CorpusError, DataError, UsageError
+from .corpus import check_corpus
+from .errors import CorpusError, DataError, UsageError, real_number, whole_number
 from .quantized import Int8Matrix, quantize_rows
 
 log = logging.getLogger("textkit")
@@ -76,6 +77,10 @@ class TrainingOptions:
     norms: str = "svd"  # row lengths: "svd" as U S^p gives them, or "idf" (see idf_norms)
 
     def check(self) -> None:
+        for name in ("dim", "window", "min_count", "seed") + (("limit",) if self.limit is not None else ()):
+            whole_number(getattr(self, name), name)
+        for name in ("alpha", "power"):
+            real_number(getattr(self, name), name)
         if self.dim < 1:
             raise UsageError("dim (--dim) must be at least 1")
         if not 1 <= self.window <= MAX_WINDOW:
@@ -392,9 +397,10 @@ def train_vectors(
     ``dest`` when given. Returns (Vectors, TrainingReport).
     """
     from . import pool
-    from .tokenize import TokenizerSpec
+    from .tokenize import as_tokenizer_spec
     from .vectors import Vectors, save_store
 
+    check_corpus(corpus, "train_vectors")
     options.check()
     if dest is not None:  # before the work, not after it
         from .output import check_output_dir
@@ -402,7 +408,7 @@ def train_vectors(
 
         check_output_dir(str(dest), is_replaceable_store)
     reserve_blas_buffers()
-    spec = tokenizer_spec if tokenizer_spec is not None else TokenizerSpec()
+    spec = as_tokenizer_spec(tokenizer_spec)
     report = TrainingReport()
     if chunk_tokens is None:
         chunk_tokens = max(100_000, 5_000_000 // options.window)

@@ -45,7 +45,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .archive import write_npy
-from .errors import UsageError, VectorsError, numpy_file_problem
+from .errors import UsageError, VectorsError, numpy_file_problem, whole_number
 from .quantized import Int8Matrix, quantize_rows
 
 log = logging.getLogger("textkit")
@@ -71,6 +71,23 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 # --------------------------------------------------------------------------- identity
+
+def _utf8_lines(words: Sequence[str]) -> bytes:
+    """The words one per line in UTF-8; VectorsError for a word that is not text (a lone surrogate)."""
+    try:
+        return ("\n".join(words) + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        bad = next(w for w in words if not _encodes(w))
+        raise VectorsError(f"word {bad!r} holds a lone surrogate, not text; a store cannot keep it") from None
+
+
+def _encodes(word: str) -> bool:
+    try:
+        word.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
 class _Fingerprint:
     """Incremental content hash; see the module docstring for what it covers."""
 
@@ -85,7 +102,7 @@ class _Fingerprint:
 
     def add_words(self, words: Sequence[str]) -> None:
         if words:
-            self._words.update(("\n".join(words) + "\n").encode("utf-8"))
+            self._words.update(_utf8_lines(words))
 
     def add_rows(self, rows: np.ndarray) -> None:
         self.rows += len(rows)
@@ -257,6 +274,8 @@ class Vectors:
 
     def lookup(self, tokens: Iterable[str]) -> Tuple[np.ndarray, np.ndarray]:
         """(row ids as int64 with -1 for unknown tokens, boolean mask of known tokens)."""
+        if isinstance(tokens, str):  # its characters would be looked up one by one
+            raise TypeError(f"lookup takes a sequence of words, not a string: lookup([{tokens!r}])")
         get = self._get_index().get
         tokens = list(tokens)
         ids = np.fromiter((get(t, -1) for t in tokens), dtype=np.int64, count=len(tokens))
@@ -338,7 +357,11 @@ class Vectors:
             i = self._require(word_or_vector)
             ids, scores = self.nearest_ids(self.matrix[i : i + 1], k, exclude=[i])
         else:
-            ids, scores = self.nearest_ids(np.asarray(word_or_vector)[None, :], k)
+            vector = np.asarray(word_or_vector)
+            if vector.ndim != 1:
+                raise UsageError(f"nearest takes one vector of {self.dim} values, not an array of shape "
+                                 f"{vector.shape} (for several, nearest_ids)")
+            ids, scores = self.nearest_ids(vector[None, :], k)
         return [(self.words[j], float(s)) for j, s in zip(ids[0], scores[0]) if j >= 0]
 
     def nearest_ids(
@@ -356,11 +379,10 @@ class Vectors:
         cosine is undefined). ``k`` is capped at the
         number of rows; when fewer rows are available the tail holds id -1 and score NaN.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"k must be a whole number, not {k!r}")
+        k = whole_number(k, "k")
         queries = np.asarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
-            raise UsageError(f"query vectors must have {self.dim} values, not {queries.shape[-1]}")
+            raise UsageError(f"query vectors must be an (m, {self.dim}) array, not of shape {queries.shape}")
         if k < 1:
             raise UsageError("k must be at least 1")
         k = min(k, len(self))
@@ -391,6 +413,7 @@ class Vectors:
                 group = padded[first:first + _QUERY_GROUP]
                 sims[:, first:first + _QUERY_GROUP] = (block @ group.T)[:, : min(_QUERY_GROUP, m - first)]
             sims *= inv[:, None]  # (rows, m)
+            np.clip(sims, -1.0, 1.0, out=sims)  # float32 rounding may give 1.0000002 for the word itself
             sims[n == 0] = -np.inf  # a zero row has no direction: no cosine, never a neighbour
             if candidates is not None:
                 sims[~candidates[start : start + len(block)]] = -np.inf
@@ -622,6 +645,7 @@ class StoreWriter:
         for w in words:
             if "\n" in w:
                 raise VectorsError(f"word {w!r} holds a newline; a store cannot keep it")
+        _utf8_lines(words)  # a word that is not text fails here, before the store's files are written
         if counts is not None:
             if len(counts) != len(words):
                 raise VectorsError("one count per word is needed")
@@ -941,6 +965,14 @@ def open_vectors_cached(path=None, *, opened=None):
     if vectors is None or (opened is not None and opened is not vectors):
         _OPENED.clear()
         vectors = _OPENED[key] = opened if opened is not None else open_vectors(path)
+    return vectors
+
+
+def as_vectors(vectors):
+    """``vectors`` as given, or the store opened from it when it is a path or None (the bundled
+    store), through :func:`open_vectors_cached`: what every function taking ``vectors`` accepts."""
+    if vectors is None or isinstance(vectors, (str, os.PathLike)):
+        return open_vectors_cached(None if vectors is None else str(vectors))
     return vectors
 
 

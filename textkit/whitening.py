@@ -58,7 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from textkit.archive import SingleArrayFile, read_npz
-from textkit.errors import DataError, UsageError, numpy_file_problem, preview
+from textkit.errors import DataError, UsageError, numpy_file_problem, preview, real_number, whole_number
 
 log = logging.getLogger("textkit.whitening")
 
@@ -190,6 +190,10 @@ class Whitening:
     """
 
     def __init__(self, n_components: int | None = None, *, eigenvalue_floor: float | None = None):
+        if n_components is not None:
+            n_components = whole_number(n_components, "n_components")
+        if eigenvalue_floor is not None:
+            eigenvalue_floor = real_number(eigenvalue_floor, "eigenvalue_floor")
         if n_components is not None and n_components < 1:
             raise UsageError(f"n_components (--dim) must be at least 1, got {n_components}")
         if eigenvalue_floor is not None and not (0.0 < eigenvalue_floor < 1.0):
