@@ -582,7 +582,7 @@ def test_eval_transport_messages_name_file_lines(workdir, tmp_path):
     path.write_text("w1 w2\tw3\t1\n\nw4\tqqq\t0\nw5 zz\tw6\t2\n", encoding="utf-8")
     base = ["eval", path, "--vectors", workdir / "store", *TOK, "--method", "wrd"]
     res = run(base, workdir)
-    assert res.exit_code == 0 and "1 line(s) with a side that has no word in the vectors" in res.stderr
+    assert res.exit_code == 0 and "1 line(s) with a side that has no word with a nonzero vector" in res.stderr
     assert res.stderr.rstrip().endswith(": line 3")
     res = run([*base, "--oov", "error"], workdir)
     assert res.exit_code == 1 and "line 3, text 2:" in res.stderr and "'qqq'" in res.stderr

@@ -162,7 +162,7 @@ def test_pairs_file_in_order_with_scores_and_same_for_any_workers(workdir):
         assert float(score) == pytest.approx(want, abs=1e-6)
     assert {6, 7} <= set(empty)
     shown = ", ".join(map(str, empty[:5]))
-    assert f"{len(empty)} line(s) with a side that has no word in the vectors (scored -1): line {shown}" in err1
+    assert f"{len(empty)} line(s) with a side that has no word with a nonzero vector (scored -1): line {shown}" in err1
 
 
 def test_pairs_line_with_one_field_exit_1_and_no_output(workdir, tmp_path):
@@ -204,7 +204,7 @@ def test_search_output_equals_brute_force_and_library(workdir):
     assert [int(r[1]) for r in rows] == [h.line for h in ref]
     assert [r[2] for r in rows] == [texts[h.line - 1] for h in ref]
     assert [float(r[0]) for r in rows] == pytest.approx([h.score for h in ref], abs=1e-6)
-    assert "lines have no word in the vectors" in err
+    assert "lines have no word with a nonzero vector" in err
 
 
 def test_search_ties_by_line_number_and_wmd_ascending(workdir):
@@ -257,7 +257,7 @@ def test_search_queries_file(workdir, tmp_path):
     path.write_text("\n".join(queries) + "\n", encoding="utf-8")
     corpus = ["--corpus", workdir / "corpus.txt", "-k", "3", *store_args(workdir)]
     code, out, err = run("search", "--queries", path, *corpus)
-    assert code == 0 and "1 query without a word in the vectors, no result: line 4" in err
+    assert code == 0 and "1 query without a word with a nonzero vector, no result: line 4" in err
     want = []
     for number, text in ((1, "w1 w2"), (3, "w7 w7 w11"), (5, "w25")):
         single = run("search", text, *corpus)[1]
@@ -381,6 +381,35 @@ def test_whiten_makes_sentence_vectors_as_its_fit_did(workdir, tmp_path):
     assert code == 0 and out and err.count("fitted on") == 1 and "p=counts" in err
     code, out, err = run("sim", "w1", "w2", "--counts", tmp_path / "c.tsv", *store_args(workdir))
     assert code == 2 and out == "" and "use it with --metric whiten" in err
+
+
+def test_oov_error_names_the_first_line_whatever_the_workers(workdir, tmp_path):
+    """Pairs sharing a text are batched together, out of input order: the error still names the
+    first line with an unknown word, as one worker does."""
+    rows = [f"w1\tw{2 + i % 20}" if i % 2 else f"w{i % 25} w{i % 7}\tw{i % 11} w3" for i in range(1, 401)]
+    rows[126] = "w1\tzzz"  # line 127: in the first batch, with every line sharing "w1"
+    rows[3] = "qqq\tw2"    # line 4: in a later batch
+    (tmp_path / "pairs.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    for workers in ("1", "2"):
+        done = run_textkit("sim", "--pairs", tmp_path / "pairs.tsv", "--oov", "error", "-j", workers,
+                           *store_args(workdir))
+        assert done.returncode == 1 and "pairs.tsv, line 4, text 1:" in done.stderr.decode()
+
+
+def test_sinkhorn_fallbacks_are_warned_of_once_per_run(workdir, tmp_path):
+    """Each worker counts the pairs Sinkhorn did not solve; the run warns once, with their number."""
+    import re
+
+    lines = (workdir / "corpus.txt").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "pairs.tsv").write_text("".join(f"{lines[i]}\t{lines[-1 - i]}\n" for i in range(400)),
+                                        encoding="utf-8")
+    said = []
+    for workers in ("1", "2"):
+        done = run_textkit("sim", "--pairs", tmp_path / "pairs.tsv", "--sinkhorn", "1e-300", "-j", workers,
+                           *store_args(workdir))
+        assert done.returncode == 0
+        said.append(re.findall(r"did not converge within 1000 iterations on (\d+) pairs", done.stderr.decode()))
+    assert len(said[0]) == 1 and said[0] == said[1] and int(said[0][0]) > 200
 
 
 def test_explain_is_the_exact_plan_so_not_with_sinkhorn(workdir):

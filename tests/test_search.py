@@ -215,7 +215,7 @@ def test_many_queries_equal_one_by_one(metric, normalize, caplog):
         alone = search(index, dict(queries)[n], k=4, metric=metric, normalize=normalize)
         assert result.hits == alone.hits
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
-    assert warnings == ["2 queries without a word in the vectors, no result: line 5, 9"]
+    assert warnings == ["2 queries without a word with a nonzero vector, no result: line 5, 9"]
     known_only = SearchIndex.from_texts([" ".join(t for t in d.split() if t in store.words) for d in docs],
                                         store, str.split, oov="error")
     with pytest.raises(DataError, match="query line 5: .*'w45'"):
@@ -310,6 +310,14 @@ def test_any_corpus_search_equals_the_per_text_reference(docs, query, k, setting
     assert [h.distance for h in pruned] == pytest.approx([d for d, _ in full[:k]], abs=1e-12)
 
 
+def _edited_meta(data, **changes):
+    import json
+
+    meta = json.loads(str(data["meta"]))
+    meta.update(changes)
+    return np.array(json.dumps(meta))
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda d: d.update(ids=d["ids"][:-3]), "offsets that do not match"),
     (lambda d: d.update(indptr=d["indptr"][::-1].copy()), "offsets that do not match"),
@@ -318,6 +326,9 @@ def test_any_corpus_search_equals_the_per_text_reference(docs, query, k, setting
     (lambda d: d.update(counts=np.zeros_like(d["counts"])), "word counts below 1"),
     (lambda d: d.update(ids=d["ids"].astype(np.float64)), "wrong shape or type"),
     (lambda d: d.update(n_tokens=d["n_tokens"][:-1]), "wrong length"),
+    (lambda d: d.update(meta=_edited_meta(d, identity=None)), "no identity recorded"),
+    (lambda d: d.update(meta=_edited_meta(d, tokenizer=[1, 2])), "its tokenizer is '\\[1, 2\\]'"),
+    (lambda d: d.update(meta=_edited_meta(d, unknown="3")), "its unknown is"),
 ])
 def test_damaged_index_is_one_error(tmp_path, damage, message):
     """Arrays that disagree (a file edited or damaged, yet readable) are refused on load, not met mid-search."""
@@ -329,6 +340,10 @@ def test_damaged_index_is_one_error(tmp_path, damage, message):
     damage(data)
     np.savez(tmp_path / "bad.npz", **data)
     with pytest.raises(DataError, match=f"damaged index .*{message}.*rebuild it"):
+        SearchIndex.load(str(tmp_path / "bad.npz"), store)
+    data["meta"] = np.array("[1, 2]")  # JSON, but not an index's settings
+    np.savez(tmp_path / "bad.npz", **data)
+    with pytest.raises(DataError, match="not a textkit search index"):
         SearchIndex.load(str(tmp_path / "bad.npz"), store)
 
 

@@ -143,6 +143,7 @@ def init_pair_worker(job: PairJob, inherited: bool = False) -> dict:
     else:
         scorer = PairScorer(Transport(vectors, metric=job.metric, normalize=job.normalize, oov=job.oov,
                                       sinkhorn=job.sinkhorn))
+        scorer.transport.warn_fallbacks = False  # counted in each batch's tally, warned of once per run
     state = {"job": job, "scorer": scorer, "tokens": get_tokenizer(job.tokenizer_spec).tokens}
     _WORKER.clear()
     _WORKER.update(state)
@@ -182,6 +183,7 @@ def score_batch_with(state: dict, batch: Sequence[tuple[int, str, str]]):
         return _as_distance(job, scores, valid), valid, tally
     scores = np.empty(len(batch), dtype=np.float64)
     valid = np.ones(len(batch), dtype=bool)
+    fallbacks = scorer.transport.sinkhorn_fallbacks
     bags = scorer.bags(((text, f"line {line}, text {side}")
                         for line, *texts in batch for side, text in enumerate(texts, 1)), tokenize)
     for k, (line, text1, text2) in enumerate(batch):
@@ -191,7 +193,20 @@ def score_batch_with(state: dict, batch: Sequence[tuple[int, str, str]]):
         scores[k], valid[k] = scorer.score_bags(bag1, bag2)
         if not valid[k]:
             tally.empty.append(line)
+    tally.sinkhorn_fallbacks = scorer.transport.sinkhorn_fallbacks - fallbacks
     return _as_distance(job, scores, valid), valid, tally
+
+
+def _first_oov_error(state: dict, rows) -> DataError | None:
+    """The OOV error (``oov="error"``) of the first text of ``rows`` in input order, None if none has one."""
+    scorer, tokenize = state["scorer"], state["tokens"]
+    for number, _, text1, text2 in rows:
+        for side, text in ((1, text1), (2, text2)):
+            try:
+                scorer.bags([(text, f"line {number}, text {side}")], tokenize)
+            except DataError as exc:
+                return exc
+    return None
 
 
 def _pair_rows(path: str, after: int = 0, *, encoding: str = "utf-8", strict: bool = False,
@@ -359,6 +374,7 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
 
     tally = PairTally()
     error_value = None
+    scoring: list = []  # the window of rows being scored over the pool
     # One pool for every window: the workers fork once and keep their caches warm.
     with pool.Pool(score_text_batch, workers=workers, initializer=init_pair_worker,
                    initargs=(job, True)) as workers_pool:
@@ -390,6 +406,7 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
                     valid = np.empty(len(window), dtype=bool)
                     done = np.zeros(len(window) + 1, dtype=bool)  # a False sentinel at the end
                     ready = 0
+                    scoring = window
                     # the pool's iterator comes first so that zip runs it to its end (an iterator
                     # left before its end would close the pool)
                     for (part_scores, part_valid, part), batch in zip(results, batches):
@@ -405,7 +422,12 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
                             number, line, _, _ = window[i]
                             yield number, line, float(scores[i]), bool(valid[i])
                         ready = stop
+                    scoring = []
         except DataError as exc:  # an OOV error names the line and side; add the file
+            if workers > 1 and job.oov == "error" and scoring:
+                # batches are not in input order: name the first line with a token without a vector,
+                # as one worker does
+                exc = _first_oov_error(state, scoring) or exc
             raise type(exc)(f"{'<stdin>' if path == '-' else path}, {exc}") from None
     tally.empty.sort()
-    tally.report("line", error_value)
+    tally.report("line", error_value, job.sinkhorn)

@@ -59,7 +59,7 @@ from scipy import sparse
 
 from .corpus import file_stamp
 from .archive import read_npz
-from .errors import DataError, UsageError, numpy_file_problem, whole_number
+from .errors import DataError, UsageError, numpy_file_problem, preview, whole_number
 from .tokenize import as_token_lists
 from .transport import (OOV_POLICIES, EmptyBagError, RowTable, Transport, distinct_counts, euclidean_costs,
                         piece_finder, token_rows)
@@ -106,6 +106,19 @@ _SPEC_FILES = ("user_dict", "stopwords")  # tokenizer settings that name a file
 
 
 _UNCHECKABLE = "pipe:"  # a file setting read from a pipe or standard input: its content is unknown
+
+
+def _meta_problem(meta: dict) -> str:
+    """What is wrong with an index's recorded settings ("" if nothing): each of its JSON type,
+    ``identity`` and ``tokenizer`` present, the others absent or null in older indexes."""
+    kinds = {"identity": str, "tokenizer": dict, "oov": str, "unknown": int, "source": str, "source_stamp": list}
+    for key, kind in kinds.items():
+        value = meta.get(key)
+        if value is None and key in ("identity", "tokenizer"):
+            return f"no {key} recorded"
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            return f"its {key} is {preview(json.dumps(value), 30)}"
+    return ""
 
 
 def _spec_settings(settings: dict, given: bool = False) -> dict:
@@ -402,8 +415,11 @@ class SearchIndex:
             meta = json.loads(str(data["meta"]))
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # a cut or foreign file
             raise DataError(f"{path}: not a textkit search index ({numpy_file_problem(exc)})") from None
-        if meta.get("format") != INDEX_FORMAT or meta.get("version") != INDEX_VERSION:
+        if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT or meta.get("version") != INDEX_VERSION:
             raise DataError(f"{path}: not a textkit search index (version {INDEX_VERSION})")
+        problem = _meta_problem(meta)
+        if problem:
+            raise DataError(f"{path}: damaged index ({problem}); rebuild it with --build-index")
         if meta["identity"] != vectors.identity:
             raise DataError(f"{path}: built with other vectors ({meta['identity']}, not {vectors.identity}); "
                             "rebuild it with --build-index")
@@ -592,7 +608,7 @@ def search(index: SearchIndex, query_tokens: Sequence[str], *, k: int = 10, metr
     transport = _transport(index, k, metric, normalize, oov)
     query = transport.bag(query_tokens if isinstance(query_tokens, str) else list(query_tokens), what="query")
     if query.empty:
-        raise EmptyBagError("the query has no word in the vectors")
+        raise EmptyBagError("the query has no word with a nonzero vector")
     return _search_bag(index, transport, query, _searchable(index, metric, normalize), k, metric, normalize,
                        prune)
 
@@ -620,7 +636,7 @@ def search_queries(index: SearchIndex, queries: Iterable[tuple[int, Sequence[str
         yield number, _search_bag(index, transport, query, docs, k, metric, normalize, prune)
     if empty:
         shown = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
-        log.warning("%d quer%s without a word in the vectors, no result: line %s", len(empty),
+        log.warning("%d quer%s without a word with a nonzero vector, no result: line %s", len(empty),
                     "y" if len(empty) == 1 else "ies", shown)
 
 
@@ -641,7 +657,7 @@ def _searchable(index: SearchIndex, metric: str, normalize: bool) -> np.ndarray:
     docs = np.flatnonzero(index.has_mass(metric, normalize))
     skipped = len(index) - len(docs)
     if skipped:
-        log.info("%d of %d lines have no word in the vectors and are skipped", skipped, len(index))
+        log.info("%d of %d lines have no word with a nonzero vector and are skipped", skipped, len(index))
     return docs
 
 

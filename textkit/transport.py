@@ -432,7 +432,7 @@ def unknown_token_error(tokens: Sequence[str], vectors, what: str) -> DataError:
     _ids, known = vectors.lookup(distinct)
     missing = [t for t, ok in zip(distinct, known) if not ok]
     return DataError(f"{what}: {len(missing)} distinct token(s) not in the vectors, first "
-                     f"{missing[0]!r} (oov 'drop', --oov drop, skips unknown words)")
+                     f"{missing[0]!r}; oov 'drop' (--oov drop) skips unknown words")
 
 
 def known_pieces(token: str, vectors) -> tuple[int, ...]:
@@ -553,7 +553,10 @@ class Transport:
         self._table = RowTable(self._matrix, self.unit, vectors.words, getattr(vectors, "path", None))
         self.pieces = piece_finder(vectors)  # unknown token -> row ids of its known pieces (oov="split")
         self._error_value: float | None = None
-        self._sinkhorn_warned = False
+        # pairs on which Sinkhorn fell back to the exact solver; the first is warned of here unless
+        # the caller reports them itself (pool workers: once per run, not per process)
+        self.sinkhorn_fallbacks = 0
+        self.warn_fallbacks = True
         # imported here, so that pool workers forked after this inherit it
         if sinkhorn is None:
             _solver()
@@ -643,7 +646,7 @@ class Transport:
         """WMD, or WRD (distance in [0, 2]) between two non-empty bags."""
         if bag1.empty or bag2.empty:
             side = 1 if bag1.empty else 2
-            raise EmptyBagError(f"text {side} has no word in the vectors")
+            raise EmptyBagError(f"text {side} has no word with a nonzero vector")
         ids1, ids2 = bag1.ids, bag2.ids
         if (self.sinkhorn is None and len(ids1) == len(ids2)
                 and np.array_equal(ids1, ids2) and np.array_equal(bag1.mass, bag2.mass)):
@@ -671,10 +674,9 @@ class Transport:
                                          warn=True))
         if not any("converge" in str(w.message) for w in caught) and math.isfinite(value):
             return value
-        if not self._sinkhorn_warned:
-            self._sinkhorn_warned = True
-            log.warning("--sinkhorn %g did not converge within 1000 iterations on some pairs; they are "
-                        "solved exactly instead (a larger EPS converges faster)", self.sinkhorn)
+        self.sinkhorn_fallbacks += 1
+        if self.sinkhorn_fallbacks == 1 and self.warn_fallbacks:
+            warn_sinkhorn_fallbacks(self.sinkhorn)
         return _solve_lp(a, b, cost)[0]
 
     def score(self, distance: float) -> float:
@@ -697,7 +699,7 @@ class Transport:
         """(distance, plan P, cost C) of the exact transport (LP, never closed form)."""
         if bag1.empty or bag2.empty:
             side = 1 if bag1.empty else 2
-            raise EmptyBagError(f"text {side} has no word in the vectors")
+            raise EmptyBagError(f"text {side} has no word with a nonzero vector")
         cost = self.cost(bag1, bag2)
         value, plan = _solve_lp(bag1.mass, bag2.mass, cost)
         return value, plan, cost
@@ -840,6 +842,13 @@ def wrd(tokens1: Sequence[str], tokens2: Sequence[str], vectors, *, oov: str = "
     return transport.distance(transport.bag(tokens1, what="text 1"), transport.bag(tokens2, what="text 2"))
 
 
+def warn_sinkhorn_fallbacks(eps: float, pairs: int | None = None) -> None:
+    """The warning for pairs on which Sinkhorn did not converge (solved exactly instead)."""
+    log.warning("--sinkhorn %g did not converge within 1000 iterations on %s; they are solved exactly "
+                "instead (a larger EPS converges faster)", eps,
+                "some pairs" if pairs is None else f"{pairs} pair{'s' * (pairs != 1)}")
+
+
 @dataclass
 class PairTally:
     """Counts gathered while scoring pairs (merged across batches)."""
@@ -848,6 +857,7 @@ class PairTally:
     tokens: int = 0
     oov: int = 0
     empty: list = None  # indices (or line numbers) of pairs with an empty side
+    sinkhorn_fallbacks: int = 0  # pairs solved exactly because Sinkhorn did not converge
 
     def __post_init__(self):
         if self.empty is None:
@@ -855,17 +865,21 @@ class PairTally:
 
     def merge(self, other: PairTally) -> PairTally:
         return PairTally(self.pairs + other.pairs, self.tokens + other.tokens,
-                         self.oov + other.oov, self.empty + other.empty)
+                         self.oov + other.oov, self.empty + other.empty,
+                         self.sinkhorn_fallbacks + other.sinkhorn_fallbacks)
 
-    def report(self, what: str = "pair", error_value: float | None = None) -> None:
-        """Log the OOV note and, if any, the empty-side warning."""
+    def report(self, what: str = "pair", error_value: float | None = None, sinkhorn: float | None = None) -> None:
+        """Log the OOV note and, if any, the empty-side warning and (given ``sinkhorn``) the
+        warning for pairs Sinkhorn did not solve."""
+        if sinkhorn is not None and self.sinkhorn_fallbacks:
+            warn_sinkhorn_fallbacks(sinkhorn, self.sinkhorn_fallbacks)
         if self.tokens:
             log.info("dropped %d of %d tokens (%.1f%%) without a vector", self.oov, self.tokens,
                      100.0 * self.oov / self.tokens)
         if self.empty:
             shown = ", ".join(str(x) for x in self.empty[:5]) + (", ..." if len(self.empty) > 5 else "")
             value = "" if error_value is None else f" (scored {error_value:g})"
-            log.warning("%d %s(s) with a side that has no word in the vectors%s: %s %s",
+            log.warning("%d %s(s) with a side that has no word with a nonzero vector%s: %s %s",
                         len(self.empty), what, value, what, shown)
 
 
