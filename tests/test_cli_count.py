@@ -1194,3 +1194,15 @@ def test_merge_of_a_folder_skips_binary_files_as_count_does(tmp_path):
     assert code == 0 and out == "的\t2\n" and "z.bin: skipped, looks like a binary file" in err
     code, out, err = run_main("merge", tmp_path / "d" / "z.bin")  # named: an error, as with count
     assert code == 1 and out == "" and "looks like a binary file" in err
+
+
+def test_output_names_that_cannot_be_written_are_told_plainly(tmp_path, sample_path):
+    """An empty name is refused by every output option (--save-dict '' wrote nothing, silently);
+    a folder part that is a file is named as such."""
+    (tmp_path / "f.txt").write_text("x\n", encoding="utf-8")
+    for args in (["discover", sample_path, "--save-dict", ""], ["vectors", "train", sample_path, "-o", ""],
+                 ["count", sample_path, "-o", ""]):
+        code, out, err = run_main(*args)
+        assert code == 1 and out == "" and "an empty output name; give a file name" in err, args
+    code, _, err = run_main("count", sample_path, "-o", tmp_path / "f.txt" / "x.tsv")
+    assert code == 1 and f"{tmp_path / 'f.txt'} is not a folder" in err

@@ -221,6 +221,8 @@ def test_empty_input_and_a_parameters_file_named_npy(workdir, tmp_path):
                "-o", tmp_path / "w.npy"], workdir)
     assert res.exit_code == 2 and "an .npz archive; name the file .npz" in res.stderr
     assert not (tmp_path / "w.npy").exists()
+    res = run(["whiten", "fit", empty, "--vectors", workdir / "store", "-o", tmp_path / "w.npz"], workdir)
+    assert res.exit_code == 1 and f"{empty}: whitening needs at least 2 sentences" in res.stderr
 
 
 def test_applying_a_whitening_with_other_encoder_settings_warns(workdir, tmp_path):

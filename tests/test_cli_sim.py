@@ -383,6 +383,11 @@ def test_whiten_makes_sentence_vectors_as_its_fit_did(workdir, tmp_path):
     assert code == 2 and out == "" and "use it with --metric whiten" in err
 
 
+def test_an_index_that_is_a_folder_is_named_so(workdir, tmp_path):
+    code, out, err = run("search", "w1", "--index", tmp_path, *store_args(workdir))
+    assert code == 1 and out == "" and f"{tmp_path}: a folder, not a search index" in err
+
+
 def test_oov_error_names_the_first_line_whatever_the_workers(workdir, tmp_path):
     """Pairs sharing a text are batched together, out of input order: the error still names the
     first line with an unknown word, as one worker does."""

@@ -164,6 +164,12 @@ def test_resolve_workers():
         pool.resolve_workers(-1)
     with pytest.raises(UsageError):
         pool.resolve_workers("many")
+    assert pool.resolve_workers(pool.MAX_WORKERS) == pool.MAX_WORKERS
+    for typo in (pool.MAX_WORKERS + 1, "99999999999999999999999"):  # built a list of that many processes
+        with pytest.raises(UsageError, match="at most"):
+            pool.resolve_workers(typo)
+    with pytest.raises(UsageError, match="at most"):
+        list(pool.imap(abs, [1, 2, 3], workers=10**22))
 
 
 def test_a_finished_run_leaves_no_thread_for_the_next_fork():

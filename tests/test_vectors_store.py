@@ -356,3 +356,14 @@ def test_a_store_whose_last_file_is_cut_short_leaves_the_old_one(tmp_path):
     assert done.stdout.startswith(f"{tmp_path / 's'}: cannot write the store (File too large)"), done.stderr
     assert open_store(tmp_path / "s").identity == old.identity
     assert sorted(os.listdir(tmp_path)) == ["s"]
+
+
+def test_a_store_written_through_a_link_to_a_store_replaces_the_folder_it_points_to(tmp_path):
+    """-o LINK (LINK -> real) writes real anew and keeps the link; nothing else is left beside them."""
+    words, matrix = _random(10, 4, seed=1)
+    save_store(tmp_path / "real", words, matrix)
+    os.symlink("real", tmp_path / "link")
+    again = save_store(tmp_path / "link", words[:5], matrix[:5, :2])
+    assert sorted(os.listdir(tmp_path)) == ["link", "real"] and os.path.islink(tmp_path / "link")
+    reopened = open_vectors(str(tmp_path / "real"))
+    assert (len(reopened), reopened.dim) == (5, 2) and reopened.identity == again.identity

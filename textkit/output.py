@@ -99,7 +99,8 @@ def _check_folder(path: str, allow_dir: bool = False, probe: bool = True) -> str
         raise TextkitError("an empty output name; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise TextkitError(f"{path}: cannot write, folder {folder} does not exist")
+        what = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise TextkitError(f"{path}: cannot write, {folder} {what}")
     if os.path.isdir(path) and not allow_dir:
         raise TextkitError(f"{path}: is a directory, expected a file name")
     if probe:
@@ -186,6 +187,8 @@ def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], op
     opened but the output's own.
     """
     sources = [str(s) for s in sources if s is not None]
+    if path is not None and not str(path).strip():
+        raise TextkitError(f"{option}: an empty output name; give a file name")
     fd = _stdout_descriptor() if _is_stdout(path) else descriptor_of(str(path))
     if fd is not None or _is_stdout(path):  # a file the shell opened (> or >>) can be an input
         if fd is not None:
@@ -515,7 +518,10 @@ def atomic_path(path: str, suffix: str = "",
             with open(tmp, "rb") as src, _named_errors(path), open_in_place(path, "wb") as dst:
                 shutil.copyfileobj(src, dst)
         return
+    given = path
     path = _through_link(path)  # -o through a symbolic link updates the file it points to
+    if os.path.islink(path):  # a link to a folder: a folder artefact (a store) replaces that folder
+        path = os.path.realpath(path)
     if is_special_file(path):
         with _named_errors(path):
             yield path
@@ -543,7 +549,7 @@ def atomic_path(path: str, suffix: str = "",
                 os.replace(tmp, path)
         else:
             if os.path.isdir(path):  # checked here too: the folder may have appeared while we wrote
-                raise TextkitError(f"{path}: is a directory, expected a file name")
+                raise TextkitError(f"{given}: is a directory, expected a file name")
             os.chmod(tmp, _default_mode(path))
             try:
                 os.replace(tmp, path)
@@ -555,9 +561,9 @@ def atomic_path(path: str, suffix: str = "",
 
 
 def _remove(path: str) -> None:
-    if os.path.isdir(path):
+    if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path, ignore_errors=True)
-    elif os.path.exists(path):
+    elif os.path.lexists(path):
         os.unlink(path)
 
 

@@ -51,6 +51,7 @@ from . import errors
 from .errors import TextkitError, UsageError, WorkerError
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
+MAX_WORKERS = 256  # more processes than this is a typo (-j 99999), not a plan: each is a fork of the parent
 _POLL_SECONDS = 0.5
 
 
@@ -74,6 +75,8 @@ def resolve_workers(value: Any) -> int:
         raise UsageError(f"workers (-j) takes a whole number or 'auto', not {value!r}") from None
     if n < 0:
         raise UsageError("workers (-j) must be 0 (all cores) or more")
+    if n > MAX_WORKERS:
+        raise UsageError(f"workers (-j) must be at most {MAX_WORKERS}, got {n} ({available_cores()} cores here)")
     return n if n > 0 else available_cores()
 
 
@@ -235,6 +238,8 @@ class _Workers:
     """A set of worker processes with a task queue and a result queue."""
 
     def __init__(self, n, func, merge, initializer, initargs):
+        if n > MAX_WORKERS:  # a library caller's workers= (the CLI's -j went through resolve_workers)
+            raise UsageError(f"workers must be at most {MAX_WORKERS}, got {n}")
         ctx = _context()
         # Objects that exist now are shared with forked workers copy-on-write; keep the
         # cyclic GC from writing to (and so copying) their pages in the workers.

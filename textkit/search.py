@@ -409,7 +409,7 @@ class SearchIndex:
 
         vectors = as_vectors(vectors)
         if not os.path.isfile(path):
-            raise DataError(f"{path}: no such search index")
+            raise DataError(f"{path}: {'a folder, not a' if os.path.isdir(path) else 'no such'} search index")
         try:
             data = read_npz(path)
             meta = json.loads(str(data["meta"]))

@@ -487,7 +487,9 @@ def fit_whitening(
         from textkit.errors import DataError
 
         got = 0 if total is None else total.n
-        raise DataError(f"whitening needs at least 2 sentences with known words, got {got}")
+        read = ", ".join("<stdin>" if s == "-" else s for s in corpus.sources[:3])
+        read += ", ..." if len(corpus.sources) > 3 else ""
+        raise DataError(f"{read}: whitening needs at least 2 sentences with known words, got {got}")
     return whitening.fit_stats(
         total, vectors_identity=str(encoder.vectors.identity), encoder=encoder.describe()
     )

@@ -94,7 +94,7 @@ def discover(corpus, max_n, min_count, min_pmi, min_entropy, min_len, new_only, 
             f"give one threshold per length 2..{max_n} ({max_n - 1} values) or one for all",
             param_hint="--min-pmi",
         )
-    if save_dict:
+    if save_dict is not None:
         check_distinct_outputs(("-o", output.path), ("--save-dict", save_dict))
         check_output_file(save_dict)  # with -o, before the work: a late failure would leave one of the two
         check_not_an_input(save_dict, corpus.sources, "--save-dict", side=[user_dict])
@@ -109,7 +109,7 @@ def discover(corpus, max_n, min_count, min_pmi, min_entropy, min_len, new_only, 
         raise click.UsageError("--user-dict is used only with --new-only")
     result = discover_corpus(corpus, options, workers=workers, known=known,
                              max_table_bytes=table_memory << 20)
-    if not save_dict:
+    if save_dict is None:
         with open_output(output.path) as fh:
             write_rows(fh, result.words, COLUMNS, output.fmt, output.header)
         return
