@@ -240,3 +240,24 @@ def test_abort_after_an_interrupt_inside_put_does_not_hang():
         "print('stopped')\n")
     done = _run_python(script)
     assert done.returncode == 0 and done.stdout == "stopped\n", done.stderr
+
+
+def test_workers_killed_while_answering_are_reported_not_waited_for():
+    """The out-of-memory killer may stop a worker halfway through writing an answer: the parent
+    reports the death (a reader of whole messages waited for the missing bytes for ever)."""
+    done = _run_python(
+        "import os, signal, time, multiprocess\n"
+        "from textkit import pool\n"
+        "from textkit.errors import WorkerError\n"
+        "def big(i):\n"
+        "    return b'x' * 8_000_000\n"
+        "answers = pool.imap(big, range(8), workers=2)\n"
+        "next(answers)  # the workers have started and go on answering into a pipe nobody reads\n"
+        "time.sleep(1.5)\n"
+        "for child in multiprocess.active_children():\n"
+        "    os.kill(child.pid, signal.SIGKILL)\n"
+        "try:\n"
+        "    list(answers)\n"
+        "except WorkerError as exc:\n"
+        "    print(exc)\n")
+    assert done.returncode == 0 and "a worker process died (signal 9)" in done.stdout

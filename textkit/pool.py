@@ -25,7 +25,8 @@ Properties a caller relies on:
   the pure-Python dill otherwise, several times slower for large batches).
 * A worker that raises ends the run: the exception reaches the caller (a
   :class:`TextkitError` as itself, anything else as :class:`WorkerError` with
-  its type and message); a worker that dies is reported likewise. Workers
+  its type and message); a worker that dies is reported likewise, even one
+  killed halfway through writing an answer (:class:`_ResultChannel`). Workers
   ignore SIGINT; on Ctrl-C, SIGTERM or an error the parent terminates them
   (without a word through the queues, whose locks it may hold), and once
   every task is answered they are told to stop and exit on their own, so no
@@ -41,8 +42,10 @@ import os
 import pickle
 import queue
 import signal
+import struct
 import sys
 import threading
+import time
 import traceback
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Tuple
@@ -104,7 +107,112 @@ def _rebuild_error(name: str, message: str, trace: str) -> TextkitError:
     return err
 
 
-def _worker_main(task_q, result_q, func, merge, initializer, initargs, parent_pid) -> None:
+_KINDS = ("ok", "ack", "final", "error")
+_HEADER = struct.Struct("<BqQ")  # kind, index, payload length
+_READ_CHUNK = 1 << 20
+
+
+def _write_all(fd: int, data) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+class _ResultChannel:
+    """Answers from the workers to the parent: one pipe, each message a header and its payload.
+
+    Workers write whole messages one at a time, under a lock they share, from a
+    sender thread (the work goes on while an answer is written).  The parent never
+    waits inside a message: it reads the bytes that are there and waits on the pipe
+    with a timeout.  A worker killed halfway through an answer (the out-of-memory
+    killer) leaves a message that is never complete, and the parent, finding the
+    worker's exit status, reports its death; reading messages whole, as a queue
+    does, would wait for the missing bytes for ever.  POSIX pipes (Linux, macOS).
+    """
+
+    def __init__(self, ctx):
+        self._reader, self._writer = ctx.Pipe(duplex=False)
+        self._lock = ctx.Lock()
+        self._buffer = bytearray()
+        self.eof = False  # the parent has read to the end: every worker has exited
+        self._outbox: Optional[queue.SimpleQueue] = None  # a worker's messages for its sender thread
+        self._sender: Optional[threading.Thread] = None
+
+    # -- in a worker
+    def send(self, kind: str, index: int, payload: bytes) -> None:
+        """Hand a message to this worker's sender thread (started on first use)."""
+        if self._sender is None:
+            self._outbox = queue.SimpleQueue()
+            self._sender = threading.Thread(target=self._send_loop, name="textkit-sender", daemon=True)
+            self._sender.start()
+        self._outbox.put((kind, index, payload))
+
+    def flush(self) -> None:
+        """Return once every message handed over is written (or the parent is gone)."""
+        if self._sender is not None:
+            self._outbox.put(None)
+            self._sender.join()
+            self._sender = None
+
+    def _send_loop(self) -> None:
+        fd = self._writer.fileno()
+        while True:
+            message = self._outbox.get()
+            if message is None:
+                return
+            kind, index, payload = message
+            try:
+                with self._lock:
+                    _write_all(fd, _HEADER.pack(_KINDS.index(kind), index, len(payload)))
+                    _write_all(fd, payload)
+            except OSError:  # the parent is gone (its end of the pipe closed)
+                return
+
+    # -- in the parent
+    def started(self) -> None:
+        """Once the workers have started: drop this process's writing end (so that the pipe
+        ends when they all have exited) and read without blocking."""
+        self._writer.close()
+        os.set_blocking(self._reader.fileno(), False)
+
+    def receive(self, timeout: float) -> Optional[Tuple[str, int, bytes]]:
+        """The next whole message, or None if none is complete within ``timeout`` seconds
+        or the pipe has ended (the workers' exit statuses then tell why)."""
+        from multiprocess.connection import wait
+
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self._take()
+            if message is not None:
+                return message
+            left = deadline - time.monotonic()
+            if self.eof or left <= 0 or not wait([self._reader], left):
+                return None
+            try:
+                chunk = os.read(self._reader.fileno(), _READ_CHUNK)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                self.eof = True
+            self._buffer += chunk
+
+    def _take(self) -> Optional[Tuple[str, int, bytes]]:
+        if len(self._buffer) < _HEADER.size:
+            return None
+        kind, index, size = _HEADER.unpack_from(self._buffer)
+        end = _HEADER.size + size
+        if len(self._buffer) < end:
+            return None
+        payload = bytes(self._buffer[_HEADER.size:end])
+        del self._buffer[:end]
+        return _KINDS[kind], index, payload
+
+    def close(self) -> None:
+        for end in (self._reader, self._writer):
+            end.close()
+
+
+def _worker_main(task_q, results, func, merge, initializer, initargs, parent_pid) -> None:
     """Entry of a worker process: ignore SIGINT, then run :func:`_worker_loop` in a thread.
 
     The thread is there for memory, not concurrency: glibc's malloc serves a new
@@ -118,7 +226,7 @@ def _worker_main(task_q, result_q, func, merge, initializer, initargs, parent_pi
     _unblock_stop_signals()  # blocked by the parent around the fork (_Workers.__init__)
     _die_with_parent(parent_pid)
     finished: list = []
-    thread = threading.Thread(target=_worker_loop, args=(task_q, result_q, func, merge, initializer, initargs,
+    thread = threading.Thread(target=_worker_loop, args=(task_q, results, func, merge, initializer, initargs,
                                                          finished), name="textkit-worker", daemon=True)
     thread.start()
     while thread.is_alive():
@@ -203,7 +311,7 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _worker_loop(task_q, result_q, func, merge, initializer, initargs, finished: list) -> None:
+def _worker_loop(task_q, results: _ResultChannel, func, merge, initializer, initargs, finished: list) -> None:
     """Loop of one worker: take (index, payload) tasks until a None sentinel (its main
     thread, :func:`_worker_main`, watches the parent meanwhile); ``finished`` gets an
     item once the loop has ended as it should (at the sentinel, or having reported an error)."""
@@ -219,23 +327,25 @@ def _worker_loop(task_q, result_q, func, merge, initializer, initargs, finished:
             index, payload = task
             out = func(pickle.loads(payload))
             if merge is None:
-                result_q.put(("ok", index, pickle.dumps(out, protocol=_PROTOCOL)))
+                results.send("ok", index, pickle.dumps(out, protocol=_PROTOCOL))
             else:
                 acc = merge(acc, out) if have else out
                 have = True
-                result_q.put(("ack", index, b""))
+                results.send("ack", index, b"")
         if merge is not None:
-            result_q.put(("final", int(have), pickle.dumps(acc, protocol=_PROTOCOL)))
+            results.send("final", int(have), pickle.dumps(acc, protocol=_PROTOCOL))
+        results.flush()
     except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
         try:
-            result_q.put(("error", -1, pickle.dumps(_describe_error(exc), protocol=_PROTOCOL)))
+            results.send("error", -1, pickle.dumps(_describe_error(exc), protocol=_PROTOCOL))
+            results.flush()
         except BaseException:  # noqa: BLE001 - not even that works (out of memory: no thread to
             return             # send it): the worker's exit status tells the parent
     finished.append(True)
 
 
 class _Workers:
-    """A set of worker processes with a task queue and a result queue."""
+    """A set of worker processes with a task queue and a result channel (:class:`_ResultChannel`)."""
 
     def __init__(self, n, func, merge, initializer, initargs):
         if n > MAX_WORKERS:  # a library caller's workers= (the CLI's -j went through resolve_workers)
@@ -245,7 +355,7 @@ class _Workers:
         # cyclic GC from writing to (and so copying) their pages in the workers.
         gc.freeze()
         self.task_q = ctx.Queue()
-        self.result_q = ctx.Queue()
+        self.results = _ResultChannel(ctx)
         # When a run is cut short (Ctrl-C, a worker error) the workers are terminated while
         # the queue's feeder thread may still be writing: let it stop without a traceback.
         self.task_q._ignore_epipe = True
@@ -254,7 +364,7 @@ class _Workers:
         self.procs = [
             ctx.Process(
                 target=_worker_main,
-                args=(self.task_q, self.result_q, func, merge, initializer, initargs, os.getpid()),
+                args=(self.task_q, self.results, func, merge, initializer, initargs, os.getpid()),
                 daemon=True,
             )
             for _ in range(n)
@@ -262,6 +372,7 @@ class _Workers:
         with _stop_signals_held():
             for p in self.procs:
                 p.start()
+        self.results.started()
 
     def put(self, index: int, item: Any) -> None:
         self.task_q.put((index, pickle.dumps(item, protocol=_PROTOCOL)))
@@ -269,15 +380,17 @@ class _Workers:
     def get(self) -> Tuple[str, int, bytes]:
         """Next message from a worker; raises on a worker error or death."""
         while True:
-            try:
-                kind, index, payload = self.result_q.get(timeout=_POLL_SECONDS)
-            except queue.Empty:
+            message = self.results.receive(_POLL_SECONDS)
+            if message is None:
                 dead = [p for p in self.procs if p.exitcode not in (None, 0)]
                 if dead:
                     code = dead[0].exitcode
                     how = f"signal {-code}" if code < 0 else f"exit status {code}"
                     raise WorkerError(f"a worker process died ({how}); out of memory?") from None
+                if self.results.eof:  # every worker has exited, and none said why
+                    raise WorkerError("the worker processes ended before answering")
                 continue
+            kind, index, payload = message
             if kind == "error":
                 raise _rebuild_error(*pickle.loads(payload))
             return kind, index, payload
@@ -299,8 +412,8 @@ class _Workers:
         reaps the exited workers.
         """
         self.finish()
-        for q in (self.task_q, self.result_q):
-            q.close()
+        self.task_q.close()
+        self.results.close()
         # The feeder thread has only the stop signals left to write (every task was read):
         # wait for it, so that no thread of this run is alive when the next pool forks
         # (Python 3.12+ warns of it; a lock held by a thread at fork would stay held in the child).
@@ -334,9 +447,9 @@ class _Workers:
                 p.terminate()
         for p in self.procs:
             p.join(timeout=5)
-        for q in (self.task_q, self.result_q):
-            q.cancel_join_thread()
-            _close_queue(q)
+        self.task_q.cancel_join_thread()
+        _close_queue(self.task_q)
+        self.results.close()
         # The feeder thread ends once it has written what is left, at once unless the pipe
         # is full (nobody reads it now): give it a moment, so that the next pool forks
         # without it in the usual case, but never hang on it.
