@@ -334,6 +334,8 @@ def test_pair_jobs_refuse_settings_their_metric_does_not_use():
         textkit.PairJob(None, None, metric="wdm")
     with pytest.raises(textkit.UsageError, match="with metric 'whiten'"):
         textkit.PairJob(None, None, counts_path="c.tsv")
+    with pytest.raises(textkit.UsageError, match="apply to metrics 'wrd' and 'wmd' only"):
+        textkit.PairJob(None, None, metric="cosine", oov="error")  # was silently ignored
 
 
 def test_evaluate_pairs_takes_tuples_and_a_tokenizer_spec(tmp_path):

@@ -57,6 +57,9 @@ class PairJob:
             raise UsageError("metric 'whiten' needs whitening_path (saved parameters), and only it uses them")
         if self.counts_path is not None and self.metric != "whiten":
             raise UsageError("counts_path gives p(w) for SIF-weighted whitening: use it with metric 'whiten'")
+        if self.metric in ("cosine", "whiten") and (self.oov != "drop" or self.sinkhorn is not None):
+            raise UsageError("oov and sinkhorn apply to metrics 'wrd' and 'wmd' only (cosine drops words "
+                             "without a vector)")
 
 
 METRICS = ("wrd", "wmd", "cosine", "whiten")

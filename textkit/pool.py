@@ -382,6 +382,9 @@ class _Workers:
         while True:
             message = self.results.receive(_POLL_SECONDS)
             if message is None:
+                if self.results.eof:  # every worker has closed its end: wait for their exit statuses
+                    for p in self.procs:
+                        p.join(timeout=1.0)
                 dead = [p for p in self.procs if p.exitcode not in (None, 0)]
                 if dead:
                     code = dead[0].exitcode
