@@ -181,14 +181,14 @@ class TextLines:
     def __iter__(self) -> Iterator[str]:
         encoding = self.encoding
         utf8 = encoding.lower().replace("_", "-") in ("utf-8", "utf8")
-        for lineno, raw in enumerate(self.stream, 1):
+        for lineno, data in enumerate(self.stream, 1):
             if not self.raw:
-                if lineno == 1 and utf8 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]
-                if raw.endswith(b"\r\n"):
-                    raw = raw[:-2] + b"\n"
+                if lineno == 1 and utf8 and data.startswith(b"\xef\xbb\xbf"):
+                    data = data[3:]
+                if data.endswith(b"\r\n"):
+                    data = data[:-2] + b"\n"
             try:
-                yield raw.decode(encoding)
+                yield data.decode(encoding)
             except UnicodeDecodeError as exc:
                 raise CorpusError(f"{self.name}:{lineno}: not valid {encoding} ({exc.reason} at byte "
                                   f"{exc.start + 1} of the line)") from None
