@@ -393,3 +393,18 @@ def test_an_absurd_header_is_one_error_naming_it(tmp_path, header, message):
     path.write_text(f"{header}\n猫 0.1 0.2 0.3\n", encoding="utf-8")
     with pytest.raises(VectorsError, match=message):
         read_vectors(str(path))
+
+
+@pytest.mark.parametrize("header_dim", [1, 2, 4, 7])
+def test_a_binary_header_whose_dimension_does_not_fit_the_records_is_one_error(tmp_path, header_dim):
+    """Records of 3 values and a newline each under a header saying otherwise: read with the
+    header's dimension every record took its neighbour's bytes (with --limit, a store of wrong
+    words and invented values, exit 0); it is refused before any record is read."""
+    words, m = ["猫", "狗狗", "鱼", "鸟"], _values(4, 3, seed=3)
+    _naive_binary(tmp_path / "v.bin", words, m)
+    data = (tmp_path / "v.bin").read_bytes()
+    (tmp_path / "lie.bin").write_bytes(data.replace(b"4 3\n", f"4 {header_dim}\n".encode(), 1))
+    for limit in (None, 2):
+        with pytest.raises(VectorsError, match=f"announces {header_dim} values per word, but the records hold 3"):
+            read_vectors(str(tmp_path / "lie.bin"), limit=limit)
+    assert read_vectors(str(tmp_path / "v.bin"), limit=2).words == words[:2]

@@ -11,12 +11,13 @@ Formats read (``.gz`` / ``.bz2`` / ``.xz`` recognised by content, via ``corpus.o
 ``auto`` looks at the first line: a ``count dim`` header means word2vec; the bytes after
 the first word of the next record tell text from binary. No header means GloVe.
 
-Words with spaces. Fields are split on ASCII spaces only, from the right: the last
-``dim`` fields are the values and everything before them is the word, so a word that
-holds spaces (the Tencent and GloVe-840B files have some, e.g. a lone space) is kept
-whole. When the surplus leading fields are all numbers the row is taken to have too
-many values instead, which is an error. Other whitespace (U+3000, no-break space) is
-part of the word, never a separator.
+Words with spaces. Fields are split on ASCII spaces and tabs (a tab reads as a space,
+so a tab inside a word becomes a space), from the right: the last ``dim`` fields are
+the values and everything before them is the word, so a word that holds spaces (the
+Tencent and GloVe-840B files have some, e.g. a lone space) is kept whole. When the
+surplus leading fields are all numbers the row is taken to have too many values
+instead, which is an error. Other whitespace (U+3000, no-break space) is part of the
+word, never a separator.
 
 Errors name the line (text) or record (binary): a row with the wrong number of
 values, a value that is not a finite number, a truncated binary record, a header that
@@ -443,6 +444,10 @@ class VectorFileReader:
         self, probe: bytes, stream: BinaryIO, count: int, dim: int
     ) -> Iterator[Tuple[List[str], np.ndarray]]:
         need = 4 * dim
+        other = _dimension_of_records(probe, dim)
+        if other is not None:  # read with the header's dimension, each record would take its neighbour's bytes
+            raise VectorsError(f"{self.name}: the header announces {dim} values per word, but the records "
+                               f"hold {other} (a newline ends each after {other}); fix the header")
         buf = bytearray(probe)
         pos = 0
         eof = False
@@ -587,6 +592,17 @@ def _binary_records_fit(probe: bytes, dim: int) -> bool:
     happen to look like text: beginning with a newline byte, or valid UTF-8 of
     ``dim + 1`` fields.
     """
+    walked = _walk_records(probe, dim)
+    if walked is None:
+        return False
+    records, newlines, odd = walked
+    return records > 0 and (newlines or 2 * odd >= records * 4 * dim)
+
+
+def _walk_records(probe: bytes, dim: int) -> Optional[Tuple[int, bool, int]]:
+    """(records read, whether each ended with a newline, value bytes that do not occur in
+    numbers) of ``probe`` read as binary records of ``dim`` values, up to 16 records or the
+    probe's end; None when a word holds a control byte (not such records)."""
     pos = records = odd = 0
     newlines = True
     width = 4 * dim
@@ -595,7 +611,7 @@ def _binary_records_fit(probe: bytes, dim: int) -> bool:
         if sp < 0:
             break  # the probe ends inside a word
         if sp == pos or any(b < 0x20 for b in probe[pos:sp]):
-            return False
+            return None
         end = sp + 1 + width
         if end > len(probe):
             break  # the probe ends inside the values
@@ -604,7 +620,29 @@ def _binary_records_fit(probe: bytes, dim: int) -> bool:
         odd += sum(b not in _TEXT_BYTES for b in probe[sp + 1 : end])
         records += 1
         pos = end + newline
-    return records > 0 and (newlines or 2 * odd >= records * width)
+    return records, newlines, odd
+
+
+def _dimension_of_records(probe: bytes, dim: int) -> Optional[int]:
+    """The number of values per record, other than the header's ``dim``, with which at least
+    two records of ``probe`` and each of them ends with a newline (as word2vec writes them),
+    when ``dim`` gives no such reading; None otherwise (the header fits, or nothing tells)."""
+    walked = _walk_records(probe, dim)
+    if walked is not None and walked[0] >= 2 and walked[1]:
+        return None
+    sp = probe.find(b" ")
+    if sp < 0:
+        return None
+    start = sp + 1
+    newline = probe.find(b"\n", start + 4)
+    while newline >= 0:
+        if (newline - start) % 4 == 0:
+            other = (newline - start) // 4
+            walked = _walk_records(probe, other)
+            if other != dim and walked is not None and walked[0] >= 2 and walked[1]:
+                return other
+        newline = probe.find(b"\n", newline + 1)
+    return None
 
 
 # --------------------------------------------------------------------------- conveniences
