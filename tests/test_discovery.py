@@ -184,7 +184,12 @@ def test_save_dict_format(sample_lines, tmp_path):
     path = tmp_path / "user.dict"
     with open(path, "w", encoding="utf-8") as fh:
         assert write_user_dict(fh, words) == 5
-    assert path.read_text(encoding="utf-8").splitlines() == [f"{w.word} {w.count}" for w in words]
+    # each word's count, or more where jieba needs more to keep it whole (jieba's own suggest_freq)
+    from textkit.tokenize import TokenizerSpec, _segmenter_for
+
+    jieba = _segmenter_for(TokenizerSpec())
+    assert path.read_text(encoding="utf-8").splitlines() == [
+        f"{w.word} {max(w.count, jieba.suggest_freq(w.word))}" for w in words]
 
 
 # -- bad input ------------------------------------------------------------------------

@@ -591,7 +591,11 @@ def _words(cut, min_count, vocab, kept_keys, kept_coh, offsets, n_slots, max_n, 
 
 
 def write_user_dict(handle, words: Iterable[Word], name: str = "the user dictionary") -> int:
-    """Write words in jieba's user-dictionary format, ``word count`` per line; the count.
+    """Write words in jieba's user-dictionary format, ``word frequency`` per line; the count.
+
+    The frequency is the word's count, raised where jieba needs more to keep the
+    word whole rather than cut it into its pieces (:meth:`Tokenizer.joining_frequency`):
+    so ``count --user-dict`` counts the new words.
 
     jieba's accurate mode cuts text into runs of U+4E00–U+9FD5, ASCII letters,
     digits and ``+#&._%-`` before it looks words up, so a word holding another
@@ -599,12 +603,13 @@ def write_user_dict(handle, words: Iterable[Word], name: str = "the user diction
     whatever the dictionary says: such words are written too, with a warning that
     they will not join in ``count --user-dict``.
     """
-    from .tokenize import HAN_PIECE
+    from .tokenize import HAN_PIECE, TokenizerSpec, get_tokenizer
 
+    jieba = get_tokenizer(TokenizerSpec(kind="jieba"))
     n = 0
     apart = []
     for w in words:
-        handle.write(f"{w.word} {w.count}\n")
+        handle.write(f"{w.word} {max(w.count, jieba.joining_frequency(w.word))}\n")
         n += 1
         if HAN_PIECE.fullmatch(w.word) is None:
             apart.append(w.word)

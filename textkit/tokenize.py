@@ -635,6 +635,21 @@ class Tokenizer:
             self._jieba = _segmenter_for(self.spec)
         return self._jieba.FREQ.get(word, 0) > 0
 
+    def joining_frequency(self, word: str) -> int:
+        """The dictionary frequency with which jieba keeps ``word`` whole rather than cut
+        into the pieces it cuts it into now: one more than ``total x prod P(piece)``, with
+        P(piece) = FREQ(piece) / total (jieba's own ``suggest_freq`` rule); at least the
+        word's present frequency.  A user dictionary listing a new word with its corpus
+        count (a few dozen against jieba's total of 60 million) would seldom be used."""
+        if self._jieba is None:
+            self._jieba = _segmenter_for(self.spec)
+        seg = self._jieba
+        total = float(seg.total)
+        p = 1.0
+        for piece in seg.cut(word, HMM=False):
+            p *= seg.FREQ.get(piece, 1) / total
+        return max(int(p * total) + 1, seg.FREQ.get(word, 1))
+
     def known_word(self, word: str) -> bool:
         """True when ``word`` is no new word for jieba: its dictionary (with the user dictionary)
         holds it, or it is a number (a run of ASCII digits, which jieba keeps whole without a

@@ -65,8 +65,9 @@ def _min_entropy(ctx, param, value: Optional[float]) -> Optional[float]:
               help="With --new-only: a jieba user dictionary whose words also count as known.")
 @click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the N most frequent words.")
 @click.option("--save-dict", type=click.Path(dir_okay=False, readable=False), metavar="FILE",
-              help="Also write the words as a jieba user dictionary (word count per line), "
-                   "for `textkit count --user-dict FILE`.")
+              help="Also write the words as a jieba user dictionary (word and frequency per line: "
+                   "its count, or more where jieba needs more to keep the word whole), for "
+                   "`textkit count --user-dict FILE`.")
 @click.option("--table-memory", type=click.IntRange(min=1), default=1024, show_default=True,
               metavar="MB", help="Memory for partial n-gram tables per process before they spill "
                                  "to a temporary folder (the result is the same).")
