@@ -152,3 +152,17 @@ def test_pearson_of_tiny_or_huge_scores_matches_scipy(scale):
     y = [1.0, 2.0, 4.0, 3.0]
     assert pearson(x, y) == pytest.approx(stats.pearsonr(x / scale, y)[0], abs=1e-12)
     assert math.isnan(pearson([scale] * 4, y))
+
+
+def test_the_oov_rate_counts_the_tokens_the_scores_drop():
+    """With oov "split" a token whose pieces have vectors is not lost; the rate said it was."""
+    from textkit import EncoderSpec, TokenizerSpec, evaluate_pairs, get_tokenizer, open_vectors
+
+    rows = [("定期存款利率很高", "存款利率不低", 1.0), ("借款很快到账", "贷款到账很快", 1.0), ("物流很快", "手机不错", 0.0)]
+    tokens = [t for s1, s2, _ in rows for text in (s1, s2) for t in get_tokenizer(TokenizerSpec()).tokens(text)]
+    unknown = [t for t in tokens if t not in open_vectors()]
+    assert unknown  # 定期存款, 借款: the case in point
+    dropped = evaluate_pairs(rows, EncoderSpec(), method="wmd", oov="drop")
+    split = evaluate_pairs(rows, EncoderSpec(), method="wmd", oov="split")
+    assert dropped.oov_rate == pytest.approx(len(unknown) / len(tokens))
+    assert split.oov_rate == 0.0  # every unknown token here has known pieces

@@ -153,7 +153,8 @@ class EvalResult:
     """Correlations (not ×100) of per-pair similarity with the labels.
 
     scores: float64 (pairs,) similarity (higher = more alike; for wmd the negated distance);
-    oov_rate: fraction of all tokens of both sides not in the vector store.
+    oov_rate: fraction of all tokens of both sides not in the vector store (for wmd and wrd
+    with ``oov="split"``, of those that have no known piece either: what the scores drop).
     """
 
     method: str
@@ -326,15 +327,16 @@ def evaluate_pairs(
         scores[empty] = EMPTY_COSINE  # as `sim --pairs` scores them
         _warn_empty_sides([p.line for p in pairs], empty, scores)
     else:
-        from textkit.transport import score_pairs
+        from textkit.transport import score_pairs, token_rows
 
-        flat = [t for toks in tokens for t in toks]
-        _, known_mask = encoder.vectors.lookup(flat) if flat else (None, np.zeros(0, bool))
-        known, total = int(np.count_nonzero(known_mask)), len(flat)
         scores = _transport_scores(
             score_pairs, list(zip(left_tokens, right_tokens)), encoder.vectors, method, normalize, oov,
             [p.line for p in pairs],
         )
+        # tokens that carry no vector under the policy (with "split", one with known pieces carries them)
+        total = sum(len(toks) for toks in tokens)
+        dropped = token_rows(tokens, encoder.vectors, oov="split" if oov == "split" else "drop")[3]
+        known = total - int(dropped.sum())
     return EvalResult(
         method=method,
         spearman=spearman(scores, labels),

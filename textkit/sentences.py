@@ -427,8 +427,9 @@ class EmbeddingRun:
             log.warning("the input has no lines: no sentence vectors")
         elif self.tokens:
             log.info(
-                "%d sentences, %d tokens, %.1f%% out of vocabulary",
+                "%d sentence%s, %d tokens, %.1f%% out of vocabulary",
                 self.sentences,
+                "" if self.sentences == 1 else "s",
                 self.tokens,
                 100.0 * self.oov_rate,
             )

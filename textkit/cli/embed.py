@@ -180,6 +180,7 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
 @encoder_options
 @workers_option
 @click.option(
+    "-w",
     "--whitening",
     "whitening_path",
     type=click.Path(dir_okay=False, readable=False),
@@ -194,7 +195,7 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
     "compressed). Default: JSON Lines on standard output.",
 )
 def embed(corpus, spec, workers, whitening_path, output):
-    """One sentence vector per line of INPUT... (files, directories, globs; - for stdin).
+    """One sentence vector per line of INPUT... (files, directories, globs; - or nothing for stdin).
 
     The vector is the mean of the line's unit-length word vectors (--pooling raw:
     the stored vectors; --weighting sif: weighted by a/(a + p(w))). Unknown words

@@ -39,9 +39,9 @@ _DTYPE = click.option(
 )
 
 
-@click.group(cls=TextkitGroup, short_help="Word vectors: convert, train, neighbours, info, export.")
+@click.group(cls=TextkitGroup, short_help="Word vectors: convert, train, neighbors, info, export.")
 def vectors() -> None:
-    """Word vectors: convert files to fast stores, train from a corpus, query neighbours."""
+    """Word vectors: convert files to fast stores, train from a corpus, query neighbors."""
 
 
 @vectors.command()
@@ -189,14 +189,14 @@ def train(
     type=click.IntRange(min=1),
     default=10,
     show_default=True,
-    help="Neighbours per word.",
+    help="Neighbors per word.",
 )
 @click.option(
     "--min-count",
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Only neighbours seen at least this often in the training corpus (stores made "
+    help="Only neighbors seen at least this often in the training corpus (stores made "
     "by `vectors train` keep the counts); rare words have noisy vectors.",
 )
 @output_options
