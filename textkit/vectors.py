@@ -22,9 +22,11 @@ gets the same identity, so a cache keyed by it (e.g. fitted whitening) knows whi
 vectors it belongs to.
 
 Nearest neighbours are exact: cosine similarity ``cos(q, x) = q·x / (|q| |x|)`` against
-every row, computed as blocked matrix products over the (memory-mapped) matrix; a row
-of zeros has cosine 0 with everything. Ties are broken by row order (in a trained or
-frequency-ordered store: the more frequent word first).
+every row, computed in float32 as blocked matrix products over the (memory-mapped)
+matrix; a row of zeros has no direction and is never a neighbour. Equal float32
+scores are ordered by row (in a trained or frequency-ordered store: the more
+frequent word first); rows of one direction but different lengths may round to
+scores a unit in the last place apart.
 
 >>> import numpy as np
 >>> v = Vectors(["猫", "狗", "车"], np.array([[1, 0], [0.9, 0.1], [0, 1]], dtype=np.float32))
