@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import shutil
 import tempfile
 from collections import Counter
@@ -71,7 +70,7 @@ import numpy as np
 
 from . import ngrams as ng
 from . import pool
-from .errors import UsageError
+from .errors import UsageError, real_number, whole_number
 
 log = logging.getLogger("textkit")
 
@@ -112,14 +111,14 @@ class DiscoverOptions:
     def __post_init__(self) -> None:
         for name in ("max_n", "min_count", "min_len", "top"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
-                raise TypeError(f"{name} must be a whole number, not {value!r}")
             if value is not None:
-                object.__setattr__(self, name, int(value))
+                object.__setattr__(self, name, whole_number(value, name))
         pmi = self.min_pmi
-        for value in (list(pmi) if isinstance(pmi, (tuple, list)) else [pmi]) + [self.min_entropy]:
-            if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
-                raise TypeError(f"min_pmi and min_entropy take numbers, not {value!r}")
+        for value in list(pmi) if isinstance(pmi, (tuple, list)) else [pmi]:
+            if value is not None:
+                real_number(value, "min_pmi")
+        if self.min_entropy is not None:
+            real_number(self.min_entropy, "min_entropy")
         if isinstance(pmi, list):
             object.__setattr__(self, "min_pmi", tuple(pmi))
         if not 2 <= self.max_n <= ng.MAX_N:

@@ -91,7 +91,7 @@ class SentenceCosine:
                              "does not use it")
         counts = None
         if counts_path is not None:
-            from textkit.counting import read_counts
+            from textkit.sentences import read_counts  # as the fit read them (an empty file is named)
 
             counts = read_counts(counts_path)
         self.encoder = SentenceEncoder(vectors, counts=counts, **settings)

@@ -104,7 +104,11 @@ class _Fingerprint:
 
     def add_words(self, words: Sequence[str]) -> None:
         if words:
-            self._words.update(_utf8_lines(words))
+            self.add_word_lines(_utf8_lines(words))
+
+    def add_word_lines(self, lines: bytes) -> None:
+        """Words already given as :func:`_utf8_lines` makes them."""
+        self._words.update(lines)
 
     def add_rows(self, rows: np.ndarray) -> None:
         self.rows += len(rows)
@@ -647,7 +651,7 @@ class StoreWriter:
         for w in words:
             if "\n" in w:
                 raise VectorsError(f"word {w!r} holds a newline; a store cannot keep it")
-        _utf8_lines(words)  # a word that is not text fails here, before the store's files are written
+        lines = _utf8_lines(words) if words else b""  # a word that is not text fails here, before any write
         if counts is not None:
             if len(counts) != len(words):
                 raise VectorsError("one count per word is needed")
@@ -663,7 +667,7 @@ class StoreWriter:
                 self._vocab_fh.write("\n".join(words) + "\n")
         except OSError as exc:  # a full disk, a file size limit: named by the store, not a temporary file
             raise VectorsError(f"{self.path}: cannot write the store ({exc.strerror or exc})") from None
-        self._fp.add_words(list(words))
+        self._fp.add_word_lines(lines)
         self._fp.add_rows(rows)
         if scales is not None:
             self._scales.append(np.asarray(scales, dtype="<f4"))
