@@ -243,8 +243,9 @@ def test_applying_a_whitening_with_other_encoder_settings_warns(workdir, tmp_pat
         assert res.exit_code == 0, res.output
         return [line for line in res.stderr.splitlines() if "was fitted on sentence vectors made with" in line]
 
-    assert warning(fitted["raw"], "--pooling", "raw") == []
-    assert "pooling=raw weighting=none, now pooling=unit weighting=none" in warning(fitted["raw"])[0]
+    assert warning(fitted["raw"], "--pooling", "raw") == warning(fitted["raw"]) == []
+    assert "pooling=raw weighting=none, now pooling=unit weighting=none" in warning(
+        fitted["raw"], "--pooling", "unit")[0]
     assert warning(fitted["file"], "--weighting", "sif", "--counts", counts) == []
     assert warning(fitted["store"], "--weighting", "sif") == []
     said = warning(fitted["file"], "--weighting", "sif")
@@ -252,8 +253,43 @@ def test_applying_a_whitening_with_other_encoder_settings_warns(workdir, tmp_pat
     old = dict(np.load(fitted["file"]))
     old["encoder"] = np.str_("pooling=unit weighting=sif(a=0.001)")
     np.savez(tmp_path / "old.npz", **old)
-    assert warning(tmp_path / "old.npz", "--weighting", "sif") == []
-    assert len(warning(tmp_path / "old.npz")) == 1
+    assert warning(tmp_path / "old.npz", "--weighting", "sif") == warning(tmp_path / "old.npz") == []
+    assert len(warning(tmp_path / "old.npz", "--weighting", "none")) == 1
+
+
+def test_applying_a_whitening_makes_sentence_vectors_as_its_fit_did(workdir, tmp_path):
+    """embed -w, whiten apply and eval --fit-on PARAMS take the fit's pooling, weighting and
+    SIF constant unless given: the same vectors as giving them again, and no warning."""
+    base = [workdir / "corpus.txt", "--vectors", workdir / "store", *TOK]
+    fit_settings = ["--pooling", "raw", "--weighting", "sif", "--sif-a", "0.05"]
+    params = tmp_path / "p.npz"
+    assert run(["whiten", "fit", *base, *fit_settings, "--dim", 4, "-o", params], workdir).exit_code == 0
+
+    def vectors(command, *extra, warned=False):
+        out = tmp_path / "v.npy"
+        res = run([*command, *base, *extra, "-w", params, "-o", out], workdir)
+        assert res.exit_code == 0 and ("was fitted on" in res.stderr) == warned, res.output
+        return np.load(out)
+
+    as_fitted = vectors(["embed"], *fit_settings)
+    np.testing.assert_array_equal(vectors(["embed"]), as_fitted)
+    np.testing.assert_array_equal(vectors(["whiten", "apply"]), as_fitted)
+    # settings given are kept (and warned of)
+    assert not np.allclose(vectors(["embed"], "--pooling", "unit", "--weighting", "none", warned=True), as_fitted)
+    res = run(["embed", *base, "-w", params, "--counts", tmp_path / "none.tsv"], workdir)
+    assert res.exit_code == 1 and "none.tsv" in res.stderr  # --counts taken: the fit used SIF
+    plain = tmp_path / "plain.npz"
+    assert run(["whiten", "fit", *base, "--dim", 4, "-o", plain], workdir).exit_code == 0
+    res = run(["embed", *base, "-w", plain, "--sif-a", "0.1"], workdir)
+    assert res.exit_code == 2 and f"--sif-a is used only with --weighting sif ({plain} was fitted without it)" \
+        in res.stderr
+
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"w{i} w{i + 1}\tw{i + 2} w{i}\t{i % 4}\n" for i in range(1, 9)), encoding="utf-8")
+    evaluated = [run(["eval", pairs, "--vectors", workdir / "store", *TOK, "--method", "whiten", "--fit-on", params,
+                      "--format", "json", "--scores", *extra], workdir) for extra in ([], fit_settings)]
+    assert all(res.exit_code == 0 and "was fitted on" not in res.stderr for res in evaluated)
+    assert evaluated[0].stdout == evaluated[1].stdout
 
 
 def test_whiten_fit_then_apply_gives_white_vectors(workdir, tmp_path):

@@ -166,3 +166,29 @@ def test_the_oov_rate_counts_the_tokens_the_scores_drop():
     split = evaluate_pairs(rows, EncoderSpec(), method="wmd", oov="split")
     assert dropped.oov_rate == pytest.approx(len(unknown) / len(tokens))
     assert split.oov_rate == 0.0  # every unknown token here has known pieces
+
+
+def test_evaluate_pairs_without_encoder_settings_applies_saved_whitening_as_fitted(tmp_path):
+    """spec None or a TokenizerSpec, with fit_on saved parameters: the sentence vectors of the fit
+    (pooling, SIF and its a); an EncoderSpec is used as given."""
+    from textkit.corpus import Corpus
+    from textkit.evaluate import evaluate_pairs
+    from textkit.sentences import EncoderSpec, fit_whitening
+    from textkit.tokenize import TokenizerSpec
+    from textkit.vectors import open_vectors
+
+    words = [w for w in open_vectors().words[:400] if w.isalpha()][:40]
+    rng = np.random.default_rng(3)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(" ".join(rng.choice(words, 6)) + "\n" for _ in range(300)), encoding="utf-8")
+    tokenizer = TokenizerSpec(kind="whitespace")
+    fitted = EncoderSpec(tokenizer=tokenizer, pooling="raw", weighting="sif", sif_a=0.05)
+    params = tmp_path / "p.npz"
+    fit_whitening(Corpus([str(corpus)]), fitted, n_components=4).save(params)
+    pairs = [(" ".join(rng.choice(words, 4)), " ".join(rng.choice(words, 4)), i % 5) for i in range(40)]
+
+    def scores(spec):
+        return evaluate_pairs(pairs, spec, method="whiten", fit_on=str(params)).scores
+
+    np.testing.assert_array_equal(scores(tokenizer), scores(fitted))
+    assert not np.allclose(scores(EncoderSpec(tokenizer=tokenizer)), scores(fitted))

@@ -271,7 +271,9 @@ def evaluate_pairs(
     then count from 1), or a path that :func:`read_pairs` reads (with ``encoding``
     and ``strict``, which apply to a ``fit_on`` corpus file too).
     spec: a ``textkit.sentences.EncoderSpec`` (tokenizer, vectors, pooling, weighting);
-    a ``TokenizerSpec`` or None stand for the default encoder with that tokenizer.
+    a ``TokenizerSpec`` or None stand for the default encoder with that tokenizer, or, with
+    saved whitening parameters (``fit_on`` a .npz), for the encoder of their fit
+    (:func:`textkit.sentences.fitted_spec`); an EncoderSpec is used as given.
     cosine: cos(s1, s2) of sentence vectors; whiten: the same after whitening fitted on
     ``fit_on`` ("pairs" = both sides of every pair, labels unused; a corpus file; or a
     saved .npz); wrd: 1 - WRD; wmd: -WMD (so that for every method higher = more alike).
@@ -282,9 +284,13 @@ def evaluate_pairs(
         from textkit.errors import UsageError
 
         raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    from textkit.sentences import EMPTY_COSINE, as_encoder_spec, build_encoder
+    from textkit.sentences import EMPTY_COSINE, EncoderSpec, as_encoder_spec, build_encoder, fitted_spec
+    from textkit.whitening import Whitening, is_saved_whitening
 
+    as_fitted = not isinstance(spec, EncoderSpec)  # no sentence-vector settings given
     spec = as_encoder_spec(spec)
+    if as_fitted and method == "whiten" and fit_on != "pairs" and is_saved_whitening(fit_on):
+        spec = fitted_spec(spec, Whitening.load(fit_on).encoder_)
     if isinstance(pairs, (str, os.PathLike)):
         pairs = read_pairs(str(pairs), encoding=encoding, strict=strict)
     else:

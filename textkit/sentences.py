@@ -310,6 +310,26 @@ def encoder_settings(description: str) -> dict:
     return {"pooling": found.group(1), "weighting": "sif", "sif_a": sif_a}
 
 
+def fitted_spec(spec: EncoderSpec, description: str, keep: Iterable[str] = ()) -> EncoderSpec:
+    """``spec`` with the pooling, weighting and SIF constant ``a`` that ``description`` (the
+    ``encoder_`` of saved whitening parameters) records, but for the settings named in ``keep``
+    (those a user chose).  ``a`` is taken only when the resulting weighting is SIF.  A
+    description that records none (parameters saved without it) leaves ``spec`` as it is.
+
+    Whitening is fitted on sentence vectors made one way; applying it to vectors
+    made another way gives directions the fit never saw, so by default the fit's
+    own settings are used.
+    """
+    import dataclasses
+
+    keep = set(keep)
+    settings = {name: value for name, value in encoder_settings(description).items() if name not in keep}
+    adopted = dataclasses.replace(spec, **settings)
+    if adopted.weighting != "sif" and "sif_a" in settings:
+        adopted = dataclasses.replace(adopted, sif_a=spec.sif_a)
+    return adopted
+
+
 def build_encoder(spec: EncoderSpec) -> tuple[Any, SentenceEncoder]:
     """(tokenizer, encoder) for a spec, built once per process (forked workers inherit it).
 

@@ -31,17 +31,17 @@ from .options import (
 
 
 def encoder_options(f: Callable) -> Callable:
-    """Tokenizer options, --vectors, --pooling, --weighting, --counts, --sif-a -> ``spec: EncoderSpec``."""
+    """Tokenizer options, --vectors, --pooling, --weighting, --counts, --sif-a -> ``spec: EncoderSpec``.
+
+    A command that applies saved whitening (:func:`_saved_whitening`) makes sentence
+    vectors as its fit did: the settings the user does not give come from the file.
+    """
 
     @functools.wraps(f)
     def wrapper(*args, tokenizer_spec, vectors_path, pooling, weighting, counts, sif_a, **kwargs):
-        from ..sentences import EncoderSpec
+        from ..sentences import EncoderSpec, fitted_spec
 
-        if counts is not None and weighting != "sif":
-            raise click.UsageError("--counts is used only with --weighting sif")
-        if given("sif_a") and weighting != "sif":
-            raise click.UsageError("--sif-a is used only with --weighting sif")
-        kwargs["spec"] = EncoderSpec(
+        spec = EncoderSpec(
             tokenizer=tokenizer_spec,
             vectors=vectors_path,
             pooling=pooling,
@@ -49,6 +49,18 @@ def encoder_options(f: Callable) -> Callable:
             counts=counts,
             sif_a=sif_a,
         )
+        saved = _saved_whitening(kwargs)
+        if saved is not None:  # the settings not given are those of the fit
+            from ..whitening import Whitening
+
+            chosen = [name for name in ("pooling", "weighting", "sif_a") if given(name)]
+            spec = fitted_spec(spec, Whitening.load(saved).encoder_, keep=chosen)
+        fitted = f" ({saved} was fitted without it)" if saved is not None and not given("weighting") else ""
+        if counts is not None and spec.weighting != "sif":
+            raise click.UsageError(f"--counts is used only with --weighting sif{fitted}")
+        if given("sif_a") and spec.weighting != "sif":
+            raise click.UsageError(f"--sif-a is used only with --weighting sif{fitted}")
+        kwargs["spec"] = spec
         return f(*args, **kwargs)
 
     for opt in reversed(
@@ -59,7 +71,8 @@ def encoder_options(f: Callable) -> Callable:
                 type=click.Choice(["unit", "raw"]),
                 default="unit",
                 show_default=True,
-                help="Average unit-length word vectors, or the vectors as stored.",
+                help="Average unit-length word vectors, or the vectors as stored (applying saved "
+                "whitening, the default is what its fit used, as for --weighting and --sif-a).",
             ),
             click.option(
                 "--weighting",
@@ -86,6 +99,19 @@ def encoder_options(f: Callable) -> Callable:
     ):
         wrapper = opt(wrapper)
     return tokenizer_options(wrapper)
+
+
+def _saved_whitening(kwargs: dict) -> str | None:
+    """The saved whitening parameters a command applies (embed and whiten apply: -w; eval --method
+    whiten: --fit-on PARAMS.npz), whose fit's sentence-vector settings are the defaults; else None."""
+    from ..whitening import is_saved_whitening
+
+    if kwargs.get("whitening_path"):
+        return kwargs["whitening_path"]
+    fit_on = kwargs.get("fit_on")
+    if kwargs.get("method") == "whiten" and fit_on not in (None, "pairs") and is_saved_whitening(fit_on):
+        return fit_on
+    return None
 
 
 _DIM = click.option(
