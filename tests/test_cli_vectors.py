@@ -328,3 +328,41 @@ def test_a_store_does_not_depend_on_how_its_source_is_named(tmp_path, monkeypatc
     assert run_main("vectors", "convert", tmp_path / "a.txt", "-o", "s2")[0] == 0
     for name in sorted(p.name for p in (tmp_path / "s1").iterdir()):
         assert (tmp_path / "s1" / name).read_bytes() == (tmp_path / "s2" / name).read_bytes(), name
+
+
+def test_convert_a_store_to_another_dtype_or_its_first_words(tmp_path):
+    """A store is a SRC like a file: its rows stored as another dtype (int8 to int8 keeps the
+    codes exactly), --limit keeps its first words with their counts, and -o may be SRC itself."""
+    from textkit.quantized import quantize_rows
+    from textkit.vectors import save_store
+
+    rng = np.random.default_rng(5)
+    words = [f"词{i}" for i in range(300)]
+    matrix = rng.normal(size=(300, 8)).astype(np.float32)
+    counts = np.arange(300, 0, -1) * 7
+    save_store(tmp_path / "f32", words, matrix, counts=counts)
+    code, _, err = run("vectors", "convert", tmp_path / "f32", "--dtype", "float16", "-o", tmp_path / "f16")
+    assert code == 0 and "read as store" in err
+    half = open_store(tmp_path / "f16")
+    assert half.dtype == "float16" and half.words == words
+    np.testing.assert_array_equal(np.asarray(half.matrix), matrix.astype(np.float16))
+    np.testing.assert_array_equal(half.counts, counts)
+
+    code, _, _ = run("vectors", "convert", tmp_path / "f32", "--dtype", "int8", "--limit", "100",
+                     "-o", tmp_path / "i8")
+    small = open_store(tmp_path / "i8")
+    codes, scales = quantize_rows(matrix[:100])
+    assert code == 0 and small.words == words[:100] and small.dtype == "int8"
+    np.testing.assert_array_equal(small.matrix.codes, codes)
+    np.testing.assert_array_equal(small.matrix.scales, scales)
+    np.testing.assert_array_equal(small.counts, counts[:100])
+    code, _, _ = run("vectors", "convert", tmp_path / "i8", "--dtype", "int8", "-o", tmp_path / "copy")
+    assert code == 0 and open_store(tmp_path / "copy").identity == small.identity  # codes copied
+
+    code, _, _ = run("vectors", "convert", tmp_path / "f16", "-o", tmp_path / "f16")  # in place, to float32
+    back = open_store(tmp_path / "f16")
+    assert code == 0 and back.dtype == "float32"
+    np.testing.assert_array_equal(np.asarray(back.matrix), matrix.astype(np.float16).astype(np.float32))
+    for option in (["--format", "glove"], ["--encoding", "gb18030"]):
+        code, _, err = run("vectors", "convert", tmp_path / "f32", *option, "-o", tmp_path / "x")
+        assert code == 2 and "is a store" in err and not (tmp_path / "x").exists()

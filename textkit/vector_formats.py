@@ -672,11 +672,18 @@ def convert(
 ):
     """Stream the vectors file ``src`` into a store at ``dest``; returns (Vectors, ReadReport).
 
-    ``encoding``: of the words (the store holds them as UTF-8).
+    ``encoding``: of the words (the store holds them as UTF-8).  ``src`` may be a
+    store itself (:func:`convert_store`: another ``dtype``, or its first ``limit`` words).
     """
     from .corpus import check_encoding
-    from .vectors import StoreWriter
+    from .vectors import StoreWriter, is_store
 
+    if is_store(src):
+        if format != "auto":
+            raise UsageError(f"{src} is a store: there is no format to choose (--format is for files)")
+        if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise UsageError(f"{src} is a store, whose words are UTF-8: --encoding is for files")
+        return convert_store(src, dest, limit=limit, dtype=dtype)
     check_encoding(encoding)
     reader = VectorFileReader(src, format=format, limit=limit, encoding=encoding)
     writer = None
@@ -693,6 +700,40 @@ def convert(
             writer.abort(exc)
         raise
     return writer.close(), reader.report
+
+
+def convert_store(src: str, dest: str, *, limit: Optional[int] = None, dtype: str = "float32"):
+    """Copy the store ``src`` (its first ``limit`` words) to a store at ``dest`` stored as ``dtype``;
+    returns (Vectors, ReadReport), as :func:`convert`.
+
+    Rows are read as float32 (an int8 store's decoded rows) and written as ``dtype``,
+    except int8 to int8, whose codes and scales are copied exactly; word counts
+    (stores made by ``vectors train``) are kept.  ``dest`` may be ``src`` itself: the
+    new store replaces it only once complete.
+    """
+    from .quantized import Int8Matrix
+    from .vectors import StoreWriter, open_vectors
+
+    vectors = open_vectors(src)
+    n = len(vectors) if limit is None else min(limit, len(vectors))
+    report = ReadReport(path=src, format="store", dim=vectors.dim, header_count=len(vectors), rows=n, kept=n,
+                        limited=n < len(vectors))
+    matrix, counts = vectors.matrix, vectors.counts
+    copy_codes = dtype == "int8" and isinstance(matrix, Int8Matrix)
+    writer = StoreWriter(dest, vectors.dim, dtype=dtype, source=report.source_meta())
+    try:
+        for start in range(0, n, BLOCK_ROWS):
+            stop = min(n, start + BLOCK_ROWS)
+            words = vectors.words[start:stop]
+            part = None if counts is None else np.asarray(counts[start:stop])
+            if copy_codes:
+                writer.add_codes(words, matrix.codes[start:stop], matrix.scales[start:stop], part)
+            else:
+                writer.add(words, np.asarray(matrix[start:stop], dtype=np.float32), part)
+    except BaseException as exc:
+        writer.abort(exc)
+        raise
+    return writer.close(), report
 
 
 # --------------------------------------------------------------------------- writing

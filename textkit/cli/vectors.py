@@ -70,11 +70,13 @@ def vectors() -> None:
 def convert(source, dest, fmt, limit, dtype, encoding):
     """Convert a word2vec / fastText / GloVe / Tencent file (.gz/.bz2/.xz too) into a store.
 
-    Later commands open the store memory-mapped in milliseconds.
+    Later commands open the store memory-mapped in milliseconds. SRC may be a
+    store too: it is copied with another --dtype, or cut to its first --limit words.
 
     \b
     Example:
       textkit vectors convert tencent-d200-v0.2.0.txt.gz --limit 500000 -o tencent
+      textkit vectors convert tencent --dtype int8 -o tencent-int8
     """
     store, report = convert_file(source, dest, format=fmt, limit=limit, dtype=dtype, encoding=encoding)
     log.info(
