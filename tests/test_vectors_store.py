@@ -117,6 +117,25 @@ def test_rows_of_subnormal_values_have_unit_length_too(tmp_path):
     assert got["x"] == pytest.approx(float(want[0] @ want[3]), abs=1e-6)
 
 
+def test_rows_longer_than_float32_holds_are_neighbours_like_any_other(tmp_path):
+    """Values near float32's largest (3.4e38) are finite, but the row's length is not (it was left out
+    of every neighbour list, with numpy's overflow warnings on stderr)."""
+    import warnings
+
+    m = np.array([[3e38, 3e38, 0.0], [1.0, 1.0, 0.1], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]], dtype=np.float32)
+    wide = m.astype(np.float64)
+    want = wide / np.linalg.norm(wide, axis=1)[:, None]
+    for v in (save_store(tmp_path / "s", ["big", "b", "c", "d"], m), open_store(tmp_path / "s")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            np.testing.assert_allclose(v.unit(), want, rtol=1e-6)
+            np.testing.assert_allclose(v.unit_rows([0, 1]), want[:2], rtol=1e-6)
+            got = v.nearest("b", k=3)
+            assert [w for w, _ in got] == ["big", "c", "d"]
+            assert got[0][1] == pytest.approx(float(want[1] @ want[0]), abs=1e-6)
+            assert dict(v.nearest("big", k=3))["b"] == pytest.approx(float(want[1] @ want[0]), abs=1e-6)
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_a_damaged_row_is_an_error_naming_its_word(tmp_path, bad):
     """Stores are written finite; a row damaged on disk is refused wherever rows are read."""

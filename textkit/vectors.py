@@ -469,19 +469,20 @@ def damaged_row_error(words: Sequence[str], row: int, source: Optional[str]) -> 
 def _unit_scale(block: np.ndarray, norms: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """(rows, scale) such that ``rows * scale[:, None]`` is each row of ``block`` at unit length.
 
-    scale = 1/‖x‖ in float32, 0 for a zero row (which stays zero).  A row so
-    short that 1/‖x‖ overflows float32 (subnormal values, ‖x‖ < ~2.9e-39) is
-    divided by its length in float64 instead and gets scale 1; ``block`` is
-    then a copy, otherwise it is returned as given.
+    scale = 1/‖x‖ in float32, 0 for a zero row (which stays zero).  A row whose
+    1/‖x‖ does not fit float32 (subnormal values, ‖x‖ < ~2.9e-39) or whose length
+    does not (values near float32's largest, ‖x‖ inf in ``norms``) is divided by
+    its length in float64 instead and gets scale 1; ``block`` is then a copy,
+    otherwise it is returned as given.
     """
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", divide="ignore"):
         scale = np.divide(np.float32(1), norms, out=np.zeros_like(norms), where=norms > 0)
-    tiny = np.isinf(scale)
-    if tiny.any():
-        wide = block[tiny].astype(np.float64)
+    odd = np.isinf(scale) | np.isinf(norms)
+    if odd.any():
+        wide = block[odd].astype(np.float64)
         block = np.array(block, dtype=np.float32)
-        block[tiny] = wide / np.sqrt(np.einsum("ij,ij->i", wide, wide))[:, None]
-        scale[tiny] = 1
+        block[odd] = wide / np.sqrt(np.einsum("ij,ij->i", wide, wide))[:, None]
+        scale[odd] = 1
     return block, scale
 
 
