@@ -265,6 +265,29 @@ def test_a_tiny_corpus_the_truncated_svd_gives_up_on_is_decomposed_whole(tmp_pat
     assert sorted(vectors.words) == ["世界", "你好"] and matrix.shape == (2, 1) and np.isfinite(matrix).all()
 
 
+def test_zero_vectors_are_told_apart_by_cause(tmp_path, caplog):
+    """A word alone on its lines has no context with positive PMI; words whose contexts lie outside
+    the --dim kept directions come out of the SVD at rounding-noise length, pointing anywhere: both
+    get an exact zero row, and each kind is named as what it is."""
+    rng = np.random.default_rng(1)
+    major, minor = list("甲乙丙丁戊己庚辛"), list("子丑寅卯")
+    lines = [" ".join(rng.choice(major, 8)) for _ in range(200)] + [" ".join(rng.choice(minor, 5)) for _ in range(20)]
+    (tmp_path / "c.txt").write_text("\n".join(lines + ["孤"] * 3) + "\n", encoding="utf-8")
+    caplog.set_level("WARNING", logger="textkit")
+    vectors, _ = train_vectors(Corpus([str(tmp_path / "c.txt")]), tokenizer_spec=WS,
+                               options=TrainingOptions(min_count=1, dim=1))
+    matrix = np.asarray(vectors.matrix)
+    zero = {w for w, row in zip(vectors.words, matrix) if not row.any()}
+    kept = set(vectors.words) - zero
+    assert "孤" in zero and kept in (set(major), set(minor))
+    said = [r.getMessage() for r in caplog.records]
+    assert "1 word(s) have no context with positive PMI and get a zero vector (no neighbours)" in said
+    outside = len(zero) - 1
+    assert f"{outside} word(s) get a zero vector (no neighbours): their contexts lie outside the direction kept " \
+        "(a larger --dim keeps more, if the corpus has them)" in said
+    assert len(said) == 2
+
+
 def test_bad_options():
     for bad in (dict(dim=0), dict(window=0), dict(window=21), dict(min_count=0), dict(alpha=0),
                 dict(power=float("nan")), dict(power=-0.5), dict(power=1e308), dict(seed=-1), dict(seed=2**32)):

@@ -121,7 +121,7 @@ def idf_norms(matrix: np.ndarray, counts: np.ndarray, total_tokens: int) -> np.n
     lengths = np.linalg.norm(matrix.astype(np.float64), axis=1)
     target = np.log(total_tokens / np.asarray(counts, dtype=np.float64))
     # a row the SVD left at rounding-noise length has no direction to keep: it stays zero
-    real = lengths > 1e-6 * (lengths.max() if lengths.size else 0.0)
+    real = lengths > NOISE_LENGTH * (lengths.max() if lengths.size else 0.0)
     scale = np.divide(target, lengths, out=np.zeros_like(lengths), where=real)
     return (matrix * scale[:, None]).astype(np.float32)
 
@@ -334,13 +334,17 @@ def one_blas_thread():
 _DENSE_SVD_MAX = 2000  # a matrix this small is decomposed whole when the truncated SVD fails
 
 
+NOISE_LENGTH = 1e-6  # relative to the longest row: below it, what the SVD gives a row is rounding noise
+
+
 def svd_vectors(
     matrix: sparse.spmatrix, dim: int, power: float = 0.5, seed: int = 0
 ) -> Tuple[np.ndarray, np.ndarray]:
     """(W = U S^power as float32 (n, dim), singular values descending) of a float32 matrix.
 
     A truncated SVD (PROPACK); a matrix of at most 2,000 rows or columns on which it does not
-    converge (seen on two words and one dimension) is decomposed whole instead.
+    converge (seen on two words and one dimension) is decomposed whole instead.  A row of
+    length at most :data:`NOISE_LENGTH` times the longest is made zero (no direction).
     """
     from scipy.sparse.linalg import svds
 
@@ -365,6 +369,10 @@ def svd_vectors(
     signs[signs == 0] = 1
     u = u * signs
     w = (u * (np.maximum(s, 0) ** power)).astype(np.float32)
+    # a row the kept directions miss (its word's contexts lie in the dropped ones, or it has
+    # none) comes out at rounding-noise length, pointing anywhere: it has no direction, zero it
+    lengths = np.linalg.norm(w.astype(np.float64), axis=1)
+    w[lengths <= NOISE_LENGTH * (lengths.max() if lengths.size else 0.0)] = 0
     return w, s.astype(np.float64)
 
 
@@ -513,6 +521,7 @@ def train_vectors(
             f"no two words occur within {options.window} words of each other with positive PMI: "
             "nothing to learn from (give more text, or a wider --window)"
         )
+    no_context = int(np.count_nonzero(ppmi.getnnz(axis=1) == 0))  # rows the SVD can only leave zero
     t2 = time.perf_counter()
     matrix, singular = svd_vectors(ppmi, options.dim, options.power, options.seed)
     del ppmi
@@ -521,9 +530,14 @@ def train_vectors(
     if options.norms == "idf":
         matrix = idf_norms(matrix, word_counts, report.tokens)
     zero_rows = int(np.count_nonzero(~matrix.any(axis=1)))
-    if zero_rows:
+    if no_context:
         log.warning("%s word(s) have no context with positive PMI and get a zero vector "
-                    "(it has no neighbours)", f"{zero_rows:,}")
+                    "(no neighbours)", f"{no_context:,}")
+    if zero_rows > no_context:
+        log.warning("%s word(s) get a zero vector (no neighbours): their contexts lie outside the %s "
+                    "kept (a larger --dim keeps more, if the corpus has them)",
+                    f"{zero_rows - no_context:,}",
+                    "direction" if options.dim == 1 else f"{options.dim} directions")
     if options.limit is not None and options.limit < len(words):
         words, matrix, word_counts = (
             words[: options.limit],
