@@ -294,6 +294,25 @@ def test_a_text_file_with_a_stray_control_byte_is_not_read_as_binary_words(tmp_p
         read_vectors(str(tmp_path / "nul.txt"), format="word2vec-binary")
 
 
+def test_a_format_forced_against_the_file_says_which_format_it_holds(tmp_path):
+    """Binary records read as --format word2vec, text rows read as --format word2vec-binary: the error
+    says what the file looks like and how to read it (it spoke of a stray control byte, or of a
+    missing value only)."""
+    words, m = [f"词{i}" for i in range(200)], _values(200, 64, seed=7)
+    _naive_binary(tmp_path / "v.bin", words, m)
+    rows = "".join(f"{w} 0.123456789012 -0.98765432109\n" for w in words)  # read as records: a newline in a word
+    (tmp_path / "v.txt").write_text(f"{len(words)} 2\n{rows}", encoding="utf-8")
+    with pytest.raises(VectorsError, match=r"v.bin:\d+: .*; the rows read as word2vec binary records: "
+                                           r"--format word2vec-binary reads them, as does leaving --format out"):
+        read_vectors(str(tmp_path / "v.bin"), format="word2vec")
+    with pytest.raises(VectorsError, match=r"v.txt: record \d+: a word holding a newline .*: not word2vec binary; "
+                                           r"a word2vec text file\? \(--format word2vec reads it"):
+        read_vectors(str(tmp_path / "v.txt"), format="word2vec-binary")
+    for name, dim in (("v.bin", 64), ("v.txt", 2)):  # read as they are
+        got = read_vectors(str(tmp_path / name))
+        assert got.words == words and got.matrix.shape == (200, dim)
+
+
 def test_numpy_files_are_not_vectors_files(tmp_path):
     """A store's vectors.npy or a whitening .npz given as --vectors: said plainly, not parsed as GloVe."""
     np.save(tmp_path / "m.npy", np.ones((3, 2), dtype=np.float32))

@@ -239,9 +239,15 @@ class VectorFileReader:
         self.report.format = "word2vec-binary" if kind == "binary" else "word2vec"
         if kind == "binary":
             yield from self._binary(probe, stream, count, dim)
-        else:
-            lines = io.BufferedReader(_Prefixed(probe, stream), buffer_size=_READ_CHUNK)  # type: ignore[arg-type]
+            return
+        lines = io.BufferedReader(_Prefixed(probe, stream), buffer_size=_READ_CHUNK)  # type: ignore[arg-type]
+        try:
             yield from self._text(lines, first_lineno=2, dim=dim, count=count)
+        except VectorsError as exc:
+            if self.format == "word2vec" and self.report.rows == 0 and _binary_records_fit(probe, dim):
+                raise VectorsError(f"{exc}; the rows read as word2vec binary records: --format "
+                                   "word2vec-binary reads them, as does leaving --format out") from None
+            raise
 
     def _finish(self) -> None:
         rep = self.report
@@ -498,9 +504,11 @@ class VectorFileReader:
                 )
             word = self._decode(bytes(buf[pos : pos + word_len]).lstrip(b"\r\n"))
             if "\n" in word:  # records are word, space, values, [newline]: never a newline inside a word
+                guess = ("a word2vec text file? (--format word2vec reads it, as does leaving --format out)"
+                         if self.format == "word2vec-binary" else
+                         "a text file with a stray control byte? (--format word2vec names the bad line)")
                 raise VectorsError(
-                    f"{where}: a word holding a newline ({preview(word, 30)}): not word2vec binary; "
-                    "a text file with a stray control byte? (--format word2vec names the bad line)"
+                    f"{where}: a word holding a newline ({preview(word, 30)}): not word2vec binary; {guess}"
                 )
             start = pos + word_len + 1
             values = np.frombuffer(bytes(buf[start : start + need]), dtype="<f4")
