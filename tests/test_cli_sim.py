@@ -218,8 +218,9 @@ def test_search_ties_by_line_number_and_wmd_ascending(workdir):
 
 def test_search_prepared_index(workdir, tmp_path):
     index = tmp_path / "corpus.npz"
-    code, out, _ = run("search", "--corpus", workdir / "corpus.txt", "--build-index", index, *store_args(workdir))
+    code, out, err = run("search", "--corpus", workdir / "corpus.txt", "--build-index", index, *store_args(workdir))
     assert code == 0 and out == "" and index.exists()
+    assert f"wrote {index}: " in err and f" documents of {workdir / 'corpus.txt'}" in err  # as every writer says
     direct = run("search", "w3 w4", "--corpus", workdir / "corpus.txt", "--metric", "wmd", *store_args(workdir))
     cached = run("search", "w3 w4", "--index", index, "--metric", "wmd", *store_args(workdir))
     assert direct[1] == cached[1] and cached[0] == 0
@@ -299,7 +300,9 @@ def test_cut_input_files_are_one_line_errors(workdir, tmp_path):
 def test_search_bad_input(workdir):
     corpus = workdir / "corpus.txt"
     code, _, err = run("search", "w1", "--corpus", corpus, "-k", "0", *store_args(workdir))
-    assert code == 2 and "-k" in err
+    assert code == 2 and "-k" in err and "0 is not in the range x>=1" in err
+    code, out, _ = run("search", "--help")
+    assert code == 0 and "[default: 10; x>=1]" in " ".join(out.split())  # the help says it, as for --top
     code, _, err = run("search", "zzz", "--corpus", corpus, *store_args(workdir))
     assert code == 1 and "query has no word" in err
     code, _, err = run("search", "w1", *store_args(workdir))

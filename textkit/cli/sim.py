@@ -7,7 +7,6 @@ import json
 
 import click
 
-from ..errors import UsageError
 from ..output import format_value, open_output, write_rows
 from .options import (
     side_inputs,
@@ -239,7 +238,8 @@ def _score_file(path: str, job, workers: int, output, encoding: str, strict: boo
               help="A prepared index from --build-index (instead of --corpus).")
 @click.option("--build-index", "build_path", metavar="INDEX.npz",
               help="Tokenize --corpus once and save its tokens to INDEX.npz for later queries.")
-@click.option("-k", "--top", "k", type=int, default=10, show_default=True, help="Number of documents to return.")
+@click.option("-k", "--top", "k", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Number of documents to return.")
 @click.option("--metric", type=click.Choice(["wmd", "wrd"]), default="wrd", show_default=True,
               help="wmd: distance (smaller first); wrd: similarity 1 - WRD (larger first).")
 @normalize_option
@@ -278,8 +278,6 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
     from ..output import check_distinct_outputs, check_not_an_input, check_output_file, is_compressed_name
     from ..vectors import open_vectors_cached
 
-    if k < 1:
-        raise UsageError(f"-k must be at least 1, got {k}")
     if normalize and metric != "wmd":
         raise click.UsageError("--normalize applies to --metric wmd only (WRD always compares directions)")
     if (corpus_path is None) == (index_path is None):
@@ -313,7 +311,11 @@ def search(query, corpus_path, index_path, build_path, k, metric, normalize, oov
                                             vectors_path=vectors_path, encoding=encoding, strict=strict,
                                             oov=oov or "drop")
         if build_path is not None:
+            import logging
+
             index.save(build_path)
+            logging.getLogger("textkit").info("wrote %s: %s documents of %s", build_path, f"{len(index):,}",
+                                              corpus_path)
     if queries is not None:
         results = searching.search_queries(index, ((n, _tokens(tokenizer_spec, text)) for n, text in queries),
                                            k=k, metric=metric, normalize=normalize, prune=not brute_force,
