@@ -77,8 +77,8 @@ def test_embed_npy_matches_naive_reference_and_warns_with_line(workdir, tmp_path
     lines = (workdir / "corpus.txt").read_text(encoding="utf-8").splitlines()
     assert got.dtype == np.float32 and got.shape == (len(lines), 6)
     np.testing.assert_allclose(got, reference_vectors(workdir, lines), rtol=1e-5, atol=1e-6)
-    assert "corpus.txt, line 5: no known word" in res.stderr
-    assert "line 8: no known word" in res.stderr
+    assert "corpus.txt:5: no known word" in res.stderr
+    assert "corpus.txt:8: no known word" in res.stderr
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_embed_is_identical_for_any_workers(workdir, tmp_path, small_batches):
         res = run([*args, "--weighting", "sif", "-j", j, "-o", out], workdir)
         assert res.exit_code == 0, res.output
         outs.append(np.load(out))
-        assert "corpus.txt, line 8: no known word" in res.stderr
+        assert "corpus.txt:8: no known word" in res.stderr
     assert outs[0].shape == (120, 6)
     np.testing.assert_array_equal(outs[0], outs[1])
 
@@ -174,7 +174,7 @@ def test_embed_jsonl_to_stdout(workdir, tmp_path):
         rows[0]["vector"], reference_vectors(workdir, ["w1 w2"])[0], rtol=1e-6
     )
     assert rows[1]["vector"] == [0.0] * 6
-    assert "two.txt, line 2: no known word" in res.stderr
+    assert "two.txt:2: no known word" in res.stderr
 
 
 def test_embed_jsonl_holds_the_npy_values_exactly(workdir, tmp_path):
@@ -623,14 +623,14 @@ def test_eval_transport_messages_name_file_lines(workdir, tmp_path):
     assert res.exit_code == 0 and "1 line(s) with a side that has no word with a nonzero vector" in res.stderr
     assert res.stderr.rstrip().endswith(": line 3")
     res = run([*base, "--oov", "error"], workdir)
-    assert res.exit_code == 1 and "line 3, text 2:" in res.stderr and "'qqq'" in res.stderr
+    assert res.exit_code == 1 and ":3: text 2:" in res.stderr and "'qqq'" in res.stderr
 
 
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("w1\tw2\t1\nw1 w2\tw3\n", "line 2: expected 3 tab-separated fields"),
-        ("w1\tw2\tsimilar\n", "line 1: label 'similar' is not a number"),
+        ("w1\tw2\t1\nw1 w2\tw3\n", "bad.tsv:2: expected 3 tab-separated fields"),
+        ("w1\tw2\tsimilar\n", "bad.tsv:1: label 'similar' is not a number"),
     ],
 )
 def test_eval_bad_pairs_file_names_the_line(workdir, tmp_path, content, message):
@@ -659,7 +659,7 @@ def test_eval_empty_side_warnings_show_the_reported_score(workdir, tmp_path):
         warning = [line for line in res.stderr.splitlines() if "warning" in line]
         assert len(warning) == 1 and f"(scored {float(first[1]):g}): line 1" in warning[0], (method, res.stderr)
     res = run(["eval", path, "--vectors", workdir / "store", *TOK, "--method", "wrd", "--oov", "error"], workdir)
-    assert res.exit_code == 1 and f"{path}, line 1, text 1:" in res.stderr
+    assert res.exit_code == 1 and f"{path}:1: text 1:" in res.stderr
 
 
 def test_eval_scores_are_the_scores_sim_gives(workdir, tmp_path):

@@ -123,7 +123,7 @@ def test_sim_oov_error_policy(workdir, tmp_path):
     pairs.write_text("w1\tw2\nw3\tw4 qqq\n", encoding="utf-8")
     for workers in ("1", "2"):  # the error names the file, the line and the side
         code, out, err = run("sim", "--pairs", pairs, "--oov", "error", "-j", workers, *store_args(workdir))
-        assert code == 1 and f"{pairs}, line 2, text 2:" in err and "'qqq'" in err and err.count("\n") == 1
+        assert code == 1 and f"{pairs}:2: text 2:" in err and "'qqq'" in err and err.count("\n") == 1
     code, out, err = run("sim", "w1 zzz", "w2", *store_args(workdir))
     assert code == 0 and float(out) <= 1.0 and "dropped 1 + 0 tokens" in err
 
@@ -171,7 +171,7 @@ def test_pairs_line_with_one_field_exit_1_and_no_output(workdir, tmp_path):
     out_path = tmp_path / "scored.tsv"
     code, out, err = run("sim", "--pairs", bad, "-o", out_path, *store_args(workdir))
     assert code == 1 and out == ""
-    assert "line 2" in err and "one field" in err
+    assert f"{bad}:2: expected text1<TAB>text2, found one field" in err
     assert not out_path.exists()
     code, out, err = run("sim", "--pairs", bad, *store_args(workdir))
     assert code == 1 and out == ""  # checked before anything is written
@@ -401,7 +401,7 @@ def test_oov_error_names_the_first_line_whatever_the_workers(workdir, tmp_path):
     for workers in ("1", "2"):
         done = run_textkit("sim", "--pairs", tmp_path / "pairs.tsv", "--oov", "error", "-j", workers,
                            *store_args(workdir))
-        assert done.returncode == 1 and "pairs.tsv, line 4, text 1:" in done.stderr.decode()
+        assert done.returncode == 1 and "pairs.tsv:4: text 1:" in done.stderr.decode()
 
 
 def test_sinkhorn_fallbacks_are_warned_of_once_per_run(workdir, tmp_path):

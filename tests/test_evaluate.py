@@ -77,11 +77,11 @@ def test_read_pairs_compressed(tmp_path):
 @pytest.mark.parametrize(
     "bad, message",
     [
-        ("a\tb\t1\nonly two\tfields\n", r"line 2: expected 3 tab-separated fields"),
-        ("a\tb\t1\nx\ty\t0\textra\n", r"line 2: expected 3"),
-        ("a\tb\t1\nc\td\thigh\n", r"line 2: label 'high' is not a number"),
-        ("s1\ts2\tlabel\na\tb\t1\n", r"line 1: label 'label' is not a number"),
-        ("a\tb\tnan\n", r"line 1: label 'nan' is not a finite number"),
+        ("a\tb\t1\nonly two\tfields\n", r"bad.tsv:2: expected 3 tab-separated fields"),
+        ("a\tb\t1\nx\ty\t0\textra\n", r"bad.tsv:2: expected 3"),
+        ("a\tb\t1\nc\td\thigh\n", r"bad.tsv:2: label 'high' is not a number"),
+        ("s1\ts2\tlabel\na\tb\t1\n", r"bad.tsv:1: label 'label' is not a number"),
+        ("a\tb\tnan\n", r"bad.tsv:1: label 'nan' is not a finite number"),
         ("\n\n", r"no labelled pairs"),
     ],
 )
@@ -99,7 +99,7 @@ def test_read_pairs_names_the_file_of_a_folder_that_holds_the_bad_line(tmp_path)
     folder.mkdir()
     (folder / "a.tsv").write_text("a\tb\t1\n", encoding="utf-8")
     (folder / "b.tsv").write_text("a\tb\t1\nonly two\tfields\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"pairs/b\.tsv, line 2: expected 3 tab-separated fields"):
+    with pytest.raises(DataError, match=r"pairs/b\.tsv:2: expected 3 tab-separated fields"):
         read_pairs(str(folder))
 
 

@@ -196,7 +196,7 @@ def test_pairs_file_larger_than_a_window(tmp_path, monkeypatch):
         np.testing.assert_allclose([r[2] for r in rows], want, rtol=1e-12)
         wait_for_workers_to_exit()  # those of the run above, released when it ended
         stream = ps.score_pairs_file(str(bad), job, workers=workers, batch_size=4)
-        with pytest.raises(DataError, match="line 21"):
+        with pytest.raises(DataError, match=r"bad\.tsv:21: expected text1<TAB>text2"):
             next(stream)  # the bad line is found before the first score
         assert not multiprocess.active_children()  # workers started early are stopped
     # a pipe, as bash's <(cmd) gives, cannot be read twice: held whole (it was cut after the first window)

@@ -195,7 +195,7 @@ def test_user_dict_lines_jieba_would_misread_are_skipped_with_one_warning(tmp_pa
         tok = Tokenizer(TokenizerSpec(user_dict=str(user)))
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1
-    assert f"{user}, line 2: '好吃的\\t5' is not `word [count] [tag]`" in warnings[0]
+    assert f"{user}:2: '好吃的\\t5' is not `word [count] [tag]`" in warnings[0]
     assert "(and 3 more such lines)" in warnings[0]
     assert tok.tokens(text) == Tokenizer(TokenizerSpec(user_dict=str(only_good))).tokens(text)
     reference = jieba.Tokenizer()

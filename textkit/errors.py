@@ -12,6 +12,23 @@ def preview(text: str, width: int) -> str:
     return repr(text if len(text) <= width else text[:width] + "...")
 
 
+def in_file(source: str, message: str) -> str:
+    """``message`` placed in the file ``source`` (``-``: standard input), as readers name places:
+    ``source:N: ...`` for a message that begins with ``line N`` (from code that knew the line,
+    not the file), else ``source: message``.
+
+    >>> in_file("pairs.tsv", "line 3, text 2: 1 distinct token(s) not in the vectors")
+    'pairs.tsv:3: text 2: 1 distinct token(s) not in the vectors'
+    """
+    import re
+
+    name = "<stdin>" if source == "-" else source
+    found = re.match(r"line (\d+)(?:, |: |$)", message)
+    if found is None:
+        return f"{name}: {message}"
+    return f"{name}:{found.group(1)}: {message[found.end():]}".rstrip(": ")
+
+
 def whole_number(value, name: str) -> int:
     """``value`` as an int; TypeError naming ``name`` for a float, a bool, a string or anything else
     (a caller's mistake in Python, told at the call, not deep inside the work)."""

@@ -122,16 +122,16 @@ def read_pairs(path: str, *, encoding: str = "utf-8", strict: bool = False) -> l
         fields = line.split("\t")
         if len(fields) != 3:
             raise DataError(
-                f"{record.source}, line {number}: expected 3 tab-separated fields "
+                f"{record.source}:{number}: expected 3 tab-separated fields "
                 f"(sentence1, sentence2, label), found {len(fields)}"
             )
         s1, s2, text = fields
         try:
             label = float(text.strip())
         except ValueError:
-            raise DataError(f"{record.source}, line {number}: label {text.strip()!r} is not a number") from None
+            raise DataError(f"{record.source}:{number}: label {text.strip()!r} is not a number") from None
         if not math.isfinite(label):
-            raise DataError(f"{record.source}, line {number}: label {text.strip()!r} is not a finite number")
+            raise DataError(f"{record.source}:{number}: label {text.strip()!r} is not a finite number")
         pairs.append(LabelledPair(number, s1, s2, label))
     if not pairs:
         raise DataError(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from textkit.errors import DataError, UsageError, preview
+from textkit.errors import DataError, UsageError, in_file, preview
 from textkit.pool import chunks
 from textkit.transport import PAIR_BATCH, PairScorer, PairTally, Transport
 from textkit.vectors import open_vectors_cached
@@ -233,7 +233,7 @@ def _pair_rows(path: str, after: int = 0, *, encoding: str = "utf-8", strict: bo
             continue
         fields = line.split("\t")
         if len(fields) < 2:
-            raise DataError(f"{record.source}, line {record.line}: expected text1<TAB>text2, found one field "
+            raise DataError(f"{record.source}:{record.line}: expected text1<TAB>text2, found one field "
                             f"{preview(line, 30)}")
         yield record.line, line, fields[0], fields[1]
 
@@ -431,6 +431,6 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
                 # batches are not in input order: name the first line with a token without a vector,
                 # as one worker does
                 exc = _first_oov_error(state, scoring) or exc
-            raise type(exc)(f"{'<stdin>' if path == '-' else path}, {exc}") from None
+            raise type(exc)(in_file(path, str(exc))) from None
     tally.empty.sort()
     tally.report("line", error_value, job.sinkhorn)

@@ -462,7 +462,7 @@ class EmbeddingRun:
             self.empty += 1
             if self.empty <= SHOWN_EMPTY_WARNINGS:
                 rec = records[row]
-                log.warning("%s, line %d: no known word; its vector is zero", rec.source, rec.line)
+                log.warning("%s:%d: no known word; its vector is zero", rec.source, rec.line)
 
 
 def fit_whitening(

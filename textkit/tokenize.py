@@ -242,7 +242,7 @@ def _load_jieba(spec: TokenizerSpec):
                 if misread:
                     line, text = misread[0]
                     more = f" (and {len(misread) - 1:,} more such lines)" if len(misread) > 1 else ""
-                    log.warning("%s, line %d: %s is not `word [count] [tag]` (one space between fields, "
+                    log.warning("%s:%d: %s is not `word [count] [tag]` (one space between fields, "
                                 "a whole count, a lower-case tag); skipped%s", fh.name, line, preview(text, 40),
                                 more)
         finally:

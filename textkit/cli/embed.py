@@ -12,7 +12,7 @@ from typing import Callable
 
 import click
 
-from ..errors import DataError
+from ..errors import DataError, in_file
 from ..output import (atomic_path, check_not_an_input, format_of_name, is_compressed_name, is_special_file,
                       json_string, open_in_place, open_output, uncompressed_name, write_rows)
 from .options import (
@@ -417,7 +417,7 @@ def eval_pairs(
         )
     except DataError as exc:
         if str(exc).startswith("line "):  # an --oov error names the line and side: add the file
-            raise DataError(f"{'<stdin>' if pairs_path == '-' else pairs_path}, {exc}") from None
+            raise DataError(in_file(pairs_path, str(exc))) from None
         raise
     summary = result.summary()
     with open_output(output) as fh:
