@@ -23,11 +23,13 @@ seconds, where the pool's fixed costs per run are small beside the work).
   run of the same command, i.e. the fixed start-up cost, which is printed too).
 * where -j2 falls short of 2x -j1: the CPU seconds of the library runs (the
   -j1 process; the -j2 workers, summed, and the -j2 parent) and the ceiling they
-  allow on 2 cores, 2 x CPU(-j1) / CPU(all -j2 processes), together with a
-  machine check: 2 processes of a pure-Python loop vs 1, once with ~1.5 s of
-  work per process (what the 2 cores deliver) and once with ~0.15 s through
-  the pool (what a job as short as these 10,000 pairs can get, the pool's
-  start-up included).
+  allow on 2 cores, 2 x CPU(-j1) / CPU(all -j2 processes); the timeline of one
+  -j2 run (when the first batch reaches a worker: everything the parent does
+  first, forks, reading and checking the file, grouping; the busiest worker's
+  time in its batches; when the last batch is done); and a machine check: 2
+  processes of a pure-Python loop vs 1, with ~1.5 s of work per process and
+  with ~0.15 s, through the pool (its start-up included) and with the second
+  process forked beforehand (what the cores give a short job by themselves).
 
 Search: 20,000 documents (every 7th line of ../shared/data/zh_corpus.txt.gz),
 a prepared index (built once, timed separately; its file size and its load with
@@ -178,6 +180,14 @@ def bench_pairs(args, vectors, out):
                 f"{single:.3f} / {pool_cpu:.3f} / {parent:.3f}")
             out[f"textkit {metric.upper()} -j2 ceiling from CPU: 2 x (-j1 CPU) / (workers + parent CPU)"] = (
                 2 * single / (pool_cpu + parent))
+            # where the -j2 run's time goes (one run, after the timed ones)
+            cmd = [sys.executable, __file__, "--measure-timeline", pairs_path, metric]
+            if args.vectors:
+                cmd += ["--vectors", args.vectors]
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+            first, busiest, last, total = (float(x) for x in done.stdout.split())
+            out[f"textkit {metric.upper()} -j2 timeline s: first batch sent / busiest worker's work / "
+                "last batch done / run"] = f"{first:.3f} / {busiest:.3f} / {last:.3f} / {total:.3f}"
         vec_args = ["--vectors", args.vectors] if args.vectors else []
         for metric in ("wmd", "wrd"):
             for workers in (1, 2):
@@ -273,6 +283,56 @@ def measure_library(path, metric, workers, vectors_path):
     print(seconds, hashlib.sha256(np.asarray(scores).tobytes()).hexdigest(), own, children)
 
 
+def measure_timeline(path, metric, vectors_path):
+    """Where a -j2 run of score_pairs_file spends its time; prints four numbers (seconds):
+    until the first batch is handed to a worker (set-up, forks, reading and checking the
+    file, grouping), the busiest worker's time inside its batches, the last batch's end, the run."""
+    import logging
+
+    from textkit import pair_scoring
+
+    logging.getLogger("textkit").setLevel(logging.ERROR)
+    tr.Transport(open_vectors_cached(vectors_path), metric=metric)
+    get_tokenizer(TokenizerSpec()).tokens("预热")
+    import multiprocess.context  # noqa: F401
+    from textkit import pool
+
+    start = [0.0]
+    first_put = []
+    put = pool._Workers.put
+
+    def timed_put(self, *args):
+        if not first_put:
+            first_put.append(time.perf_counter() - start[0])
+        put(self, *args)
+
+    read_end, write_end = os.pipe()
+    score = pair_scoring.score_text_batch
+
+    def timed_batch(batch):  # in the workers: (pid, busy seconds, end) per batch, through a pipe
+        t0 = time.perf_counter()
+        out = score(batch)
+        t1 = time.perf_counter()
+        os.write(write_end, f"{os.getpid()} {t1 - t0} {t1 - start[0]}\n".encode())
+        return out
+
+    pool._Workers.put = timed_put
+    pair_scoring.score_text_batch = timed_batch
+    job = PairJob(vectors_path, TokenizerSpec(), metric=metric)
+    start[0] = time.perf_counter()
+    for _ in score_pairs_file(path, job, workers=2):
+        pass
+    total = time.perf_counter() - start[0]
+    os.close(write_end)
+    busy, last = {}, 0.0
+    with os.fdopen(read_end) as fh:
+        for line in fh:
+            pid, seconds, end = line.split()
+            busy[pid] = busy.get(pid, 0.0) + float(seconds)
+            last = max(last, float(end))
+    print(first_put[0], max(busy.values()), last, total)
+
+
 def reap_workers(timeout: float = 10.0) -> None:
     """Wait until every worker process of this process has exited and been reaped."""
     import multiprocess
@@ -287,6 +347,34 @@ def _burn(n: int) -> int:
     for i in range(n):
         total += i
     return total
+
+
+def forked_headroom(n: int = 3_000_000) -> float:
+    """Speed-up of 2 processes over 1 on a pure-Python loop of n steps each, the second process
+    forked beforehand and waiting (what the cores give a short job, without the pool's start-up)."""
+    _burn(n)
+    t0 = time.perf_counter()
+    _burn(n)
+    _burn(n)
+    serial = time.perf_counter() - t0
+    go_r, go_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.read(go_r, 1)
+        _burn(n)
+        os.write(done_w, b"x")
+        os._exit(0)
+    time.sleep(0.05)  # the child is waiting on the pipe
+    t0 = time.perf_counter()
+    os.write(go_w, b"x")
+    _burn(n)
+    os.read(done_r, 1)
+    parallel = time.perf_counter() - t0
+    os.waitpid(pid, 0)
+    for fd in (go_r, go_w, done_r, done_w):
+        os.close(fd)
+    return serial / parallel
 
 
 def parallel_headroom(n: int = 3_000_000) -> float:
@@ -306,6 +394,10 @@ def parallel_headroom(n: int = 3_000_000) -> float:
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--measure-timeline":
+        vectors_path = sys.argv[sys.argv.index("--vectors") + 1] if "--vectors" in sys.argv else None
+        measure_timeline(sys.argv[2], sys.argv[3], vectors_path)
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--measure-library":
         vectors_path = sys.argv[sys.argv.index("--vectors") + 1] if "--vectors" in sys.argv else None
         measure_library(sys.argv[2], sys.argv[3], int(sys.argv[4]), vectors_path)
@@ -327,7 +419,9 @@ def main():
         sys.exit(f"{DATA} is not available")
     vectors = open_vectors(args.vectors)
     out = {"machine check: 2 processes vs 1, toy loop of ~1.5 s (before)": parallel_headroom(30_000_000),
-           "machine check: 2 processes vs 1, toy loop of ~0.15 s (before)": parallel_headroom()}
+           "machine check: 2 processes vs 1, toy loop of ~0.15 s (before)": parallel_headroom(),
+           "machine check: 2 processes vs 1, toy loop of ~0.15 s, second process forked beforehand":
+               max(forked_headroom() for _ in range(3))}
     if not args.skip_pairs:
         bench_pairs(args, vectors, out)
         out["machine check: 2 processes vs 1, toy loop of ~1.5 s (after pairs)"] = parallel_headroom(30_000_000)
