@@ -103,7 +103,7 @@ def test_usage_errors_exit_2():
     (["count", "--tokenizer", "char", "--user-dict", "d.txt"], "--user-dict is used only with --tokenizer jieba"),
     (["embed", "--tokenizer", "whitespace", "--no-hmm"], "--no-hmm is used only with --tokenizer jieba"),
     (["count", "--cut-all", "--no-hmm"], "--no-hmm does nothing with --cut-all"),
-    (["search", "w", "--corpus", "README.md", "-k", "0"], "-k must be at least 1"),
+    (["search", "w", "--corpus", "README.md", "-k", "0"], "0 is not in the range x>=1"),
     (["sim", "a", "b", "--metric", "cosine", "--oov", "error"], "--oov and --sinkhorn apply to --metric wrd"),
     (["count", "-o"], "Option '-o' requires an argument"),  # click raises it without the command
     (["sim", "a", "b", "--metric"], "Option '--metric' requires an argument"),
