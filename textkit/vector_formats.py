@@ -683,16 +683,18 @@ def convert(
     ``encoding``: of the words (the store holds them as UTF-8).  ``src`` may be a
     store itself (:func:`convert_store`: another ``dtype``, or its first ``limit`` words).
     """
+    import codecs
+
     from .corpus import check_encoding
     from .vectors import StoreWriter, is_store
 
+    check_encoding(encoding)
     if is_store(src):
         if format != "auto":
             raise UsageError(f"{src} is a store: there is no format to choose (--format is for files)")
-        if encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        if codecs.lookup(encoding).name != "utf-8":
             raise UsageError(f"{src} is a store, whose words are UTF-8: --encoding is for files")
         return convert_store(src, dest, limit=limit, dtype=dtype)
-    check_encoding(encoding)
     reader = VectorFileReader(src, format=format, limit=limit, encoding=encoding)
     writer = None
     try:
@@ -724,8 +726,7 @@ def convert_store(src: str, dest: str, *, limit: Optional[int] = None, dtype: st
 
     vectors = open_vectors(src)
     n = len(vectors) if limit is None else min(limit, len(vectors))
-    report = ReadReport(path=src, format="store", dim=vectors.dim, header_count=len(vectors), rows=n, kept=n,
-                        limited=n < len(vectors))
+    report = ReadReport(path=src, format="store", dim=vectors.dim, rows=n, kept=n, limited=n < len(vectors))
     matrix, counts = vectors.matrix, vectors.counts
     copy_codes = dtype == "int8" and isinstance(matrix, Int8Matrix)
     writer = StoreWriter(dest, vectors.dim, dtype=dtype, source=report.source_meta())
