@@ -30,6 +30,11 @@ seconds, where the pool's fixed costs per run are small beside the work).
   processes of a pure-Python loop vs 1, with ~1.5 s of work per process and
   with ~0.15 s, through the pool (its start-up included) and with the second
   process forked beforehand (what the cores give a short job by themselves).
+* what splitting alone allows: the pairs read and grouped first, the processes
+  forked first and waiting, then the scoring timed in this process, in one
+  forked process and in two at once (half the batches each); with the set-up and
+  reading that both runs do, this gives the -j2 / -j1 ratio of a pool that would
+  cost nothing to start, feed and collect from.
 
 Search: 20,000 documents (every 7th line of ../shared/data/zh_corpus.txt.gz),
 a prepared index (built once, timed separately; its file size and its load with
@@ -188,6 +193,18 @@ def bench_pairs(args, vectors, out):
             first, busiest, last, total = (float(x) for x in done.stdout.split())
             out[f"textkit {metric.upper()} -j2 timeline s: first batch sent / busiest worker's work / "
                 "last batch done / run"] = f"{first:.3f} / {busiest:.3f} / {last:.3f} / {total:.3f}"
+            # what splitting the scoring over two forked processes allows, without the pool
+            cmd[2] = "--measure-split"
+            split = [1e9] * 4  # each timing's best over the repeats (fresh processes)
+            for _ in range(args.repeat):
+                done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+                split = [min(a, float(b)) for a, b in zip(split, done.stdout.split())]
+            setup, here, one, two = split
+            bound = (setup + here) / (setup + two)
+            out[f"textkit {metric.upper()} scoring alone s: set-up and reading / here / 1 forked process / "
+                "2 forked processes"] = f"{setup:.3f} / {here:.3f} / {one:.3f} / {two:.3f}"
+            out[f"textkit {metric.upper()} -j2 / -j1 with a pool that costs nothing: (set-up + here) / "
+                "(set-up + 2 processes)"] = bound
         vec_args = ["--vectors", args.vectors] if args.vectors else []
         for metric in ("wmd", "wrd"):
             for workers in (1, 2):
@@ -333,6 +350,74 @@ def measure_timeline(path, metric, vectors_path):
     print(first_put[0], max(busy.values()), last, total)
 
 
+def measure_split(path, metric, vectors_path, repeat=3):
+    """The -j2 / -j1 ratio that splitting the scoring between two forked processes allows by itself.
+
+    Everything the pool adds is taken away: the file is read and grouped
+    (:func:`group_batches`, as a -j2 run does) before the timing, and the
+    processes are forked beforehand and wait.  Timed: the scoring of every
+    batch in this process (what -j1 does, on a fresh text cache: run last),
+    in one forked process, and in two forked processes at once (even and odd
+    batches).  Prints five numbers (seconds, then a ratio): the set-up and
+    reading that -j1 and -j2 both do first (S), the scoring here (A), in one
+    forked process, and in two (P); (S + A) / (S + P) is the -j2 / -j1 ratio a pool
+    whose start, hand-out and collection took no time at all would give.
+    """
+    import gc
+    import logging
+
+    from textkit import pair_scoring
+
+    logging.getLogger("textkit").setLevel(logging.ERROR)
+    tr.Transport(open_vectors_cached(vectors_path), metric=metric)
+    get_tokenizer(TokenizerSpec()).tokens("预热")
+    job = PairJob(vectors_path, TokenizerSpec(), metric=metric)
+    t0 = time.perf_counter()
+    state = pair_scoring.init_pair_worker(job)
+    rows = [(number, t1, t2) for number, _, t1, t2 in pair_scoring._checked_rows(path)]
+    setup = time.perf_counter() - t0
+    size = max(64, min(tr.PAIR_BATCH, len(rows) // 32))  # as score_pairs_file with 2 workers
+    batches = [[rows[i] for i in batch] for batch in pair_scoring.group_batches([r[1:] for r in rows], size)]
+    gc.freeze()
+
+    def score(part):
+        for batch in part:
+            pair_scoring.score_batch_with(state, batch)
+
+    def forked(parts):
+        go_r, go_w = os.pipe()
+        done_r, done_w = os.pipe()
+        pids = []
+        for part in parts:
+            pid = os.fork()
+            if pid == 0:
+                os.read(go_r, 1)
+                score(part)
+                os.write(done_w, b"x")
+                os._exit(0)
+            pids.append(pid)
+        time.sleep(0.05)  # every process is waiting on the pipe
+        t0 = time.perf_counter()
+        os.write(go_w, b"x" * len(parts))
+        for _ in parts:
+            os.read(done_r, 1)
+        seconds = time.perf_counter() - t0
+        for pid in pids:
+            os.waitpid(pid, 0)
+        for fd in (go_r, go_w, done_r, done_w):
+            os.close(fd)
+        return seconds
+
+    one = two = 1e9
+    for _ in range(repeat):
+        one = min(one, forked([batches]))
+        two = min(two, forked([batches[0::2], batches[1::2]]))
+    t0 = time.perf_counter()
+    score(batches)
+    here = time.perf_counter() - t0
+    print(setup, here, one, two)
+
+
 def reap_workers(timeout: float = 10.0) -> None:
     """Wait until every worker process of this process has exited and been reaped."""
     import multiprocess
@@ -397,6 +482,10 @@ def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--measure-timeline":
         vectors_path = sys.argv[sys.argv.index("--vectors") + 1] if "--vectors" in sys.argv else None
         measure_timeline(sys.argv[2], sys.argv[3], vectors_path)
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--measure-split":
+        vectors_path = sys.argv[sys.argv.index("--vectors") + 1] if "--vectors" in sys.argv else None
+        measure_split(sys.argv[2], sys.argv[3], vectors_path)
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--measure-library":
         vectors_path = sys.argv[sys.argv.index("--vectors") + 1] if "--vectors" in sys.argv else None
