@@ -384,34 +384,10 @@ def measure_split(path, metric, vectors_path, repeat=3):
         for batch in part:
             pair_scoring.score_batch_with(state, batch)
 
-    def forked(parts):
-        go_r, go_w = os.pipe()
-        done_r, done_w = os.pipe()
-        pids = []
-        for part in parts:
-            pid = os.fork()
-            if pid == 0:
-                os.read(go_r, 1)
-                score(part)
-                os.write(done_w, b"x")
-                os._exit(0)
-            pids.append(pid)
-        time.sleep(0.05)  # every process is waiting on the pipe
-        t0 = time.perf_counter()
-        os.write(go_w, b"x" * len(parts))
-        for _ in parts:
-            os.read(done_r, 1)
-        seconds = time.perf_counter() - t0
-        for pid in pids:
-            os.waitpid(pid, 0)
-        for fd in (go_r, go_w, done_r, done_w):
-            os.close(fd)
-        return seconds
-
     one = two = 1e9
     for _ in range(repeat):
-        one = min(one, forked([batches]))
-        two = min(two, forked([batches[0::2], batches[1::2]]))
+        one = min(one, run_forked([lambda: score(batches)]))
+        two = min(two, run_forked([lambda: score(batches[0::2]), lambda: score(batches[1::2])]))
     t0 = time.perf_counter()
     score(batches)
     here = time.perf_counter() - t0
@@ -434,32 +410,41 @@ def _burn(n: int) -> int:
     return total
 
 
+def run_forked(tasks) -> float:
+    """Seconds for processes forked beforehand, one per task (a callable), to run them all at once."""
+    go_r, go_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pids = []
+    for task in tasks:
+        pid = os.fork()
+        if pid == 0:
+            os.read(go_r, 1)
+            task()
+            os.write(done_w, b"x")
+            os._exit(0)
+        pids.append(pid)
+    time.sleep(0.05)  # every process is waiting on the pipe
+    t0 = time.perf_counter()
+    os.write(go_w, b"x" * len(tasks))
+    for _ in tasks:
+        os.read(done_r, 1)
+    seconds = time.perf_counter() - t0
+    for pid in pids:
+        os.waitpid(pid, 0)
+    for fd in (go_r, go_w, done_r, done_w):
+        os.close(fd)
+    return seconds
+
+
 def forked_headroom(n: int = 3_000_000) -> float:
-    """Speed-up of 2 processes over 1 on a pure-Python loop of n steps each, the second process
+    """Speed-up of 2 processes over 1 on a pure-Python loop of n steps each, the processes
     forked beforehand and waiting (what the cores give a short job, without the pool's start-up)."""
     _burn(n)
     t0 = time.perf_counter()
     _burn(n)
     _burn(n)
     serial = time.perf_counter() - t0
-    go_r, go_w = os.pipe()
-    done_r, done_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.read(go_r, 1)
-        _burn(n)
-        os.write(done_w, b"x")
-        os._exit(0)
-    time.sleep(0.05)  # the child is waiting on the pipe
-    t0 = time.perf_counter()
-    os.write(go_w, b"x")
-    _burn(n)
-    os.read(done_r, 1)
-    parallel = time.perf_counter() - t0
-    os.waitpid(pid, 0)
-    for fd in (go_r, go_w, done_r, done_w):
-        os.close(fd)
-    return serial / parallel
+    return serial / run_forked([lambda: _burn(n), lambda: _burn(n)])
 
 
 def parallel_headroom(n: int = 3_000_000) -> float:
