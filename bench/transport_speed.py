@@ -28,8 +28,8 @@ seconds, where the pool's fixed costs per run are small beside the work).
   first, forks, reading and checking the file, grouping; the busiest worker's
   time in its batches; when the last batch is done); and a machine check: 2
   processes of a pure-Python loop vs 1, with ~1.5 s of work per process and
-  with ~0.15 s, through the pool (its start-up included) and with the second
-  process forked beforehand (what the cores give a short job by themselves).
+  with ~0.15 s, through the pool (its start-up included) and with both
+  processes forked beforehand (what the cores give a short job by themselves).
 * what splitting alone allows: the pairs read and grouped first, the processes
   forked first and waiting, then the scoring timed in this process, in one
   forked process and in two at once (half the batches each); with the set-up and
@@ -358,10 +358,10 @@ def measure_split(path, metric, vectors_path, repeat=3):
     processes are forked beforehand and wait.  Timed: the scoring of every
     batch in this process (what -j1 does, on a fresh text cache: run last),
     in one forked process, and in two forked processes at once (even and odd
-    batches).  Prints five numbers (seconds, then a ratio): the set-up and
-    reading that -j1 and -j2 both do first (S), the scoring here (A), in one
-    forked process, and in two (P); (S + A) / (S + P) is the -j2 / -j1 ratio a pool
-    whose start, hand-out and collection took no time at all would give.
+    batches).  Prints four numbers (seconds): the set-up and reading that -j1
+    and -j2 both do first (S), the scoring here (A), in one forked process, and
+    in two (P); (S + A) / (S + P) is the -j2 / -j1 ratio a pool whose start,
+    hand-out and collection took no time at all would give.
     """
     import gc
     import logging
@@ -494,7 +494,7 @@ def main():
     vectors = open_vectors(args.vectors)
     out = {"machine check: 2 processes vs 1, toy loop of ~1.5 s (before)": parallel_headroom(30_000_000),
            "machine check: 2 processes vs 1, toy loop of ~0.15 s (before)": parallel_headroom(),
-           "machine check: 2 processes vs 1, toy loop of ~0.15 s, second process forked beforehand":
+           "machine check: 2 processes vs 1, toy loop of ~0.15 s, processes forked beforehand":
                max(forked_headroom() for _ in range(3))}
     if not args.skip_pairs:
         bench_pairs(args, vectors, out)
