@@ -56,6 +56,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -418,10 +419,16 @@ def run_forked(tasks) -> float:
     for task in tasks:
         pid = os.fork()
         if pid == 0:
-            os.read(go_r, 1)
-            task()
-            os.write(done_w, b"x")
-            os._exit(0)
+            status = 1
+            try:
+                os.read(go_r, 1)
+                task()
+                status = 0
+            except BaseException:  # noqa: BLE001 - shown, then told by the exit status
+                traceback.print_exc()
+            finally:
+                os.write(done_w, b"x")  # done either way: the parent must not wait for ever
+                os._exit(status)
         pids.append(pid)
     time.sleep(0.05)  # every process is waiting on the pipe
     t0 = time.perf_counter()
@@ -429,10 +436,11 @@ def run_forked(tasks) -> float:
     for _ in tasks:
         os.read(done_r, 1)
     seconds = time.perf_counter() - t0
-    for pid in pids:
-        os.waitpid(pid, 0)
+    failed = [pid for pid in pids if os.waitpid(pid, 0)[1] != 0]
     for fd in (go_r, go_w, done_r, done_w):
         os.close(fd)
+    if failed:
+        raise RuntimeError(f"{len(failed)} of the forked tasks failed (see above)")
     return seconds
 
 
