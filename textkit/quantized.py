@@ -59,7 +59,9 @@ def quantize_rows(rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 def decode_rows(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
     """float32 rows ``codes · scale`` (a row or a block of rows with their scales)."""
     scales = np.asarray(scales, dtype=np.float32)
-    return np.asarray(codes, dtype=np.float32) * scales[..., None]
+    out = np.array(codes, dtype=np.float32)  # a new array, scaled in place: one block allocated, not two
+    out *= scales[..., None]
+    return out
 
 
 class Int8Matrix:
