@@ -55,6 +55,7 @@ from scipy import sparse
 from .corpus import check_corpus
 from .errors import CorpusError, DataError, UsageError, real_number, whole_number
 from .quantized import Int8Matrix, quantize_rows
+from .whitening import fix_signs
 
 log = logging.getLogger("textkit")
 
@@ -363,11 +364,7 @@ def svd_vectors(
         u, s, _ = np.linalg.svd(m.toarray().astype(np.float64), full_matrices=False)
         u, s = u[:, :dim], s[:dim]
     order = np.argsort(-s, kind="stable")
-    u, s = u[:, order], s[order]
-    pivot = np.argmax(np.abs(u), axis=0)
-    signs = np.sign(u[pivot, np.arange(u.shape[1])])
-    signs[signs == 0] = 1
-    u = u * signs
+    u, s = fix_signs(u[:, order]), s[order]
     w = (u * (np.maximum(s, 0) ** power)).astype(np.float32)
     # a row the kept directions miss (its word's contexts lie in the dropped ones, or it has
     # none) comes out at rounding-noise length, pointing anywhere: it has no direction, zero it

@@ -564,9 +564,7 @@ class StoreWriter:
             os.mkdir(self._tmp)
             self._matrix_fh = open(os.path.join(self._tmp, MATRIX_FILE), "wb")
             self._matrix_fh.write(b"\0" * _NPY_HEADER_BYTES)
-            self._vocab_fh = open(
-                os.path.join(self._tmp, VOCAB_FILE), "w", encoding="utf-8", newline="\n"
-            )
+            self._vocab_fh = open(os.path.join(self._tmp, VOCAB_FILE), "wb")  # UTF-8 lines (_utf8_lines)
         except OSError as exc:
             self.abort()
             raise VectorsError(f"{self.path}: cannot write the store ({exc.strerror})") from None
@@ -664,8 +662,7 @@ class StoreWriter:
         rows = np.ascontiguousarray(rows)
         try:
             self._matrix_fh.write(rows.tobytes())
-            if words:
-                self._vocab_fh.write("\n".join(words) + "\n")
+            self._vocab_fh.write(lines)
         except OSError as exc:  # a full disk, a file size limit: named by the store, not a temporary file
             raise VectorsError(f"{self.path}: cannot write the store ({exc.strerror or exc})") from None
         self._fp.add_word_lines(lines)

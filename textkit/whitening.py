@@ -157,15 +157,16 @@ def is_saved_whitening(path: str | os.PathLike) -> bool:
         return False  # the corpus reader says why
 
 
-def _whole_number(value: np.ndarray, key: str, name: str) -> int:
+def _saved_int(value: np.ndarray, key: str, name: str) -> int:
     """A 0-d integer array of a saved whitening as an int; DataError naming ``key`` otherwise."""
     if value.shape != () or value.dtype.kind not in "iu":
         raise DataError(f"{name}: {key} is {preview(str(value), 30)}, not a whole number (a damaged file)")
     return int(value)
 
 
-def _fix_signs(u: np.ndarray) -> np.ndarray:
-    """Make each singular vector's largest-magnitude entry positive (SVD signs are arbitrary)."""
+def fix_signs(u: np.ndarray) -> np.ndarray:
+    """Make each singular vector (column of ``u``) have its largest-magnitude entry positive: SVD
+    signs are arbitrary, this makes them reproducible (whitening, ``vectors train``)."""
     idx = np.argmax(np.abs(u), axis=0)
     signs = np.sign(u[idx, np.arange(u.shape[1])])
     signs[signs == 0] = 1.0
@@ -239,7 +240,7 @@ class Whitening:
             raise DataError(f"the covariance of the {stats.n} vectors is not finite (values too large)")
         u, s, _ = np.linalg.svd(cov, hermitian=True)
         order = np.argsort(-s, kind="stable")
-        u, s = _fix_signs(u[:, order]), s[order]
+        u, s = fix_signs(u[:, order]), s[order]
         k = dim if self.n_components is None else self.n_components
 
         if s[0] <= 0.0:
@@ -341,7 +342,7 @@ class Whitening:
         if missing:
             raise DataError(f"{name}: not a textkit whitening file (missing {', '.join(missing)}); "
                             "make one with `textkit whiten fit`")
-        k, dim, n = (_whole_number(data[key], key, name) for key in ("k", "dim", "n"))
+        k, dim, n = (_saved_int(data[key], key, name) for key in ("k", "dim", "n"))
         mu, w, eig = data["mu"], data["W"], data["eigenvalues"]
         if any(a.dtype.kind not in "fiu" for a in (mu, w, eig)):
             raise DataError(f"{name}: mu, W and eigenvalues must be numbers (a damaged or foreign file)")
