@@ -5,7 +5,8 @@ the median and the fastest run are printed, and the peak resident memory of
 the process (for `sh -c`, of its largest process).  The reference lines show what the
 parts cost on their own: the bare interpreter, importing POT the usual way
 (``import ot``: all of POT, scipy.stats among it) and loading only the exact
-solver the way textkit does (``transport._solver``).
+solver the way textkit does (``transport._solver``).  Commands run with
+textkit's modules compiled, as in an installed copy (``measure.installed_environment``).
 
 Usage: python bench/startup.py [--runs 7]
 """
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from measure import installed_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -40,7 +43,8 @@ COMMANDS = {
 def timed(cmd: list[str]) -> tuple[float, float]:
     """(seconds, peak resident memory in MB) of one run of ``cmd`` (its own process)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=installed_environment())
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)

@@ -19,7 +19,8 @@ seconds, where the pool's fixed costs per run are small beside the work).
   jieba's dictionary and imports multiprocess: one-time costs per process, the
   ~15 ms import of multiprocess paid only by runs with workers), and the command
   itself end to end (`python -m textkit sim --pairs FILE -jN`, interpreter
-  start, imports and dictionary loading included; "marginal" subtracts a 5-pair
+  start, imports and dictionary loading included, textkit's modules compiled as
+  in an installed copy; "marginal" subtracts a 5-pair
   run of the same command, i.e. the fixed start-up cost, which is printed too).
 * where -j2 falls short of 2x -j1: the CPU seconds of the library runs (the
   -j1 process; the -j2 workers, summed, and the -j2 parent) and the ceiling they
@@ -65,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data"
 
+from measure import installed_environment
 from textkit import transport as tr
 from textkit.pair_scoring import PairJob, score_pairs_file
 from textkit.search import SearchIndex, search
@@ -207,6 +209,7 @@ def bench_pairs(args, vectors, out):
             out[f"textkit {metric.upper()} -j2 / -j1 with a pool that costs nothing: (set-up + here) / "
                 "(set-up + 2 processes)"] = bound
         vec_args = ["--vectors", args.vectors] if args.vectors else []
+        env = installed_environment()  # textkit's modules compiled, as an installed copy has them
         for metric in ("wmd", "wrd"):
             for workers in (1, 2):
                 base = [sys.executable, "-m", "textkit", "sim", "--metric", metric, "-j", str(workers),
@@ -214,10 +217,10 @@ def bench_pairs(args, vectors, out):
                 startup = total = 1e9
                 for _ in range(args.repeat):
                     t0 = time.perf_counter()
-                    subprocess.run(base + [tiny_path], check=True, cwd=ROOT)
+                    subprocess.run(base + [tiny_path], check=True, cwd=ROOT, env=env)
                     startup = min(startup, time.perf_counter() - t0)
                     t0 = time.perf_counter()
-                    subprocess.run(base + [pairs_path], check=True, cwd=ROOT)
+                    subprocess.run(base + [pairs_path], check=True, cwd=ROOT, env=env)
                     total = min(total, time.perf_counter() - t0)
                 key = f"textkit sim --pairs --metric {metric} -j{workers}"
                 out[key + " pairs/s end to end"] = rate(n, total)
