@@ -1176,6 +1176,21 @@ def test_merge_refuses_standard_output_onto_an_input_but_not_o(tmp_path):
     assert (tmp_path / "a.tsv").read_text(encoding="utf-8") == "的\t5\n了\t1\n"
 
 
+def test_merge_refuses_an_output_that_an_input_folder_or_pattern_reads(tmp_path):
+    """`merge days/ -o days/total.tsv` would add the previous total to every new one: the first run
+    warns (the file does not exist yet), later runs are refused; so with a pattern that matches it."""
+    days = tmp_path / "days"
+    days.mkdir()
+    (days / "d1.tsv").write_text("你好\t1\n", encoding="utf-8")
+    total = days / "total.tsv"
+    code, _, err = run_main("merge", days, "-o", total)
+    assert code == 0 and "inside the input folder" in err
+    assert total.read_text(encoding="utf-8") == "你好\t1\n"
+    for inputs in ([days], [str(days / "*.tsv")], [total, days]):
+        code, _, err = run_main("merge", *inputs, "-o", total)
+        assert code == 2 and "-o" in err and "give another name" in err
+        assert total.read_text(encoding="utf-8") == "你好\t1\n"
+
 def test_the_tsv_check_looks_at_the_rows_written_only(tmp_path):
     """A word with a tab that --top or --min-count leaves out does not stop the TSV table."""
     (tmp_path / "t.jsonl").write_text('{"word": "好", "count": 9}\n{"word": "a\\tb", "count": 1}\n',

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import click
 
 from ..counting import WordCounts, count_words, merge_count_files
 from ..errors import DataError, preview
-from ..output import open_output, write_rows
+from ..output import check_not_an_input, open_output, write_rows
 from .options import (OutputSpec, TextkitCommand, input_options, output_options,
                       tokenizer_options, workers_option)
 
@@ -62,7 +63,8 @@ def merge(files, top, min_count, output):
       textkit merge day-*.tsv -o month.tsv
     """
     if output.path in (None, "-"):  # -o may name an input (written atomically), standard output may not:
-        from ..output import check_not_an_input  # the shell has emptied the file before the run began
-
-        check_not_an_input(output.path, files)
+        check_not_an_input(output.path, files)  # the shell has emptied the file before the run began
+    else:  # ... but not one that a folder or a pattern among the inputs reads: it would be counted
+        # again on every run (merge days/ -o days/total.tsv)
+        check_not_an_input(output.path, [f for f in files if f == "-" or not os.path.isfile(f)])
     _write(merge_count_files(list(files)), output, top, min_count)
