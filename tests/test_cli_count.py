@@ -1221,3 +1221,18 @@ def test_output_names_that_cannot_be_written_are_told_plainly(tmp_path, sample_p
         assert code == 1 and out == "" and "an empty output name; give a file name" in err, args
     code, _, err = run_main("count", sample_path, "-o", tmp_path / "f.txt" / "x.tsv")
     assert code == 1 and f"{tmp_path / 'f.txt'} is not a folder" in err
+
+
+def test_a_control_character_never_reaches_a_count_file(tmp_path):
+    """A NUL that arrives through JSON (\\u0000) separates words like a space; count's file then
+    merges (a raw NUL in it would make merge take it for a binary file)."""
+    (tmp_path / "n.jsonl").write_text('{"t": "ab\\u0000cd ab"}\n{"t": "你好\\u0000\\u001b世界"}\n',
+                                      encoding="utf-8")
+    for extra in (["--tokenizer", "whitespace"], ["--keep-punct"]):
+        out = tmp_path / "n.tsv"
+        assert run_main("count", tmp_path / "n.jsonl", "--field", "t", *extra, "-o", out)[0] == 0
+        text = out.read_text(encoding="utf-8")
+        assert not any(ch in text for ch in "\x00\x1b")
+        code, merged, _ = run_main("merge", out)
+        assert code == 0 and merged == text
+    assert text.splitlines()[0] == "ab\t2"

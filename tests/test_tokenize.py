@@ -27,13 +27,13 @@ def naive_tokens(text, spec: TokenizerSpec, segmenter=jieba.dt):
             raw = segmenter.cut(text, cut_all=spec.mode == "all", HMM=spec.hmm)
     elif spec.kind == "char":
         raw = list(text)
-    else:
-        raw = text.split()
+    else:  # control characters separate words, as spaces do
+        raw = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text).split()
     out = []
     for tok in raw:
         if spec.lower:
             tok = tok.lower()
-        if not tok.strip():
+        if not tok.strip() or any(unicodedata.category(c) == "Cc" for c in tok):
             continue
         if not spec.keep_punct and not any(unicodedata.category(c)[0] in "LNM" for c in tok):
             continue
@@ -75,7 +75,7 @@ def test_tokens_equal_naive_on_sample(spec, sample_lines):
 # Text made of dictionary words, unknown Han characters, Latin, digits, punctuation
 # and whitespace, so that routes, HMM runs and the glueing of ASCII are all exercised.
 _ALPHABET = list("中华人民共和国北京大学生活动研究所的了是在我有他这") + list("囧嘤嘚䶮") + \
-    list("abcXYZ019") + list("，。！？、 \t　.-%#&+_") + ["\u3000", "\r"]
+    list("abcXYZ019") + list("，。！？、 \t　.-%#&+_@") + ["\u3000", "\r", "\x00", "\x1b", "\x7f", "\x85"]
 _TEXT = st.lists(st.sampled_from(_ALPHABET + ["中华人民共和国", "研究生命", "北京大学", "iPhone12"]),
                  max_size=40).map("".join)
 
@@ -83,7 +83,9 @@ _TEXT = st.lists(st.sampled_from(_ALPHABET + ["中华人民共和国", "研究�
 @settings(max_examples=300, deadline=None)
 @given(_TEXT)
 def test_tokens_equal_naive_on_generated_text(text):
-    for spec in (TokenizerSpec(), TokenizerSpec(hmm=False), TokenizerSpec(keep_punct=True)):
+    for spec in (TokenizerSpec(), TokenizerSpec(hmm=False), TokenizerSpec(keep_punct=True),
+                 TokenizerSpec(mode="all", keep_punct=True), TokenizerSpec(mode="search", keep_punct=True),
+                 TokenizerSpec(kind="char", keep_punct=True), TokenizerSpec(kind="whitespace", keep_punct=True)):
         assert get_tokenizer(spec).tokens(text) == naive_tokens(text, spec)
 
 

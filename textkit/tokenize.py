@@ -23,7 +23,12 @@ Filters (applied to every token, in this order)
 1. ``lower``: ``str.lower()`` (for Latin text);
 2. a token with no letter, digit or mark (Unicode categories L*, N*, M*) is
    dropped: whitespace always, punctuation and symbols unless ``keep_punct``
-   (then only whitespace-only tokens are dropped);
+   (then only whitespace-only tokens are dropped); a token holding a control
+   character (category Cc: U+0000-U+001F, U+007F-U+009F; a NUL, an escape) is
+   always dropped. Such characters separate words: jieba cuts them apart from
+   their neighbours and the whitespace tokenizer splits at them, as at spaces;
+   so no count file holds them (a TSV or CSV reader would take them for a
+   binary file or a broken line);
 3. ``min_len`` / ``max_len`` in characters;
 4. ``stopwords``: a file of one word per line, or ``"default"`` for the bundled
    Chinese list (stopwords-iso, MIT).
@@ -58,6 +63,14 @@ _MEMO_LIMIT = 50_000
 # literal so that importing this module does not import jieba; checked equal to
 # jieba's in the tests.
 HAN_PIECE = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)", re.U)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
+
+
+def _split_words(text: str) -> List[str]:
+    """The whitespace tokenizer's words: ``text.split()``, control characters splitting as spaces do."""
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(" ", text)
+    return text.split()
 
 
 @dataclass(frozen=True)
@@ -547,7 +560,7 @@ class Tokenizer:
             self._split = list
             self._segment = lambda piece: (piece,)
         else:
-            self._split = str.split
+            self._split = _split_words
             self._segment = lambda piece: (piece,)
 
     # -- filters -----------------------------------------------------------
@@ -559,7 +572,7 @@ class Tokenizer:
             pass
         spec = self.spec
         out: Optional[str] = token.lower() if spec.lower else token
-        if not out.strip():
+        if not out.strip() or _CONTROL.search(out):
             out = None
         elif not spec.keep_punct and not _has_content(out):
             out = None
