@@ -645,6 +645,30 @@ def test_an_output_a_later_run_would_read_is_warned_of_then_refused(tmp_path, mo
     assert (tmp_path / "logs" / name).read_bytes() == counts
 
 
+@pytest.mark.parametrize("command", [
+    ["count", "{text}", "--user-dict", "{folder}"],
+    ["count", "{text}", "--stopwords", "{folder}"],
+    ["count", "{text}", "-o", "{folder}"],
+    ["discover", "{text}", "--save-dict", "{folder}"],
+    ["discover", "{text}", "--new-only", "--user-dict", "{folder}"],
+    ["sim", "今天", "天气", "--vectors", "{store}", "--metric", "whiten", "--whitening", "{folder}"],
+    ["embed", "{text}", "--vectors", "{store}", "--whitening", "{folder}"],
+    ["embed", "{text}", "--vectors", "{store}", "--weighting", "sif", "--counts", "{folder}"],
+    ["whiten", "apply", "{text}", "--vectors", "{store}", "--whitening", "{folder}"],
+])
+def test_a_folder_where_a_file_is_expected_is_one_runtime_error(tmp_path, command):
+    """Whatever the option, a folder given for a file is the same mistake as a missing file:
+    status 1 and one line naming it (click's own check said status 2 for some options only)."""
+    folder = tmp_path / "dd"
+    folder.mkdir()
+    (tmp_path / "t.txt").write_text("今天天气不错\n", encoding="utf-8")
+    store = small_store(tmp_path / "store")
+    args = [a.format(text=tmp_path / "t.txt", folder=folder, store=store) for a in command]
+    code, out, err = run_main(*args)
+    lines = [line for line in err.splitlines() if line.startswith("textkit: error:")]
+    assert code == 1 and out == "" and len(lines) == 1 and f"{folder}: is a directory" in lines[0], err
+
+
 def small_store(path):
     from textkit.vectors import save_store
 

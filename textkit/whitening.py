@@ -329,6 +329,8 @@ class Whitening:
     def load(cls, path: str | os.PathLike, *, vectors_identity: str | None = None) -> Whitening:
         """Read a .npz written by ``save``; with ``vectors_identity``, check the store matches."""
         name = str(path)
+        if Path(name).is_dir():
+            raise DataError(f"{name}: is a directory, expected whitening parameters (a .npz file)")
         if not Path(name).is_file():
             raise DataError(f"{name}: no such whitening parameters file")
         try:

@@ -61,10 +61,10 @@ def _min_entropy(ctx, param, value: Optional[float]) -> Optional[float]:
               help="Drop words shorter than this (characters).")
 @click.option("--new-only", is_flag=True,
               help="Drop words jieba's dictionary (and --user-dict) already holds, and plain numbers.")
-@click.option("--user-dict", type=click.Path(dir_okay=False, readable=False), metavar="FILE",
+@click.option("--user-dict", metavar="FILE",
               help="With --new-only: a jieba user dictionary whose words also count as known.")
 @click.option("--top", type=click.IntRange(min=1), metavar="N", help="Only the N most frequent words.")
-@click.option("--save-dict", type=click.Path(dir_okay=False, readable=False), metavar="FILE",
+@click.option("--save-dict", metavar="FILE",
               help="Also write the words as a jieba user dictionary (word and frequency per line: "
                    "its count, or more where jieba needs more to keep the word whole), for "
                    "`textkit count --user-dict FILE`.")

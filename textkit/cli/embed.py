@@ -83,7 +83,6 @@ def encoder_options(f: Callable) -> Callable:
             ),
             click.option(
                 "--counts",
-                type=click.Path(dir_okay=False, readable=False),
                 metavar="FILE",
                 help="Word counts (from `textkit count`) giving p(w) for SIF; default: the "
                 "store's counts, else its frequency order.",
@@ -209,7 +208,6 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
     "-w",
     "--whitening",
     "whitening_path",
-    type=click.Path(dir_okay=False, readable=False),
     metavar="PARAMS.npz",
     help="Whiten the vectors with parameters from `textkit whiten fit`.",
 )
@@ -297,7 +295,6 @@ def whiten_fit(corpus, spec, workers, n_components, eigenvalue_floor, output):
     "--whitening",
     "whitening_path",
     required=True,
-    type=click.Path(dir_okay=False, readable=False),
     metavar="PARAMS.npz",
     help="Parameters from `textkit whiten fit`.",
 )

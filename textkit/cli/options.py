@@ -270,7 +270,7 @@ def tokenizer_options(f: Callable) -> Callable:
             click.option("--no-hmm", is_flag=True, help="jieba: no HMM for unknown words."),
             click.option("--cut-all", is_flag=True, help="jieba: full mode (every dictionary word)."),
             click.option("--search", is_flag=True, help="jieba: search-engine mode."),
-            click.option("--user-dict", type=click.Path(dir_okay=False, readable=False), metavar="FILE",
+            click.option("--user-dict", metavar="FILE",
                          help="jieba user dictionary: word [freq] [tag] per line, one space between "
                               "fields (a line jieba would misread is skipped with a warning)."),
             click.option("--stopwords", metavar="FILE|default",

@@ -47,10 +47,10 @@ def _tokens(tokenizer_spec, text: str):
 @oov_option
 @click.option("--sinkhorn", type=click.FloatRange(min=0, min_open=True), metavar="EPS",
               help="APPROXIMATE transport with entropic regularisation EPS instead of the exact solver.")
-@click.option("--whitening", "whitening_path", type=click.Path(dir_okay=False, readable=False),
+@click.option("--whitening", "whitening_path",
               metavar="PARAMS.npz",
               help="Whitening parameters from `textkit whiten fit` (for --metric whiten).")
-@click.option("--counts", type=click.Path(dir_okay=False, readable=False), metavar="FILE",
+@click.option("--counts", metavar="FILE",
               help="Word counts (from `textkit count`) giving p(w) for whitening fitted with SIF "
                    "weighting and --counts; default: the store's counts.")
 @click.option("--explain", is_flag=True,
