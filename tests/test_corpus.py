@@ -123,6 +123,16 @@ def test_truncated_archive_says_where(tmp_path, compress):
 
 
 @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_an_archive_cut_before_its_first_line_says_so(tmp_path, compress):
+    """Not "after line 0" (a first line longer than the bytes peeked at for a NUL, cut in its middle)."""
+    path = tmp_path / "cut.bin"
+    blob = compress(("今天天气不错" * 50_000 + "\n").encode())
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CorpusError, match=r"cut.bin: truncated or corrupt compressed data before its first line \("):
+        docs(path)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
 def test_truncated_side_file_names_file(tmp_path, compress):
     """open_text (pairs, count files, word lists): a cut archive is a CorpusError, not an EOFError.
 
@@ -195,6 +205,22 @@ def test_jsonl_field(tmp_path, caplog):
     assert "d.jsonl:3: no field 'text'" in messages and "d.jsonl:4: not valid JSON" in messages
     with pytest.raises(CorpusError, match="d.jsonl:3"):
         list(Corpus([str(path)], field="text", strict=True).documents())
+
+
+def test_a_field_that_no_record_has_is_an_error(tmp_path, caplog):
+    """A misspelt --field (or a plain text file read as JSON Lines) skips every record: an error
+    after the warnings, not an empty result that looks like success.  Blank lines alone are
+    an empty input; an empty field name is a usage error."""
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "甲"}\n\n{"text": "乙"}\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"d.jsonl: every JSON Lines record was skipped \(2, see above\): "
+                                          r"none has a text field 'body'"):
+        list(Corpus([str(path)], field="body").records())
+    (tmp_path / "blank.jsonl").write_text("\n  \n", encoding="utf-8")
+    assert list(Corpus([str(tmp_path / "blank.jsonl")], field="body").records()) == []
+    for empty in ("", " "):
+        with pytest.raises(UsageError, match="--field: an empty field name"):
+            Corpus([str(path)], field=empty)
 
 
 def test_records_carry_line_numbers(tmp_path):

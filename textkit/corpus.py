@@ -73,6 +73,7 @@ class ReadStats:
     bytes: int = 0
     bad_lines: int = 0
     skipped_records: int = 0
+    taken_records: int = 0  # JSON Lines records whose field was read (with a field)
 
 
 def _display(path: str) -> str:
@@ -300,6 +301,8 @@ class Corpus:
             raise UsageError("no input given: name files, or '-' for standard input")
         check_encoding(encoding)
         self.encoding = encoding
+        if field is not None and not str(field).strip():
+            raise UsageError("--field: an empty field name; give the JSON field that holds the text")
         self.field = field
         self.strict = strict
         self.report = report  # warnings for bad lines (False for a second pass over the same input)
@@ -391,6 +394,11 @@ class Corpus:
                 "s" if self.stats.bad_lines != 1 else "",
                 self.encoding,
             )
+        if self.stats.skipped_records and not self.stats.taken_records:
+            # a misspelt --field, or a plain text file: a run over nothing would look like success
+            raise CorpusError(f"{', '.join(self.sources)}: every JSON Lines record was skipped "
+                              f"({self.stats.skipped_records}, see above): none has a text field "
+                              f"{self.field!r}")
         if self.stats.skipped_records and self.report:
             log.warning("%d JSON Lines records skipped (see above)", self.stats.skipped_records)
 
@@ -451,13 +459,13 @@ class Corpus:
                         text = self._field_of(text, name, lineno)
                         if text is None:
                             continue
+                        stats.taken_records += 1
                     if on_progress is not None:
                         on_progress(stats.bytes, stats.lines)
                     yield Record(name, lineno, text)
             except (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as exc:
-                raise CorpusError(
-                    f"{name}: truncated or corrupt compressed data after line {lineno} ({exc})"
-                ) from None
+                where = f"after line {lineno}" if lineno else "before its first line"
+                raise CorpusError(f"{name}: truncated or corrupt compressed data {where} ({exc})") from None
             except OSError as exc:
                 raise CorpusError(f"{name}: read failed after line {lineno} ({exc})") from None
         return 1
