@@ -382,10 +382,15 @@ def test_tokenizers_share_a_segmenter_and_few_are_kept(tmp_path):
     assert get_tokenizer(TokenizerSpec()).tokens("今天天气不错") == base.tokens("今天天气不错")
 
 
-def test_a_number_is_a_known_word_only_when_jieba_keeps_it_whole():
-    """discover --new-only drops known words; full-width and other digits jieba cuts one by one."""
+def test_a_plain_number_is_a_known_word_in_any_script(tmp_path):
+    """discover --new-only drops known words and plain numbers: ASCII digits, which jieba keeps
+    whole, and full-width or other decimal digits, which it cuts one by one even when a user
+    dictionary holds the number (so it is no word to add); superscripts are no plain number."""
     tok = get_tokenizer(TokenizerSpec())
-    for number in ["7", "123", "2024", "１２３", "２０２４", "٣٣", "²³"]:
-        kept_whole = jieba.lcut(f"价格{number}元") == ["价格", number, "元"]
-        assert tok.known_word(number) == kept_whole, number
-    assert not tok.known_word("１２３") and tok.known_word("2024") and tok.known_word("北京")
+    for number in ["7", "123", "2024", "１２３", "２０２４", "٣٣"]:
+        assert tok.known_word(number), number
+    (tmp_path / "numbers.dict").write_text("１２３ 1000\n٣٣ 1000\n", encoding="utf-8")
+    with_numbers = get_tokenizer(TokenizerSpec(user_dict=str(tmp_path / "numbers.dict"), keep_punct=True))
+    for number in ["１２３", "٣٣"]:
+        assert with_numbers.tokens(f"价格{number}元") == ["价格", *number, "元"]
+    assert not tok.known_word("²³") and not tok.known_word("５号楼") and tok.known_word("北京")

@@ -665,9 +665,10 @@ class Tokenizer:
 
     def known_word(self, word: str) -> bool:
         """True when ``word`` is no new word for jieba: its dictionary (with the user dictionary)
-        holds it, or it is a number (a run of ASCII digits, which jieba keeps whole without a
-        dictionary; full-width or other digits it cuts one by one, so those may be new words)."""
-        return (word.isascii() and word.isdigit()) or self.in_dictionary(word)
+        holds it, or it is a plain number, decimal digits of any script (jieba keeps a run of ASCII
+        digits whole without a dictionary, and cuts full-width or other digits one by one, which
+        no user dictionary changes: such a number is no word to add either)."""
+        return word.isdecimal() or self.in_dictionary(word)
 
 
 
