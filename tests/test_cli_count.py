@@ -1260,3 +1260,15 @@ def test_a_control_character_never_reaches_a_count_file(tmp_path):
         code, merged, _ = run_main("merge", out)
         assert code == 0 and merged == text
     assert text.splitlines()[0] == "ab\t2"
+
+
+def test_a_file_name_with_a_newline_keeps_each_problem_on_one_line(tmp_path):
+    """Errors and warnings show control characters of a name escaped, as repr does."""
+    bad = tmp_path / "c\nd.txt"
+    bad.write_bytes(b"\xff\n")
+    code, _, err = run_main("count", bad)
+    assert code == 0 and err.splitlines()[0] == f"textkit: warning: {tmp_path}/c\\nd.txt:1: invalid utf-8 bytes replaced"
+    for args in ([bad, "--strict"], [tmp_path / "x\ry.txt"]):
+        code, _, err = run_main("count", *args)
+        assert code == 1 and err.count("\n") == 1 and err.startswith("textkit: error: "), err
+        assert ("c\\nd.txt:1: invalid utf-8" in err) or ("x\\ry.txt: no such file" in err)

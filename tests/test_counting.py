@@ -95,6 +95,8 @@ def test_count_files_roundtrip_and_merge(tmp_path):
     ("的\t\u0665\n", "is not a whole number"),  # an Arabic-Indic 5: int() would take it
     ("\t5\n", "a row without a word"),
     ("的\t1\t5\n", "df 5 is larger than the count 1"),
+    ('{"text": "的"}\n', r"got 1 fields \(JSON, but not a count row"),  # not count's JSON Lines
+    ("[1, 2]\n", r"got 1 fields \(JSON, but not a count row"),
 ])
 def test_bad_count_files_name_the_line(tmp_path, content, message):
     path = tmp_path / "bad.tsv"

@@ -194,6 +194,17 @@ def _csv_rows(name: str, lines: Iterable[str]) -> Iterable[List[str]]:
         yield row
 
 
+def _json_hint(row: Sequence[str]) -> str:
+    """For a one-field row that is JSON: why it was not read as JSON Lines (else "")."""
+    if len(row) != 1 or not row[0].lstrip().startswith(("{", "[")):
+        return ""
+    try:
+        json.loads(row[0])
+    except (ValueError, RecursionError):
+        return ""
+    return ' (JSON, but not a count row: JSON Lines count files hold {"word": ..., "count": ...})'
+
+
 def _count_file_kind(path: str, first: str) -> str:
     """"jsonl", "csv" or "tsv" for a count file whose first non-blank line is ``first``.
 
@@ -259,7 +270,8 @@ def read_counts(path: str) -> WordCounts:
     seen_df_column: Optional[bool] = None
     for where, row in _parse_rows(path):
         if len(row) not in (2, 3):
-            raise DataError(f"{where}: expected word, count and optionally df, got {len(row)} fields")
+            raise DataError(f"{where}: expected word, count and optionally df, got {len(row)} fields"
+                            f"{_json_hint(row)}")
         word = row[0]
         if not word:
             raise DataError(f"{where}: a row without a word")

@@ -12,6 +12,16 @@ def preview(text: str, width: int) -> str:
     return repr(text if len(text) <= width else text[:width] + "...")
 
 
+_CONTROL_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F) if code != 0x09}
+_CONTROL_ESCAPES.update({0x0A: "\\n", 0x0D: "\\r"})
+
+
+def one_line(message: str) -> str:
+    """``message`` as one line of stderr: control characters (a newline in a file name) escaped
+    as ``repr`` shows them, so that each problem stays one line for a script reading them."""
+    return message.translate(_CONTROL_ESCAPES)
+
+
 def in_file(source: str, message: str) -> str:
     """``message`` placed in the file ``source`` (``-``: standard input), as readers name places:
     ``source:N: ...`` for a message that begins with ``line N`` (from code that knew the line,

@@ -16,7 +16,7 @@ import time
 
 import click
 
-from ..errors import TextkitError
+from ..errors import TextkitError, one_line
 from ..output import OUTPUT_ERRORS
 from . import Interrupted, handle_sigterm
 from .options import PipeClosed, TextkitGroup, configure_logging
@@ -140,7 +140,7 @@ def _main(argv) -> None:
         if debug:
             sys.stderr.write(getattr(exc, "worker_traceback", "") or "")
             raise
-        _say(f"textkit: error: {exc}\n")
+        _say(f"textkit: error: {one_line(str(exc))}\n")
         code = exc.exit_code
     except MemoryError as exc:  # numpy's says how much it could not allocate
         if debug:
@@ -152,7 +152,7 @@ def _main(argv) -> None:
         if debug:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
-        _say(f"textkit: error: {where}{exc.strerror or exc}\n")
+        _say(f"textkit: error: {one_line(f'{where}{exc.strerror or exc}')}\n")
         code = 1
     try:
         if sys.stdout is not None:  # None when started with standard output closed

@@ -20,7 +20,7 @@ from typing import Callable, Optional
 import click
 
 from ..corpus import Corpus
-from ..errors import TextkitError, UsageError
+from ..errors import TextkitError, UsageError, one_line
 from ..output import FORMATS, Progress
 from ..pool import resolve_workers
 from ..tokenize import TokenizerSpec
@@ -36,7 +36,7 @@ class _StderrHandler(logging.Handler):
         try:
             prefix = "textkit: warning: " if record.levelno >= logging.WARNING else "textkit: "
             Progress.erase()  # a progress line on the terminal: the note takes the line
-            sys.stderr.write(prefix + record.getMessage() + "\n")
+            sys.stderr.write(prefix + one_line(record.getMessage()) + "\n")
             sys.stderr.flush()
         except (BrokenPipeError, ValueError):
             pass
