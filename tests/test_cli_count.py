@@ -980,14 +980,15 @@ def test_output_problems_found_before_the_work(tmp_path, monkeypatch):
     monkeypatch.setattr(textkit.cli.discover, "discover_corpus", fail)
     path = tmp_path / "t.txt"
     path.write_text("今天\n", encoding="utf-8")
-    for args, message in ((["count", path, "-o", tmp_path / "no" / "x.tsv"], "does not exist"),
-                          (["count", path, "-o", ""], "empty output name"),
-                          (["count", path, "-o", tmp_path], "is a directory"),
-                          # a nightly job learns at once, not after hours of work, that -o cannot be written
-                          (["count", path, "-o", _unwritable_output(tmp_path)], "cannot write"),
-                          (["count", path, "-o", tmp_path / ("a" * 256 + ".tsv")], "the name is 260 bytes long")):
+    for args, message, status in (
+            (["count", path, "-o", tmp_path / "no" / "x.tsv"], "does not exist", 1),
+            (["count", path, "-o", ""], "empty output name", 2),  # a usage error
+            (["count", path, "-o", tmp_path], "is a directory", 1),
+            # a nightly job learns at once, not after hours of work, that -o cannot be written
+            (["count", path, "-o", _unwritable_output(tmp_path)], "cannot write", 1),
+            (["count", path, "-o", tmp_path / ("a" * 256 + ".tsv")], "the name is 260 bytes long", 1)):
         code, out, err = run_main(*args)
-        assert code == 1 and message in err and err.count("\n") == 1
+        assert code == status and message in err and err.count("\n") == 1
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # the folder probe's file
     (tmp_path / "k.tsv").write_text("old\n", encoding="utf-8")
     code, _, err = run_main("discover", path, "-o", tmp_path / "k.tsv", "--save-dict", tmp_path / "no" / "x.dict")
@@ -1236,13 +1237,13 @@ def test_merge_of_a_folder_skips_binary_files_as_count_does(tmp_path):
 
 
 def test_output_names_that_cannot_be_written_are_told_plainly(tmp_path, sample_path):
-    """An empty name is refused by every output option (--save-dict '' wrote nothing, silently);
-    a folder part that is a file is named as such."""
+    """An empty name is refused by every output option (--save-dict '' wrote nothing, silently), as a
+    usage error; a folder part that is a file is named as such."""
     (tmp_path / "f.txt").write_text("x\n", encoding="utf-8")
     for args in (["discover", sample_path, "--save-dict", ""], ["vectors", "train", sample_path, "-o", ""],
-                 ["count", sample_path, "-o", ""]):
+                 ["vectors", "convert", tmp_path / "f.txt", "-o", " "], ["count", sample_path, "-o", ""]):
         code, out, err = run_main(*args)
-        assert code == 1 and out == "" and "an empty output name; give a file name" in err, args
+        assert code == 2 and out == "" and "an empty output name; give a file name" in err, args
     code, _, err = run_main("count", sample_path, "-o", tmp_path / "f.txt" / "x.tsv")
     assert code == 1 and f"{tmp_path / 'f.txt'} is not a folder" in err
 

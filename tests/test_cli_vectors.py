@@ -194,6 +194,8 @@ def test_neighbors_min_count_needs_counts(tmp_path, text_file):
             "use --dim 3 or less",
         ),
         (["vectors", "export", "{tmp}/spaced", "--format", "word2vec-binary"], 2, "needs -o FILE"),
+        (["vectors", "convert", "{tmp}/bad.txt", "-o", "-"], 2, "a store is a folder of files"),
+        (["vectors", "train", "{tmp}/tiny.txt", "-o", "-"], 2, "a store is a folder of files"),
         (["vectors", "train", "{tmp}/tiny.txt", "--window", "0", "-o", "{tmp}/out"], 2, "--window"),
         (["vectors", "train", "{tmp}/tiny.txt", "--seed", "-1", "-o", "{tmp}/out"], 2, "--seed"),
         (["vectors", "train", "{tmp}/tiny.txt", "--seed", str(2**32), "-o", "{tmp}/out"], 2, "--seed"),
@@ -366,3 +368,13 @@ def test_convert_a_store_to_another_dtype_or_its_first_words(tmp_path):
     for option in (["--format", "glove"], ["--encoding", "gb18030"]):
         code, _, err = run("vectors", "convert", tmp_path / "f32", *option, "-o", tmp_path / "x")
         assert code == 2 and "is a store" in err and not (tmp_path / "x").exists()
+
+
+def test_info_as_tsv_leaves_a_missing_value_empty(tmp_path):
+    """A file read from standard input has no size on disk: JSON says null, TSV nothing (not "None")."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "textkit", "vectors", "info", "-"], input="猫 1 2\n狗 3 4\n".encode(),
+                          capture_output=True, timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert done.returncode == 0 and "bytes_on_disk\t\n" in done.stdout.decode()

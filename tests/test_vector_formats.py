@@ -322,6 +322,33 @@ def test_numpy_files_are_not_vectors_files(tmp_path):
             read_vectors(str(tmp_path / name))
 
 
+def test_a_zipped_vectors_file_is_named_as_an_archive(tmp_path):
+    """GloVe and fastText ship .zip files: extract first, said as for a tar; an .npz stays NumPy's."""
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "glove.zip", "w") as archive:
+        archive.writestr("glove.6B.50d.txt", "猫 1 2\n狗 3 4\n")
+    with pytest.raises(VectorsError, match=r"glove.zip: a zip archive; extract it first \(unzip\)"):
+        read_vectors(str(tmp_path / "glove.zip"))
+
+
+def test_a_table_with_one_value_per_word_is_no_vectors_file_unless_said(tmp_path):
+    """`textkit count`'s output (word<TAB>count) read as 1-dimensional GloVe gave every pair of
+    words a cosine of 1; refused, unless --format glove says it is one."""
+    (tmp_path / "c.tsv").write_text("的\t120\n了\t80\n", encoding="utf-8")
+    with pytest.raises(VectorsError, match=r"c.tsv:1: one value after the word: a table of words"):
+        read_vectors(str(tmp_path / "c.tsv"))
+    got = read_vectors(str(tmp_path / "c.tsv"), format="glove")
+    assert got.words == ["的", "了"] and got.matrix.tolist() == [[120.0], [80.0]]
+
+
+def test_a_file_whose_words_are_all_empty_has_no_vectors(tmp_path):
+    """Not an empty store that export then writes as a file convert refuses."""
+    (tmp_path / "e.txt").write_text("2 3\n 1 2 3\n 4 5 6\n", encoding="utf-8")
+    with pytest.raises(VectorsError, match=r"e.txt: no vectors: every row's word is empty \(2 rows; first at line 2\)"):
+        read_vectors(str(tmp_path / "e.txt"))
+
+
 def test_malformed_binary_names_the_record(tmp_path):
     m = _values(3, 4, seed=3)
     _naive_binary(tmp_path / "v.bin", ["a", "b", "c"], m)

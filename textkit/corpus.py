@@ -224,7 +224,12 @@ def binary_file_problem(name: str, head: bytes) -> str:
     """The error line for a file whose first bytes ``head`` (after decompression) are not text."""
     if is_tar(head):
         return f"{name}: a tar archive; extract it first (tar xf), then give the file inside"
+    if head.startswith(ZIP_MAGIC):
+        return f"{name}: a zip archive; extract it first (unzip), then give the file inside"
     return f"{name}: looks like a binary file (NUL bytes); expected text"
+
+
+ZIP_MAGIC = b"PK\x03\x04"  # a zip archive's first local file header (also a NumPy .npz file)
 
 
 def is_tar(head: bytes) -> bool:

@@ -96,7 +96,7 @@ def _check_folder(path: str, allow_dir: bool = False, probe: bool = True) -> str
     can be made there: a new temporary file is made and removed, the one test that tells
     what the output will meet (permissions, a read-only mount, ACLs, root's exemptions)."""
     if not str(path).strip():
-        raise TextkitError("an empty output name; give a file name")
+        raise UsageError("an empty output name; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         what = "is not a folder" if os.path.exists(folder) else "does not exist"
@@ -188,7 +188,7 @@ def check_not_an_input(path: Optional[str], sources: Iterable[Optional[str]], op
     """
     sources = [str(s) for s in sources if s is not None]
     if path is not None and not str(path).strip():
-        raise TextkitError(f"{option}: an empty output name; give a file name")
+        raise UsageError(f"{option}: an empty output name; give a file name")
     fd = _stdout_descriptor() if _is_stdout(path) else descriptor_of(str(path))
     if fd is not None or _is_stdout(path):  # a file the shell opened (> or >>) can be an input
         if fd is not None:
@@ -662,7 +662,9 @@ def json_string(text: str) -> str:
 
 def format_value(value: Any) -> str:
     """Text of one field: floats with up to 6 significant digits, booleans as JSON writes them
-    (true, false: one spelling in every format), the rest with str()."""
+    (true, false: one spelling in every format), nothing for None (JSON's null), the rest with str()."""
+    if value is None:
+        return ""
     if isinstance(value, bool) or getattr(getattr(value, "dtype", None), "kind", "") == "b":  # numpy's too
         return "true" if value else "false"
     if isinstance(value, float):

@@ -44,7 +44,7 @@ from typing import BinaryIO, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .corpus import binary_file_problem, is_tar
+from .corpus import ZIP_MAGIC, binary_file_problem, is_tar
 from .errors import CorpusError, UsageError, VectorsError, preview
 
 log = logging.getLogger("textkit")
@@ -197,11 +197,12 @@ class VectorFileReader:
         if not first:
             raise VectorsError(f"{self.name}: empty file, no vectors")
         head = first + stream.peek(512)[:512] if hasattr(stream, "peek") else first
-        if is_tar(head):
-            raise VectorsError(binary_file_problem(self.name, head))
-        if first.startswith((b"PK\x03\x04", b"\x93NUMPY")):  # a user's easy slip: a file from a store or whiten
+        if first.startswith(b"\x93NUMPY") or _first_zip_entry(head).endswith(b".npy"):  # a user's easy slip:
+            # a file from a store or from whiten
             raise VectorsError(f"{self.name}: a NumPy .npy/.npz file, not a vectors file; give a vector store "
                                "(the folder holding vectors.npy) or a word2vec / fastText / GloVe file")
+        if is_tar(head) or head.startswith(ZIP_MAGIC):  # GloVe and fastText ship vectors zipped
+            raise VectorsError(binary_file_problem(self.name, head))
         kind = _KIND.get(self.format)
         header = _HEADER.match(first) if kind != "glove" else None
         if header is None and kind is None and _BAD_HEADER.match(first):
@@ -251,6 +252,9 @@ class VectorFileReader:
 
     def _finish(self) -> None:
         rep = self.report
+        if rep.rows and not rep.kept:  # every row's word was empty: no store to make, no file to export
+            raise VectorsError(f"{self.name}: no vectors: every row's word is empty ({rep.rows} rows; "
+                               f"first at {rep.first_empty})")
         if rep.duplicates:
             word, where = rep.first_duplicate  # type: ignore[misc]
             log.warning(
@@ -338,6 +342,11 @@ class VectorFileReader:
                 if dim < 1:
                     raise VectorsError(
                         f"{self.name}:{lineno}: a word without values; not a vectors file?"
+                    )
+                if dim == 1 and self.format == "auto":  # `textkit count`'s output, or another table
+                    raise VectorsError(
+                        f"{self.name}:{lineno}: one value after the word: a table of words (a count "
+                        "file?), not vectors; 1-dimensional vectors without a header need --format glove"
                     )
                 self.report.dim = dim
             data_rows += 1
@@ -530,6 +539,14 @@ class VectorFileReader:
                     f"{self.name}: more data after the {count} records the header announces (a wrong "
                     "count, or not word2vec binary: --format word2vec reads text)"
                 )
+
+
+def _first_zip_entry(head: bytes) -> bytes:
+    """The name of the first file in a zip archive starting with ``head`` (b"" if it is none)."""
+    if not head.startswith(ZIP_MAGIC) or len(head) < 30:
+        return b""
+    size = int.from_bytes(head[26:28], "little")  # the local file header's name length
+    return head[30:30 + size]
 
 
 def _glove_dim(first_row: str) -> int:

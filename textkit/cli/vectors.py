@@ -44,11 +44,23 @@ def vectors() -> None:
     """Word vectors: convert files to fast stores, train from a corpus, query neighbors."""
 
 
+def _store_path(ctx, param, value: str) -> str:
+    """-o STORE: a folder's path (not standard output, which `-` means for files)."""
+    if not value.strip():  # checked before the source is read, as every output is
+        raise click.BadParameter("an empty output name; give a file name")
+    if value == "-":
+        raise click.BadParameter("a store is a folder of files: give its path (it cannot go to standard "
+                                 "output)")
+    return value
+
+
+_STORE_OUTPUT = click.option("-o", "--output", "dest", required=True, metavar="STORE", callback=_store_path,
+                             help="Store directory to write.")
+
+
 @vectors.command()
 @click.argument("source", metavar="SRC")
-@click.option(
-    "-o", "--output", "dest", required=True, metavar="STORE", help="Store directory to write."
-)
+@_STORE_OUTPUT
 @click.option(
     "--format",
     "fmt",
@@ -93,9 +105,7 @@ def convert(source, dest, fmt, limit, dtype, encoding):
 @input_options
 @tokenizer_options
 @workers_option
-@click.option(
-    "-o", "--output", "dest", required=True, metavar="STORE", help="Store directory to write."
-)
+@_STORE_OUTPUT
 @click.option(
     "--dim",
     type=click.IntRange(min=1),
