@@ -186,6 +186,19 @@ def test_embed_jsonl_holds_the_npy_values_exactly(workdir, tmp_path):
     assert np.array_equal(np.asarray(rows, dtype=np.float32), np.load(tmp_path / "e.npy"))
 
 
+def test_an_npy_of_records_says_when_its_rows_are_not_the_lines(workdir, tmp_path):
+    """With --field, a blank line or a skipped record has no row: the .npy's rows then stop being
+    line numbers, which a warning says (plain text keeps a row per line, a blank one included)."""
+    (tmp_path / "j.jsonl").write_text('{"t": "w1 w2"}\n\n{"t": null}\n{"t": "w3"}\n', encoding="utf-8")
+    base = ["--vectors", workdir / "store", *TOK]
+    done = run(["embed", tmp_path / "j.jsonl", "--field", "t", *base, "-o", tmp_path / "j.npy"], workdir)
+    assert done.exit_code == 0 and np.load(tmp_path / "j.npy").shape == (2, 6)
+    assert "j.npy has one row per record: 2 line(s) of the input held none" in done.stderr
+    (tmp_path / "p.txt").write_text("w1 w2\n\nw3\n", encoding="utf-8")
+    done = run(["embed", tmp_path / "p.txt", *base, "-o", tmp_path / "p.npy"], workdir)
+    assert done.exit_code == 0 and np.load(tmp_path / "p.npy").shape == (3, 6) and "row per record" not in done.stderr
+
+
 def test_embed_to_a_pipe_named_as_a_file(workdir, tmp_path):
     """-o /dev/stdout (a pipe here) writes JSON Lines, as stdout does; a pipe named .npy gets a whole .npy."""
     import os

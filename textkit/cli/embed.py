@@ -172,6 +172,12 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
         for _, matrix in vectors():
             writer.add(matrix)
         writer.close()
+        skipped = corpus.stats.lines - writer.rows  # JSON Lines only: blank lines, skipped records
+        if skipped:
+            logging.getLogger("textkit").warning(
+                "%s has one row per record: %d line(s) of the input held none (blank, or skipped), so "
+                "row numbers are not line numbers; JSON Lines output (-o FILE.jsonl) gives each row's line",
+                output, skipped)
 
     named = output not in (None, "-")
     special = named and is_special_file(output)  # /dev/stdout, a pipe: JSON Lines unless named .npy
