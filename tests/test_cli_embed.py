@@ -199,6 +199,20 @@ def test_an_npy_of_records_says_when_its_rows_are_not_the_lines(workdir, tmp_pat
     assert done.exit_code == 0 and np.load(tmp_path / "p.npy").shape == (3, 6) and "row per record" not in done.stderr
 
 
+def test_whitening_applied_to_text_tokenized_otherwise_is_warned_of(workdir, tmp_path):
+    """The fit records its tokenizer: applying the parameters to tokens made another way (another
+    --tokenizer, other stopwords) warns, as other pooling does; the same tokenizer does not."""
+    base = [workdir / "corpus.txt", "--vectors", workdir / "store"]
+    assert run(["whiten", "fit", *base, *TOK, "--dim", "3", "-o", tmp_path / "w.npz"], workdir).exit_code == 0
+    assert Whitening.load(tmp_path / "w.npz").tokenizer_ == "whitespace"
+    same = run(["whiten", "apply", "-w", tmp_path / "w.npz", *base, *TOK, "-o", tmp_path / "a.npy"], workdir)
+    assert same.exit_code == 0 and "tokenized with" not in same.stderr
+    for other, label in ((["--tokenizer", "char"], "char"), ([*TOK, "--min-len", "2"], "whitespace (min_len=2)")):
+        done = run(["whiten", "apply", "-w", tmp_path / "w.npz", *base, *other, "-o", tmp_path / "b.npy"], workdir)
+        assert done.exit_code == 0
+        assert f"w.npz was fitted on text tokenized with whitespace, now {label}" in done.stderr
+
+
 def test_embed_to_a_pipe_named_as_a_file(workdir, tmp_path):
     """-o /dev/stdout (a pipe here) writes JSON Lines, as stdout does; a pipe named .npy gets a whole .npy."""
     import os

@@ -394,3 +394,12 @@ def test_a_plain_number_is_a_known_word_in_any_script(tmp_path):
     for number in ["１２３", "٣٣"]:
         assert with_numbers.tokens(f"价格{number}元") == ["价格", *number, "元"]
     assert not tok.known_word("²³") and not tok.known_word("５号楼") and tok.known_word("北京")
+
+
+def test_a_spec_describes_what_its_tokens_depend_on():
+    """The label saved with whitening: the kind and the settings that differ from its defaults."""
+    assert TokenizerSpec().describe() == "jieba"
+    assert TokenizerSpec(kind="char", hmm=False).describe() == "char"  # hmm is jieba's alone
+    assert TokenizerSpec(mode="search", stopwords="default", user_dict="/x/y/my.dict").describe() == \
+        "jieba (mode=search, user_dict=my.dict, stopwords=default)"
+    assert TokenizerSpec(kind="whitespace", min_len=2, lower=True).describe() == "whitespace (min_len=2, lower=True)"

@@ -210,7 +210,7 @@ def _whitening_for(
     if fit_on == "pairs":
         both = np.vstack([left.matrix[left.known > 0], right.matrix[right.known > 0]])
         return Whitening(n_components, eigenvalue_floor=eigenvalue_floor).fit(
-            both, vectors_identity=identity, encoder=encoder.describe()
+            both, vectors_identity=identity, encoder=encoder.describe(), tokenizer=spec.tokenizer.describe()
         )
     if is_saved_whitening(fit_on):
         whitening = Whitening.load(fit_on, vectors_identity=identity)
@@ -221,7 +221,7 @@ def _whitening_for(
                 f"--dim {n_components} differs from the {whitening.n_components_} dimensions "
                 f"saved in {fit_on}; leave out --dim or refit"
             )
-        warn_if_encoder_differs(whitening, encoder, fit_on)
+        warn_if_encoder_differs(whitening, encoder, fit_on, spec.tokenizer)
         return whitening
     from textkit.corpus import Corpus
     from textkit.sentences import fit_whitening
@@ -235,10 +235,15 @@ def _whitening_for(
     )
 
 
-def warn_if_encoder_differs(whitening, encoder, source: str) -> None:
-    """Log a warning when saved parameters were fitted with other sentence-vector settings."""
+def warn_if_encoder_differs(whitening, encoder, source: str, tokenizer_spec=None) -> None:
+    """Log a warning when saved parameters were fitted with other sentence-vector settings, or
+    (``tokenizer_spec`` given, and recorded in the file) on text tokenized otherwise."""
     import logging
 
+    if tokenizer_spec is not None and whitening.tokenizer_ and whitening.tokenizer_ != tokenizer_spec.describe():
+        logging.getLogger("textkit.evaluate").warning(
+            "%s was fitted on text tokenized with %s, now %s", source, whitening.tokenizer_,
+            tokenizer_spec.describe())
     now = encoder.describe()
     if ",p=" not in whitening.encoder_:  # saved before the SIF frequency source was recorded
         now = re.sub(r",p=[^)]*", "", now)

@@ -97,13 +97,14 @@ class SentenceCosine:
         self.encoder = SentenceEncoder(vectors, counts=counts, **settings)
         self.error_value = EMPTY_COSINE
 
-    def warn_if_fitted_otherwise(self) -> None:
+    def warn_if_fitted_otherwise(self, tokenizer_spec) -> None:
         """Log a warning when the whitening was fitted on sentence vectors made otherwise (e.g. SIF's
-        p(w) from a count file, not given now); call it once per run, not per worker."""
+        p(w) from a count file, not given now) or on text tokenized otherwise than with
+        ``tokenizer_spec``; call it once per run, not per worker."""
         if self.whitening is not None:
             from textkit.evaluate import warn_if_encoder_differs
 
-            warn_if_encoder_differs(self.whitening, self.encoder, self.whitening_path)
+            warn_if_encoder_differs(self.whitening, self.encoder, self.whitening_path, tokenizer_spec)
 
     def scores(self, token_pairs: Sequence[tuple[Sequence[str], Sequence[str]]]):
         """(cosines float64, valid mask, known tokens, total tokens) of a batch of pairs."""
@@ -373,7 +374,7 @@ def score_pairs_file(path: str, job: PairJob, *, workers: int = 1, batch_size: i
     if job.metric not in ("cosine", "whiten"):
         state["tokens"]("预热")  # load the segmenter's dictionary before forking
     else:
-        state["scorer"].warn_if_fitted_otherwise()
+        state["scorer"].warn_if_fitted_otherwise(job.tokenizer_spec)
 
     tally = PairTally()
     error_value = None

@@ -512,7 +512,8 @@ def fit_whitening(
         read += ", ..." if len(corpus.sources) > 3 else ""
         raise DataError(f"{read}: whitening needs at least 2 sentences with known words, got {got}")
     return whitening.fit_stats(
-        total, vectors_identity=str(encoder.vectors.identity), encoder=encoder.describe()
+        total, vectors_identity=str(encoder.vectors.identity), encoder=encoder.describe(),
+        tokenizer=spec.tokenizer.describe(),
     )
 
 

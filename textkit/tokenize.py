@@ -97,6 +97,25 @@ class TokenizerSpec:
         if self.max_len is not None and self.max_len < self.min_len:
             raise UsageError("max_len (--max-len) must be at least min_len (--min-len)")
 
+    def describe(self) -> str:
+        """A short label of what the tokens depend on, recorded with whitening parameters: the
+        kind and every setting that is not the default (files by name), e.g. "jieba" or
+        "char (stopwords=default, min_len=2)"."""
+        import dataclasses
+
+        default = TokenizerSpec(kind=self.kind)
+        changed = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "kind" or value == getattr(default, field.name):
+                continue
+            if self.kind != "jieba" and field.name in ("hmm", "mode", "user_dict"):
+                continue  # settings of jieba alone
+            if field.name in ("user_dict", "stopwords") and value != "default":
+                value = os.path.basename(str(value))
+            changed.append(f"{field.name}={value}")
+        return f"{self.kind} ({', '.join(changed)})" if changed else self.kind
+
 
 def _has_content(token: str) -> bool:
     """True when ``token`` holds a letter, a digit or a combining mark."""

@@ -187,7 +187,8 @@ class Whitening:
     Fitted attributes: ``mean_`` (d,), ``components_`` (d, k) = W, ``eigenvalues_`` (d,)
     covariance eigenvalues (before any floor), ``n_samples_``, ``n_features_`` (d),
     ``n_components_`` (k), ``vectors_identity_`` (the vector store the sample came from),
-    ``encoder_`` (the sentence-vector settings, e.g. "pooling=unit weighting=none").
+    ``encoder_`` (the sentence-vector settings, e.g. "pooling=unit weighting=none"),
+    ``tokenizer_`` (the tokenizer's, e.g. "jieba"; "" when not recorded).
     """
 
     def __init__(self, n_components: int | None = None, *, eigenvalue_floor: float | None = None):
@@ -212,13 +213,15 @@ class Whitening:
         *,
         vectors_identity: str = "",
         encoder: str = "",
+        tokenizer: str = "",
     ) -> Whitening:
         """Fit on a (n, d) array or on an iterable of (m, d) batches (streamed, bounded memory).
 
         Every row counts, zero rows too: leave out the sentences with no known word
         (``EncodedBatch.known == 0``) as ``textkit whiten fit`` does, or they pull
         the mean towards 0.  ``vectors_identity`` and ``encoder`` (a label of the sentence-vector settings) are
-        recorded so that applying the parameters to other vectors can be refused.
+        recorded so that applying the parameters to other vectors can be refused, and ``tokenizer``
+        (:meth:`textkit.tokenize.TokenizerSpec.describe`) so that other tokens can be warned of.
         """
         if isinstance(data, np.ndarray):
             stats = batch_stats(data)
@@ -226,10 +229,10 @@ class Whitening:
             stats = stats_of_batches(data)
         if stats is None:
             raise DataError("whitening needs at least 2 vectors to estimate a covariance, got none")
-        return self.fit_stats(stats, vectors_identity=vectors_identity, encoder=encoder)
+        return self.fit_stats(stats, vectors_identity=vectors_identity, encoder=encoder, tokenizer=tokenizer)
 
     def fit_stats(
-        self, stats: WhiteningStats, *, vectors_identity: str = "", encoder: str = ""
+        self, stats: WhiteningStats, *, vectors_identity: str = "", encoder: str = "", tokenizer: str = ""
     ) -> Whitening:
         """Fit from merged statistics (the end of a streamed or distributed fit)."""
         dim = stats.dim
@@ -273,6 +276,7 @@ class Whitening:
         self.n_components_ = int(k)
         self.vectors_identity_ = str(vectors_identity)
         self.encoder_ = str(encoder)
+        self.tokenizer_ = str(tokenizer)
         return self
 
     # ------------------------------------------------------------------ applying
@@ -321,6 +325,7 @@ class Whitening:
                 dim=np.int64(self.n_features_),
                 vectors_identity=np.str_(self.vectors_identity_),
                 encoder=np.str_(self.encoder_),
+                tokenizer=np.str_(self.tokenizer_),
                 eigenvalue_floor=np.float64(self.eigenvalue_floor or 0.0),
                 format_version=np.int64(FORMAT_VERSION),
             )
@@ -365,6 +370,7 @@ class Whitening:
         self.n_samples_, self.n_features_, self.n_components_ = n, dim, k
         self.vectors_identity_ = str(data["vectors_identity"])
         self.encoder_ = str(data["encoder"]) if "encoder" in data else ""
+        self.tokenizer_ = str(data["tokenizer"]) if "tokenizer" in data else ""  # not in older files
         if vectors_identity is not None:
             self.check_vectors(vectors_identity, source=name)
         return self

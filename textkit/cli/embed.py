@@ -156,7 +156,7 @@ def _embed(corpus, spec, workers: int, whitening_path: str | None, output: str |
                 f"{whitening_path} was fitted on {whitening.n_features_}-dimensional vectors, "
                 f"these have {encoder.dim}"
             )
-        warn_if_encoder_differs(whitening, encoder, whitening_path)
+        warn_if_encoder_differs(whitening, encoder, whitening_path, spec.tokenizer)
     dim = whitening.n_components_ if whitening is not None else encoder.dim
     run = EmbeddingRun(corpus, spec, workers=workers)
 

@@ -128,7 +128,7 @@ def sim(texts, pairs_path, metric, distance, normalize, oov, sinkhorn, whitening
     vectors = open_vectors_cached(vectors_path)
     if metric in ("cosine", "whiten"):
         scorer = pair_scoring.SentenceCosine(vectors, whitening_path if metric == "whiten" else None, counts)
-        scorer.warn_if_fitted_otherwise()
+        scorer.warn_if_fitted_otherwise(tokenizer_spec)
         scores, valid, _, _ = scorer.scores([(tokens1, tokens2)])
         if not valid[0]:
             batch = scorer.encoder.encode([tokens1, tokens2])
