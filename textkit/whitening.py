@@ -305,7 +305,8 @@ class Whitening:
         if self.vectors_identity_ and identity and self.vectors_identity_ != identity:
             raise DataError(
                 f"{source}: fitted on other vectors (store {self.vectors_identity_}, "
-                f"not {identity}); refit with `textkit whiten fit` on these vectors"
+                f"not {identity}); give the --vectors it was fitted with, or refit with `textkit whiten fit` "
+                "on these vectors"
             )
 
     # ------------------------------------------------------------------ storage
